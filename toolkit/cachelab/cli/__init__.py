@@ -1,0 +1,61 @@
+"""The `cachelab` command line.
+
+Each subcommand lives in its own module of this package and exposes
+`register(subparsers)`, which adds its parser and sets `handler` to a function
+taking the parsed namespace and returning an exit code. Modules import their heavy
+dependencies (pandas, the builder) inside the handler, so `cachelab --help` and a
+build stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from cachelab import __version__
+from cachelab.cli._errors import error_boundary
+
+# Subcommand modules, in the order `cachelab --help` lists them.
+SUBCOMMANDS: tuple[str, ...] = (
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cachelab",
+        description="Measure, explain and teach container-build cache behaviour.",
+    )
+    parser.add_argument("--version", action="version", version=f"cachelab {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0,
+        help="log more: -v for INFO, -vv for DEBUG (default: warnings only)",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        module = importlib.import_module(f"cachelab.cli.{name.replace('-', '_')}")
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with `argv` and return the exit code; never exits."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+
+    with error_boundary() as outcome:
+        outcome.code = handler(args)
+    return outcome.code
+
+
+def entrypoint() -> None:
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""The one place where library errors become a message and an exit code."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+logger = logging.getLogger("cachelab")
+
+# Exit codes: 1 = the input or a service was at fault, 130 = interrupted.
+EXIT_FAILURE = 1
+EXIT_INTERRUPTED = 130
+
+
+@dataclass
+class Outcome:
+    code: int = 0
+
+
+def _known_error_types() -> tuple[type[BaseException], ...]:
+    # Each layer owns its error family; they are collected here, lazily, so that a
+    # missing optional layer never breaks the CLI.
+    names = (
+        ("cachelab.dockerfile.errors", "DockerfileError"),
+        ("cachelab.keys.errors", "KeyEngineError"),
+        ("cachelab.oci.errors", "OCIError"),
+        ("cachelab.plan.errors", "PlanError"),
+        ("cachelab.build.errors", "BuildError"),
+        ("cachelab.corpus.errors", "CorpusError"),
+        ("cachelab.errors", "CachelabError"),
+    )
+    found: list[type[BaseException]] = []
+    for module_name, class_name in names:
+        try:
+            module = __import__(module_name, fromlist=[class_name])
+        except ImportError:
+            continue
+        found.append(getattr(module, class_name))
+    return tuple(found)
+
+
+@contextlib.contextmanager
+def error_boundary() -> Iterator[Outcome]:
+    """Turn a known library error into one line on stderr and exit status 1."""
+    outcome = Outcome()
+    known = _known_error_types()
+    try:
+        yield outcome
+    except KeyboardInterrupt:
+        print("cachelab: interrupted", file=sys.stderr)
+        outcome.code = EXIT_INTERRUPTED
+    except known as exc:
+        print(f"cachelab: error: {exc}", file=sys.stderr)
+        hint = getattr(exc, "hint", None)
+        if hint:
+            print(f"cachelab: hint: {hint}", file=sys.stderr)
+        logger.debug("traceback of the error above", exc_info=True)
+        outcome.code = EXIT_FAILURE
+    except OSError as exc:
+        # File-system and network errors outside any layer's own family still get a
+        # readable line naming the path or address.
+        print(f"cachelab: error: {exc}", file=sys.stderr)
+        logger.debug("traceback of the error above", exc_info=True)
+        outcome.code = EXIT_FAILURE
