@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "app built on $(cat /opt/app/layer-os) with $(cat /opt/app/deps.count)"
