@@ -20,6 +20,7 @@ from cachelab.cli._errors import error_boundary
 
 # Subcommand modules, in the order `cachelab --help` lists them.
 SUBCOMMANDS: tuple[str, ...] = (
+    "corpus",
 )
 
 

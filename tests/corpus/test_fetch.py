@@ -1,0 +1,155 @@
+"""`cachelab corpus fetch` against a local HTTP server and a local copy."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cachelab.cli import main
+from cachelab.corpus.fetch import fetch_corpus, load
+from cachelab.corpus.store import read_store
+
+FILES = {
+    "acme/app": {"Dockerfile": "FROM busybox AS build\nRUN echo hi\nFROM busybox\nCOPY --from=build / /\n"},
+    "acme/tool": {"docker/Dockerfile": "FROM scratch\nCOPY tool /tool\n"},
+}
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def write_manifest(path: Path, *, corrupt: str | None = None) -> Path:
+    lines = []
+    for repo, files in FILES.items():
+        for file_path, text in files.items():
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            if corrupt == repo:
+                digest = "0" * 64
+            lines.append(
+                {
+                    "id": f"{repo}:{file_path}",
+                    "repo": repo,
+                    "commit": COMMIT,
+                    "path": file_path,
+                    "license": "MIT",
+                    "sha256": digest,
+                    "stages": text.count("FROM "),
+                    "file": f"files/{repo.replace('/', '__')}/{file_path.replace('/', '__')}",
+                }
+            )
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+@pytest.fixture
+def file_server(tmp_path: Path) -> Iterator[str]:
+    """Serve FILES as `/<repo>/<commit>/<path>` on 127.0.0.1."""
+    root = tmp_path / "www"
+    for repo, files in FILES.items():
+        for file_path, text in files.items():
+            target = root / repo / COMMIT / file_path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def log_message(self, format, *args):
+            return None
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        yield f"http://{host}:{port}/{{repo}}/{{commit}}/{{path}}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_fetch_over_http_stores_verified_files(tmp_path, file_server):
+    manifest = write_manifest(tmp_path / "manifest.jsonl")
+    store = tmp_path / "store.jsonl.zst"
+
+    report = fetch_corpus(manifest, store=store, url_template=file_server)
+
+    assert report.fetched == 2
+    assert report.failures == []
+    records = {record.id: record for record in read_store(store)}
+    assert records["acme/app:Dockerfile"].text == FILES["acme/app"]["Dockerfile"]
+    assert records["acme/app:Dockerfile"].stages == 2
+    assert records["acme/tool:docker/Dockerfile"].license == "MIT"
+
+
+def test_fetch_reports_hash_mismatch_and_skips_it(tmp_path, file_server):
+    manifest = write_manifest(tmp_path / "manifest.jsonl", corrupt="acme/tool")
+    store = tmp_path / "store.jsonl.zst"
+
+    report = fetch_corpus(manifest, store=store, url_template=file_server)
+
+    assert [entry_id for entry_id, _ in report.failures] == ["acme/tool:docker/Dockerfile"]
+    assert "sha256 mismatch" in report.failures[0][1]
+    assert [record.id for record in read_store(store)] == ["acme/app:Dockerfile"]
+
+
+def test_fetch_is_incremental(tmp_path, file_server):
+    manifest = write_manifest(tmp_path / "manifest.jsonl")
+    store = tmp_path / "store.jsonl.zst"
+    fetch_corpus(manifest, store=store, url_template=file_server)
+
+    # The second run must not need the server at all.
+    report = fetch_corpus(manifest, store=store, url_template="http://127.0.0.1:9/{repo}/{path}")
+
+    assert report.reused == 2
+    assert report.fetched == 0
+
+
+def test_fetch_names_unreachable_server(tmp_path):
+    manifest = write_manifest(tmp_path / "manifest.jsonl")
+
+    report = fetch_corpus(
+        manifest, store=tmp_path / "s.jsonl.zst", url_template="http://127.0.0.1:9/{repo}/{commit}/{path}"
+    )
+
+    assert len(report.failures) == 2
+    assert all(reason.startswith("not fetched") for _, reason in report.failures)
+
+
+def test_fetch_from_local_copy(tmp_path):
+    manifest = write_manifest(tmp_path / "manifest.jsonl")
+    for repo, files in FILES.items():
+        for file_path, text in files.items():
+            target = tmp_path / "copy" / "files" / repo.replace("/", "__") / file_path.replace("/", "__")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+
+    report = fetch_corpus(manifest, store=tmp_path / "s.jsonl.zst", from_dir=tmp_path / "copy")
+
+    assert report.fetched == 2
+
+
+def test_cli_fetch_exit_status_on_failure(tmp_path, capsys):
+    manifest = write_manifest(tmp_path / "manifest.jsonl")
+
+    code = main(["corpus", "fetch", str(manifest), "--store", str(tmp_path / "s.zst"), "--from-dir", str(tmp_path)])
+
+    assert code == 1
+    assert "failed acme/app:Dockerfile" in capsys.readouterr().err
+
+
+@pytest.mark.corpus
+def test_real_corpus_from_shared_copy(tmp_path, shared):
+    manifest = Path(__file__).resolve().parents[2] / "datasets" / "corpora" / "real-v1" / "manifest.jsonl"
+    store = tmp_path / "real-v1.jsonl.zst"
+
+    report = fetch_corpus(manifest, store=store, from_dir=shared / "corpora" / "real-v1")
+
+    assert report.failures == []
+    assert report.fetched == 561
+    assert sum(1 for _ in load(store)) == 561

@@ -1,0 +1,181 @@
+"""Fetch a corpus of Dockerfiles named by a manifest into a local store.
+
+A manifest is JSON Lines, one Dockerfile per line, with its provenance (`repo`,
+`commit`, `path`, `license`) and the `sha256` of its bytes. Files come from their
+pinned commits over HTTP, or from a local copy laid out as the manifest's `file`
+fields say (`--from-dir`). Every file is checked against its sha256; a mismatch is
+reported and never stored. Re-running reuses what the store already holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from cachelab.cachedir import cache_home
+from cachelab.corpus.errors import CorpusError
+from cachelab.corpus.store import CorpusRecord, read_store, write_store
+
+logger = logging.getLogger(__name__)
+
+# Raw file URL of a file at a commit on the hosting service the manifests name.
+RAW_URL_TEMPLATE = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
+
+
+@dataclass
+class FetchReport:
+    """What one fetch did: counts, the failures by id, and the store written."""
+
+    store: Path
+    fetched: int = 0
+    reused: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def stored(self) -> int:
+        return self.fetched + self.reused
+
+
+def default_store_path(manifest: Path) -> Path:
+    """The store of a manifest: named after the folder the manifest is in."""
+    return cache_home() / "corpora" / f"{manifest.resolve().parent.name}.jsonl.zst"
+
+
+def read_manifest(manifest: Path) -> Iterator[dict[str, object]]:
+    """Yield the entries of a manifest, checking the fields a fetch needs."""
+    try:
+        lines = manifest.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise CorpusError(f"cannot read manifest {manifest}: {exc.strerror}") from exc
+
+    for line_number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError as exc:
+            raise CorpusError(f"{manifest}:{line_number}: invalid JSON: {exc}") from exc
+        missing = [name for name in ("id", "sha256") if name not in entry]
+        if missing:
+            raise CorpusError(f"{manifest}:{line_number}: missing field(s) {', '.join(missing)}")
+        yield entry
+
+
+def _read_local(entry: dict[str, object], from_dir: Path) -> bytes:
+    relative = entry.get("file") or f"{entry['repo']}/{entry['path']}"
+    candidate = (from_dir / str(relative)).resolve()
+    if not candidate.is_relative_to(from_dir.resolve()):
+        raise OSError(f"file field {relative!r} points outside {from_dir}")
+    return candidate.read_bytes()
+
+
+def _read_remote(entry: dict[str, object], client: httpx.Client, template: str) -> bytes:
+    url = template.format(repo=entry["repo"], commit=entry["commit"], path=entry["path"])
+    response = client.get(url)
+    if response.status_code != 200:
+        raise OSError(f"GET {url} returned HTTP {response.status_code}")
+    return response.content
+
+
+def fetch_corpus(
+    manifest: Path,
+    *,
+    store: Path | None = None,
+    from_dir: Path | None = None,
+    url_template: str = RAW_URL_TEMPLATE,
+    client: httpx.Client | None = None,
+    progress: bool = False,
+) -> FetchReport:
+    """Fetch every file of `manifest` into `store` and return what happened."""
+    store = store or default_store_path(manifest)
+    entries = list(read_manifest(manifest))
+    existing = {record.id: record for record in read_store(store)} if store.is_file() else {}
+    report = FetchReport(store=store)
+    records: list[CorpusRecord] = []
+
+    owned_client = client is None and from_dir is None
+    if owned_client:
+        client = httpx.Client(timeout=30.0, follow_redirects=True)
+    try:
+        iterator = entries
+        if progress:
+            from tqdm import tqdm
+
+            iterator = tqdm(entries, desc="fetching corpus", unit="file")
+        for entry in iterator:
+            record = _fetch_one(entry, existing, from_dir, client, url_template, report)
+            if record is not None:
+                records.append(record)
+    finally:
+        if owned_client and client is not None:
+            client.close()
+
+    write_store(store, records)
+    return report
+
+
+def _fetch_one(
+    entry: dict[str, object],
+    existing: dict[str, CorpusRecord],
+    from_dir: Path | None,
+    client: httpx.Client | None,
+    url_template: str,
+    report: FetchReport,
+) -> CorpusRecord | None:
+    entry_id = str(entry["id"])
+    expected = str(entry["sha256"])
+    known = existing.get(entry_id)
+    if known is not None and known.sha256 == expected:
+        report.reused += 1
+        return known
+
+    try:
+        if from_dir is not None:
+            data = _read_local(entry, from_dir)
+        else:
+            assert client is not None
+            data = _read_remote(entry, client, url_template)
+    except (OSError, httpx.HTTPError) as exc:
+        report.failures.append((entry_id, f"not fetched: {exc}"))
+        return None
+
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected:
+        report.failures.append((entry_id, f"sha256 mismatch: expected {expected}, got {actual}"))
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        report.failures.append((entry_id, f"not UTF-8 text: {exc}"))
+        return None
+
+    report.fetched += 1
+    stages = entry.get("stages")
+    return CorpusRecord(
+        id=entry_id,
+        repo=_optional_str(entry.get("repo")),
+        commit=_optional_str(entry.get("commit")),
+        path=_optional_str(entry.get("path")),
+        license=_optional_str(entry.get("license")),
+        sha256=expected,
+        stages=int(stages) if isinstance(stages, int) else None,
+        text=text,
+    )
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def load(corpus: str | Path) -> Iterator[CorpusRecord]:
+    """Yield the records of a fetched corpus, by store path or by name (`real-v1`)."""
+    path = Path(corpus)
+    if not path.suffix:
+        path = cache_home() / "corpora" / f"{corpus}.jsonl.zst"
+    return read_store(path)
