@@ -1,0 +1,149 @@
+"""Layer compression: gzip, zstd and none, detected from magic bytes on read."""
+
+from __future__ import annotations
+
+import io
+import zlib
+from typing import BinaryIO
+
+import zstandard
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+COMPRESSIONS = ("gzip", "zstd", "none")
+
+# Read size for decompression streams; large reads keep the per-call overhead low.
+READ_SIZE = 1 << 20
+
+
+def sniff(prefix: bytes) -> str:
+    """Return "gzip", "zstd" or "none" for the first bytes of a blob."""
+    if prefix.startswith(GZIP_MAGIC):
+        return "gzip"
+    if prefix.startswith(ZSTD_MAGIC):
+        return "zstd"
+    return "none"
+
+
+class _PeekReader(io.RawIOBase):
+    """A stream that first returns already-read bytes, then the rest of `raw`."""
+
+    def __init__(self, prefix: bytes, raw: BinaryIO) -> None:
+        self._prefix = prefix
+        self._raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(buffer).cast("B")
+        if self._prefix:
+            count = min(len(view), len(self._prefix))
+            view[:count] = self._prefix[:count]
+            self._prefix = self._prefix[count:]
+            return count
+        data = self._raw.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class _GzipReader(io.RawIOBase):
+    """Streaming gzip decoder over zlib, accepting concatenated members.
+
+    zlib directly is faster than `gzip.GzipFile`, whose per-read bookkeeping costs
+    on the large reads tarfile makes.
+    """
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._decoder = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        self._pending = b""
+        self._eof = False
+        self._in_member = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(buffer).cast("B")
+        while not self._pending and not self._eof:
+            self._fill(len(view))
+        count = min(len(view), len(self._pending))
+        view[:count] = self._pending[:count]
+        self._pending = self._pending[count:]
+        return count
+
+    def _fill(self, size: int) -> None:
+        limit = max(size, READ_SIZE)
+        chunk = self._decoder.unconsumed_tail or self._raw.read(READ_SIZE)
+        if not chunk and not self._in_member:
+            self._eof = True
+            return
+        self._in_member = True
+        # The output limit bounds memory per call even for highly compressed input;
+        # zlib may hold back output after consuming all input, so an empty chunk is
+        # still fed to the decoder until it reaches the end of the member.
+        self._pending = self._decoder.decompress(chunk, limit)
+        if self._decoder.eof:
+            unused = self._decoder.unused_data
+            # A gzip file may hold several members; start a decoder for the next one.
+            self._decoder = zlib.decompressobj(zlib.MAX_WBITS | 16)
+            self._in_member = bool(unused)
+            if unused:
+                self._pending += self._decoder.decompress(unused, limit)
+        elif not chunk and not self._pending:
+            raise EOFError("compressed gzip stream ended before the end-of-stream marker")
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def open_decompressed(raw: BinaryIO) -> BinaryIO:
+    """Wrap a compressed stream in a decompressing one, choosing by its magic bytes."""
+    prefix = raw.read(4)
+    peeked = io.BufferedReader(_PeekReader(prefix, raw), READ_SIZE)
+    kind = sniff(prefix)
+    if kind == "gzip":
+        return io.BufferedReader(_GzipReader(peeked), READ_SIZE)  # type: ignore[arg-type]
+    if kind == "zstd":
+        decompressor = zstandard.ZstdDecompressor()
+        reader = decompressor.stream_reader(peeked, read_size=READ_SIZE, read_across_frames=True)
+        return io.BufferedReader(reader, READ_SIZE)  # type: ignore[arg-type]
+    return peeked  # type: ignore[return-value]
+
+
+class Compressor:
+    """An incremental compressor for one layer: `compress(chunk)` then `flush()`."""
+
+    def __init__(self, compression: str, *, level: int | None = None) -> None:
+        if compression not in COMPRESSIONS:
+            raise ValueError(f"unknown compression {compression!r}; expected one of {COMPRESSIONS}")
+        self.compression = compression
+        self._gzip: zlib._Compress | None = None
+        self._zstd: zstandard.ZstdCompressionObj | None = None
+        if compression == "gzip":
+            # wbits 16+15 writes a gzip header; level 6 is gzip's and Go's default.
+            self._gzip = zlib.compressobj(6 if level is None else level, zlib.DEFLATED, 31)
+        elif compression == "zstd":
+            self._zstd = zstandard.ZstdCompressor(level=3 if level is None else level).compressobj()
+
+    def compress(self, data: bytes) -> bytes:
+        if self._gzip is not None:
+            return self._gzip.compress(data)
+        if self._zstd is not None:
+            return self._zstd.compress(data)
+        return data
+
+    def flush(self) -> bytes:
+        if self._gzip is not None:
+            return self._gzip.flush()
+        if self._zstd is not None:
+            return self._zstd.flush()
+        return b""
+
+

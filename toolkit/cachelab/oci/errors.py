@@ -1,0 +1,191 @@
+"""Errors of the OCI layer.
+
+Hierarchy::
+
+    OCIError                      base; every error carries `hint`
+    ├── InvalidReference          a reference string that does not parse
+    ├── RegistryError             an HTTP exchange with a registry failed
+    │   ├── BlobNotFound          404 on a blob
+    │   ├── ManifestNotFound      404 on a manifest or tag
+    │   ├── Unauthorized          401 or 403, after any credentials were tried
+    │   └── RegistryUnavailable   connection refused, DNS failure or timeout
+    ├── DigestMismatch            bytes do not hash to the digest that names them
+    ├── UnsafeLayerError          a layer entry would escape the extraction root
+    └── LayoutError               an OCI image layout directory is missing or invalid
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+# A registry error body is read at most this far; larger bodies are not JSON errors.
+MAX_ERROR_BODY = 64 * 1024
+# At most this many OCI error codes are kept from one body.
+MAX_ERROR_CODES = 8
+
+
+class OCIError(Exception):
+    """Base of the OCI layer's errors.
+
+    `hint` is one sentence telling the user what to do next, or None.
+    """
+
+    default_hint: str | None = None
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint if hint is not None else self.default_hint
+
+
+class InvalidReference(OCIError):
+    """A string that is not an image reference."""
+
+    default_hint = (
+        "Write a reference as host[:port]/repository[:tag][@sha256:<hex>] "
+        "or oci:DIR:TAG / oci:DIR@sha256:<hex>."
+    )
+
+    def __init__(self, reference: str, reason: str) -> None:
+        super().__init__(f"invalid reference {reference!r}: {reason}")
+        self.reference = reference
+        self.reason = reason
+
+
+class RegistryError(OCIError):
+    """A registry request failed.
+
+    Carries the reference, the operation ("fetching manifest"), the HTTP method,
+    the URL without credentials or query secrets, the status (None when no response
+    arrived), the OCI error codes of the body, and whether a retry can help.
+    """
+
+    default_hint = "Check the reference and the registry's logs."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        reference: str = "",
+        operation: str = "",
+        method: str = "",
+        url: str = "",
+        status: int | None = None,
+        codes: Sequence[str] = (),
+        detail: str = "",
+        hint: str | None = None,
+    ) -> None:
+        self.reference = reference
+        self.operation = operation
+        self.method = method
+        self.url = url
+        self.status = status
+        self.codes = tuple(codes)[:MAX_ERROR_CODES]
+        self.detail = detail
+        if message is None:
+            message = self._format()
+        super().__init__(message, hint=hint)
+
+    def _format(self) -> str:
+        message = f"{self.operation or 'request'} {self.reference or self.url} failed"
+        if self.status is not None:
+            message += f" with HTTP {self.status}"
+        if self.method:
+            message += f" ({self.method} {self.url})"
+        if self.codes:
+            message += ": " + ", ".join(self.codes)
+        if self.detail:
+            message += f": {self.detail}"
+        return message
+
+    @property
+    def retryable(self) -> bool:
+        """True when repeating the same request may succeed (429, 5xx, no response)."""
+        if self.status is None:
+            return True
+        return self.status == 429 or 500 <= self.status < 600
+
+
+class BlobNotFound(RegistryError):
+    """The registry has no blob with that digest in the repository."""
+
+    default_hint = "Push the blob first, or check that the digest belongs to this repository."
+
+
+class ManifestNotFound(RegistryError):
+    """The registry has no manifest for that tag or digest."""
+
+    default_hint = "Check the tag or digest; list the repository's tags to see what exists."
+
+
+class Unauthorized(RegistryError):
+    """The registry rejected the request's credentials, or none were found."""
+
+    default_hint = (
+        "Log in to the registry (credentials are read from $DOCKER_CONFIG/config.json) "
+        "or check the repository's access rights."
+    )
+
+
+class RegistryUnavailable(RegistryError):
+    """No HTTP response: connection refused, name resolution failed, or timed out."""
+
+    default_hint = "Start the registry or fix the host and port in the reference, then retry."
+
+    @property
+    def retryable(self) -> bool:
+        return True
+
+
+class DigestMismatch(OCIError):
+    """Content whose sha256 differs from the digest that names it."""
+
+    default_hint = "The blob is corrupted or was replaced; delete it and fetch or push it again."
+
+    def __init__(self, expected: str, actual: str, *, where: str) -> None:
+        super().__init__(f"digest mismatch for {where}: expected {expected}, got {actual}")
+        self.expected = expected
+        self.actual = actual
+        self.where = where
+
+
+class UnsafeLayerError(OCIError):
+    """A layer entry that extraction rejected; nothing was written outside the root."""
+
+    default_hint = "Do not use this layer; rebuild it from trusted content."
+
+    def __init__(self, layer_digest: str, entry: str, reason: str) -> None:
+        super().__init__(f"unsafe entry {entry!r} in layer {layer_digest}: {reason}")
+        self.layer_digest = layer_digest
+        self.entry = entry
+        self.reason = reason
+
+
+class LayoutError(OCIError):
+    """An OCI image layout directory that is missing, malformed or inconsistent."""
+
+    default_hint = "Run `cachelab store check DIR` to list the problems, or delete the store."
+
+
+def parse_error_codes(body: bytes) -> tuple[list[str], str]:
+    """Return the OCI error codes and the first message from a registry error body.
+
+    Distribution error bodies look like {"errors": [{"code": ..., "message": ...}]};
+    anything else yields no codes.
+    """
+    try:
+        document = json.loads(body[:MAX_ERROR_BODY])
+    except (ValueError, UnicodeDecodeError):
+        return [], ""
+    errors = document.get("errors") if isinstance(document, dict) else None
+    if not isinstance(errors, list):
+        return [], ""
+    codes: list[str] = []
+    message = ""
+    for item in errors[:MAX_ERROR_CODES]:
+        if not isinstance(item, dict):
+            continue
+        codes.append(str(item.get("code", "UNKNOWN")))
+        if not message and item.get("message"):
+            message = str(item["message"])[:200]
+    return codes, message
