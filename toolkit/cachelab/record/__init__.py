@@ -1,0 +1,29 @@
+"""Build events to the builds, stages, instructions and spans tables, saved as Parquet.
+
+Importing this package registers the `df.cachelab` DataFrame accessor.
+"""
+
+from __future__ import annotations
+
+from cachelab.record import accessor as _accessor  # noqa: F401  (registers df.cachelab)
+from cachelab.record.environment import capture_environment
+from cachelab.record.errors import EventStreamError, RecordError, SchemaVersionError
+from cachelab.record.recording import Recording, concat
+from cachelab.record.schema import SCHEMA_VERSION, TABLES
+from cachelab.record.storage import register_upgrade
+from cachelab.record.synthetic import SyntheticStage, SyntheticTimings, synthetic_build
+
+__all__ = [
+    "EventStreamError",
+    "RecordError",
+    "Recording",
+    "SCHEMA_VERSION",
+    "SchemaVersionError",
+    "SyntheticStage",
+    "SyntheticTimings",
+    "TABLES",
+    "capture_environment",
+    "concat",
+    "register_upgrade",
+    "synthetic_build",
+]

@@ -1,0 +1,17 @@
+"""Errors of the record layer: bad event streams and unreadable saved recordings."""
+
+from __future__ import annotations
+
+from cachelab.errors import CachelabError
+
+
+class RecordError(CachelabError):
+    """An event stream or a saved recording cannot be turned into the tables."""
+
+
+class EventStreamError(RecordError):
+    """The events of a build contradict each other or lack their `BuildStarted`."""
+
+
+class SchemaVersionError(RecordError):
+    """A saved recording has a schema version this cachelab cannot read or upgrade."""

@@ -1,0 +1,177 @@
+"""Columns and dtypes of the four record tables: builds, stages, instructions, spans.
+
+Every source of build data (the builder, the model, the ingesters) produces these
+tables, so plots and statistics read one layout. Values a source cannot know are
+NA, never 0. Column order here is the order of the DataFrames.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+
+# Version of the table layout written to Parquet metadata; raise it with every
+# change to the columns below and add an upgrade step in `cachelab.record.storage`.
+SCHEMA_VERSION = 1
+
+STRING = "string"
+INT = "Int64"
+FLOAT = "Float64"
+BOOL = "boolean"
+TIMESTAMP = "datetime64[ns, UTC]"
+STRING_LIST = "list<string>"
+
+BUILDS: dict[str, str] = {
+    "build_id": STRING,
+    "run_id": STRING,
+    "engine": STRING,
+    "engine_version": STRING,
+    "strategy": STRING,
+    "profile": STRING,
+    "flags": STRING,
+    "dockerfile_id": STRING,
+    "target": STRING,
+    "scenario": STRING,
+    "step": INT,
+    "repeat": INT,
+    "started_at": TIMESTAMP,
+    "wall_s": FLOAT,
+    "outcome": STRING,
+    "error": STRING,
+    "image_digest": STRING,
+    "bytes_downloaded": INT,
+    "bytes_unpacked": INT,
+    "bytes_pushed": INT,
+    "stages_total": INT,
+    "stages_built": INT,
+    "stages_eliminated": INT,
+    "cache_hits": INT,
+    "cache_misses": INT,
+    "host": STRING,
+    "cpu_count": INT,
+    "python_version": STRING,
+}
+
+# Stage phase columns and the span phases summed into each of them.
+PHASE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "resolve_s": ("resolve-base",),
+    "download_s": ("download",),
+    "unpack_s": ("unpack",),
+    "hash_s": ("hash-context",),
+    "probe_s": ("probe-cache",),
+    "execute_s": ("execute",),
+    "snapshot_s": ("snapshot",),
+    "push_s": ("push-layer", "push-pointer", "push-image"),
+    "save_s": ("save-stage", "save-files"),
+}
+
+# Byte columns and the span phases whose `bytes` are summed into each of them.
+BYTE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "bytes_downloaded": ("download",),
+    "bytes_unpacked": ("unpack",),
+    "bytes_pushed": ("push-layer", "push-pointer", "push-image"),
+}
+
+# Spans of these phases contain other spans; their length is the wall time of the
+# build, stage or instruction they belong to.
+CONTAINER_PHASES = ("build", "stage", "instruction")
+
+STAGES: dict[str, str] = {
+    "build_id": STRING,
+    "stage_index": INT,
+    "stage_name": STRING,
+    "base": STRING,
+    "base_kind": STRING,
+    "action": STRING,
+    "unpacked": BOOL,
+    "final_key": STRING,
+    "key_a_priori": BOOL,
+    "key_blockers": STRING_LIST,
+    "key_risks": STRING_LIST,
+    "wall_s": FLOAT,
+    **{column: FLOAT for column in PHASE_COLUMNS},
+    "bytes_downloaded": INT,
+    "bytes_unpacked": INT,
+    "bytes_pushed": INT,
+    "requests": INT,
+    "instructions": INT,
+    "cache_hits": INT,
+    "cache_misses": INT,
+}
+
+INSTRUCTIONS: dict[str, str] = {
+    "build_id": STRING,
+    "stage_index": INT,
+    "instruction_index": INT,
+    "line": INT,
+    "instruction": STRING,
+    "kind": STRING,
+    "cache_key": STRING,
+    "key_source": STRING,
+    "redirect_key": STRING,
+    "probed": BOOL,
+    "decision": STRING,
+    "a_priori": BOOL,
+    "wall_s": FLOAT,
+    "bytes_downloaded": INT,
+    "bytes_unpacked": INT,
+    "bytes_pushed": INT,
+    "requests": INT,
+    "files_hashed": INT,
+    "bytes_hashed": INT,
+}
+
+SPANS: dict[str, str] = {
+    "build_id": STRING,
+    "span_id": STRING,
+    "parent_id": STRING,
+    "phase": STRING,
+    "stage_index": INT,
+    "instruction_index": INT,
+    "start_s": FLOAT,
+    "end_s": FLOAT,
+    "bytes": INT,
+    "requests": INT,
+}
+
+TABLES: dict[str, dict[str, str]] = {
+    "builds": BUILDS,
+    "stages": STAGES,
+    "instructions": INSTRUCTIONS,
+    "spans": SPANS,
+}
+
+# Columns that identify one row of each table.
+KEYS: dict[str, tuple[str, ...]] = {
+    "builds": ("build_id",),
+    "stages": ("build_id", "stage_index"),
+    "instructions": ("build_id", "stage_index", "instruction_index"),
+    "spans": ("build_id", "span_id"),
+}
+
+
+def pandas_dtype(name: str) -> object:
+    """Return the pandas dtype for a schema type name."""
+    if name == STRING_LIST:
+        return pd.ArrowDtype(pa.list_(pa.string()))
+    return pd.api.types.pandas_dtype(name)
+
+
+def empty_table(table: str) -> pd.DataFrame:
+    """Return a table with no rows and every column of `table` in its dtype."""
+    columns = TABLES[table]
+    return pd.DataFrame(
+        {name: pd.Series([], dtype=pandas_dtype(kind)) for name, kind in columns.items()}
+    )
+
+
+def table_from_rows(table: str, rows: list[dict[str, object]]) -> pd.DataFrame:
+    """Build `table` from row dicts; a column missing from a row is NA."""
+    columns = TABLES[table]
+    data = {
+        name: pd.Series(
+            [row.get(name) for row in rows], dtype=pandas_dtype(kind), name=name
+        )
+        for name, kind in columns.items()
+    }
+    return pd.DataFrame(data, columns=list(columns))

@@ -1,0 +1,187 @@
+"""Save the four tables as Parquet files and load them back, upgrading old layouts.
+
+A recording directory contains `builds.parquet`, `stages.parquet`,
+`instructions.parquet` and `spans.parquet`. Each file's key-value metadata stores
+the schema version, the table name and the environments the builds ran in (JSON).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cachelab.record import schema
+from cachelab.record.errors import RecordError, SchemaVersionError
+
+logger = logging.getLogger(__name__)
+
+VERSION_KEY = b"cachelab.schema_version"
+TABLE_KEY = b"cachelab.table"
+ENVIRONMENTS_KEY = b"cachelab.environments"
+
+Tables = dict[str, pd.DataFrame]
+Upgrade = Callable[[Tables], Tables]
+
+# Upgrade steps by the version they read: UPGRADES[n] turns version-n tables into
+# version n + 1. Loading applies the steps in order up to SCHEMA_VERSION.
+UPGRADES: dict[int, Upgrade] = {}
+
+
+def register_upgrade(from_version: int) -> Callable[[Upgrade], Upgrade]:
+    """Register a function that turns tables of `from_version` into the next version."""
+
+    def register(function: Upgrade) -> Upgrade:
+        UPGRADES[from_version] = function
+        return function
+
+    return register
+
+
+def save_tables(tables: Tables, environments: list[dict[str, object]], directory: Path) -> None:
+    """Write each table to `directory/<name>.parquet`, replacing earlier files atomically."""
+    directory.mkdir(parents=True, exist_ok=True)
+    metadata = {
+        VERSION_KEY: str(schema.SCHEMA_VERSION).encode(),
+        ENVIRONMENTS_KEY: json.dumps(environments, sort_keys=True).encode(),
+    }
+    for name in schema.TABLES:
+        arrow_table = pa.Table.from_pandas(tables[name], preserve_index=False)
+        # pandas' own metadata names the list column's ArrowDtype in a form that
+        # pyarrow 26 cannot parse back, so dtypes are restored from the schema instead.
+        arrow_table = arrow_table.replace_schema_metadata({**metadata, TABLE_KEY: name.encode()})
+        path = directory / f"{name}.parquet"
+        handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
+        os.close(handle)
+        try:
+            pq.write_table(arrow_table, temporary)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    logger.info("saved recording of %d builds to %s", len(tables["builds"]), directory)
+
+
+def load_tables(directory: Path) -> tuple[Tables, list[dict[str, object]]]:
+    """Read the four tables from `directory`, upgrading them to the current schema."""
+    if not directory.is_dir():
+        raise RecordError(
+            f"recording directory not found: {directory}",
+            hint="Pass a directory written by Recording.save or `cachelab` runs.",
+        )
+    raw: Tables = {}
+    versions: dict[str, int] = {}
+    environments: list[dict[str, object]] = []
+    for name in schema.TABLES:
+        path = directory / f"{name}.parquet"
+        if not path.is_file():
+            raise RecordError(
+                f"recording {directory} has no {path.name}",
+                hint="Save the recording again; every recording has all four tables.",
+            )
+        arrow_table = pq.read_table(path)
+        metadata = arrow_table.schema.metadata or {}
+        versions[name] = _schema_version(path, metadata)
+        if name == "builds" and ENVIRONMENTS_KEY in metadata:
+            environments = json.loads(metadata[ENVIRONMENTS_KEY])
+        raw[name] = _to_pandas(arrow_table)
+
+    if len(set(versions.values())) != 1:
+        raise RecordError(
+            f"tables of {directory} have different schema versions: {versions}",
+            hint="Save the whole recording again with one cachelab version.",
+        )
+    version = versions["builds"]
+    tables = upgrade_tables(raw, version, source=str(directory))
+    return {name: coerce_table(name, table, source=str(directory)) for name, table in tables.items()}, environments
+
+
+def upgrade_tables(tables: Tables, version: int, *, source: str) -> Tables:
+    """Apply the registered upgrade steps from `version` to the current schema."""
+    if version > schema.SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"{source} has schema version {version}, newer than {schema.SCHEMA_VERSION}",
+            hint="Upgrade cachelab to read recordings written by a newer version.",
+        )
+    while version < schema.SCHEMA_VERSION:
+        step = UPGRADES.get(version)
+        if step is None:
+            raise SchemaVersionError(
+                f"{source} has schema version {version} and no upgrade step reads it",
+                hint="Record the builds again with this cachelab version.",
+            )
+        logger.info("upgrading %s from schema version %d", source, version)
+        tables = step(tables)
+        version += 1
+    return tables
+
+
+def coerce_table(name: str, table: pd.DataFrame, *, source: str) -> pd.DataFrame:
+    """Return `table` with the schema's columns in order and dtype, extra columns last."""
+    columns = schema.TABLES[name]
+    missing = [column for column in columns if column not in table.columns]
+    if missing:
+        raise RecordError(
+            f"{name} table of {source} lacks columns: {', '.join(missing)}",
+            hint="Register an upgrade step for the older layout or record again.",
+        )
+    coerced = {
+        column: _coerce_column(table[column], kind) for column, kind in columns.items()
+    }
+    extra = [column for column in table.columns if column not in columns]
+    frame = pd.DataFrame(coerced, columns=list(columns))
+    for column in extra:
+        frame[column] = table[column].to_numpy()
+    return frame
+
+
+def _coerce_column(series: pd.Series, kind: str) -> pd.Series:
+    dtype = schema.pandas_dtype(kind)
+    if series.dtype == dtype:
+        return series.reset_index(drop=True)
+    if kind == schema.STRING_LIST:
+        values = [None if value is None else [str(item) for item in value] for value in series]
+        return pd.Series(values, dtype=dtype, name=series.name)
+    return series.astype(dtype).reset_index(drop=True)
+
+
+def _schema_version(path: Path, metadata: dict[bytes, bytes]) -> int:
+    value = metadata.get(VERSION_KEY)
+    if value is None:
+        raise SchemaVersionError(
+            f"{path} has no {VERSION_KEY.decode()} in its Parquet metadata",
+            hint="Only files written by Recording.save can be loaded.",
+        )
+    try:
+        return int(value)
+    except ValueError:
+        raise SchemaVersionError(
+            f"{path} has an invalid schema version {value.decode(errors='replace')!r}",
+            hint="Only files written by Recording.save can be loaded.",
+        ) from None
+
+
+def _to_pandas(arrow_table: pa.Table) -> pd.DataFrame:
+    # Nullable dtypes straight from Arrow, so integers with gaps never pass through float.
+    mapping = {
+        pa.int64(): pd.Int64Dtype(),
+        pa.bool_(): pd.BooleanDtype(),
+        pa.float64(): pd.Float64Dtype(),
+        pa.string(): pd.StringDtype(),
+        pa.large_string(): pd.StringDtype(),
+    }
+    columns = {}
+    for field in arrow_table.schema:
+        column = arrow_table.column(field.name)
+        if pa.types.is_list(field.type) or pa.types.is_large_list(field.type):
+            columns[field.name] = pd.Series(pd.arrays.ArrowExtensionArray(column))
+        else:
+            columns[field.name] = column.to_pandas(types_mapper=mapping.get)
+    return pd.DataFrame(columns)

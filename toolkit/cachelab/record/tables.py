@@ -1,0 +1,302 @@
+"""Turn a stream of build events into the builds, stages, instructions and spans tables.
+
+Times, bytes and request counts of stages and instructions are derived from spans:
+a phase column such as `download_s` is the summed length of that stage's spans of
+the matching phase. A span nested inside a span of the same phase is not counted
+again. When no span of a build carries a phase (or bytes, or requests), the source
+did not measure it and the column is NA for every stage of that build; when some do,
+a stage without such spans gets 0.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from cachelab.events import (
+    BuildFinished,
+    BuildStarted,
+    Event,
+    InstructionRecorded,
+    SpanRecorded,
+    StageRecorded,
+)
+from cachelab.record import schema
+from cachelab.record.errors import EventStreamError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _BuildEvents:
+    started: BuildStarted | None = None
+    finished: BuildFinished | None = None
+    stages: list[StageRecorded] = field(default_factory=list)
+    instructions: list[InstructionRecorded] = field(default_factory=list)
+    spans: list[SpanRecorded] = field(default_factory=list)
+
+
+def tables_from_events(events: Iterable[Event]) -> dict[str, pd.DataFrame]:
+    """Return the four tables, keyed by table name, for the builds in `events`.
+
+    Raises `EventStreamError` when a build has no `BuildStarted`, or a build, stage,
+    instruction or span is reported twice.
+    """
+    builds = _group_by_build(events)
+    rows: dict[str, list[dict[str, object]]] = {name: [] for name in schema.TABLES}
+    for build_id, grouped in builds.items():
+        if grouped.started is None:
+            raise EventStreamError(
+                f"build {build_id!r} has events but no BuildStarted event",
+                hint="Emit BuildStarted before any other event of a build.",
+            )
+        spans = _SpanIndex(grouped.spans)
+        stage_rows = [_stage_row(stage, grouped, spans) for stage in grouped.stages]
+        rows["stages"].extend(stage_rows)
+        rows["instructions"].extend(
+            _instruction_row(instruction, spans) for instruction in grouped.instructions
+        )
+        rows["spans"].extend(_span_row(span) for span in grouped.spans)
+        rows["builds"].append(_build_row(grouped, stage_rows, spans))
+
+    return {name: schema.table_from_rows(name, table_rows) for name, table_rows in rows.items()}
+
+
+def _group_by_build(events: Iterable[Event]) -> dict[str, _BuildEvents]:
+    builds: dict[str, _BuildEvents] = {}
+    for event in events:
+        grouped = builds.setdefault(event.build_id, _BuildEvents())
+        if isinstance(event, BuildStarted):
+            if grouped.started is not None:
+                raise _duplicate(event.build_id, "BuildStarted")
+            grouped.started = event
+        elif isinstance(event, BuildFinished):
+            if grouped.finished is not None:
+                raise _duplicate(event.build_id, "BuildFinished")
+            grouped.finished = event
+        elif isinstance(event, StageRecorded):
+            grouped.stages.append(event)
+        elif isinstance(event, InstructionRecorded):
+            grouped.instructions.append(event)
+        elif isinstance(event, SpanRecorded):
+            grouped.spans.append(event)
+        else:
+            raise TypeError(f"not a cachelab event: {event!r}")
+
+    for build_id, grouped in builds.items():
+        _check_unique(build_id, "stage", [s.stage_index for s in grouped.stages])
+        _check_unique(
+            build_id,
+            "instruction",
+            [(i.stage_index, i.instruction_index) for i in grouped.instructions],
+        )
+        _check_unique(build_id, "span", [s.span_id for s in grouped.spans])
+    return builds
+
+
+def _duplicate(build_id: str, what: str) -> EventStreamError:
+    return EventStreamError(
+        f"build {build_id!r} has more than one {what} event",
+        hint="Give every build its own build_id.",
+    )
+
+
+def _check_unique(build_id: str, what: str, keys: list[object]) -> None:
+    seen: set[object] = set()
+    for key in keys:
+        if key in seen:
+            raise EventStreamError(
+                f"build {build_id!r} reports {what} {key!r} more than once",
+                hint=f"Emit one event per {what}.",
+            )
+        seen.add(key)
+
+
+class _SpanIndex:
+    """The spans of one build, with the sums the stage and instruction rows need."""
+
+    def __init__(self, spans: list[SpanRecorded]) -> None:
+        by_id = {span.span_id: span for span in spans}
+        # A span inside a span of the same phase is already part of the outer one.
+        self.counted = [span for span in spans if not _has_same_phase_ancestor(span, by_id)]
+        self.phases = {span.phase for span in self.counted}
+        self.phases_with_bytes = {s.phase for s in self.counted if s.bytes is not None}
+        self.has_requests = any(span.requests is not None for span in self.counted)
+
+    def select(
+        self, stage_index: int | None = None, instruction_index: int | None = None
+    ) -> list[SpanRecorded]:
+        """Return the counted spans of a stage, of one of its instructions, or all."""
+        selected = self.counted
+        if stage_index is not None:
+            selected = [s for s in selected if s.stage_index == stage_index]
+        if instruction_index is not None:
+            selected = [s for s in selected if s.instruction_index == instruction_index]
+        return selected
+
+    def seconds(self, spans: list[SpanRecorded], phases: tuple[str, ...]) -> float | None:
+        if not self.phases.intersection(phases):
+            return None
+        return sum(s.end_s - s.start_s for s in spans if s.phase in phases)
+
+    def bytes(self, spans: list[SpanRecorded], phases: tuple[str, ...]) -> int | None:
+        if not self.phases_with_bytes.intersection(phases):
+            return None
+        return sum(s.bytes or 0 for s in spans if s.phase in phases)
+
+    def requests(self, spans: list[SpanRecorded]) -> int | None:
+        if not self.has_requests:
+            return None
+        return sum(s.requests or 0 for s in spans)
+
+    def byte_columns(self, spans: list[SpanRecorded]) -> dict[str, int | None]:
+        return {
+            column: self.bytes(spans, phases) for column, phases in schema.BYTE_COLUMNS.items()
+        }
+
+
+def _has_same_phase_ancestor(span: SpanRecorded, by_id: Mapping[str, SpanRecorded]) -> bool:
+    seen = {span.span_id}
+    parent_id = span.parent_id
+    while parent_id is not None and parent_id not in seen:
+        parent = by_id.get(parent_id)
+        if parent is None:
+            return False
+        if parent.phase == span.phase:
+            return True
+        seen.add(parent_id)
+        parent_id = parent.parent_id
+    return False
+
+
+def _build_row(
+    grouped: _BuildEvents, stage_rows: list[dict[str, object]], spans: _SpanIndex
+) -> dict[str, object]:
+    started = grouped.started
+    assert started is not None
+    finished = grouped.finished
+    row: dict[str, object] = {
+        "build_id": started.build_id,
+        "run_id": started.run_id,
+        "engine": started.engine,
+        "engine_version": started.engine_version,
+        "strategy": started.strategy,
+        "profile": started.profile,
+        "flags": started.flags,
+        "dockerfile_id": started.dockerfile_id,
+        "target": started.target,
+        "scenario": started.scenario,
+        "step": started.step,
+        "repeat": started.repeat,
+        "started_at": _utc(started.started_at),
+        "host": started.host,
+        "cpu_count": started.cpu_count,
+        "python_version": started.python_version,
+    }
+    if finished is not None:
+        row.update(
+            wall_s=finished.wall_s,
+            outcome=finished.outcome,
+            error=finished.error,
+            image_digest=finished.image_digest,
+        )
+    else:
+        row["wall_s"] = spans.seconds(
+            [s for s in spans.counted if s.phase == "build"], ("build",)
+        )
+
+    # Totals include build-level spans such as push-image, which belong to no stage.
+    row.update(spans.byte_columns(spans.counted))
+    if grouped.stages:
+        actions = [stage.action for stage in grouped.stages]
+        row["stages_total"] = len(actions)
+        row["stages_built"] = actions.count("built")
+        row["stages_eliminated"] = actions.count("eliminated")
+    if grouped.instructions:
+        decisions = [instruction.decision for instruction in grouped.instructions]
+        row["cache_hits"] = decisions.count("hit")
+        row["cache_misses"] = decisions.count("miss")
+    return row
+
+
+def _stage_row(
+    stage: StageRecorded, grouped: _BuildEvents, spans: _SpanIndex
+) -> dict[str, object]:
+    stage_spans = spans.select(stage.stage_index)
+    row: dict[str, object] = {
+        "build_id": stage.build_id,
+        "stage_index": stage.stage_index,
+        "stage_name": stage.stage_name,
+        "base": stage.base,
+        "base_kind": stage.base_kind,
+        "action": stage.action,
+        "unpacked": stage.unpacked,
+        "final_key": stage.final_key,
+        "key_a_priori": stage.key_a_priori,
+        "key_blockers": list(stage.key_blockers),
+        "key_risks": list(stage.key_risks),
+        "wall_s": spans.seconds(stage_spans, ("stage",)),
+        "requests": spans.requests(stage_spans),
+    }
+    for column, phases in schema.PHASE_COLUMNS.items():
+        row[column] = spans.seconds(stage_spans, phases)
+    row.update(spans.byte_columns(stage_spans))
+
+    if grouped.instructions:
+        decisions = [
+            i.decision for i in grouped.instructions if i.stage_index == stage.stage_index
+        ]
+        row["instructions"] = len(decisions)
+        row["cache_hits"] = decisions.count("hit")
+        row["cache_misses"] = decisions.count("miss")
+    return row
+
+
+def _instruction_row(instruction: InstructionRecorded, spans: _SpanIndex) -> dict[str, object]:
+    own_spans = spans.select(instruction.stage_index, instruction.instruction_index)
+    row: dict[str, object] = {
+        "build_id": instruction.build_id,
+        "stage_index": instruction.stage_index,
+        "instruction_index": instruction.instruction_index,
+        "line": instruction.line,
+        "instruction": instruction.instruction,
+        "kind": instruction.kind,
+        "cache_key": instruction.cache_key,
+        "key_source": instruction.key_source,
+        "redirect_key": instruction.redirect_key,
+        "probed": instruction.probed,
+        "decision": instruction.decision,
+        "a_priori": instruction.a_priori,
+        "wall_s": spans.seconds(own_spans, ("instruction",)),
+        "requests": spans.requests(own_spans),
+        "files_hashed": instruction.files_hashed,
+        "bytes_hashed": instruction.bytes_hashed,
+    }
+    row.update(spans.byte_columns(own_spans))
+    return row
+
+
+def _span_row(span: SpanRecorded) -> dict[str, object]:
+    return {
+        "build_id": span.build_id,
+        "span_id": span.span_id,
+        "parent_id": span.parent_id,
+        "phase": span.phase,
+        "stage_index": span.stage_index,
+        "instruction_index": span.instruction_index,
+        "start_s": span.start_s,
+        "end_s": span.end_s,
+        "bytes": span.bytes,
+        "requests": span.requests,
+    }
+
+
+def _utc(value: object) -> pd.Timestamp:
+    # Naive datetimes are taken as UTC, the clock every cachelab source records in.
+    timestamp = pd.Timestamp(value)
+    if timestamp.tzinfo is None:
+        return timestamp.tz_localize("UTC")
+    return timestamp.tz_convert("UTC")
