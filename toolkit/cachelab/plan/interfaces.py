@@ -76,6 +76,9 @@ class BaseImage:
     manifest_digest: str  # digest of `manifest`, as the registry names it
     config: bytes
     media_type: str
+    # kaniko's seed for this base (the digest of its rewritten manifest) when it is
+    # known from a record; None means the planner derives it from the two documents.
+    seed: str | None = None
 
 
 class BaseImageSource(Protocol):
