@@ -70,7 +70,10 @@ class Recording:
 
 
 def concat(recordings: Iterable[Recording]) -> Recording:
-    """Join recordings into one; raise `RecordError` if two contain the same build_id."""
+    """Join recordings into one; raise `RecordError` if two contain the same build_id.
+
+    Environments that differ only in their capture time are kept once.
+    """
     recordings = list(recordings)
     if not recordings:
         return Recording.empty()
@@ -91,7 +94,9 @@ def concat(recordings: Iterable[Recording]) -> Recording:
     seen: set[str] = set()
     for recording in recordings:
         for environment in recording.environments:
-            fingerprint = json.dumps(environment, sort_keys=True, default=str)
+            # The capture time differs between any two captures of the same machine.
+            described = {k: v for k, v in environment.items() if k != "captured_at"}
+            fingerprint = json.dumps(described, sort_keys=True, default=str)
             if fingerprint not in seen:
                 seen.add(fingerprint)
                 environments.append(environment)

@@ -74,7 +74,7 @@ def load_tables(directory: Path) -> tuple[Tables, list[dict[str, object]]]:
     if not directory.is_dir():
         raise RecordError(
             f"recording directory not found: {directory}",
-            hint="Pass a directory written by Recording.save or `cachelab` runs.",
+            hint="Pass a directory written by Recording.save.",
         )
     raw: Tables = {}
     versions: dict[str, int] = {}

@@ -1,0 +1,278 @@
+"""Tables built from synthetic event streams: columns, dtypes, NA rules, derived times."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pandas as pd
+import pytest
+
+from cachelab.events import BuildFinished, BuildStarted, SpanRecorded, StageRecorded
+from cachelab.record import (
+    EventStreamError,
+    Recording,
+    SyntheticStage,
+    SyntheticTimings,
+    synthetic_build,
+)
+from cachelab.record import schema
+
+TIMINGS = SyntheticTimings()
+
+
+def record(*stages: SyntheticStage, **options: object) -> Recording:
+    return Recording.from_events(synthetic_build(stages=stages, **options), environment={})
+
+
+def started(build_id: str = "b1") -> BuildStarted:
+    return BuildStarted(
+        build_id=build_id,
+        run_id="r",
+        engine="cachelab",
+        engine_version="0.1.0",
+        strategy="per-stage",
+        profile=None,
+        flags=None,
+        dockerfile_id="d",
+        target=None,
+        started_at=datetime(2026, 1, 1),
+    )
+
+
+def stage(build_id: str = "b1", index: int = 0, action: str = "built") -> StageRecorded:
+    return StageRecorded(
+        build_id=build_id,
+        stage_index=index,
+        stage_name=None,
+        base="scratch",
+        base_kind="scratch",
+        action=action,
+        unpacked=False,
+        final_key=None,
+        key_a_priori=None,
+    )
+
+
+def span(
+    span_id: str,
+    phase: str,
+    start: float,
+    end: float,
+    parent: str | None = None,
+    stage_index: int | None = 0,
+    nbytes: int | None = None,
+) -> SpanRecorded:
+    return SpanRecorded(
+        build_id="b1",
+        span_id=span_id,
+        parent_id=parent,
+        phase=phase,
+        start_s=start,
+        end_s=end,
+        stage_index=stage_index,
+        bytes=nbytes,
+    )
+
+
+@pytest.mark.parametrize("table", list(schema.TABLES))
+def test_columns_and_dtypes_match_schema(table: str) -> None:
+    recording = record(SyntheticStage(), SyntheticStage(action="eliminated"))
+    frame = getattr(recording, table)
+
+    assert list(frame.columns) == list(schema.TABLES[table])
+    assert frame.cachelab.dtype_mismatches() == {}
+
+
+def test_empty_recording_has_schema_dtypes() -> None:
+    recording = Recording.empty()
+
+    for table in schema.TABLES:
+        frame = getattr(recording, table)
+        assert len(frame) == 0
+        assert frame.cachelab.dtype_mismatches() == {}
+
+
+def test_stage_phase_times_sum_spans() -> None:
+    recording = record(SyntheticStage(instructions=3, hits=1))
+    row = recording.stages.iloc[0]
+
+    misses = 2
+    assert row["resolve_s"] == TIMINGS.resolve_s
+    assert row["download_s"] == TIMINGS.download_s
+    assert row["unpack_s"] == TIMINGS.unpack_s
+    assert row["probe_s"] == 3 * TIMINGS.probe_s
+    assert row["execute_s"] == misses * TIMINGS.execute_s
+    assert row["snapshot_s"] == misses * TIMINGS.snapshot_s
+    assert row["push_s"] == misses * TIMINGS.push_layer_s
+    assert row["bytes_pushed"] == misses * TIMINGS.push_layer_bytes
+    assert row["bytes_downloaded"] == TIMINGS.download_bytes
+    assert row["requests"] == 2 + 1 + 3 * 1 + misses * 2
+
+
+def test_stage_wall_is_stage_span_length() -> None:
+    recording = record(SyntheticStage(instructions=2), SyntheticStage(instructions=1, hits=1))
+    spans = recording.spans
+    stage_spans = spans[spans["phase"] == "stage"].set_index("stage_index")
+    lengths = stage_spans["end_s"] - stage_spans["start_s"]
+
+    for _, row in recording.stages.iterrows():
+        assert row["wall_s"] == lengths[row["stage_index"]]
+
+
+def test_unmeasured_phase_is_na_not_zero() -> None:
+    row = record(SyntheticStage()).stages.iloc[0]
+
+    assert pd.isna(row["hash_s"])
+    assert pd.isna(row["save_s"])
+
+
+def test_phase_measured_elsewhere_is_zero() -> None:
+    recording = record(SyntheticStage(), SyntheticStage(instructions=1, hits=1))
+    hit_stage = recording.stages.iloc[1]
+
+    # The first stage downloads its base, so the source measures downloads.
+    assert hit_stage["download_s"] == 0.0
+    assert hit_stage["bytes_downloaded"] == 0
+    assert not hit_stage["unpacked"]
+
+
+def test_eliminated_stage_rows() -> None:
+    recording = record(SyntheticStage(), SyntheticStage(action="eliminated", instructions=3))
+    stage_row = recording.stages.iloc[1]
+    instructions = recording.instructions[recording.instructions["stage_index"] == 1]
+
+    assert stage_row["action"] == "eliminated"
+    assert stage_row["execute_s"] == 0.0
+    assert stage_row["instructions"] == 3
+    assert stage_row["cache_hits"] == 0
+    assert list(instructions["decision"]) == ["skipped"] * 3
+    assert not instructions["probed"].any()
+
+
+def test_instruction_times_from_spans() -> None:
+    recording = record(SyntheticStage(instructions=2, hits=1))
+    hit, miss = recording.instructions.iloc[0], recording.instructions.iloc[1]
+
+    assert hit["wall_s"] == TIMINGS.probe_s
+    expected_miss = TIMINGS.probe_s + TIMINGS.execute_s + TIMINGS.snapshot_s + TIMINGS.push_layer_s
+    assert miss["wall_s"] == expected_miss
+    assert hit["bytes_pushed"] == 0
+    assert miss["bytes_pushed"] == TIMINGS.push_layer_bytes
+    assert pd.isna(hit["files_hashed"])
+
+
+def test_build_totals_from_stages_and_image_push() -> None:
+    recording = record(SyntheticStage(instructions=2), SyntheticStage(instructions=2, hits=2))
+    build = recording.builds.iloc[0]
+    stages = recording.stages
+
+    assert build["bytes_downloaded"] == stages["bytes_downloaded"].sum()
+    assert build["bytes_pushed"] == stages["bytes_pushed"].sum() + TIMINGS.push_image_bytes
+    assert build["stages_total"] == 2
+    assert build["stages_built"] == 2
+    assert build["stages_eliminated"] == 0
+    assert build["cache_hits"] == 2
+    assert build["cache_misses"] == 2
+
+
+def test_build_wall_and_timestamp() -> None:
+    build = record(SyntheticStage()).builds.iloc[0]
+    spans = record(SyntheticStage()).spans
+
+    assert build["wall_s"] == spans["end_s"].max()
+    assert build["started_at"] == pd.Timestamp("2026-01-01T00:00:00Z")
+    assert build["outcome"] == "ok"
+    assert pd.isna(build["error"])
+
+
+def test_key_lists_are_lists() -> None:
+    recording = record(
+        SyntheticStage(key_blockers=("copy-from-content",), key_risks=("base-tag-mutable",)),
+        SyntheticStage(),
+    )
+    stages = recording.stages
+
+    assert list(stages["key_blockers"].iloc[0]) == ["copy-from-content"]
+    assert list(stages["key_risks"].iloc[0]) == ["base-tag-mutable"]
+    assert list(stages["key_blockers"].iloc[1]) == []
+    assert not stages["key_a_priori"].iloc[0]
+
+
+def test_naive_start_time_is_utc() -> None:
+    recording = Recording.from_events([started()], environment={})
+    build = recording.builds.iloc[0]
+
+    assert build["started_at"] == pd.Timestamp("2026-01-01T00:00:00Z")
+
+
+def test_unfinished_build_has_na_outcome_and_counts() -> None:
+    recording = Recording.from_events([started()], environment={})
+    build = recording.builds.iloc[0]
+
+    assert pd.isna(build["wall_s"])
+    assert pd.isna(build["outcome"])
+    assert pd.isna(build["stages_total"])
+    assert pd.isna(build["cache_hits"])
+    assert pd.isna(build["bytes_pushed"])
+
+
+def test_same_phase_child_not_counted_twice() -> None:
+    events = [
+        started(),
+        stage(),
+        span("outer", "download", 0.0, 2.0, nbytes=100),
+        span("inner", "download", 0.5, 1.5, parent="outer", nbytes=100),
+        span("blob", "download-blob", 0.5, 1.0, parent="outer"),
+        BuildFinished(build_id="b1", wall_s=2.0, outcome="ok"),
+    ]
+    row = Recording.from_events(events, environment={}).stages.iloc[0]
+
+    assert row["download_s"] == 2.0
+    assert row["bytes_downloaded"] == 100
+    assert pd.isna(row["requests"])
+
+
+def test_spans_without_bytes_give_na_bytes() -> None:
+    events = [started(), stage(), span("u", "unpack", 0.0, 1.0)]
+    row = Recording.from_events(events, environment={}).stages.iloc[0]
+
+    assert row["unpack_s"] == 1.0
+    assert pd.isna(row["bytes_unpacked"])
+
+
+def test_several_builds_in_one_stream() -> None:
+    events = synthetic_build("a") + synthetic_build("b", strategy="no-cache")
+    recording = Recording.from_events(events, environment={})
+
+    assert list(recording.builds["build_id"]) == ["a", "b"]
+    assert list(recording.builds["strategy"]) == ["lookahead", "no-cache"]
+    assert set(recording.spans["build_id"]) == {"a", "b"}
+    assert len(recording.stages) == 4
+
+
+def test_missing_build_started_raises() -> None:
+    with pytest.raises(EventStreamError, match="'b1' has events but no BuildStarted") as info:
+        Recording.from_events([stage()], environment={})
+
+    assert info.value.hint
+
+
+@pytest.mark.parametrize(
+    "events, message",
+    [
+        ([started(), started()], "more than one BuildStarted"),
+        ([started(), stage(), stage()], "stage 0 more than once"),
+        ([started(), span("x", "unpack", 0, 1), span("x", "unpack", 1, 2)], "span 'x'"),
+    ],
+)
+def test_duplicate_events_raise(events: list[object], message: str) -> None:
+    with pytest.raises(EventStreamError, match=message):
+        Recording.from_events(events, environment={})
+
+
+def test_default_environment_is_captured() -> None:
+    recording = Recording.from_events(synthetic_build())
+
+    assert len(recording.environments) == 1
+    assert recording.environments[0]["cachelab_version"]
+    assert recording.environments[0]["cpu_count"]

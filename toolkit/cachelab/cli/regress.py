@@ -1,0 +1,155 @@
+"""`cachelab regress OLD NEW`: compare the build timings of two saved recordings."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "regress",
+        help="compare timings of two saved recordings and print a verdict per group",
+        description=(
+            "Compare the builds of two recording directories by (dockerfile_id, scenario, "
+            "strategy). A group is 'worse' or 'better' only when the bootstrap confidence "
+            "interval of the ratio of medians (new/old) excludes 1 and the ratio passes "
+            "the threshold factor; otherwise it is 'same', or 'incomparable' without "
+            "enough successful builds on both sides. Exits 0 whatever the verdicts."
+        ),
+    )
+    parser.add_argument("old", type=Path, help="recording directory of the baseline")
+    parser.add_argument("new", type=Path, help="recording directory to compare with it")
+    parser.add_argument(
+        "--threshold", type=float, default=1.1,
+        help="factor a ratio must pass to count as a change (default: 1.1, i.e. 10%%)",
+    )
+    parser.add_argument(
+        "--metric", default="wall_s",
+        help="builds column to compare, lower is better (default: wall_s, in seconds)",
+    )
+    parser.add_argument(
+        "--confidence", type=float, default=0.95,
+        help="confidence level of the bootstrap interval (default: 0.95)",
+    )
+    parser.add_argument(
+        "--resamples", type=int, default=10_000,
+        help="bootstrap resamples per group (default: 10000)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default: 0)")
+    parser.add_argument(
+        "--format", choices=("table", "json"), default="table",
+        help="output format (default: table)",
+    )
+    parser.set_defaults(handler=run_regress)
+
+
+def run_regress(args: argparse.Namespace) -> int:
+    from cachelab.record import Recording
+    from cachelab.stats import compare_recordings
+
+    old = Recording.load(args.old)
+    new = Recording.load(args.new)
+    result = compare_recordings(
+        old,
+        new,
+        metric=args.metric,
+        threshold=args.threshold,
+        confidence=args.confidence,
+        resamples=args.resamples,
+        seed=args.seed,
+    )
+    _warn_on_host_change(old.environments, new.environments)
+
+    if args.format == "json":
+        document = {
+            "old": str(args.old),
+            "new": str(args.new),
+            "metric": args.metric,
+            "threshold": args.threshold,
+            "confidence": args.confidence,
+            "environments": {"old": old.environments, "new": new.environments},
+            "comparisons": [_json_row(row) for row in result.to_dict(orient="records")],
+        }
+        json.dump(document, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        print_table(result, sys.stdout, confidence=args.confidence)
+    return 0
+
+
+def _json_row(row: dict[str, object]) -> dict[str, object]:
+    return {key: _plain(value) for key, value in row.items()}
+
+
+def _plain(value: object) -> object:
+    # pandas NA and NaN become JSON null; numpy scalars become Python numbers.
+    import pandas as pd
+
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def print_table(result: pd.DataFrame, stream: TextIO, *, confidence: float = 0.95) -> None:
+    """Write one aligned line per comparison: group, medians, ratio, interval, verdict."""
+    interval = f"{confidence:.0%} CI"
+    header = ("dockerfile", "scenario", "strategy", "old", "new", "ratio", interval, "verdict")
+    lines = [header]
+    for row in result.to_dict(orient="records"):
+        lines.append(
+            (
+                _text(row["dockerfile_id"]),
+                _text(row["scenario"]),
+                _text(row["strategy"]),
+                _seconds(row["old_median"], row["old_n"]),
+                _seconds(row["new_median"], row["new_n"]),
+                _number(row["ratio"], "{:.3f}"),
+                _interval(row["ci_low"], row["ci_high"]),
+                _text(row["verdict"]),
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    for line in lines:
+        stream.write("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+        stream.write("\n")
+
+
+def _text(value: object) -> str:
+    return "-" if _plain(value) is None else str(value)
+
+
+def _number(value: object, template: str) -> str:
+    plain = _plain(value)
+    return "-" if plain is None else template.format(plain)
+
+
+def _seconds(median: object, count: object) -> str:
+    plain = _plain(median)
+    return "-" if plain is None else f"{plain:.3f} (n={count})"
+
+
+def _interval(low: object, high: object) -> str:
+    if _plain(low) is None or _plain(high) is None:
+        return "-"
+    return f"[{_plain(low):.3f}, {_plain(high):.3f}]"
+
+
+def _warn_on_host_change(old: list[dict[str, object]], new: list[dict[str, object]]) -> None:
+    old_hosts = {environment.get("host") for environment in old}
+    new_hosts = {environment.get("host") for environment in new}
+    if old_hosts and new_hosts and old_hosts != new_hosts:
+        print(
+            f"cachelab: warning: recordings come from different hosts "
+            f"({', '.join(map(str, sorted(old_hosts, key=str)))} vs "
+            f"{', '.join(map(str, sorted(new_hosts, key=str)))}); timings may not be comparable",
+            file=sys.stderr,
+        )
