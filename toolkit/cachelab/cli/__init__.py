@@ -21,6 +21,7 @@ from cachelab.cli._errors import error_boundary
 # Subcommand modules, in the order `cachelab --help` lists them.
 SUBCOMMANDS: tuple[str, ...] = (
     "corpus",
+    "regress",
 )
 
 
