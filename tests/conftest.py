@@ -8,4 +8,6 @@ from __future__ import annotations
 
 pytest_plugins = [
     "tests.fixtures.paths",
+    "tests.fixtures.registry",
+    "tests.fixtures.sandbox",
 ]
