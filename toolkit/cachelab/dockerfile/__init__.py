@@ -5,7 +5,17 @@ Imports nothing else of cachelab.
 
 from __future__ import annotations
 
+from cachelab.dockerfile.args import Platform, host_platform, platform_args
 from cachelab.dockerfile.errors import DockerfileError, ExpansionError
+from cachelab.dockerfile.graph import (
+    KanikoStage,
+    SourceRef,
+    StageGraph,
+    StageInfo,
+    plan_stages,
+    squash,
+    squash_stages,
+)
 from cachelab.dockerfile.lexer import (
     Expansion,
     ShellLexer,
@@ -15,7 +25,7 @@ from cachelab.dockerfile.lexer import (
     resolve_variables,
 )
 from cachelab.dockerfile.model import Dockerfile, Heredoc, Instruction, Mount, Stage
-from cachelab.dockerfile.parse import load_dockerfile, parse_dockerfile
+from cachelab.dockerfile.parse import load_dockerfile, parse_dockerfile, parse_trigger
 
 __all__ = [
     "Dockerfile",
@@ -24,13 +34,24 @@ __all__ = [
     "ExpansionError",
     "Heredoc",
     "Instruction",
+    "KanikoStage",
     "Mount",
+    "Platform",
     "ShellLexer",
+    "SourceRef",
     "Stage",
+    "StageGraph",
+    "StageInfo",
     "expand",
     "expand_word",
     "expand_words",
+    "host_platform",
     "load_dockerfile",
     "parse_dockerfile",
+    "parse_trigger",
+    "plan_stages",
+    "platform_args",
     "resolve_variables",
+    "squash",
+    "squash_stages",
 ]

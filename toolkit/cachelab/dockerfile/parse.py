@@ -226,14 +226,33 @@ def _unknown_instruction(word: str, *, path: str, line: int) -> DockerfileError:
 def _trigger(
     command: buildkit_parser.Command, escape: str, path: str, text: str
 ) -> Instruction:
-    """Parse the instruction after `ONBUILD` on its own, as kaniko does when injecting it."""
-    line = command.start_line
+    """Parse the instruction after the `ONBUILD` keyword."""
     expression = _KEYWORD.sub("", command.original, count=1)
-    if "<<" in expression and command.end_line > line:
+    if "<<" in expression and command.end_line > command.start_line:
         expression += "\n" + _heredoc_lines(text, command, escape)
+    return parse_trigger(
+        expression, path=path, line=command.start_line, end_line=command.end_line, escape=escape
+    )
+
+
+def parse_trigger(
+    expression: str,
+    *,
+    path: str,
+    line: int,
+    end_line: int | None = None,
+    escape: str = "\\",
+) -> Instruction:
+    """Parse one ONBUILD trigger expression (`RUN make`) on its own, as kaniko does.
+
+    The result's text is the expression's own text (no `ONBUILD ` prefix) and it
+    is placed at `line`, the ONBUILD or FROM line it came from.
+    """
     if not expression.strip():
         raise DockerfileError(
-            "ONBUILD requires an instruction", path=path, line=line,
+            "ONBUILD requires an instruction",
+            path=path,
+            line=line,
             hint="write ONBUILD followed by the instruction to run in child images",
         )
     inner_kind = expression.split(None, 1)[0].upper()
@@ -259,7 +278,7 @@ def _trigger(
         text=parsed.text,
         args=parsed.args,
         start_line=line,
-        end_line=command.end_line,
+        end_line=end_line if end_line is not None else line,
         flags=parsed.flags,
         exec_form=parsed.exec_form,
         heredocs=parsed.heredocs,

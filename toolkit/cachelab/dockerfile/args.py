@@ -1,0 +1,140 @@
+"""Build arguments visible to FROM lines: predefined platform ARGs and meta ARGs.
+
+Meta ARGs are the ARG instructions before the first FROM. A `--build-arg` value
+overrides a declared meta ARG's default; a build argument that no meta ARG
+declares stays invisible to FROM lines. The platform ARGs (TARGETPLATFORM,
+BUILDOS, ...) are always visible.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from cachelab.dockerfile.errors import DockerfileError, ExpansionError
+from cachelab.dockerfile.lexer import expand_word
+from cachelab.dockerfile.model import Instruction
+
+DEFAULT_PLATFORM = "linux/amd64"
+
+# platform.machine() spellings to OCI architecture and variant names.
+_MACHINE_ARCHITECTURES = {
+    "x86_64": ("amd64", ""),
+    "amd64": ("amd64", ""),
+    "aarch64": ("arm64", ""),
+    "arm64": ("arm64", ""),
+    "armv7l": ("arm", "v7"),
+    "armv6l": ("arm", "v6"),
+    "i386": ("386", ""),
+    "i686": ("386", ""),
+    "ppc64le": ("ppc64le", ""),
+    "s390x": ("s390x", ""),
+    "riscv64": ("riscv64", ""),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Platform:
+    """An OCI platform: `os/architecture[/variant]`."""
+
+    os: str
+    architecture: str
+    variant: str = ""
+
+    def __str__(self) -> str:
+        base = f"{self.os}/{self.architecture}"
+        return f"{base}/{self.variant}" if self.variant else base
+
+    @classmethod
+    def parse(cls, text: str) -> Platform:
+        """Parse `os/arch[/variant]`; raise ValueError on any other shape."""
+        parts = text.strip().lower().split("/")
+        if len(parts) not in (2, 3) or not all(parts):
+            raise ValueError(f"invalid platform {text!r}: expected os/architecture[/variant]")
+        return cls(*parts)
+
+
+def host_platform() -> Platform:
+    """Return the platform of this machine, or linux/amd64 when the machine is not known."""
+    architecture = _MACHINE_ARCHITECTURES.get(platform.machine().lower())
+    if architecture is None:
+        return Platform.parse(DEFAULT_PLATFORM)
+    return Platform("linux", *architecture)
+
+
+def platform_args(
+    target: Platform | str | None = None, build: Platform | str | None = None
+) -> dict[str, str]:
+    """Return the predefined platform ARGs; either platform defaults to the host's."""
+    build_platform = _as_platform(build)
+    target_platform = _as_platform(target) if target is not None else build_platform
+    return {
+        "TARGETPLATFORM": str(target_platform),
+        "TARGETOS": target_platform.os,
+        "TARGETARCH": target_platform.architecture,
+        "TARGETVARIANT": target_platform.variant,
+        "BUILDPLATFORM": str(build_platform),
+        "BUILDOS": build_platform.os,
+        "BUILDARCH": build_platform.architecture,
+        "BUILDVARIANT": build_platform.variant,
+    }
+
+
+def _as_platform(value: Platform | str | None) -> Platform:
+    if value is None:
+        return host_platform()
+    if isinstance(value, Platform):
+        return value
+    return Platform.parse(value)
+
+
+def split_arg(word: str) -> tuple[str, str | None]:
+    """Split one ARG word `NAME[=default]` into the name and the raw default."""
+    name, has_default, default = word.partition("=")
+    return name, default if has_default else None
+
+
+def meta_arg_values(
+    meta_args: Sequence[Instruction],
+    build_args: Mapping[str, str],
+    *,
+    predefined: Mapping[str, str],
+    path: str,
+    escape: str = "\\",
+) -> dict[str, str]:
+    """Evaluate the meta ARGs in order, starting from the `predefined` platform ARGs.
+
+    A default is expanded against the values defined before it; an ARG with no
+    default and no build argument stays unset.
+    """
+    values = dict(predefined)
+    for instruction in meta_args:
+        for word in instruction.args:
+            name, default = split_arg(word)
+            if name in build_args:
+                values[name] = build_args[name]
+            elif default is not None:
+                try:
+                    values[name] = expand_word(default, values, escape=escape)
+                except ExpansionError as exc:
+                    raise exc.located(path, instruction.start_line) from None
+    return values
+
+
+def expand_base(
+    stage_base: str, values: Mapping[str, str], *, path: str, line: int, escape: str = "\\"
+) -> str:
+    """Expand a FROM image word against the meta ARG values; raise when it becomes empty."""
+    try:
+        expanded = expand_word(stage_base, values, escape=escape)
+    except ExpansionError as exc:
+        raise exc.located(path, line) from None
+    if not expanded.strip():
+        raise DockerfileError(
+            f"base image {stage_base!r} expands to an empty name",
+            path=path,
+            line=line,
+            hint="declare the ARG with a default before the first FROM or pass --build-arg",
+        )
+    return expanded

@@ -1,0 +1,433 @@
+"""kaniko's stage selection: targets, liveness, ONBUILD injection and FROM-chain squash.
+
+The rules follow kaniko's `MakeKanikoStages` (osscontainertools fork, commit
+6bcc934):
+
+* Targets are stage names, case-insensitive; without one the last stage is the
+  target. The final stage is the highest-index target and stages after it are
+  dropped. The push stage is the first target given.
+* Walking back from the final stage, a stage is kept (live) when it is a target,
+  or a kept stage uses it as its FROM base or as a `--from` source.
+* Each kept stage gets ONBUILD triggers prepended: the `ONBUILD` declarations of a
+  local base stage, or the `OnBuild` list of a remote base image's config.
+* A kept stage S whose local base B has exactly one FROM-dependent and no
+  `--from` dependents is merged with it (`squash`): S keeps its name and place,
+  takes B's base, and runs B's instructions without B's own ONBUILD declarations,
+  then its own. Chains merge transitively. The push stage counts one extra
+  FROM-dependent, so it is never merged into a child.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from cachelab.dockerfile.args import expand_base, meta_arg_values, platform_args
+from cachelab.dockerfile.errors import DockerfileError, ExpansionError, closest_match
+from cachelab.dockerfile.lexer import expand_word
+from cachelab.dockerfile.model import Dockerfile, Instruction, Stage
+from cachelab.dockerfile.parse import parse_trigger
+
+logger = logging.getLogger(__name__)
+
+BaseKind = Literal["image", "stage", "scratch"]
+SourceKind = Literal["copy", "mount"]
+ImageOnbuild = Callable[[str], Sequence[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """The resolved source of a `COPY/ADD --from` or a `RUN --mount from=`.
+
+    Exactly one of `stage` (original index of an earlier stage) and `image` (an
+    external image reference) is set.
+    """
+
+    kind: SourceKind
+    written: str
+    line: int
+    stage: int | None = None
+    image: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StageInfo:
+    """One stage of the Dockerfile as written, with its resolved references.
+
+    `squashed_into` is the index of the built stage that absorbed this one as a
+    FROM base, or None when the stage is built under its own index or not at all.
+    """
+
+    index: int
+    name: str | None
+    base_kind: BaseKind
+    base_image: str | None
+    base_stage: int | None
+    platform: str | None
+    sources: tuple[SourceRef, ...]
+    live: bool
+    target: bool
+    squashed_into: int | None = None
+
+    @property
+    def depends_on(self) -> tuple[int, ...]:
+        """Indices of the stages this one needs: its FROM base and `--from` sources."""
+        found = {source.stage for source in self.sources if source.stage is not None}
+        if self.base_stage is not None:
+            found.add(self.base_stage)
+        return tuple(sorted(found))
+
+
+@dataclass(frozen=True, slots=True)
+class KanikoStage:
+    """One stage kaniko builds, after ONBUILD injection and squash.
+
+    `index` is the original index of the stage whose name and place it keeps, and
+    `absorbed` lists every original stage merged into it, base first, ending with
+    `index`. `instructions` are what runs: injected triggers first, then the
+    stage's own (for a squashed chain, each base's instructions before its
+    child's). `base_stage` is an original stage index.
+    """
+
+    index: int
+    name: str | None
+    base_kind: BaseKind
+    base_image: str | None
+    base_stage: int | None
+    platform: str | None
+    instructions: tuple[Instruction, ...]
+    triggers: tuple[Instruction, ...]
+    sources: tuple[SourceRef, ...]
+    absorbed: tuple[int, ...]
+    push: bool = False
+    final: bool = False
+
+    @property
+    def declares_onbuild(self) -> bool:
+        return any(instruction.kind == "ONBUILD" for instruction in self.instructions)
+
+
+@dataclass(frozen=True, slots=True)
+class StageGraph:
+    """The stages of a Dockerfile and the stages kaniko builds from it."""
+
+    dockerfile: Dockerfile
+    targets: tuple[int, ...]
+    final: int
+    push: int
+    args: Mapping[str, str]
+    stages: tuple[StageInfo, ...]
+    built: tuple[KanikoStage, ...]
+
+    def built_stage(self, index: int) -> KanikoStage | None:
+        """Return the built stage kept under original index `index`, or None."""
+        for stage in self.built:
+            if stage.index == index:
+                return stage
+        return None
+
+
+def plan_stages(
+    dockerfile: Dockerfile,
+    *,
+    targets: Sequence[str] = (),
+    build_args: Mapping[str, str] | None = None,
+    image_onbuild: ImageOnbuild | None = None,
+    platform: str | None = None,
+) -> StageGraph:
+    """Select, inject and squash the stages kaniko would build.
+
+    `image_onbuild(reference)` returns the ONBUILD trigger expressions of a remote
+    base image's config; without it remote bases inject nothing. `platform` sets
+    the target platform of the predefined ARGs (default: this machine's).
+    """
+    path = dockerfile.path
+    values = meta_arg_values(
+        dockerfile.meta_args,
+        build_args or {},
+        predefined=platform_args(platform),
+        path=path,
+        escape=dockerfile.escape,
+    )
+    names = _stage_names(dockerfile.stages, path)
+    resolver = _Resolver(dockerfile, names, values)
+
+    bases = [resolver.base(stage) for stage in dockerfile.stages]
+    sources = [resolver.sources(stage.instructions, stage.index) for stage in dockerfile.stages]
+    target_indices = _target_indices(targets, dockerfile, names)
+    final = max(target_indices)
+    push = target_indices[0]
+
+    live = _liveness(bases, sources, target_indices, final)
+    logger.debug("%s: targets %s, live stages %s", path, target_indices, sorted(live))
+
+    built: list[KanikoStage] = []
+    for stage in dockerfile.stages:
+        if stage.index not in live:
+            continue
+        kind, image, base_stage = bases[stage.index]
+        triggers = resolver.triggers(stage, kind, image, base_stage, image_onbuild)
+        built.append(
+            KanikoStage(
+                index=stage.index,
+                name=stage.name,
+                base_kind=kind,
+                base_image=image,
+                base_stage=base_stage,
+                platform=stage.platform,
+                instructions=triggers + stage.instructions,
+                triggers=triggers,
+                sources=resolver.sources(triggers, stage.index) + sources[stage.index],
+                absorbed=(stage.index,),
+                push=stage.index == push,
+                final=stage.index == final,
+            )
+        )
+
+    squashed = squash_stages(built, keep=(push,))
+    absorbed_by = {
+        absorbed: result.index
+        for result in squashed
+        for absorbed in result.absorbed
+        if absorbed != result.index
+    }
+    infos = tuple(
+        StageInfo(
+            index=stage.index,
+            name=stage.name,
+            base_kind=bases[stage.index][0],
+            base_image=bases[stage.index][1],
+            base_stage=bases[stage.index][2],
+            platform=stage.platform,
+            sources=sources[stage.index],
+            live=stage.index in live,
+            target=stage.index in target_indices,
+            squashed_into=absorbed_by.get(stage.index),
+        )
+        for stage in dockerfile.stages
+    )
+    return StageGraph(
+        dockerfile=dockerfile,
+        targets=tuple(target_indices),
+        final=final,
+        push=push,
+        args=values,
+        stages=infos,
+        built=squashed,
+    )
+
+
+def squash_stages(
+    stages: Sequence[KanikoStage],
+    *,
+    keep: Collection[int] = (),
+    skip_bases_with_onbuild: bool = False,
+) -> tuple[KanikoStage, ...]:
+    """Merge each stage with a local base that nothing else depends on.
+
+    Dependents (FROM bases and `--from` sources, triggers' included) are counted
+    among `stages` only, so the planner can re-squash
+    after eliminating stages. Indices in `keep` count one extra FROM-dependent and
+    are never merged into a child. With `skip_bases_with_onbuild`, a base that
+    declares ONBUILD is not merged: merging drops its declarations, which changes
+    the keys of the merged chain.
+    """
+    from_dependents = Counter(
+        stage.base_stage for stage in stages if stage.base_stage is not None
+    )
+    from_dependents.update(keep)
+    copy_dependents = Counter(
+        source.stage for stage in stages for source in stage.sources if source.stage is not None
+    )
+
+    by_index: dict[int, KanikoStage] = {}
+    for stage in sorted(stages, key=lambda item: item.index):
+        base_index = stage.base_stage
+        base = by_index.get(base_index) if base_index is not None else None
+        mergeable = (
+            base is not None
+            and base_index is not None
+            and from_dependents[base_index] == 1
+            and copy_dependents[base_index] == 0
+            and not (skip_bases_with_onbuild and base.declares_onbuild)
+        )
+        if mergeable and base is not None and base_index is not None:
+            del by_index[base_index]
+            by_index[stage.index] = squash(base, stage)
+        else:
+            by_index[stage.index] = stage
+    return tuple(by_index[index] for index in sorted(by_index))
+
+
+def squash(base: KanikoStage, child: KanikoStage) -> KanikoStage:
+    """Merge `child` with its local FROM base: the child's name and place, the base's base."""
+    inherited = tuple(
+        instruction for instruction in base.instructions if instruction.kind != "ONBUILD"
+    )
+    return replace(
+        child,
+        base_kind=base.base_kind,
+        base_image=base.base_image,
+        base_stage=base.base_stage,
+        platform=base.platform,
+        instructions=inherited + child.instructions,
+        triggers=base.triggers + child.triggers,
+        sources=base.sources + child.sources,
+        absorbed=base.absorbed + child.absorbed,
+    )
+
+
+def _stage_names(stages: Sequence[Stage], path: str) -> dict[str, int]:
+    names: dict[str, int] = {}
+    for stage in stages:
+        if stage.name is None:
+            continue
+        if stage.name in names:
+            raise DockerfileError(
+                f"duplicate stage name {stage.name!r} (first used by stage {names[stage.name]})",
+                path=path,
+                line=stage.from_instruction.start_line,
+                hint="give each stage a different AS name",
+            )
+        names[stage.name] = stage.index
+    return names
+
+
+def _target_indices(
+    targets: Sequence[str], dockerfile: Dockerfile, names: Mapping[str, int]
+) -> list[int]:
+    if not targets:
+        return [len(dockerfile.stages) - 1]
+    indices: list[int] = []
+    for target in targets:
+        index = names.get(target.lower())
+        if index is None:
+            suggestion = closest_match(target.lower(), names)
+            known = ", ".join(names) or "none"
+            raise DockerfileError(
+                f"target stage {target!r} not found",
+                path=dockerfile.path,
+                line=None,
+                hint=f"did you mean {suggestion!r}?" if suggestion else f"stage names: {known}",
+            )
+        if index not in indices:
+            indices.append(index)
+    return indices
+
+
+def _liveness(
+    bases: Sequence[tuple[BaseKind, str | None, int | None]],
+    sources: Sequence[tuple[SourceRef, ...]],
+    targets: Iterable[int],
+    final: int,
+) -> set[int]:
+    """Walk back from the final stage and return the indices of the live stages."""
+    live = set(targets)
+    for index in range(final, -1, -1):
+        if index not in live:
+            continue
+        base_stage = bases[index][2]
+        if base_stage is not None:
+            live.add(base_stage)
+        live.update(source.stage for source in sources[index] if source.stage is not None)
+    return live
+
+
+class _Resolver:
+    """Resolves FROM bases and `--from` references against earlier stages."""
+
+    def __init__(
+        self, dockerfile: Dockerfile, names: Mapping[str, int], values: Mapping[str, str]
+    ) -> None:
+        self.dockerfile = dockerfile
+        self.path = dockerfile.path
+        self.names = names
+        self.values = values
+
+    def base(self, stage: Stage) -> tuple[BaseKind, str | None, int | None]:
+        line = stage.from_instruction.start_line
+        expanded = expand_base(
+            stage.base, self.values, path=self.path, line=line, escape=self.dockerfile.escape
+        )
+        lowered = expanded.lower()
+        if lowered == "scratch":
+            return "scratch", None, None
+        index = self.names.get(lowered)
+        if index is not None and index < stage.index:
+            return "stage", None, index
+        return "image", expanded, None
+
+    def sources(self, instructions: Iterable[Instruction], current: int) -> tuple[SourceRef, ...]:
+        found: list[SourceRef] = []
+        for instruction in instructions:
+            written = instruction.copy_from
+            if written is not None:
+                found.append(self.resolve(written, "copy", instruction.start_line, current))
+            for mount in instruction.mounts:
+                if mount.from_:
+                    found.append(self.resolve(mount.from_, "mount", instruction.start_line, current))
+        return tuple(found)
+
+    def resolve(self, written: str, kind: SourceKind, line: int, current: int) -> SourceRef:
+        # NOTE: `--from` is expanded with the meta ARGs only; ARGs declared inside
+        # the stage are not applied.
+        value = written
+        if "$" in written:
+            try:
+                value = expand_word(written, self.values, escape=self.dockerfile.escape)
+            except ExpansionError as exc:
+                raise exc.located(self.path, line) from None
+        if not value:
+            raise DockerfileError(
+                f"empty --from in {kind}", path=self.path, line=line,
+                hint="name an earlier stage, a stage index or an image",
+            )
+
+        index = self.names.get(value.lower())
+        if index is None and value.isdigit():
+            index = int(value)
+            if index >= len(self.dockerfile.stages):
+                raise DockerfileError(
+                    f"--from={written} refers to stage {index}, but the Dockerfile has "
+                    f"{len(self.dockerfile.stages)} stages",
+                    path=self.path,
+                    line=line,
+                    hint="stage indices count FROM lines from 0",
+                )
+        if index is None:
+            return SourceRef(kind=kind, written=written, line=line, image=value)
+        if index >= current:
+            raise DockerfileError(
+                f"--from={written} refers to stage {index}, which is not defined before "
+                f"stage {current}",
+                path=self.path,
+                line=line,
+                hint="move the source stage above the stage that copies from it",
+            )
+        return SourceRef(kind=kind, written=written, line=line, stage=index)
+
+    def triggers(
+        self,
+        stage: Stage,
+        kind: BaseKind,
+        image: str | None,
+        base_stage: int | None,
+        image_onbuild: ImageOnbuild | None,
+    ) -> tuple[Instruction, ...]:
+        if kind == "stage" and base_stage is not None:
+            base = self.dockerfile.stages[base_stage]
+            return tuple(
+                instruction.trigger
+                for instruction in base.instructions
+                if instruction.kind == "ONBUILD" and instruction.trigger is not None
+            )
+        if kind == "image" and image is not None and image_onbuild is not None:
+            line = stage.from_instruction.start_line
+            return tuple(
+                parse_trigger(expression, path=self.path, line=line, escape=self.dockerfile.escape)
+                for expression in image_onbuild(image)
+            )
+        return ()
