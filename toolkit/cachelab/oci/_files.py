@@ -73,3 +73,37 @@ def sha256_file(path: Path) -> tuple[str, int]:
 
 def sha256_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+class VerifyingReader:
+    """A read-only stream that raises DigestMismatch at EOF unless the bytes hash to `digest`."""
+
+    def __init__(self, raw: BinaryIO, digest: str, *, where: str) -> None:
+        self._raw = raw
+        self._digest = digest
+        self._where = where
+        self._hash = hashlib.sha256()
+        self._checked = False
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        if data:
+            self._hash.update(data)
+        elif not self._checked:
+            self._checked = True
+            actual = "sha256:" + self._hash.hexdigest()
+            if actual != self._digest:
+                raise DigestMismatch(self._digest, actual, where=self._where)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self) -> VerifyingReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,326 @@
+"""Images and where they live: a registry repository or an OCI image layout store.
+
+An `Image` is a manifest plus a config, as raw bytes, and layers that are opened
+lazily: a `Layer` knows its digest, diff_id, size and media type and opens a fresh
+stream of its blob on each `open()`. An image source resolves a tag or digest to
+a platform manifest (choosing from an index) and opens blobs by digest; it also
+writes images, blobs first and the manifest last, skipping blobs already there.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, BinaryIO, Protocol
+
+from cachelab.oci import mediatypes
+from cachelab.oci._files import VerifyingReader, sha256_digest
+from cachelab.oci.compression import open_decompressed
+from cachelab.oci.errors import DigestMismatch, LayoutError, ManifestNotFound, OCIError
+from cachelab.oci.layers import LayerFile
+from cachelab.oci.layout import LayoutStore
+from cachelab.oci.manifest import Descriptor, Platform, platforms_of, select_platform
+from cachelab.oci.reference import LayoutReference, Reference, parse_reference, parse_registry_reference
+from cachelab.oci.registry import RawManifest, RegistryClient, is_loopback
+from cachelab.oci.transfer import TransferStats
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedImage:
+    """A platform manifest and its config as raw bytes (the planner's `BaseImage` shape)."""
+
+    reference: str
+    manifest: bytes
+    manifest_digest: str
+    config: bytes
+    media_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Blob:
+    """A blob to write: its descriptor facts and a function opening a fresh stream of it."""
+
+    digest: str
+    size: int
+    media_type: str
+    open: Callable[[], BinaryIO]
+
+    @classmethod
+    def from_layer_file(cls, layer: LayerFile) -> Blob:
+        return cls(layer.digest, layer.size, layer.media_type, lambda: open(layer.path, "rb"))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, media_type: str) -> Blob:
+        import io
+
+        return cls(sha256_digest(data), len(data), media_type, lambda: io.BytesIO(data))
+
+    def descriptor(self) -> Descriptor:
+        return Descriptor(self.media_type, self.digest, self.size)
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """One layer of an image; `open()` returns a new stream of the compressed blob."""
+
+    digest: str
+    diff_id: str
+    size: int
+    media_type: str
+    opener: Callable[[], BinaryIO]
+
+    def open(self) -> BinaryIO:
+        return self.opener()
+
+    def open_uncompressed(self) -> BinaryIO:
+        """Open the layer's tar stream, decompressed by the blob's magic bytes."""
+        return open_decompressed(self.opener())
+
+
+class Image:
+    """An image: raw manifest and config plus lazily opened layers."""
+
+    def __init__(self, resolved: ResolvedImage, source: ImageSource) -> None:
+        self.resolved = resolved
+        self.source = source
+
+    reference = property(lambda self: self.resolved.reference)
+    manifest = property(lambda self: self.resolved.manifest)
+    manifest_digest = property(lambda self: self.resolved.manifest_digest)
+    media_type = property(lambda self: self.resolved.media_type)
+    config = property(lambda self: self.resolved.config)
+
+    @cached_property
+    def manifest_json(self) -> dict[str, Any]:
+        return json.loads(self.resolved.manifest)  # type: ignore[no-any-return]
+
+    @cached_property
+    def config_json(self) -> dict[str, Any]:
+        return json.loads(self.resolved.config)  # type: ignore[no-any-return]
+
+    def layers(self) -> list[Layer]:
+        descriptors = self.manifest_json.get("layers") or []
+        diff_ids = (self.config_json.get("rootfs") or {}).get("diff_ids") or []
+        if len(descriptors) != len(diff_ids):
+            raise OCIError(
+                f"image {self.reference} has {len(descriptors)} layers but {len(diff_ids)} diff_ids in its config",
+                hint="The image is malformed; rebuild or re-push it.",
+            )
+        return [
+            Layer(d["digest"], diff_id, int(d["size"]), d.get("mediaType", ""),
+                  _opener(self.source, d["digest"], int(d["size"])))
+            for d, diff_id in zip(descriptors, diff_ids, strict=True)
+        ]
+
+
+def _opener(source: ImageSource, digest: str, size: int) -> Callable[[], BinaryIO]:
+    return lambda: source.open_blob(digest, size=size)
+
+
+class ImageSource(Protocol):
+    """A place that stores images: one registry repository or one layout store."""
+
+    def resolve(self, reference: str, *, platform: str | None = None) -> ResolvedImage: ...
+
+    def open_blob(self, digest: str, *, size: int | None = None) -> BinaryIO: ...
+
+    def write_image(self, manifest: bytes, media_type: str, blobs: Sequence[Blob], *, tag: str | None) -> str: ...
+
+
+def resolve_manifest(
+    reference: str,
+    fetch: Callable[[str], RawManifest],
+    read_blob: Callable[[str], bytes],
+    platform: str | None,
+) -> ResolvedImage:
+    """Fetch a manifest, follow an index to the platform's manifest, and read the config.
+
+    `fetch` takes a tag or digest; `read_blob` returns a verified small blob.
+    """
+    identifier = reference.rpartition("@")[2] if "@" in reference else reference
+    raw = fetch(identifier)
+    if mediatypes.is_index(raw.media_type):
+        wanted = Platform.parse(platform) if platform else Platform.host()
+        index = json.loads(raw.data)
+        chosen = select_platform(index, wanted)
+        if chosen is None:
+            raise ManifestNotFound(
+                reference=reference, operation="selecting platform",
+                detail=f"the index has no manifest for {wanted} (it has {', '.join(platforms_of(index)) or 'none'})",
+                hint="Pass a platform the index lists.",
+            )
+        raw = fetch(chosen.digest)
+    if not mediatypes.is_manifest(raw.media_type):
+        raise ManifestNotFound(reference=reference, operation="reading manifest",
+                               detail=f"unsupported manifest media type {raw.media_type!r}")
+    document = json.loads(raw.data)
+    config = read_blob(document["config"]["digest"])
+    return ResolvedImage(reference, raw.data, raw.digest, config, raw.media_type)
+
+
+class RegistryImageSource:
+    """One repository of a registry, as an image source and target."""
+
+    def __init__(self, client: RegistryClient, repository: str) -> None:
+        self.client = client
+        self.repository = repository
+
+    def __repr__(self) -> str:
+        return f"RegistryImageSource({self.client.registry}/{self.repository})"
+
+    def _reference(self, identifier: str) -> Reference:
+        if identifier.startswith("sha256:"):
+            return Reference(self.client.registry, self.repository, None, identifier)
+        return Reference(self.client.registry, self.repository, identifier, None)
+
+    def fetch_manifest(self, identifier: str) -> RawManifest:
+        return self.client.get_manifest(self._reference(identifier))
+
+    def read_blob(self, digest: str) -> bytes:
+        with self.client.open_blob(self.repository, digest) as stream:
+            return stream.read()
+
+    def resolve(self, reference: str, *, platform: str | None = None) -> ResolvedImage:
+        """Resolve a tag or digest of this repository (or a full reference to it)."""
+        identifier = _identifier(reference)
+        name = f"{self.client.registry}/{self.repository}"
+        shown = f"{name}@{identifier}" if identifier.startswith("sha256:") else f"{name}:{identifier}"
+        return resolve_manifest(shown, self.fetch_manifest, self.read_blob, platform)
+
+    def open_blob(self, digest: str, *, size: int | None = None) -> BinaryIO:
+        return self.client.open_blob(self.repository, digest, size=size)
+
+    def has_blob(self, digest: str) -> bool:
+        return self.client.head_blob(self.repository, digest) is not None
+
+    def write_image(
+        self, manifest: bytes, media_type: str, blobs: Sequence[Blob], *, tag: str | None,
+        mount_from: str | None = None,
+    ) -> str:
+        """Push blobs (skipping present ones, mounting from `mount_from` when possible), then the manifest."""
+        for blob in blobs:
+            outcome = self.client.upload_blob(self.repository, blob.open, blob.digest, blob.size,
+                                              mount_from=mount_from)
+            logger.debug("blob %s: %s", blob.digest, outcome)
+        reference = Reference(self.client.registry, self.repository, tag, None if tag else sha256_digest(manifest))
+        return self.client.put_manifest(reference, manifest, media_type)
+
+
+class LayoutImageSource:
+    """An OCI image layout store, as an image source and target."""
+
+    def __init__(self, store: LayoutStore) -> None:
+        self.store = store
+
+    def __repr__(self) -> str:
+        return f"LayoutImageSource({str(self.store.path)!r})"
+
+    def fetch_manifest(self, identifier: str) -> RawManifest:
+        descriptor = self.store.find(identifier)
+        if descriptor is None:
+            raise LayoutError(
+                f"no manifest {identifier!r} in layout {self.store.path} (tags: {', '.join(self.store.tags()) or 'none'})",
+                hint="Check the tag or digest; `cachelab store check DIR` lists the store's state.",
+            )
+        data = self.store.read_blob(descriptor["digest"])
+        return RawManifest(data, descriptor.get("mediaType") or json.loads(data).get("mediaType", ""),
+                           descriptor["digest"])
+
+    def read_blob(self, digest: str) -> bytes:
+        return self.store.read_blob(digest)
+
+    def resolve(self, reference: str, *, platform: str | None = None) -> ResolvedImage:
+        identifier = _identifier(reference)
+        shown = str(LayoutReference(str(self.store.path), None if identifier.startswith("sha256:") else identifier,
+                                    identifier if identifier.startswith("sha256:") else None))
+        return resolve_manifest(shown, self.fetch_manifest, self.read_blob, platform)
+
+    def open_blob(self, digest: str, *, size: int | None = None) -> BinaryIO:
+        """Open a blob; reading it to the end verifies its digest."""
+        stream = self.store.open_blob(digest)
+        return VerifyingReader(stream, digest, where=f"blob in layout {self.store.path}")  # type: ignore[return-value]
+
+    def has_blob(self, digest: str) -> bool:
+        return self.store.has_blob(digest)
+
+    def write_image(self, manifest: bytes, media_type: str, blobs: Sequence[Blob], *, tag: str | None) -> str:
+        """Write blobs (verified, skipping present ones), the manifest, then the tag."""
+        for blob in blobs:
+            if not self.store.has_blob(blob.digest):
+                with blob.open() as stream:
+                    self.store.write_blob(stream, blob.digest)
+        return str(self.store.put_manifest(manifest, media_type, tag=tag)["digest"])
+
+
+def _identifier(reference: str) -> str:
+    """Return the tag or digest that a tag, digest or full reference names."""
+    if reference.startswith("sha256:"):
+        return reference
+    if reference.startswith("oci:"):
+        parsed_layout = parse_reference(reference)
+        return parsed_layout.identifier
+    if "/" in reference or "@" in reference:
+        return parse_registry_reference(reference).identifier
+    return reference
+
+
+class ImageResolver:
+    """Resolves any reference, registry or `oci:`, to a base image (the planner's `BaseImageSource`).
+
+    Registry clients are created once per host and share `stats`. `insecure`
+    lists hosts that may be spoken to over plain HTTP besides loopback ones.
+    """
+
+    def __init__(
+        self,
+        *,
+        insecure: Sequence[str] = (),
+        stats: TransferStats | None = None,
+        client_factory: Callable[[str], RegistryClient] | None = None,
+    ) -> None:
+        self.stats = stats if stats is not None else TransferStats()
+        self._insecure = set(insecure)
+        self._factory = client_factory
+        self._clients: dict[str, RegistryClient] = {}
+
+    def client(self, registry: str) -> RegistryClient:
+        if registry not in self._clients:
+            if self._factory is not None:
+                self._clients[registry] = self._factory(registry)
+            else:
+                self._clients[registry] = RegistryClient(
+                    registry, insecure=registry in self._insecure or is_loopback(registry), stats=self.stats
+                )
+        return self._clients[registry]
+
+    def source_for(self, reference: str) -> RegistryImageSource | LayoutImageSource:
+        parsed = parse_reference(reference)
+        if isinstance(parsed, LayoutReference):
+            return LayoutImageSource(LayoutStore(parsed.path))
+        return RegistryImageSource(self.client(parsed.registry), parsed.repository)
+
+    def resolve(self, reference: str, *, platform: str | None = None) -> ResolvedImage:
+        resolved = self.source_for(reference).resolve(reference, platform=platform)
+        return ResolvedImage(reference, resolved.manifest, resolved.manifest_digest, resolved.config,
+                             resolved.media_type)
+
+    def image(self, reference: str, *, platform: str | None = None) -> Image:
+        source = self.source_for(reference)
+        return Image(self.resolve(reference, platform=platform), source)
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+
+
+def verify_config(image: ResolvedImage) -> None:
+    """Check that the manifest's config descriptor matches the config bytes."""
+    expected = json.loads(image.manifest)["config"]["digest"]
+    actual = sha256_digest(image.config)
+    if expected != actual:
+        raise DigestMismatch(expected, actual, where=f"config of {image.reference}")
