@@ -1,0 +1,156 @@
+"""`RUN --mount` flags turned into sandbox mounts with host sources.
+
+* `bind`: a path of the build context, or of a stage or image root given with
+  `from=`; read-only unless `rw`, and then writes go to a throw-away copy, as in
+  BuildKit, so neither the context nor the source stage changes.
+* `cache`: a directory per `id` (default: the target) under the builder's cache
+  directory, kept between RUN steps and builds. `sharing` is not enforced:
+  concurrent steps using one id see each other's writes.
+* `tmpfs`: an empty in-memory directory.
+* `secret`: a host file bound read-only at `target`, by default
+  `/run/secrets/<id>`. A missing secret fails the step only with `required`.
+* `ssh` is not supported and fails the step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from cachelab.build.errors import InstructionError
+from cachelab.build.sandbox import SandboxMount
+from cachelab.dockerfile.model import Mount
+
+logger = logging.getLogger(__name__)
+
+Expand = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class MountSources:
+    """Where mount sources live on the host.
+
+    `roots` maps a `from=` value (stage name, stage index as text, or image
+    reference) to the directory holding that root. `secrets` maps a secret id to
+    a host file.
+    """
+
+    context: str
+    cache_dir: str
+    temp_dir: str
+    roots: Mapping[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict)
+
+
+def _identity(word: str) -> str:
+    return word
+
+
+def resolve_mounts(
+    mounts: Sequence[Mount],
+    sources: MountSources,
+    *,
+    line: int | None = None,
+    expand: Expand = _identity,
+) -> list[SandboxMount]:
+    """Turn parsed `--mount` flags into `SandboxMount`s; expands every value with `expand`."""
+    resolved: list[SandboxMount] = []
+    for mount in mounts:
+        where = f"line {line}: " if line is not None else ""
+        target = expand(mount.target) if mount.target else None
+        if mount.type == "bind":
+            resolved.append(_bind(mount, target, sources, where, expand))
+        elif mount.type == "cache":
+            resolved.append(_cache(mount, target, sources, expand))
+        elif mount.type == "tmpfs":
+            resolved.append(SandboxMount("tmpfs", _absolute(target, where)))
+        elif mount.type == "secret":
+            secret = _secret(mount, target, sources, where, expand)
+            if secret is not None:
+                resolved.append(secret)
+        else:
+            raise InstructionError(
+                f"{where}RUN --mount=type={mount.type} is not supported by cachelab",
+                hint="Remove the mount or replace it with a secret or bind mount.",
+            )
+    return resolved
+
+
+def _absolute(target: str | None, where: str) -> str:
+    if not target:
+        raise InstructionError(f"{where}RUN --mount needs a target")
+    return "/" + target.strip("/") if target.strip("/") else "/"
+
+
+def _inside(base: str, relative: str, where: str) -> str:
+    """Join `relative` to `base`, rejecting a result outside `base` (after symlinks)."""
+    base_real = os.path.realpath(base)
+    candidate = os.path.realpath(os.path.join(base_real, relative.lstrip("/")))
+    if candidate != base_real and not candidate.startswith(base_real + os.sep):
+        raise InstructionError(f"{where}mount source {relative!r} leaves {base}")
+    if not os.path.exists(candidate):
+        raise InstructionError(f"{where}mount source {relative!r} not found in {base}")
+    return candidate
+
+
+def _bind(mount: Mount, target: str | None, sources: MountSources, where: str, expand: Expand) -> SandboxMount:
+    base = sources.context
+    if mount.from_ is not None:
+        origin = expand(mount.from_)
+        base_found = sources.roots.get(origin) or sources.roots.get(origin.lower())
+        if base_found is None:
+            raise InstructionError(f"{where}RUN --mount from={origin!r} names no stage or image root")
+        base = base_found
+    source = _inside(base, expand(mount.source or "."), where)
+    if mount.readonly:
+        return SandboxMount("bind", _absolute(target, where), source, readonly=True)
+
+    # A writable bind mount writes to a copy; the step's writes are discarded.
+    scratch = tempfile.mkdtemp(prefix="bind-", dir=sources.temp_dir)
+    copy = os.path.join(scratch, "src")
+    if os.path.isdir(source):
+        shutil.copytree(source, copy, symlinks=True)
+    else:
+        shutil.copy2(source, copy)
+    return SandboxMount("bind", _absolute(target, where), copy, readonly=False)
+
+
+def _cache(mount: Mount, target: str | None, sources: MountSources, expand: Expand) -> SandboxMount:
+    cache_id = expand(mount.id) if mount.id else (target or "")
+    options = dict(mount.options)
+    # A readable prefix plus a digest keeps distinct ids apart on disk.
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", cache_id).strip("_")[:40] or "cache"
+    digest = hashlib.sha256(cache_id.encode()).hexdigest()[:16]
+    directory = os.path.join(sources.cache_dir, f"{readable}-{digest}")
+    if not os.path.isdir(directory):
+        os.makedirs(directory, exist_ok=True)
+        os.chmod(directory, int(options.get("mode", "0755"), 8))
+        if "uid" in options or "gid" in options:
+            os.chown(directory, int(options.get("uid", "0")), int(options.get("gid", "0")))
+    return SandboxMount("bind", _absolute(target, ""), directory, readonly=mount.readonly)
+
+
+def _secret(
+    mount: Mount, target: str | None, sources: MountSources, where: str, expand: Expand
+) -> SandboxMount | None:
+    options = dict(mount.options)
+    secret_id = expand(mount.id) if mount.id else (os.path.basename(target) if target else None)
+    if not secret_id:
+        raise InstructionError(f"{where}RUN --mount=type=secret needs an id or a target")
+    source = sources.secrets.get(secret_id)
+    required = options.get("required", "false").lower() in ("", "true", "1")
+    if source is None or not os.path.isfile(source):
+        if required:
+            raise InstructionError(
+                f"{where}secret {secret_id!r} is required but was not given",
+                hint=f"Pass the secret with id {secret_id!r} to the build.",
+            )
+        logger.info("secret %r not given; RUN continues without it", secret_id)
+        return None
+    return SandboxMount("bind", _absolute(target or f"/run/secrets/{secret_id}", where), source)

@@ -1,0 +1,134 @@
+"""RUN: the command line a RUN instruction executes, and executing it in a sandbox.
+
+Shell form runs the stage's SHELL (default `/bin/sh -c`) with the instruction's
+command text; exec form runs its argv as given. Heredocs follow BuildKit:
+
+* `RUN <<EOF` alone: a body starting with `#!` is written to a file and executed
+  directly, so its interpreter line applies; any other body is the script given
+  to the shell (`/bin/sh -c BODY`), with leading tabs removed for `<<-`.
+* a heredoc inside a longer command (`RUN cat <<EOF > /out`): the command line,
+  then each body and its delimiter line, is given to the shell, which reads
+  the heredocs itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from cachelab.build.errors import InstructionError, RunFailed
+from cachelab.build.sandbox import RunRequest, RunResult, Sandbox, SandboxMount
+from cachelab.build.users import UserIds
+from cachelab.dockerfile.model import Instruction
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SHELL = ("/bin/sh", "-c")
+HEREDOC_SCRIPT_DIR = "/dev/.cachelab-heredoc"
+
+
+@dataclass(frozen=True)
+class RunCommand:
+    """The argv of a RUN step and the script files it needs mounted."""
+
+    argv: tuple[str, ...]
+    scripts: tuple[SandboxMount, ...] = field(default=())
+
+
+def run_command(
+    instruction: Instruction, *, shell: Sequence[str] = DEFAULT_SHELL, temp_dir: str | None = None
+) -> RunCommand:
+    """Build the argv of a RUN instruction (see the module docstring)."""
+    if instruction.kind != "RUN":
+        raise InstructionError(f"line {instruction.start_line}: not a RUN instruction")
+    if instruction.exec_form:
+        if not instruction.args:
+            raise InstructionError(f"line {instruction.start_line}: RUN needs a command")
+        return RunCommand(tuple(instruction.args))
+
+    command = " ".join(instruction.args)
+    heredocs = instruction.heredocs
+    if not heredocs:
+        return RunCommand((*shell, command))
+
+    if len(heredocs) == 1 and command.strip().lstrip("0123456789").startswith("<<") and len(command.split()) == 1:
+        body = heredocs[0].chomped_body
+        if body.startswith("#!"):
+            return _script_command(body, temp_dir)
+        return RunCommand((*shell, body))
+
+    script = command
+    for heredoc in heredocs:
+        script += "\n" + heredoc.body + heredoc.name
+    return RunCommand((*shell, script))
+
+
+def _script_command(body: str, temp_dir: str | None) -> RunCommand:
+    handle, host_path = tempfile.mkstemp(prefix="heredoc-", dir=temp_dir)
+    with os.fdopen(handle, "w", encoding="utf-8") as script:
+        script.write(body)
+    os.chmod(host_path, 0o755)
+    target = f"{HEREDOC_SCRIPT_DIR}/{os.path.basename(host_path)}"
+    return RunCommand((target,), (SandboxMount("bind", target, host_path, readonly=True),))
+
+
+def execute_run(
+    sandbox: Sandbox,
+    root: str,
+    instruction: Instruction,
+    *,
+    env: Sequence[str],
+    workdir: str = "/",
+    user: UserIds = UserIds(0, 0),
+    shell: Sequence[str] = DEFAULT_SHELL,
+    mounts: Sequence[SandboxMount] = (),
+    network: bool = False,
+    timeout_s: float | None = None,
+    temp_dir: str | None = None,
+) -> RunResult:
+    """Run a RUN instruction on `root`; raise `RunFailed` unless it exits with 0.
+
+    `env` is the full environment (config Env, build args, HOME) as `K=V`.
+    """
+    command = run_command(instruction, shell=shell, temp_dir=temp_dir)
+    request = RunRequest(
+        argv=command.argv,
+        env=tuple(env),
+        workdir=workdir,
+        user=user,
+        mounts=(*mounts, *command.scripts),
+        network=network,
+        timeout_s=timeout_s,
+    )
+    try:
+        result = sandbox.run(root, request)
+    finally:
+        for script in command.scripts:
+            if script.source:
+                os.unlink(script.source)
+    if result.exit_code != 0 or result.timed_out:
+        raise RunFailed(
+            instruction.text,
+            exit_code=result.exit_code,
+            line=instruction.start_line,
+            output_tail=result.output_tail,
+            timed_out=result.timed_out,
+        )
+    logger.info("line %d: RUN finished (%s)", instruction.start_line, result.backend)
+    return result
+
+
+def network_allowed(instruction: Instruction) -> bool:
+    """Tell whether `RUN --network=host` asks for the host network (default: none)."""
+    mode = instruction.flag("network")
+    if mode in (None, "", "none", "default"):
+        return False
+    if mode == "host":
+        return True
+    raise InstructionError(
+        f"line {instruction.start_line}: RUN --network={mode} is not supported",
+        hint="Use --network=none (the default here) or --network=host.",
+    )
