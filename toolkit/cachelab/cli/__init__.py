@@ -22,6 +22,8 @@ from cachelab.cli._errors import error_boundary
 SUBCOMMANDS: tuple[str, ...] = (
     "corpus",
     "regress",
+    "image",
+    "store",
 )
 
 

@@ -132,6 +132,13 @@ class RegistryUnavailable(RegistryError):
 
     default_hint = "Start the registry or fix the host and port in the reference, then retry."
 
+    def _format(self) -> str:
+        message = self.detail or "registry unreachable"
+        message += f" during {self.operation or 'a request'} for {self.reference or self.url}"
+        if self.method:
+            message += f" ({self.method} {self.url})"
+        return message
+
     @property
     def retryable(self) -> bool:
         return True

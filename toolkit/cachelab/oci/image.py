@@ -134,15 +134,16 @@ class ImageSource(Protocol):
 
 def resolve_manifest(
     reference: str,
+    identifier: str,
     fetch: Callable[[str], RawManifest],
     read_blob: Callable[[str], bytes],
     platform: str | None,
 ) -> ResolvedImage:
     """Fetch a manifest, follow an index to the platform's manifest, and read the config.
 
-    `fetch` takes a tag or digest; `read_blob` returns a verified small blob.
+    `identifier` is the tag or digest to fetch, `reference` the name shown in errors
+    and results. `fetch` takes a tag or digest; `read_blob` returns a verified small blob.
     """
-    identifier = reference.rpartition("@")[2] if "@" in reference else reference
     raw = fetch(identifier)
     if mediatypes.is_index(raw.media_type):
         wanted = Platform.parse(platform) if platform else Platform.host()
@@ -190,7 +191,7 @@ class RegistryImageSource:
         identifier = _identifier(reference)
         name = f"{self.client.registry}/{self.repository}"
         shown = f"{name}@{identifier}" if identifier.startswith("sha256:") else f"{name}:{identifier}"
-        return resolve_manifest(shown, self.fetch_manifest, self.read_blob, platform)
+        return resolve_manifest(shown, identifier, self.fetch_manifest, self.read_blob, platform)
 
     def open_blob(self, digest: str, *, size: int | None = None) -> BinaryIO:
         return self.client.open_blob(self.repository, digest, size=size)
@@ -238,7 +239,7 @@ class LayoutImageSource:
         identifier = _identifier(reference)
         shown = str(LayoutReference(str(self.store.path), None if identifier.startswith("sha256:") else identifier,
                                     identifier if identifier.startswith("sha256:") else None))
-        return resolve_manifest(shown, self.fetch_manifest, self.read_blob, platform)
+        return resolve_manifest(shown, identifier, self.fetch_manifest, self.read_blob, platform)
 
     def open_blob(self, digest: str, *, size: int | None = None) -> BinaryIO:
         """Open a blob; reading it to the end verifies its digest."""
