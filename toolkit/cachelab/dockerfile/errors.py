@@ -11,10 +11,10 @@ class DockerfileError(Exception):
 
     One type covers syntax errors, unknown instructions and flags, unknown or
     forward `--from` references and missing targets. `path` and `line` locate the
-    instruction (1-based line of its first physical line); either may be None
-    when the error was raised outside any file, for example by the lexer, and the
-    caller adds them with `located`. `hint` is one sentence telling the user what
-    to do next.
+    instruction by the 1-based number of its first physical line. Either may be
+    None when the error comes from outside any file, for example from the lexer,
+    so the caller adds them with `located`. `hint` is one sentence telling the
+    user what to do next.
     """
 
     def __init__(

@@ -16,7 +16,7 @@ from cachelab.dockerfile.model import Mount
 
 @dataclass(frozen=True, slots=True)
 class FlagSpec:
-    """What one instruction accepts for one flag."""
+    """The kind of one flag of one instruction: boolean or string, repeatable or not."""
 
     boolean: bool = False
     repeatable: bool = False
@@ -52,7 +52,7 @@ FLAGS_BY_INSTRUCTION: dict[str, dict[str, FlagSpec]] = {
 _BOOLEAN_VALUES = frozenset(("true", "false", "1", "0", "t", "f", "TRUE", "FALSE", "True", "False"))
 
 MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret", "ssh")
-# Option keys BuildKit's `--mount` parser knows, with their aliases.
+# Option keys that BuildKit's `--mount` parser accepts, with their aliases.
 _TARGET_KEYS = frozenset(("target", "dst", "destination"))
 _SOURCE_KEYS = frozenset(("source", "src"))
 _READONLY_KEYS = frozenset(("readonly", "ro"))
@@ -128,7 +128,7 @@ def parse_mount(value: str, *, path: str, line: int) -> Mount:
     """Parse the CSV options of one `RUN --mount=` value.
 
     The type defaults to `bind`. As in BuildKit, bind, secret and ssh mounts are
-    read-only and cache and tmpfs mounts writable unless `ro` or `rw` says otherwise.
+    read-only and cache and tmpfs mounts writable, unless an `ro` or `rw` option overrides the default.
     """
     try:
         fields = next(csv.reader([value]), [])

@@ -11,9 +11,9 @@ The rules follow kaniko's `MakeKanikoStages` (osscontainertools fork, commit
 * Each kept stage gets ONBUILD triggers prepended: the `ONBUILD` declarations of a
   local base stage, or the `OnBuild` list of a remote base image's config.
 * A kept stage S whose local base B has exactly one FROM-dependent and no
-  `--from` dependents is merged with it (`squash`): S keeps its name and place,
-  takes B's base, and runs B's instructions without B's own ONBUILD declarations,
-  then its own. Chains merge transitively. The push stage counts one extra
+  `--from` dependents is merged with it (`squash`). S keeps its name and place
+  and takes B's base. It runs B's instructions without B's own ONBUILD
+  declarations, then its own. Chains merge transitively. The push stage counts one extra
   FROM-dependent, so it is never merged into a child.
 """
 

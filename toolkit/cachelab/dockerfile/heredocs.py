@@ -69,9 +69,9 @@ def attach_heredocs(
 ) -> tuple[Heredoc, ...]:
     """Combine the parser's heredocs `(name, body, fd)` with the markers' flags.
 
-    Markers pair with parsed heredocs in order; when the counts disagree, a
-    marker is looked up by name, and a heredoc with no marker is unquoted and not
-    chomped.
+    Markers pair with parsed heredocs in order. When the counts disagree, each
+    heredoc looks up its marker by name, and one without a marker counts as
+    unquoted and not chomped.
     """
     markers = find_markers(first_line, escape)
     in_order = len(markers) == len(parsed)

@@ -7,11 +7,11 @@ instructions use, not a shell:
   one special parameter (`@ * # ? - $ ! 0`). `$` followed by anything else is a
   literal `$`. Special parameters are looked up like any name, so `$$` expands to
   the value of a variable called `$` (normally unset, so to nothing).
-* `${NAME:-word}` / `${NAME-word}` (default), `${NAME:+word}` / `${NAME+word}`
-  (alternative), `${NAME:?msg}` / `${NAME?msg}` (error when unset, or empty with
-  `:`), `${NAME#pat}` / `${NAME##pat}` / `${NAME%pat}` / `${NAME%%pat}` (shortest
-  or longest prefix or suffix removal) and `${NAME/pat/rep}` / `${NAME//pat/rep}`
-  (first or every match replaced). Patterns know `*`, `?` and backslash escapes,
+* Modifiers: `${NAME:-word}` / `${NAME-word}` (default), `${NAME:+word}` /
+  `${NAME+word}` (alternative) and `${NAME:?msg}` / `${NAME?msg}` (error when
+  unset, or empty with `:`). Patterns: `${NAME#pat}` / `${NAME##pat}` and
+  `${NAME%pat}` / `${NAME%%pat}` remove the shortest or longest prefix or suffix,
+  and `${NAME/pat/rep}` / `${NAME//pat/rep}` replace the first or every match. Patterns know `*`, `?` and backslash escapes,
   no bracket expressions. `word` is expanded recursively.
 * Single quotes keep everything literal; double quotes allow `$` expansion and
   let the escape character protect `"`, `$` and itself only.
@@ -71,7 +71,9 @@ class _FieldSplitter:
             self.in_field = False
 
     def add_raw(self, text: str) -> None:
-        self.current.append(text)
+        # Empty quotes start a field but add no text, so `"" b` is one field.
+        if text:
+            self.current.append(text)
         self.in_field = True
 
     def add_split(self, text: str) -> None:

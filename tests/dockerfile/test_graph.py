@@ -1,0 +1,251 @@
+"""kaniko's stage selection: targets, liveness, ONBUILD injection and squash."""
+
+from __future__ import annotations
+
+from cachelab.dockerfile import parse_dockerfile, plan_stages, squash_stages
+
+CHAIN = """\
+FROM busybox AS a
+RUN echo a
+FROM a AS b
+RUN echo b
+FROM b AS c
+RUN echo c
+"""
+
+MULTI = """\
+ARG GO=golang:1.22
+FROM ${GO} AS build
+RUN go build -o /app
+FROM alpine AS unused
+RUN echo never
+FROM build AS test
+RUN go test
+FROM scratch AS final
+COPY --from=build /app /app
+COPY --from=nginx:1.27 /etc/nginx /etc/nginx
+"""
+
+
+def _texts(stage):
+    return [instruction.text for instruction in stage.instructions]
+
+
+def test_default_target_is_last_stage():
+    graph = plan_stages(parse_dockerfile(MULTI))
+
+    assert graph.targets == (3,)
+    assert graph.final == 3
+    assert graph.push == 3
+
+
+def test_liveness_follows_from_and_copy():
+    graph = plan_stages(parse_dockerfile(MULTI))
+
+    assert [stage.live for stage in graph.stages] == [True, False, False, True]
+    assert [stage.index for stage in graph.built] == [0, 3]
+
+
+def test_named_target_drops_later_stages():
+    graph = plan_stages(parse_dockerfile(MULTI), targets=["TEST"])
+
+    assert graph.final == 2
+    assert [stage.live for stage in graph.stages] == [True, False, True, False]
+
+
+def test_test_target_squashes_build():
+    graph = plan_stages(parse_dockerfile(MULTI), targets=["test"])
+    (built,) = graph.built
+
+    assert built.index == 2
+    assert built.name == "test"
+    assert built.absorbed == (0, 2)
+    assert built.base_kind == "image"
+    assert built.base_image == "golang:1.22"
+    assert _texts(built) == ["RUN go build -o /app", "RUN go test"]
+    assert graph.stages[0].squashed_into == 2
+
+
+def test_copy_source_never_squashed():
+    text = "FROM busybox AS a\nRUN echo a\nFROM a AS b\nCOPY --from=a /x /y\n"
+    graph = plan_stages(parse_dockerfile(text))
+
+    assert [stage.index for stage in graph.built] == [0, 1]
+    assert graph.stages[0].squashed_into is None
+
+
+def test_second_from_dependent_prevents_squash():
+    text = CHAIN + "FROM a AS nosquash\n"
+    graph = plan_stages(parse_dockerfile(text), targets=["c", "nosquash"])
+
+    assert [stage.absorbed for stage in graph.built] == [(0,), (1, 2), (3,)]
+
+
+def test_chain_squashes_transitively():
+    graph = plan_stages(parse_dockerfile(CHAIN))
+    (built,) = graph.built
+
+    assert built.absorbed == (0, 1, 2)
+    assert built.base_image == "busybox"
+    assert _texts(built) == ["RUN echo a", "RUN echo b", "RUN echo c"]
+    assert [stage.squashed_into for stage in graph.stages] == [2, 2, None]
+
+
+def test_push_stage_not_squashed_into_child():
+    graph = plan_stages(parse_dockerfile(CHAIN), targets=["b", "c"])
+
+    assert graph.push == 1
+    assert graph.final == 2
+    assert [stage.absorbed for stage in graph.built] == [(0, 1), (2,)]
+    assert graph.built[0].push is True
+    assert graph.built[1].final is True
+
+
+def test_local_onbuild_injected_and_declaration_dropped():
+    text = (
+        "FROM busybox AS base\n"
+        "ONBUILD RUN touch /onbuild\n"
+        "RUN echo base\n"
+        "FROM base AS child\n"
+        "RUN echo child\n"
+    )
+    graph = plan_stages(parse_dockerfile(text))
+    (built,) = graph.built
+
+    assert built.absorbed == (0, 1)
+    assert _texts(built) == ["RUN echo base", "RUN touch /onbuild", "RUN echo child"]
+    assert [trigger.text for trigger in built.triggers] == ["RUN touch /onbuild"]
+
+
+def test_local_onbuild_kept_in_unsquashed_base():
+    text = (
+        "FROM busybox AS base\n"
+        "ONBUILD RUN touch /onbuild\n"
+        "FROM base AS child\n"
+        "RUN echo child\n"
+        "FROM base AS other\n"
+    )
+    graph = plan_stages(parse_dockerfile(text), targets=["child", "other"])
+    base, child, other = graph.built
+
+    assert _texts(base) == ["ONBUILD RUN touch /onbuild"]
+    assert _texts(child) == ["RUN touch /onbuild", "RUN echo child"]
+    assert _texts(other) == ["RUN touch /onbuild"]
+
+
+def test_remote_onbuild_from_callback():
+    requested: list[str] = []
+
+    def image_onbuild(reference: str) -> list[str]:
+        requested.append(reference)
+        return ["RUN echo from-image", "COPY . /src"] if reference == "node:onbuild" else []
+
+    text = "FROM node:onbuild AS app\nRUN npm test\n"
+    graph = plan_stages(parse_dockerfile(text), image_onbuild=image_onbuild)
+    (built,) = graph.built
+
+    assert requested == ["node:onbuild"]
+    assert _texts(built) == ["RUN echo from-image", "COPY . /src", "RUN npm test"]
+    assert built.triggers[0].start_line == 1
+
+
+def test_scratch_base():
+    graph = plan_stages(parse_dockerfile("FROM SCRATCH\nCOPY a /a\n"))
+
+    assert graph.stages[0].base_kind == "scratch"
+    assert graph.stages[0].base_image is None
+
+
+def test_named_and_numeric_from():
+    text = "FROM a AS one\nFROM b AS two\nFROM c\nCOPY --from=ONE /x /x\nCOPY --from=1 /y /y\n"
+    graph = plan_stages(parse_dockerfile(text))
+    named, numeric = graph.stages[2].sources
+
+    assert named.stage == 0
+    assert named.written == "ONE"
+    assert named.line == 4
+    assert numeric.stage == 1
+    assert graph.stages[2].depends_on == (0, 1)
+
+
+def test_external_image_from():
+    graph = plan_stages(parse_dockerfile(MULTI))
+    build_source, image_source = graph.stages[3].sources
+
+    assert build_source.stage == 0
+    assert image_source.stage is None
+    assert image_source.image == "nginx:1.27"
+
+
+def test_mount_from_counts_as_dependency():
+    text = "FROM a AS tools\nFROM b\nRUN --mount=from=tools,target=/t make\n"
+    graph = plan_stages(parse_dockerfile(text))
+    (source,) = graph.stages[1].sources
+
+    assert source.kind == "mount"
+    assert source.stage == 0
+    assert graph.stages[0].live is True
+    assert graph.stages[0].squashed_into is None
+
+
+def test_build_arg_overrides_meta_arg():
+    graph = plan_stages(parse_dockerfile(MULTI), build_args={"GO": "golang:1.23"})
+
+    assert graph.stages[0].base_image == "golang:1.23"
+    assert graph.args["GO"] == "golang:1.23"
+
+
+def test_undeclared_build_arg_invisible_to_from():
+    text = "ARG TAG=1\nFROM img:${TAG}${EXTRA}\n"
+    graph = plan_stages(parse_dockerfile(text), build_args={"EXTRA": "-x"})
+
+    assert graph.stages[0].base_image == "img:1"
+
+
+def test_meta_arg_default_uses_earlier_args():
+    text = "ARG V=3\nARG IMG=repo:${V}-slim\nFROM $IMG\n"
+    graph = plan_stages(parse_dockerfile(text))
+
+    assert graph.stages[0].base_image == "repo:3-slim"
+
+
+def test_platform_args_in_from():
+    text = "FROM --platform=$BUILDPLATFORM img:${TARGETARCH}${TARGETVARIANT}\n"
+    graph = plan_stages(parse_dockerfile(text), platform="linux/arm/v7")
+
+    assert graph.stages[0].base_image == "img:armv7"
+    assert graph.args["TARGETPLATFORM"] == "linux/arm/v7"
+
+
+def test_from_variable_naming_stage():
+    text = "ARG SRC=builder\nFROM alpine AS builder\nFROM ${SRC}\n"
+    graph = plan_stages(parse_dockerfile(text))
+
+    assert graph.stages[1].base_kind == "stage"
+    assert graph.stages[1].base_stage == 0
+
+
+def test_resquash_after_elimination():
+    text = CHAIN + "FROM a AS nosquash\n"
+    graph = plan_stages(parse_dockerfile(text), targets=["c", "nosquash"])
+    without_nosquash = [stage for stage in graph.built if stage.index != 3]
+
+    merged = squash_stages(without_nosquash, keep=(graph.push,))
+
+    assert [stage.absorbed for stage in merged] == [(0, 1, 2)]
+
+
+def test_resquash_skips_onbuild_base():
+    text = (
+        "FROM busybox AS base\nONBUILD RUN touch /x\n"
+        "FROM base AS child\nFROM base AS other\n"
+    )
+    graph = plan_stages(parse_dockerfile(text), targets=["child", "other"])
+    without_other = [stage for stage in graph.built if stage.name != "other"]
+
+    kept = squash_stages(without_other, keep=(1,), skip_bases_with_onbuild=True)
+    merged = squash_stages(without_other, keep=(1,))
+
+    assert [stage.absorbed for stage in kept] == [(0,), (1,)]
+    assert [stage.absorbed for stage in merged] == [(0, 1)]
+    assert _texts(merged[0]) == ["RUN touch /x"]
