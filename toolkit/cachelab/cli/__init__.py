@@ -24,6 +24,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "regress",
     "image",
     "store",
+    "stages",
 )
 
 
