@@ -9,5 +9,6 @@ from __future__ import annotations
 pytest_plugins = [
     "tests.fixtures.paths",
     "tests.fixtures.registry",
+    "tests.fixtures.images",
     "tests.fixtures.sandbox",
 ]

@@ -170,7 +170,10 @@ def _extract_member(
     elif member.issym():
         os.symlink(member.linkname, target)
     elif member.islnk():
+        # A hard link shares the inode of its target, whose metadata is already set;
+        # the link entry's own mode and times would overwrite it.
         os.link(source, target, follow_symlinks=False)
+        return
     elif member.ischr() or member.isblk():
         kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
         device = os.makedev(member.devmajor, member.devminor)
