@@ -56,6 +56,9 @@ def test_run_writes_inside_root(sandbox: Sandbox, busybox_root: Path) -> None:
 
 
 def test_run_leaves_no_mount_stubs(sandbox: Sandbox, busybox_root: Path) -> None:
+    for name in ("proc", "dev"):
+        (busybox_root / name).rmdir()
+
     _sh(sandbox, busybox_root, "true")
 
     assert not (busybox_root / "proc").exists()
@@ -348,7 +351,7 @@ def test_heredoc_with_shebang(sandbox: Sandbox, busybox_root: Path) -> None:
     result = execute_run(sandbox, str(busybox_root), instruction, env=(PATH_ENV,))
 
     assert result.output_tail[0].startswith("/dev/.cachelab-heredoc/")
-    assert not (busybox_root / "dev").exists()
+    assert os.listdir(busybox_root / "dev") == []
 
 
 def test_heredoc_inside_command(sandbox: Sandbox, busybox_root: Path) -> None:

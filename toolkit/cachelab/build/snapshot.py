@@ -132,18 +132,21 @@ def write_layer_tar(
     members = _ordered_members(changes)
     written_inodes: dict[tuple[int, int], str] = {}
     count = 0
-    with open(dest, "wb") as raw, tarfile.open(
-        fileobj=raw, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8"
-    ) as tar:
-        for rel, kind in members:
-            if kind == "whiteout":
-                parent, _, name = rel.rpartition("/")
-                tar.addfile(_marker_info(_join(parent, WHITEOUT_PREFIX + name)))
-            elif kind == "opaque":
-                tar.addfile(_marker_info(_join(rel, OPAQUE_MARKER)))
-            else:
-                _add_entry(tar, root_str, rel, after[rel], written_inodes)
-            count += 1
+    with open(dest, "wb") as raw:
+        with tarfile.open(fileobj=raw, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8") as tar:
+            for rel, kind in members:
+                if kind == "whiteout":
+                    parent, _, name = rel.rpartition("/")
+                    tar.addfile(_marker_info(_join(parent, WHITEOUT_PREFIX + name)))
+                elif kind == "opaque":
+                    tar.addfile(_marker_info(_join(rel, OPAQUE_MARKER)))
+                else:
+                    _add_entry(tar, root_str, rel, after[rel], written_inodes)
+                count += 1
+        # tarfile pads the archive to a 10 KiB record; Go's archive/tar, which
+        # kaniko uses, ends after the two zero blocks. Cutting the padding makes
+        # an empty layer the well-known 1024 zero bytes.
+        raw.truncate(tar.offset)
     size = os.path.getsize(dest)
     logger.debug(
         "wrote layer tar %s: %d entries, %d bytes (%d added, %d modified, %d deleted)",

@@ -1,0 +1,291 @@
+"""Snapshots: the layer tar of the changes in a root, checked member by member."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+from cachelab.build.snapshot import OPAQUE_MARKER, Snapshotter, diff_states
+from cachelab.build.fsstate import scan
+
+
+def _members(path: str) -> dict[str, tarfile.TarInfo]:
+    with tarfile.open(path) as tar:
+        return {member.name: member for member in tar.getmembers()}
+
+
+def _names(path: str) -> list[str]:
+    with tarfile.open(path) as tar:
+        return tar.getnames()
+
+
+def _bump(path: Path) -> None:
+    # Make a change visible even on file systems with coarse timestamps.
+    later = time.time() + 10
+    os.utime(path, (later, later), follow_symlinks=False)
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    base = tmp_path / "root"
+    (base / "etc").mkdir(parents=True)
+    (base / "etc" / "hosts").write_text("127.0.0.1 localhost\n")
+    (base / "var" / "lib" / "pkg").mkdir(parents=True)
+    (base / "var" / "lib" / "pkg" / "a").write_text("a")
+    (base / "var" / "lib" / "pkg" / "b").write_text("b")
+    (base / "keep").write_text("keep")
+    return base
+
+
+def test_no_change_gives_empty_tar(root: Path, tmp_path: Path) -> None:
+    snapshotter = Snapshotter(str(root))
+
+    snapshot = snapshotter.take(tmp_path / "layer.tar")
+
+    assert snapshot.changes.empty
+    assert _names(snapshot.path) == []
+    data = Path(snapshot.path).read_bytes()
+    assert data == b"\0" * 1024
+    # The diff_id every image tool gives an empty layer.
+    assert hashlib.sha256(data).hexdigest() == (
+        "5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
+    )
+
+
+def test_added_file_and_parent_dir(root: Path, tmp_path: Path) -> None:
+    snapshotter = Snapshotter(str(root))
+    (root / "opt" / "app").mkdir(parents=True)
+    (root / "opt" / "app" / "run.sh").write_text("#!/bin/sh\n")
+    os.chmod(root / "opt" / "app" / "run.sh", 0o750)
+
+    snapshot = snapshotter.take(tmp_path / "layer.tar")
+
+    assert _names(snapshot.path) == ["opt", "opt/app", "opt/app/run.sh"]
+    member = _members(snapshot.path)["opt/app/run.sh"]
+    assert member.isreg()
+    assert member.mode == 0o750
+    assert member.size == len("#!/bin/sh\n")
+    assert member.mtime == int(os.lstat(root / "opt" / "app" / "run.sh").st_mtime)
+    with tarfile.open(snapshot.path) as tar:
+        assert tar.extractfile("opt/app/run.sh").read() == b"#!/bin/sh\n"  # type: ignore[union-attr]
+
+
+def test_modified_file_includes_parent(root: Path, tmp_path: Path) -> None:
+    snapshotter = Snapshotter(str(root))
+    (root / "etc" / "hosts").write_text("changed\n")
+    _bump(root / "etc" / "hosts")
+
+    snapshot = snapshotter.take(tmp_path / "layer.tar")
+
+    assert snapshot.changes.modified == ("etc/hosts",)
+    assert _names(snapshot.path) == ["etc/hosts"]
+
+
+def test_deleted_file_is_whiteout(root: Path, tmp_path: Path) -> None:
+    snapshotter = Snapshotter(str(root))
+    (root / "keep").unlink()
+    (root / "var" / "lib" / "pkg" / "a").unlink()
+
+    snapshot = snapshotter.take(tmp_path / "layer.tar")
+
+    names = _names(snapshot.path)
+    assert ".wh.keep" in names
+    assert "var/lib/pkg/.wh.a" in names
+    assert "var/lib/pkg" in names  # its mtime changed
+    assert "var/lib/pkg/b" not in names
+
+
+def test_deleted_dir_is_one_whiteout(root: Path, tmp_path: Path) -> None:
+    snapshotter = Snapshotter(str(root))
+    shutil.rmtree(root / "var" / "lib" / "pkg")
+
+    snapshot = snapshotter.take(tmp_path / "layer.tar")
+
+    names = _names(snapshot.path)
+    assert "var/lib/.wh.pkg" in names
+    assert not [name for name in names if name.startswith("var/lib/pkg")]
+
+
+def test_replaced_dir_is_opaque(root: Path, tmp_path: Path) -> None:
+    snapshotter = Snapshotter(str(root))
+    # The new directory exists before the old one goes, so its inode differs.
+    (root / "var" / "lib" / "pkg.new").mkdir()
+    (root / "var" / "lib" / "pkg.new" / "c").write_text("c")
+    shutil.rmtree(root / "var" / "lib" / "pkg")
+    os.rename(root / "var" / "lib" / "pkg.new", root / "var" / "lib" / "pkg")
+
+    snapshot = snapshotter.take(tmp_path / "layer.tar")
+
+    names = _names(snapshot.path)
+    position = names.index("var/lib/pkg")
+    assert names[position + 1] == f"var/lib/pkg/{OPAQUE_MARKER}"
+    assert "var/lib/pkg/c" in names
+    assert "var/lib/pkg/.wh.a" not in names
+
+
+def test_file_replaced_by_dir(root: Path, tmp_path: Path) -> None:
+    snapshotter = Snapshotter(str(root))
+    (root / "keep").unlink()
+    (root / "keep").mkdir()
+
+    snapshot = snapshotter.take(tmp_path / "layer.tar")
+
+    names = _names(snapshot.path)
+    assert names.index(".wh.keep") < names.index("keep")
+    assert _members(snapshot.path)["keep"].isdir()
+
+
+def test_symlink_and_hard_link(root: Path, tmp_path: Path) -> None:
+    snapshotter = Snapshotter(str(root))
+    os.symlink("../etc/hosts", root / "var" / "hosts-link")
+    (root / "data").write_text("shared")
+    os.link(root / "data", root / "data-link")
+    os.link(root / "keep", root / "keep-link")  # its first name is in a lower layer
+
+    snapshot = snapshotter.take(tmp_path / "layer.tar")
+
+    members = _members(snapshot.path)
+    assert members["var/hosts-link"].issym()
+    assert members["var/hosts-link"].linkname == "../etc/hosts"
+    assert members["data"].isreg()
+    assert members["data-link"].islnk()
+    assert members["data-link"].linkname == "data"
+    # `keep` changed too (its link count), so it is written and `keep-link` links to it.
+    assert members["keep"].isreg()
+    assert members["keep-link"].islnk()
+    assert members["keep-link"].linkname == "keep"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to other ids needs root")
+def test_owner_and_mode_in_header(root: Path, tmp_path: Path) -> None:
+    snapshotter = Snapshotter(str(root))
+    (root / "owned").write_text("x")
+    os.chown(root / "owned", 1000, 50)
+    os.chmod(root / "owned", 0o4755)
+
+    snapshot = snapshotter.take(tmp_path / "layer.tar")
+
+    member = _members(snapshot.path)["owned"]
+    assert (member.uid, member.gid) == (1000, 50)
+    assert member.mode == 0o4755
+    assert (member.uname, member.gname) == ("", "")
+
+
+def test_owner_side_table_overrides(root: Path, tmp_path: Path) -> None:
+    snapshotter = Snapshotter(str(root))
+    (root / "copied").write_text("x")
+    snapshotter.record_owner("/copied", 1234, 5678)
+
+    snapshot = snapshotter.take(tmp_path / "layer.tar")
+
+    member = _members(snapshot.path)["copied"]
+    assert (member.uid, member.gid) == (1234, 5678)
+
+
+def test_same_tree_same_bytes(tmp_path: Path) -> None:
+    layers = []
+    for index in range(2):
+        base = tmp_path / f"root{index}"
+        base.mkdir()
+        snapshotter = Snapshotter(str(base))
+        for name in ("b", "a", "c"):
+            (base / "dir").mkdir(exist_ok=True)
+            (base / "dir" / name).write_text(name * 100)
+            os.utime(base / "dir" / name, (1_700_000_000, 1_700_000_000))
+        os.symlink("dir/a", base / "link")
+        os.utime(base / "dir", (1_700_000_000, 1_700_000_000))
+        os.utime(base / "link", (1_700_000_000, 1_700_000_000), follow_symlinks=False)
+        layers.append(snapshotter.take(tmp_path / f"layer{index}.tar").path)
+
+    assert Path(layers[0]).read_bytes() == Path(layers[1]).read_bytes()
+    assert _names(layers[0]) == ["dir", "dir/a", "dir/b", "dir/c", "link"]
+
+
+def test_pax_format_long_names(root: Path, tmp_path: Path) -> None:
+    snapshotter = Snapshotter(str(root))
+    deep = root / ("d" * 120) / ("n" * 120)
+    deep.mkdir(parents=True)
+    (deep / "f").write_text("x")
+
+    snapshot = snapshotter.take(tmp_path / "layer.tar")
+
+    with tarfile.open(snapshot.path) as tar:
+        assert tar.format == tarfile.PAX_FORMAT or any(m.pax_headers for m in tar.getmembers())
+        assert f"{'d' * 120}/{'n' * 120}/f" in tar.getnames()
+
+
+def test_second_snapshot_sees_only_new_changes(root: Path, tmp_path: Path) -> None:
+    snapshotter = Snapshotter(str(root))
+    (root / "one").write_text("1")
+    snapshotter.take(tmp_path / "first.tar")
+    (root / "two").write_text("2")
+
+    second = snapshotter.take(tmp_path / "second.tar")
+
+    assert _names(second.path) == ["two"]
+
+
+def test_fast_path_takes_only_touched(root: Path, tmp_path: Path) -> None:
+    snapshotter = Snapshotter(str(root))
+    (root / "app" / "src").mkdir(parents=True)
+    (root / "app" / "src" / "main.py").write_text("print()")
+    (root / "untracked").write_text("outside the touched paths")
+
+    snapshot = snapshotter.take_paths(["/app/src"], tmp_path / "layer.tar")
+
+    assert _names(snapshot.path) == ["app", "app/src", "app/src/main.py"]
+    later = snapshotter.take(tmp_path / "later.tar")
+    assert _names(later.path) == ["untracked"]
+
+
+def test_fast_path_existing_parent_unchanged(root: Path, tmp_path: Path) -> None:
+    snapshotter = Snapshotter(str(root))
+    (root / "etc" / "app.conf").write_text("x")
+
+    snapshot = snapshotter.take_paths(["/etc/app.conf"], tmp_path / "layer.tar")
+
+    # `etc` gained an entry, so its mtime changed and it is part of the layer.
+    assert _names(snapshot.path) == ["etc", "etc/app.conf"]
+
+
+def test_proc_and_dev_are_ignored(root: Path, tmp_path: Path) -> None:
+    snapshotter = Snapshotter(str(root))
+    (root / "proc").mkdir()
+    (root / "dev").mkdir()
+    (root / "dev" / "null-ish").write_text("")
+
+    snapshot = snapshotter.take(tmp_path / "layer.tar")
+
+    assert _names(snapshot.path) == []
+
+
+def test_diff_states_fifo_and_retype(tmp_path: Path) -> None:
+    base = tmp_path / "r"
+    base.mkdir()
+    (base / "x").mkdir()
+    (base / "x" / "inner").write_text("i")
+    before = scan(base)
+    shutil.rmtree(base / "x")
+    (base / "x").write_text("now a file")
+    os.mkfifo(base / "pipe")
+
+    changes = diff_states(before, scan(base))
+
+    assert changes.retyped == ("x",)
+    assert changes.deleted == ()  # the new file hides x/inner
+    assert changes.added == ("pipe",)
+
+
+def test_fifo_written_as_fifo(root: Path, tmp_path: Path) -> None:
+    snapshotter = Snapshotter(str(root))
+    os.mkfifo(root / "pipe")
+
+    snapshot = snapshotter.take(tmp_path / "layer.tar")
+
+    assert _members(snapshot.path)["pipe"].isfifo()

@@ -1,0 +1,239 @@
+"""Config changes of the metadata instructions (ENV, USER, LABEL, CMD, ...).
+
+`apply_metadata` changes an `ImageConfig` in place for one instruction and never
+touches the filesystem. Values are expanded with the caller's `expand`, which
+sees the environment from before the instruction, as in Docker: in
+`ENV A=1 B=$A`, `$A` is the previous value of A. CMD, ENTRYPOINT, SHELL and
+HEALTHCHECK commands are not expanded (the shell does that when they run).
+VOLUME only records the volume: like kaniko with FF_KANIKO_VOLUME_SKIP_MKDIR
+(on by default), no directory is created, because a directory made outside any
+layer differs between cached and uncached builds.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import re
+from collections.abc import Callable
+
+from cachelab.build.config import Healthcheck, ImageConfig
+from cachelab.build.errors import InstructionError
+from cachelab.dockerfile.model import Instruction
+
+logger = logging.getLogger(__name__)
+
+Expand = Callable[[str], str]
+
+# Instructions that change only the config. WORKDIR also changes the config
+# here; its directory is made by `cachelab.build.workdir`.
+METADATA_KINDS = frozenset({
+    "ENV", "ARG", "USER", "LABEL", "EXPOSE", "VOLUME", "CMD", "ENTRYPOINT", "ONBUILD",
+    "HEALTHCHECK", "STOPSIGNAL", "SHELL", "WORKDIR", "MAINTAINER",
+})
+
+DEFAULT_SHELL = ["/bin/sh", "-c"]
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
+            "m": 60_000_000_000, "h": 3_600_000_000_000}
+
+
+def apply_metadata(config: ImageConfig, instruction: Instruction, expand: Expand) -> None:
+    """Apply the config part of `instruction` to `config`.
+
+    Raises `InstructionError` naming the line for invalid arguments, and for
+    instructions that are not metadata.
+    """
+    handler = _HANDLERS.get(instruction.kind)
+    if handler is None:
+        raise InstructionError(
+            f"line {instruction.start_line}: {instruction.kind} is not a metadata instruction"
+        )
+    handler(config, instruction, expand)
+
+
+def _pairs(instruction: Instruction) -> list[tuple[str, str]]:
+    args = instruction.args
+    if len(args) % 2:
+        raise InstructionError(
+            f"line {instruction.start_line}: {instruction.kind} needs NAME=VALUE pairs: {instruction.text}"
+        )
+    return [(args[index], args[index + 1]) for index in range(0, len(args), 2)]
+
+
+def _env(config: ImageConfig, instruction: Instruction, expand: Expand) -> None:
+    for name, value in [(expand(name), expand(value)) for name, value in _pairs(instruction)]:
+        config.config.set_env(name, value)
+
+
+def _arg(config: ImageConfig, instruction: Instruction, expand: Expand) -> None:
+    return None  # build args live in the builder's state, not in the config
+
+
+def _user(config: ImageConfig, instruction: Instruction, expand: Expand) -> None:
+    config.config.user = expand(_single(instruction))
+
+
+def _label(config: ImageConfig, instruction: Instruction, expand: Expand) -> None:
+    labels = dict(config.config.labels or {})
+    for name, value in _pairs(instruction):
+        labels[expand(name)] = expand(value)
+    config.config.labels = labels
+
+
+def _expose(config: ImageConfig, instruction: Instruction, expand: Expand) -> None:
+    ports = dict(config.config.exposed_ports or {})
+    for word in instruction.args:
+        for port in _port_specs(expand(word), instruction.start_line):
+            ports[port] = {}
+    config.config.exposed_ports = ports
+
+
+def _port_specs(spec: str, line: int) -> list[str]:
+    number, _, protocol = spec.partition("/")
+    protocol = (protocol or "tcp").lower()
+    if protocol not in ("tcp", "udp", "sctp"):
+        raise InstructionError(f"line {line}: invalid EXPOSE protocol in {spec!r}")
+    first, _, last = number.partition("-")
+    if not first.isdigit() or (last and not last.isdigit()):
+        raise InstructionError(f"line {line}: invalid EXPOSE port {spec!r}")
+    end = int(last) if last else int(first)
+    return [f"{port}/{protocol}" for port in range(int(first), end + 1)]
+
+
+def _volume(config: ImageConfig, instruction: Instruction, expand: Expand) -> None:
+    volumes = dict(config.config.volumes or {})
+    for word in instruction.args:
+        path = expand(word).strip()
+        if not path:
+            raise InstructionError(f"line {instruction.start_line}: VOLUME with an empty path")
+        volumes[path] = {}
+    config.config.volumes = volumes
+
+
+def _command(config: ImageConfig, instruction: Instruction) -> list[str]:
+    if instruction.exec_form:
+        return list(instruction.args)
+    shell = config.config.shell or DEFAULT_SHELL
+    return [*shell, " ".join(instruction.args)]
+
+
+def _cmd(config: ImageConfig, instruction: Instruction, expand: Expand) -> None:
+    config.config.cmd = _command(config, instruction)
+    config.cmd_set = True
+
+
+def _entrypoint(config: ImageConfig, instruction: Instruction, expand: Expand) -> None:
+    config.config.entrypoint = _command(config, instruction)
+    # Docker: an ENTRYPOINT clears a CMD inherited from the base image.
+    if not config.cmd_set:
+        config.config.cmd = None
+
+
+def _onbuild(config: ImageConfig, instruction: Instruction, expand: Expand) -> None:
+    trigger = instruction.text[len("ONBUILD"):].strip()
+    config.config.on_build = [*(config.config.on_build or []), trigger]
+
+
+def _healthcheck(config: ImageConfig, instruction: Instruction, expand: Expand) -> None:
+    line = instruction.start_line
+    if not instruction.args:
+        raise InstructionError(f"line {line}: HEALTHCHECK needs NONE or CMD")
+    mode = instruction.args[0].upper()
+    if mode == "NONE":
+        if len(instruction.args) > 1 or instruction.flags:
+            raise InstructionError(f"line {line}: HEALTHCHECK NONE takes no arguments")
+        config.config.healthcheck = Healthcheck(test=["NONE"])
+        return
+    if mode != "CMD" or len(instruction.args) < 2:
+        raise InstructionError(f"line {line}: HEALTHCHECK needs NONE or CMD and a command")
+    rest = list(instruction.args[1:])
+    test = ["CMD", *rest] if instruction.exec_form else ["CMD-SHELL", " ".join(rest)]
+    retries_text = instruction.flag("retries")
+    if retries_text is not None and not retries_text.isdigit():
+        raise InstructionError(f"line {line}: HEALTHCHECK --retries must be a whole number")
+    config.config.healthcheck = Healthcheck(
+        test=test,
+        interval_ns=_duration(instruction.flag("interval"), line),
+        timeout_ns=_duration(instruction.flag("timeout"), line),
+        start_period_ns=_duration(instruction.flag("start-period"), line),
+        start_interval_ns=_duration(instruction.flag("start-interval"), line),
+        retries=int(retries_text) if retries_text else 0,
+    )
+
+
+def parse_duration(text: str) -> int:
+    """Parse a Go duration (`30s`, `1m30s`, `1.5h`, `250ms`) into nanoseconds."""
+    if text in ("0", ""):
+        return 0
+    position = 0
+    total = 0.0
+    for match in _DURATION_PART.finditer(text):
+        if match.start() != position:
+            break
+        total += float(match.group(1)) * _UNIT_NS[match.group(2)]
+        position = match.end()
+    if position != len(text) or position == 0:
+        raise ValueError(f"invalid duration {text!r}")
+    return int(total)
+
+
+def _duration(text: str | None, line: int) -> int:
+    if text is None:
+        return 0
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise InstructionError(f"line {line}: HEALTHCHECK: {exc}") from None
+
+
+def _stopsignal(config: ImageConfig, instruction: Instruction, expand: Expand) -> None:
+    config.config.stop_signal = expand(_single(instruction))
+
+
+def _shell(config: ImageConfig, instruction: Instruction, expand: Expand) -> None:
+    if not instruction.exec_form or not instruction.args:
+        raise InstructionError(
+            f"line {instruction.start_line}: SHELL needs a JSON array, e.g. SHELL [\"/bin/sh\", \"-c\"]"
+        )
+    config.config.shell = list(instruction.args)
+
+
+def _workdir(config: ImageConfig, instruction: Instruction, expand: Expand) -> None:
+    config.config.working_dir = resolve_workdir(config.config.working_dir, expand(_single(instruction)))
+
+
+def resolve_workdir(current: str, requested: str) -> str:
+    """Join a WORKDIR value to the current one, as an absolute clean path."""
+    joined = posixpath.join(current or "/", requested)
+    return posixpath.normpath("/" + joined.lstrip("/"))
+
+
+def _maintainer(config: ImageConfig, instruction: Instruction, expand: Expand) -> None:
+    config.author = " ".join(instruction.args)
+
+
+def _single(instruction: Instruction) -> str:
+    if len(instruction.args) != 1:
+        raise InstructionError(
+            f"line {instruction.start_line}: {instruction.kind} takes exactly one argument"
+        )
+    return instruction.args[0]
+
+
+_HANDLERS: dict[str, Callable[[ImageConfig, Instruction, Expand], None]] = {
+    "ENV": _env,
+    "ARG": _arg,
+    "USER": _user,
+    "LABEL": _label,
+    "EXPOSE": _expose,
+    "VOLUME": _volume,
+    "CMD": _cmd,
+    "ENTRYPOINT": _entrypoint,
+    "ONBUILD": _onbuild,
+    "HEALTHCHECK": _healthcheck,
+    "STOPSIGNAL": _stopsignal,
+    "SHELL": _shell,
+    "WORKDIR": _workdir,
+    "MAINTAINER": _maintainer,
+}
