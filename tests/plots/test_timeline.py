@@ -129,7 +129,7 @@ def test_several_builds_need_build_id(ax: Axes) -> None:
         ]
     ).spans
 
-    with pytest.raises(PlotInputError, match="contains 2 builds; pass `build_id=`"):
+    with pytest.raises(PlotInputError, match="contains 2 builds, so pass `build_id=`"):
         timeline(spans, ax=ax)
     timeline(spans, build_id="b", ax=ax)
     assert ax.get_title() == "build b"

@@ -35,12 +35,12 @@ def test_accessor_names_missing_columns() -> None:
     stages = strategies_recording().stages.drop(columns=["wall_s", "key_risks"])
 
     with pytest.raises(AttributeError, match="'stages' table but lacks columns: key_risks, wall_s"):
-        stages.cachelab
+        _ = stages.cachelab
 
 
 def test_accessor_rejects_unrelated_frame() -> None:
     with pytest.raises(AttributeError, match="needs a cachelab record table"):
-        pd.DataFrame({"x": [1]}).cachelab
+        _ = pd.DataFrame({"x": [1]}).cachelab
 
 
 def test_validate_lists_wrong_dtypes() -> None:

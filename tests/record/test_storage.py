@@ -15,9 +15,9 @@ from cachelab.record import (
     SyntheticStage,
     concat,
     schema,
+    storage,
     synthetic_build,
 )
-from cachelab.record import storage
 
 
 def sample_recording() -> Recording:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 import pandas as pd
 import pytest
@@ -13,9 +13,9 @@ from cachelab.record import (
     Recording,
     SyntheticStage,
     SyntheticTimings,
+    schema,
     synthetic_build,
 )
-from cachelab.record import schema
 
 TIMINGS = SyntheticTimings()
 

@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cachelab.stats import StatsError, iqr, median, ratio_of_medians_interval, summarize
-from cachelab.stats import bootstrap
+from cachelab.stats import StatsError, bootstrap, iqr, median, ratio_of_medians_interval, summarize
 
 
 def lognormal(rng: np.random.Generator, center: float, size: int = 40) -> np.ndarray:
@@ -50,8 +49,8 @@ def test_interval_covers_known_ratio() -> None:
         interval = ratio_of_medians_interval(old, new, resamples=2000, seed=rng)
         covered += interval.low <= 1.2 <= interval.high
 
-    # A 95% interval should cover the true ratio in most trials; the bootstrap of
-    # medians is somewhat conservative, so 32 of 40 is a loose lower bound.
+    # A 95% interval should cover the true ratio in about 38 of 40 trials, so
+    # 32 is a loose lower bound that still fails for a badly biased interval.
     assert covered >= 32
 
 

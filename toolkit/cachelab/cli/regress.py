@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Compare the builds of two recording directories by (dockerfile_id, scenario, "
             "strategy). A group is 'worse' or 'better' only when the bootstrap confidence "
             "interval of the ratio of medians (new/old) excludes 1 and the ratio passes "
-            "the threshold factor; otherwise it is 'same', or 'incomparable' without "
+            "the threshold factor. Otherwise it is 'same', or 'incomparable' without "
             "enough successful builds on both sides. Exits 0 whatever the verdicts."
         ),
     )
@@ -89,7 +89,7 @@ def _json_row(row: dict[str, object]) -> dict[str, object]:
 
 
 def _plain(value: object) -> object:
-    # pandas NA and NaN become JSON null; numpy scalars become Python numbers.
+    # pandas NA and NaN become JSON null, and numpy scalars become Python numbers.
     import pandas as pd
 
     if value is None or (not isinstance(value, str) and pd.isna(value)):
@@ -150,6 +150,6 @@ def _warn_on_host_change(old: list[dict[str, object]], new: list[dict[str, objec
         print(
             f"cachelab: warning: recordings come from different hosts "
             f"({', '.join(map(str, sorted(old_hosts, key=str)))} vs "
-            f"{', '.join(map(str, sorted(new_hosts, key=str)))}); timings may not be comparable",
+            f"{', '.join(map(str, sorted(new_hosts, key=str)))}), so timings may not be comparable",
             file=sys.stderr,
         )

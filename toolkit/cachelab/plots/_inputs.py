@@ -1,4 +1,4 @@
-"""Checks of plotting inputs; errors name the function, the parameter and the column."""
+"""Checks of plotting inputs, with errors that name the function, parameter and column."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def select_build(function: str, frame: pd.DataFrame, build_id: str | None) -> st
     if build_id is None:
         if len(builds) != 1:
             raise PlotInputError(
-                f"{function}: `data` contains {len(builds)} builds; pass `build_id=`",
+                f"{function}: `data` contains {len(builds)} builds, so pass `build_id=`",
                 hint="Choose one build_id from the builds table.",
             )
         return str(builds[0])

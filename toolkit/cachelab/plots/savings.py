@@ -25,7 +25,7 @@ def savings_hist(
     """Draw a histogram of the share of wall time `strategy` saves over `baseline`.
 
     Each group of `by` contributes one value, `1 - median(strategy) / median(baseline)`
-    over its successful builds, drawn in percent; negative values mean the strategy
+    over its successful builds, drawn in percent. Negative values mean the strategy
     was slower. A dashed vertical line marks the median saving.
     """
     data = require_frame("savings_hist", "data", data)

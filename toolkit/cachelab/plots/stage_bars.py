@@ -31,8 +31,8 @@ def stage_bars(
     data
         The stages table, with a `hue` column or joined with `builds` to get one.
     builds
-        The builds table; needed when `data` has no `hue` column, to join it on
-        `build_id`.
+        The builds table. It is needed when `data` has no `hue` column, to join
+        that column on `build_id`.
     y
         Stage column to draw, e.g. `wall_s` or `download_s`.
     hue
@@ -41,9 +41,9 @@ def stage_bars(
         How repeated builds are combined: one of median, mean, min, max, sum. A
         stage whose `y` is NA in every build is drawn as a bar of height 0.
     order
-        Order of the `hue` levels; sorted by default.
+        Order of the `hue` levels, sorted by default.
     ax
-        Axes to draw on; the current Axes by default.
+        Axes to draw on, the current Axes by default.
     """
     data = require_frame("stage_bars", "data", data)
     require_columns("stage_bars", "data", data, ("build_id", "stage_index", y))

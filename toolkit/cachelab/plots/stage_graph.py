@@ -6,6 +6,8 @@ the longest edge path that reaches it from a stage without incoming edges.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
@@ -20,7 +22,7 @@ from cachelab.plots._inputs import (
 from cachelab.plots.colors import ACTION_COLORS, FALLBACK_COLOR
 from cachelab.plots.errors import PlotInputError
 
-EDGE_STYLES = {"from": "solid", "copy-from": "dashed"}
+EDGE_STYLES: dict[str, Literal["solid", "dashed"]] = {"from": "solid", "copy-from": "dashed"}
 EDGE_LABELS = {"from": "FROM", "copy-from": "COPY --from"}
 BOX_WIDTH = 0.6
 BOX_HEIGHT = 0.5
@@ -38,15 +40,15 @@ def stage_graph(
     Parameters
     ----------
     data
-        The stages table; `action` sets each box's colour (see `ACTION_COLORS`).
+        The stages table. Its `action` sets each box's colour (see `ACTION_COLORS`).
     edges
         One row per dependency with columns `source` and `target` (stage indices)
         and `kind`: `from` for `FROM <stage>`, `copy-from` for `COPY --from`.
         FROM edges are solid arrows, COPY --from edges dashed ones.
     build_id
-        The build to draw; may be omitted when `data` contains one build.
+        The build to draw, which may be omitted when `data` contains one build.
     ax
-        Axes to draw on; the current Axes by default.
+        Axes to draw on, the current Axes by default.
     """
     data = require_frame("stage_graph", "data", data)
     require_columns("stage_graph", "data", data, ("build_id", "stage_index", "stage_name", "action"))
@@ -54,8 +56,9 @@ def stage_graph(
     require_columns("stage_graph", "edges", edges, ("source", "target", "kind"))
     build_id = select_build("stage_graph", data, build_id)
     stages = data[data["build_id"] == build_id].set_index("stage_index").sort_index()
-    pairs = _edge_list(edges, set(int(i) for i in stages.index))
-    positions = _layout(list(int(i) for i in stages.index), pairs)
+    indices = [int(index) for index in stages.index]
+    pairs = _edge_list(edges, set(indices))
+    positions = _layout(indices, pairs)
     ax = axes_or_current(ax)
 
     for index, stage in stages.iterrows():
@@ -73,7 +76,7 @@ def _edge_list(edges: pd.DataFrame, known: set[int]) -> list[tuple[int, int, str
     for source, target, kind in zip(edges["source"], edges["target"], edges["kind"]):
         if kind not in EDGE_STYLES:
             raise PlotInputError(
-                f"stage_graph: `edges` has kind {kind!r}; expected one of "
+                f"stage_graph: `edges` has kind {kind!r}, expected one of "
                 f"{', '.join(EDGE_STYLES)}",
                 hint="Use 'from' for FROM <stage> and 'copy-from' for COPY --from.",
             )
@@ -94,7 +97,7 @@ def _layout(
     for source, target, _ in pairs:
         incoming[target].add(source)
 
-    # Longest-path depth by repeated relaxation; more rounds than stages means a cycle.
+    # Longest-path depth by repeated relaxation. Needing more rounds than stages means a cycle.
     depth = {index: 0 for index in indices}
     for _ in range(len(indices) + 1):
         changed = False

@@ -31,17 +31,17 @@ def timeline(
     Parameters
     ----------
     data
-        The spans table. Spans of the phases in `PHASE_COLORS` are drawn; container
-        spans (build, stage, instruction), finer phases and spans inside a span of
-        the same phase are not.
+        The spans table. Only spans of the phases in `PHASE_COLORS` are drawn.
+        Container spans (build, stage, instruction), finer phases and spans inside
+        a span of the same phase are left out.
     build_id
-        The build to draw; may be omitted when `data` contains one build.
+        The build to draw, which may be omitted when `data` contains one build.
     stages
         The stages table, optional. With it every stage gets a row labelled with its
         name, and stages that were not built (eliminated, squashed, unused) are
         drawn as hatched outlines across the row.
     ax
-        Axes to draw on; the current Axes by default.
+        Axes to draw on, the current Axes by default.
 
     Returns
     -------

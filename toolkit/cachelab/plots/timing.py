@@ -22,7 +22,7 @@ def timing_box(
 
     Boxes span the quartiles, the line inside is the median, whiskers reach the
     furthest value within 1.5 IQR, and values beyond them are drawn as points
-    (matplotlib's boxplot defaults). `order` sets the order of the boxes; sorted
+    (matplotlib's boxplot defaults). `order` sets the order of the boxes, sorted
     by default. Rows with `outcome` other than `ok`, or NA `y`, are left out.
     """
     data = require_frame("timing_box", "data", data)

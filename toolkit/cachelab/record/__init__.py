@@ -14,14 +14,14 @@ from cachelab.record.storage import register_upgrade
 from cachelab.record.synthetic import SyntheticStage, SyntheticTimings, synthetic_build
 
 __all__ = [
+    "SCHEMA_VERSION",
+    "TABLES",
     "EventStreamError",
     "RecordError",
     "Recording",
-    "SCHEMA_VERSION",
     "SchemaVersionError",
     "SyntheticStage",
     "SyntheticTimings",
-    "TABLES",
     "capture_environment",
     "concat",
     "register_upgrade",

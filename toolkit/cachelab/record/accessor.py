@@ -82,7 +82,7 @@ class CachelabAccessor:
     def summary(self, value: str = "wall_s", by: str | Sequence[str] = "strategy") -> pd.DataFrame:
         """Return count, median, quartiles, IQR, min and max of `value` per `by` group.
 
-        Only builds with `outcome == "ok"` enter the statistics; `builds` counts all.
+        Only builds with `outcome == "ok"` enter the statistics, but `builds` counts all.
         """
         builds = self._require("builds", "summary")
         keys = [by] if isinstance(by, str) else list(by)
@@ -120,16 +120,17 @@ class CachelabAccessor:
         """Return median `value` of strategy `other` over strategy `baseline` per group.
 
         The result has the `by` columns, `baseline_median`, `other_median` and
-        `ratio` (below 1 means `other` is faster); groups where either strategy has
-        no successful build are dropped.
+        `ratio`, which is below 1 when `other` is faster. Groups where either
+        strategy has no successful build are dropped.
         """
         builds = self._require("builds", "wall_ratio")
         ok = builds[builds["outcome"] == "ok"]
         for strategy in (baseline, other):
             if not (ok["strategy"] == strategy).any():
+                present = ", ".join(map(str, ok["strategy"].unique()))
                 raise RecordError(
-                    f"no successful build of strategy {strategy!r}; "
-                    f"strategies present: {', '.join(map(str, ok['strategy'].unique()))}",
+                    f"no successful build of strategy {strategy!r} "
+                    f"(strategies with successful builds: {present})",
                     hint="Pass strategy names that occur in the builds table.",
                 )
         medians = (

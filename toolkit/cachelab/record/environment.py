@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 # Packages whose versions can change a measurement or the tables' contents.
 PACKAGES = ("cachelab", "pandas", "numpy", "pyarrow", "matplotlib", "dockerfile", "httpx")
@@ -32,5 +32,5 @@ def capture_environment() -> dict[str, object]:
         "python_implementation": platform.python_implementation(),
         "cachelab_version": __version__,
         "packages": {name: package_version(name) for name in PACKAGES},
-        "captured_at": datetime.now(timezone.utc).isoformat(),
+        "captured_at": datetime.now(UTC).isoformat(),
     }

@@ -41,7 +41,8 @@ class Recording:
         """Build the tables from `events`.
 
         `environment` defaults to this process's environment, which is right for
-        builds run here. An ingester of another machine's logs passes what it knows.
+        builds run here. An ingester of another machine's logs passes the environment
+        those logs describe, or `{}`.
         """
         tables = tables_from_events(events)
         captured = capture_environment() if environment is None else environment
@@ -70,7 +71,7 @@ class Recording:
 
 
 def concat(recordings: Iterable[Recording]) -> Recording:
-    """Join recordings into one; raise `RecordError` if two contain the same build_id.
+    """Join recordings into one, or raise `RecordError` if two contain the same build_id.
 
     Environments that differ only in their capture time are kept once.
     """

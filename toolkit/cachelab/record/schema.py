@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow as pa
 
-# Version of the table layout written to Parquet metadata; raise it with every
+# Version of the table layout written to Parquet metadata. Raise it with every
 # change to the columns below and add an upgrade step in `cachelab.record.storage`.
 SCHEMA_VERSION = 1
 
@@ -72,7 +72,7 @@ BYTE_COLUMNS: dict[str, tuple[str, ...]] = {
     "bytes_pushed": ("push-layer", "push-pointer", "push-image"),
 }
 
-# Spans of these phases contain other spans; their length is the wall time of the
+# Spans of these phases contain other spans. Their length is the wall time of the
 # build, stage or instruction they belong to.
 CONTAINER_PHASES = ("build", "stage", "instruction")
 
@@ -166,7 +166,7 @@ def empty_table(table: str) -> pd.DataFrame:
 
 
 def table_from_rows(table: str, rows: list[dict[str, object]]) -> pd.DataFrame:
-    """Build `table` from row dicts; a column missing from a row is NA."""
+    """Build `table` from row dicts, with NA for each column a row lacks."""
     columns = TABLES[table]
     data = {
         name: pd.Series(

@@ -84,7 +84,7 @@ def load_tables(directory: Path) -> tuple[Tables, list[dict[str, object]]]:
         if not path.is_file():
             raise RecordError(
                 f"recording {directory} has no {path.name}",
-                hint="Save the recording again; every recording has all four tables.",
+                hint="Save the recording again, because a recording needs all four tables.",
             )
         arrow_table = pq.read_table(path)
         metadata = arrow_table.schema.metadata or {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from cachelab.events import (
     BuildFinished,
@@ -133,7 +133,7 @@ def synthetic_build(
     step: int | None = 0,
     repeat: int | None = 0,
     run_id: str = "run-1",
-    started_at: datetime = datetime(2026, 1, 1, tzinfo=timezone.utc),
+    started_at: datetime = datetime(2026, 1, 1, tzinfo=UTC),
     scale: float = 1.0,
     timings: SyntheticTimings = SyntheticTimings(),
     outcome: str = "ok",
@@ -211,7 +211,12 @@ def _instruction_events(
     events = []
     for index in range(stage.instructions):
         built = stage.action == "built"
-        decision = ("hit" if index < stage.hits else "miss") if built else "skipped"
+        if not built:
+            decision = "skipped"
+        elif index < stage.hits:
+            decision = "hit"
+        else:
+            decision = "miss"
         events.append(
             InstructionRecorded(
                 build_id=build_id,

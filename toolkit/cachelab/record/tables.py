@@ -4,8 +4,8 @@ Times, bytes and request counts of stages and instructions are derived from span
 a phase column such as `download_s` is the summed length of that stage's spans of
 the matching phase. A span nested inside a span of the same phase is not counted
 again. When no span of a build carries a phase (or bytes, or requests), the source
-did not measure it and the column is NA for every stage of that build; when some do,
-a stage without such spans gets 0.
+did not measure it, so the column is NA for every stage of that build. When some
+spans do, a stage without such spans gets 0.
 """
 
 from __future__ import annotations
@@ -97,20 +97,20 @@ def _group_by_build(events: Iterable[Event]) -> dict[str, _BuildEvents]:
     return builds
 
 
-def _duplicate(build_id: str, what: str) -> EventStreamError:
+def _duplicate(build_id: str, event_type: str) -> EventStreamError:
     return EventStreamError(
-        f"build {build_id!r} has more than one {what} event",
+        f"build {build_id!r} has more than one {event_type} event",
         hint="Give every build its own build_id.",
     )
 
 
-def _check_unique(build_id: str, what: str, keys: list[object]) -> None:
+def _check_unique(build_id: str, entity: str, keys: list[object]) -> None:
     seen: set[object] = set()
     for key in keys:
         if key in seen:
             raise EventStreamError(
-                f"build {build_id!r} reports {what} {key!r} more than once",
-                hint=f"Emit one event per {what}.",
+                f"build {build_id!r} reports {entity} {key!r} more than once",
+                hint=f"Emit one event per {entity}.",
             )
         seen.add(key)
 

@@ -16,8 +16,8 @@ import numpy as np
 from cachelab.stats.errors import StatsError
 from cachelab.stats.summary import as_samples
 
-# Upper bound on resampled values held at once (about 8 MB of float64 per group);
-# larger jobs run in batches with the same generator, so results do not change.
+# Upper bound on resampled values held at once, about 8 MB of float64 per group.
+# Larger jobs run in batches drawn from the same generator, so results do not change.
 MAX_VALUES_PER_BATCH = 1_000_000
 
 

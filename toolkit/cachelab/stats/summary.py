@@ -35,7 +35,7 @@ def as_samples(values: Iterable[float]) -> np.ndarray:
 
 
 def median(values: Iterable[float]) -> float:
-    """Return the median of `values`, ignoring NaN; NaN when none are left."""
+    """Return the median of `values` ignoring NaN, or NaN when none are left."""
     samples = as_samples(values)
     return float(np.median(samples)) if samples.size else float("nan")
 
