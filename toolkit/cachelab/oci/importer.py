@@ -66,10 +66,14 @@ def import_rootfs(
         manifest, media_type = build_manifest(config, [layer_blob.descriptor()], docker=docker)
         config_blob = Blob.from_bytes(config, mediatypes.config_media_type_for(media_type))
 
+        owned = resolver is None
         resolver = resolver or ImageResolver()
-        target = resolver.source_for(reference)
-        tag = _tag_of(reference)
-        digest = target.write_image(manifest, media_type, [layer_blob, config_blob], tag=tag)
+        try:
+            target = resolver.source_for(reference)
+            digest = target.write_image(manifest, media_type, [layer_blob, config_blob], tag=_tag_of(reference))
+        finally:
+            if owned:
+                resolver.close()
     finally:
         os.unlink(layer.path)
     logger.info("imported %s as %s (%s)", path, reference, digest)
