@@ -7,7 +7,14 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
-from cachelab.events import BuildFinished, BuildStarted, SpanRecorded, StageRecorded
+from cachelab.events import (
+    BuildFinished,
+    BuildStarted,
+    ListSink,
+    SpanClock,
+    SpanRecorded,
+    StageRecorded,
+)
 from cachelab.record import (
     EventStreamError,
     Recording,
@@ -276,3 +283,49 @@ def test_default_environment_is_captured() -> None:
     assert len(recording.environments) == 1
     assert recording.environments[0]["cachelab_version"]
     assert recording.environments[0]["cpu_count"]
+
+
+def test_child_spans_inherit_stage_index() -> None:
+    events = [
+        started(),
+        stage(),
+        span("stage", "stage", 0.0, 3.0, stage_index=0),
+        span("dl", "download", 0.0, 1.0, parent="stage", stage_index=None, nbytes=10),
+        span("run", "execute", 1.0, 3.0, parent="stage", stage_index=None),
+        span("push", "push-image", 3.0, 4.0, stage_index=None),
+    ]
+    recording = Recording.from_events(events, environment={})
+    row = recording.stages.iloc[0]
+    spans = recording.spans.set_index("span_id")
+
+    assert row["download_s"] == 1.0
+    assert row["execute_s"] == 2.0
+    assert row["bytes_downloaded"] == 10
+    assert spans.loc["dl", "stage_index"] == 0
+    assert pd.isna(spans.loc["push", "stage_index"])
+    assert pd.isna(spans.loc["dl", "instruction_index"])
+
+
+def test_span_clock_events_become_tables() -> None:
+    sink = ListSink()
+    sink.emit(started())
+    sink.emit(stage())
+    clock = SpanClock("b1", sink)
+    with clock.span("build"), clock.span("stage", stage_index=0):
+        with clock.span("download") as download:
+            download.add_bytes(2048)
+            download.add_requests(3)
+        with clock.span("execute"):
+            pass
+    sink.emit(BuildFinished(build_id="b1", wall_s=clock.now(), outcome="ok"))
+    recording = Recording.from_events(sink.events, environment={})
+    spans = recording.spans.set_index("phase")
+    row = recording.stages.iloc[0]
+
+    download_length = spans.loc["download", "end_s"] - spans.loc["download", "start_s"]
+    assert row["download_s"] == download_length
+    assert row["bytes_downloaded"] == 2048
+    assert row["requests"] == 3
+    assert row["wall_s"] == spans.loc["stage", "end_s"] - spans.loc["stage", "start_s"]
+    assert spans.loc["execute", "parent_id"] == spans.loc["download", "parent_id"]
+    assert recording.builds.iloc[0]["bytes_downloaded"] == 2048

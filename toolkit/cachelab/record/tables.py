@@ -5,11 +5,13 @@ a phase column such as `download_s` is the summed length of that stage's spans o
 the matching phase. A span nested inside a span of the same phase is not counted
 again. When no span of a build carries a phase (or bytes, or requests), the source
 did not measure it, so the column is NA for every stage of that build. When some
-spans do, a stage without such spans gets 0.
+spans do, a stage without such spans gets 0. A span without a stage or instruction
+index takes it from its nearest ancestor that has one, in the spans table too.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -53,6 +55,7 @@ def tables_from_events(events: Iterable[Event]) -> dict[str, pd.DataFrame]:
                 f"build {build_id!r} has events but no BuildStarted event",
                 hint="Emit BuildStarted before any other event of a build.",
             )
+        grouped.spans = _inherit_indices(grouped.spans)
         spans = _SpanIndex(grouped.spans)
         stage_rows = [_stage_row(stage, grouped, spans) for stage in grouped.stages]
         rows["stages"].extend(stage_rows)
@@ -156,6 +159,41 @@ class _SpanIndex:
         return {
             column: self.bytes(spans, phases) for column, phases in schema.BYTE_COLUMNS.items()
         }
+
+
+def _inherit_indices(spans: list[SpanRecorded]) -> list[SpanRecorded]:
+    """Fill a span's missing stage and instruction index from its nearest ancestor.
+
+    An engine timing with nested `SpanClock.span` calls may set the stage index only
+    on the outer `stage` span, and its download or execute spans still belong to
+    that stage.
+    """
+    by_id = {span.span_id: span for span in spans}
+
+    def inherited(span: SpanRecorded, attribute: str) -> int | None:
+        seen = {span.span_id}
+        current: SpanRecorded | None = span
+        while current is not None:
+            value = getattr(current, attribute)
+            if value is not None:
+                return value
+            parent_id = current.parent_id
+            if parent_id is None or parent_id in seen:
+                return None
+            seen.add(parent_id)
+            current = by_id.get(parent_id)
+        return None
+
+    resolved = []
+    for span in spans:
+        if span.stage_index is None or span.instruction_index is None:
+            span = dataclasses.replace(
+                span,
+                stage_index=inherited(span, "stage_index"),
+                instruction_index=inherited(span, "instruction_index"),
+            )
+        resolved.append(span)
+    return resolved
 
 
 def _has_same_phase_ancestor(span: SpanRecorded, by_id: Mapping[str, SpanRecorded]) -> bool:
