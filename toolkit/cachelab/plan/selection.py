@@ -1,0 +1,181 @@
+"""The stages kaniko builds, from the front end's stage graph, in the planner's form.
+
+`cachelab.dockerfile.graph.plan_stages` selects live stages, injects ONBUILD
+triggers, resolves `--from` and squashes FROM chains. This module attaches what
+the planner needs on top: the stage each command was written in, the resolved
+source of each cross-stage COPY, the dependency counts and the files each source
+stage must save for later `COPY --from`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+
+from cachelab.dockerfile.errors import DockerfileError
+from cachelab.dockerfile.graph import KanikoStage, SourceRef, StageGraph, plan_stages, squash
+from cachelab.dockerfile.lexer import expand_word
+from cachelab.dockerfile.model import Dockerfile, Instruction
+from cachelab.plan.seeding import BaseResolver
+from cachelab.plan.stages import Command, PlanStage, StageList
+
+logger = logging.getLogger(__name__)
+
+
+def select_stages(
+    dockerfile: Dockerfile,
+    *,
+    targets: Sequence[str],
+    build_args: Mapping[str, str],
+    bases: BaseResolver,
+) -> StageList:
+    """Build the planner's stage list for `targets` (none: the last stage)."""
+    graph = plan_stages(
+        dockerfile, targets=targets, build_args=build_args,
+        image_onbuild=bases.onbuild_triggers, platform=bases.platform,
+    )
+    origins = _origins(dockerfile)
+    save_files = _save_files(graph)
+    stages = [_plan_stage(graph, built, origins, save_files) for built in graph.built]
+
+    from_count = Counter(stage.base_index for stage in stages if stage.base_index is not None)
+    copy_count = Counter(c.source_stage for stage in stages for c in stage.commands if c.source_stage is not None)
+    for stage in stages:
+        stage.from_dependents = from_count[stage.index] + (1 if stage.is_push else 0)
+        stage.copy_dependents = copy_count[stage.index]
+
+    built_indexes = {index for stage in graph.built for index in stage.absorbed}
+    squashed_into = {info.index: info.squashed_into for info in graph.stages if info.squashed_into is not None}
+    return StageList(
+        stages=stages,
+        unused=[info.index for info in graph.stages if info.index not in built_indexes],
+        squashed_into=squashed_into,
+        names={stage.index: stage.name for stage in dockerfile.stages},
+        bases={stage.index: stage.base for stage in dockerfile.stages},
+        meta_args=dict(graph.args),
+        merge=lambda base, child: _merge(graph, base, child, origins, save_files),
+    )
+
+
+def _merge(
+    graph: StageGraph, base: PlanStage, child: PlanStage, origins: Mapping[int, int],
+    save_files: Mapping[int, tuple[str, ...]],
+) -> PlanStage:
+    merged = _plan_stage(graph, squash(base.kaniko_stage, child.kaniko_stage), origins, save_files)
+    merged.from_dependents = child.from_dependents
+    merged.copy_dependents = child.copy_dependents
+    return merged
+
+
+def _origins(dockerfile: Dockerfile) -> dict[int, int]:
+    # Instructions are shared objects between the parsed file and the graph's stages,
+    # so identity tells which stage wrote each one.
+    return {
+        id(instruction): stage.index
+        for stage in dockerfile.stages
+        for instruction in stage.instructions
+    }
+
+
+def _plan_stage(
+    graph: StageGraph, built: KanikoStage, origins: Mapping[int, int], save_files: Mapping[int, tuple[str, ...]],
+) -> PlanStage:
+    commands = list(_commands(built, origins))
+    dockerfile = graph.dockerfile
+    root = dockerfile.stages[built.absorbed[0]]
+    if built.base_kind == "stage" and built.base_stage is not None:
+        base_name = _expanded_base(root.base, graph)
+    else:
+        base_name = built.base_image or "scratch"
+    return PlanStage(
+        index=built.index,
+        name=built.name,
+        base_kind=built.base_kind,
+        base_name=base_name,
+        base_ref=built.base_image if built.base_kind == "image" else None,
+        base_index=built.base_stage,
+        commands=commands,
+        absorbed=tuple(index for index in built.absorbed if index != built.index),
+        platform=built.platform,
+        is_target=built.index in graph.targets,
+        is_final=built.final,
+        is_push=built.push,
+        save_files=save_files.get(built.index, ()),
+        onbuild_from_image=built.base_kind == "image" and bool(built.triggers),
+        kaniko_stage=built,
+    )
+
+
+def _commands(built: KanikoStage, origins: Mapping[int, int]) -> Iterator[Command]:
+    sources = iter(built.sources)
+    pending: list[tuple[Instruction, SourceRef | None]] = []
+    for instruction in built.instructions:
+        copy_source = None
+        if instruction.copy_from is not None:
+            copy_source = _next_source(sources, "copy")
+        for mount in instruction.mounts:
+            if mount.from_:
+                _next_source(sources, "mount")
+        origin = origins.get(id(instruction))
+        if origin is None:
+            # An injected ONBUILD trigger: it belongs to the stage it runs in, which
+            # is the stage of the next instruction written there.
+            pending.append((instruction, copy_source))
+            continue
+        for trigger, trigger_source in pending:
+            yield _command(trigger, origin, trigger_source)
+        pending.clear()
+        yield _command(instruction, origin, copy_source)
+    for trigger, trigger_source in pending:
+        # NOTE: triggers of a stage with no instructions of its own are attributed to
+        # the built stage; inside a squashed chain this may name the wrong stage.
+        yield _command(trigger, built.index, trigger_source)
+
+
+def _next_source(sources: Iterator[SourceRef], kind: str) -> SourceRef | None:
+    for source in sources:
+        if source.kind == kind:
+            return source
+    return None
+
+
+def _command(instruction: Instruction, origin: int, source: SourceRef | None) -> Command:
+    if source is None:
+        return Command(instruction=instruction, origin_stage=origin)
+    return Command(
+        instruction=instruction, origin_stage=origin, source_stage=source.stage, source_image=source.image,
+    )
+
+
+def _expanded_base(word: str, graph: StageGraph) -> str:
+    if "$" not in word:
+        return word
+    try:
+        return expand_word(word, graph.args, escape=graph.dockerfile.escape)
+    except DockerfileError:
+        return word
+
+
+def _save_files(graph: StageGraph) -> dict[int, tuple[str, ...]]:
+    """Paths each source stage saves for later `COPY --from`, sorted and unique (unglobbed)."""
+    saved: dict[int, set[str]] = {}
+    escape = graph.dockerfile.escape
+    for built in graph.built:
+        sources = iter(built.sources)
+        for instruction in built.instructions:
+            source = _next_source(sources, "copy") if instruction.copy_from is not None else None
+            for mount in instruction.mounts:
+                if mount.from_:
+                    _next_source(sources, "mount")
+            if source is None or source.stage is None:
+                continue
+            # NOTE: sources are expanded with the meta ARGs and build args only, not
+            # with ARG or ENV values set inside the copying stage.
+            for word in instruction.args[:-1]:
+                try:
+                    path = expand_word(word, graph.args, escape=escape) if "$" in word else word
+                except DockerfileError:
+                    path = word
+                saved.setdefault(source.stage, set()).add(path)
+    return {index: tuple(sorted(paths)) for index, paths in saved.items()}
