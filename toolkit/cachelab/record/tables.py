@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -128,17 +129,21 @@ class _SpanIndex:
         self.phases = {span.phase for span in self.counted}
         self.phases_with_bytes = {s.phase for s in self.counted if s.bytes is not None}
         self.has_requests = any(span.requests is not None for span in self.counted)
+        self._by_stage: dict[int | None, list[SpanRecorded]] = defaultdict(list)
+        self._by_instruction: dict[tuple[int | None, int], list[SpanRecorded]] = defaultdict(list)
+        for span in self.counted:
+            self._by_stage[span.stage_index].append(span)
+            if span.instruction_index is not None:
+                key = (span.stage_index, span.instruction_index)
+                self._by_instruction[key].append(span)
 
-    def select(
-        self, stage_index: int | None = None, instruction_index: int | None = None
-    ) -> list[SpanRecorded]:
-        """Return the counted spans of a stage, of one of its instructions, or all."""
-        selected = self.counted
-        if stage_index is not None:
-            selected = [s for s in selected if s.stage_index == stage_index]
-        if instruction_index is not None:
-            selected = [s for s in selected if s.instruction_index == instruction_index]
-        return selected
+    def of_stage(self, stage_index: int) -> list[SpanRecorded]:
+        """Return the counted spans of a stage, its instructions' spans included."""
+        return self._by_stage.get(stage_index, [])
+
+    def of_instruction(self, stage_index: int, instruction_index: int) -> list[SpanRecorded]:
+        """Return the counted spans of one instruction."""
+        return self._by_instruction.get((stage_index, instruction_index), [])
 
     def seconds(self, spans: list[SpanRecorded], phases: tuple[str, ...]) -> float | None:
         if not self.phases.intersection(phases):
@@ -263,7 +268,7 @@ def _build_row(
 def _stage_row(
     stage: StageRecorded, grouped: _BuildEvents, spans: _SpanIndex
 ) -> dict[str, object]:
-    stage_spans = spans.select(stage.stage_index)
+    stage_spans = spans.of_stage(stage.stage_index)
     row: dict[str, object] = {
         "build_id": stage.build_id,
         "stage_index": stage.stage_index,
@@ -294,7 +299,7 @@ def _stage_row(
 
 
 def _instruction_row(instruction: InstructionRecorded, spans: _SpanIndex) -> dict[str, object]:
-    own_spans = spans.select(instruction.stage_index, instruction.instruction_index)
+    own_spans = spans.of_instruction(instruction.stage_index, instruction.instruction_index)
     row: dict[str, object] = {
         "build_id": instruction.build_id,
         "stage_index": instruction.stage_index,
