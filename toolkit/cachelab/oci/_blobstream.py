@@ -14,7 +14,6 @@ from cachelab.oci.transfer import TransferStats
 
 logger = logging.getLogger(__name__)
 
-READ_CHUNK = 1 << 20
 
 
 class BlobStream(io.RawIOBase):
@@ -55,7 +54,7 @@ class BlobStream(io.RawIOBase):
         return True
 
     def _iterate(self, response: httpx.Response, *, skip: int) -> Iterator[bytes]:
-        for chunk in response.iter_raw(READ_CHUNK):
+        for chunk in response.iter_bytes():
             if skip:
                 dropped = min(skip, len(chunk))
                 chunk = chunk[dropped:]

@@ -505,7 +505,7 @@ def _stream_chunks(opener: Callable[[], BinaryIO]) -> Iterator[bytes]:
 
 def _read_capped(response: httpx.Response) -> bytes:
     body = b""
-    for chunk in response.iter_raw():
+    for chunk in response.iter_bytes():
         body += chunk
         if len(body) >= MAX_ERROR_BODY:
             break
