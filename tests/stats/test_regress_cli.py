@@ -79,12 +79,21 @@ def test_json_null_for_incomparable(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert rows["lookahead"]["new_median"] is None
 
 
+def test_same_environment_no_warning(
+    recordings: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    old, new = recordings
+
+    assert main(["regress", str(old), str(new)]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
 def test_host_change_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     old = save_builds(tmp_path / "old", "old", 1.0, host="laptop")
     new = save_builds(tmp_path / "new", "new", 1.0, host="ci-runner")
 
     assert main(["regress", str(old), str(new)]) == 0
-    assert "different hosts (laptop vs ci-runner)" in capsys.readouterr().err
+    assert "recordings differ in host (laptop vs ci-runner)" in capsys.readouterr().err
 
 
 def test_missing_directory_is_error(

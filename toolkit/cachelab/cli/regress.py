@@ -65,7 +65,7 @@ def run_regress(args: argparse.Namespace) -> int:
         resamples=args.resamples,
         seed=args.seed,
     )
-    _warn_on_host_change(old.environments, new.environments)
+    _warn_on_environment_change(old.environments, new.environments)
 
     if args.format == "json":
         document = {
@@ -143,13 +143,20 @@ def _interval(low: object, high: object) -> str:
     return f"[{_plain(low):.3f}, {_plain(high):.3f}]"
 
 
-def _warn_on_host_change(old: list[dict[str, object]], new: list[dict[str, object]]) -> None:
-    old_hosts = {environment.get("host") for environment in old}
-    new_hosts = {environment.get("host") for environment in new}
-    if old_hosts and new_hosts and old_hosts != new_hosts:
-        print(
-            f"cachelab: warning: recordings come from different hosts "
-            f"({', '.join(map(str, sorted(old_hosts, key=str)))} vs "
-            f"{', '.join(map(str, sorted(new_hosts, key=str)))}), so timings may not be comparable",
-            file=sys.stderr,
-        )
+# Environment fields that change timings. A difference is reported before the verdicts.
+COMPARED_ENVIRONMENT = ("host", "cpu_count", "python_version", "cachelab_version")
+
+
+def _warn_on_environment_change(
+    old: list[dict[str, object]], new: list[dict[str, object]]
+) -> None:
+    for key in COMPARED_ENVIRONMENT:
+        old_values = sorted({str(environment.get(key)) for environment in old if key in environment})
+        new_values = sorted({str(environment.get(key)) for environment in new if key in environment})
+        if old_values and new_values and old_values != new_values:
+            print(
+                f"cachelab: warning: recordings differ in {key} "
+                f"({', '.join(old_values)} vs {', '.join(new_values)}), "
+                "so timings may not be comparable",
+                file=sys.stderr,
+            )

@@ -64,7 +64,7 @@ def tables_from_events(events: Iterable[Event]) -> dict[str, pd.DataFrame]:
             _instruction_row(instruction, spans) for instruction in grouped.instructions
         )
         rows["spans"].extend(_span_row(span) for span in grouped.spans)
-        rows["builds"].append(_build_row(grouped, stage_rows, spans))
+        rows["builds"].append(_build_row(grouped, spans))
 
     return {name: schema.table_from_rows(name, table_rows) for name, table_rows in rows.items()}
 
@@ -215,9 +215,7 @@ def _has_same_phase_ancestor(span: SpanRecorded, by_id: Mapping[str, SpanRecorde
     return False
 
 
-def _build_row(
-    grouped: _BuildEvents, stage_rows: list[dict[str, object]], spans: _SpanIndex
-) -> dict[str, object]:
+def _build_row(grouped: _BuildEvents, spans: _SpanIndex) -> dict[str, object]:
     started = grouped.started
     assert started is not None
     finished = grouped.finished
