@@ -25,6 +25,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "image",
     "store",
     "stages",
+    "scan",
 )
 
 

@@ -8,6 +8,7 @@ BUILDOS, ...) are always visible.
 
 from __future__ import annotations
 
+import functools
 import platform
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ class Platform:
         return f"{base}/{self.variant}" if self.variant else base
 
     @classmethod
+    @functools.lru_cache(maxsize=64)
     def parse(cls, text: str) -> Platform:
         """Parse `os/arch[/variant]`; raise ValueError on any other shape."""
         parts = text.strip().lower().split("/")
@@ -55,6 +57,7 @@ class Platform:
         return cls(*parts)
 
 
+@functools.cache
 def host_platform() -> Platform:
     """Return the platform of this machine, or linux/amd64 when the machine is not known."""
     architecture = _MACHINE_ARCHITECTURES.get(platform.machine().lower())

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from cachelab.dockerfile.errors import ExpansionError
 
 _SPECIAL_PARAMETERS = frozenset("@*#?-$!0")
+_SPECIAL = re.compile(r"[$'\"]")
 _MODIFIERS = "+-?#%"
 
 
@@ -88,6 +89,21 @@ class _FieldSplitter:
         return self.fields
 
 
+class _NoFields(_FieldSplitter):
+    """A splitter that keeps nothing, for callers that only need the value."""
+
+    __slots__ = ()
+
+    def add_char(self, char: str) -> None:
+        pass
+
+    def add_raw(self, text: str) -> None:
+        pass
+
+    def add_split(self, text: str) -> None:
+        pass
+
+
 class ShellLexer:
     """A configured expander; see the module docstring for the grammar.
 
@@ -109,9 +125,18 @@ class ShellLexer:
         self.raw_escapes = raw_escapes
         self.skip_unset = skip_unset
 
-    def process(self, word: str, env: Mapping[str, str]) -> Expansion:
-        """Expand `word` against `env`; raise ExpansionError on bad syntax."""
-        state = _State(self, word, env)
+    def process(
+        self, word: str, env: Mapping[str, str], *, split_fields: bool = True
+    ) -> Expansion:
+        """Expand `word` against `env`; raise ExpansionError on bad syntax.
+
+        With `split_fields` false, `words` is left empty, which saves time.
+        """
+        if not _SPECIAL.search(word) and self.escape not in word:
+            # Nothing to expand or remove: the common case of a plain word.
+            words = tuple(word.split()) if split_fields else ()
+            return Expansion(word, words, frozenset(), frozenset())
+        state = _State(self, word, env, split_fields)
         try:
             value, fields = state.process_until(None, self.raw_escapes)
         except ExpansionError as exc:
@@ -127,8 +152,11 @@ class ShellLexer:
 class _State:
     """The cursor over one word being expanded."""
 
-    def __init__(self, lexer: ShellLexer, text: str, env: Mapping[str, str]) -> None:
+    def __init__(
+        self, lexer: ShellLexer, text: str, env: Mapping[str, str], split_fields: bool
+    ) -> None:
         self.lexer = lexer
+        self.split_fields = split_fields
         self.text = text
         self.pos = 0
         self.env = env
@@ -164,7 +192,7 @@ class _State:
         text = self.text
         escape = self.lexer.escape
         result: list[str] = []
-        fields = _FieldSplitter()
+        fields = _FieldSplitter() if self.split_fields else _NoFields()
 
         while self.pos < len(text):
             char = text[self.pos]
@@ -437,7 +465,7 @@ def expand(word: str, env: Mapping[str, str], *, escape: str = "\\") -> Expansio
 
 def expand_word(word: str, env: Mapping[str, str], *, escape: str = "\\") -> str:
     """Expand `word` with quote removal, keeping inner white space (BuildKit's ProcessWord)."""
-    return ShellLexer(escape).process(word, env).value
+    return ShellLexer(escape).process(word, env, split_fields=False).value
 
 
 def expand_words(word: str, env: Mapping[str, str], *, escape: str = "\\") -> list[str]:
@@ -452,4 +480,4 @@ def resolve_variables(text: str, env: Mapping[str, str], *, escape: str = "\\") 
     variable stays verbatim, so only `$NAME` / `${NAME...}` of set variables change.
     """
     lexer = ShellLexer(escape, raw_quotes=True, raw_escapes=True, skip_unset=True)
-    return lexer.process(text, env).value
+    return lexer.process(text, env, split_fields=False).value

@@ -37,6 +37,7 @@ _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9._-]*$")
 _KEYWORD = re.compile(r"^\s*\S+\s*")
 _NO_INSTRUCTIONS = "file with no instructions"
+_MINIMUM_ARGUMENTS = {"COPY": 2, "ADD": 2, "ARG": 1, "WORKDIR": 1, "USER": 1, "FROM": 1}
 
 
 def load_dockerfile(path: str | PathLike[str]) -> Dockerfile:
@@ -50,7 +51,7 @@ def load_dockerfile(path: str | PathLike[str]) -> Dockerfile:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DockerfileError(
-            f"not valid UTF-8 at byte {exc.start}",
+            f"not valid UTF-8 at byte offset {exc.start}",
             path=name,
             line=data.count(b"\n", 0, exc.start) + 1,
             hint="save the Dockerfile as UTF-8",
@@ -213,7 +214,8 @@ def _instruction(
         mounts=mounts,
         trigger=trigger,
     )
-    _check_arguments(instruction, path)
+    if kind in _MINIMUM_ARGUMENTS:
+        _check_arguments(instruction, path)
     return instruction
 
 
@@ -314,7 +316,7 @@ def _is_comment_or_blank(line: str) -> bool:
 def _check_arguments(instruction: Instruction, path: str) -> None:
     kind = instruction.kind
     count = len(instruction.args)
-    minimum = {"COPY": 2, "ADD": 2, "ARG": 1, "WORKDIR": 1, "USER": 1, "FROM": 1}.get(kind, 0)
+    minimum = _MINIMUM_ARGUMENTS[kind]
     if count < minimum:
         plural = "s" if minimum > 1 else ""
         raise DockerfileError(

@@ -1,0 +1,1 @@
+"""Corpora of real Dockerfiles: manifests, fetched stores and static scans."""
