@@ -21,7 +21,7 @@ class BlobStream(io.RawIOBase):
 
     Reaching the end raises `DigestMismatch` when the bytes do not hash to
     `digest` or their count differs from `size`. A transport error mid-stream
-    re-requests the rest with `Range: bytes=<offset>-`; a server that answers 200
+    re-requests the rest with `Range: bytes=<offset>-`; a server that responds 200
     instead of 206 is read again from the start, with the bytes already seen
     skipped.
     """

@@ -48,7 +48,7 @@ TAR_BUFFER = 1 << 20
 
 @dataclass
 class ExtractStats:
-    """What one extraction wrote."""
+    """Counters of one extraction."""
 
     entries: int = 0
     file_bytes: int = 0  # bytes of regular-file content written

@@ -1,7 +1,7 @@
 """Images and where they live: a registry repository or an OCI image layout store.
 
 An `Image` is a manifest plus a config, as raw bytes, and layers that are opened
-lazily: a `Layer` knows its digest, diff_id, size and media type and opens a fresh
+lazily: a `Layer` has its digest, diff_id, size and media type and opens a fresh
 stream of its blob on each `open()`. An image source resolves a tag or digest to
 a platform manifest (choosing from an index) and opens blobs by digest; it also
 writes images, blobs first and the manifest last, skipping blobs already there.
@@ -141,18 +141,18 @@ def resolve_manifest(
 ) -> ResolvedImage:
     """Fetch a manifest, follow an index to the platform's manifest, and read the config.
 
-    `identifier` is the tag or digest to fetch, `reference` the name shown in errors
+    `identifier` is the tag or digest to fetch, `reference` the name display_name in errors
     and results. `fetch` takes a tag or digest; `read_blob` returns a verified small blob.
     """
     raw = fetch(identifier)
     if mediatypes.is_index(raw.media_type):
-        wanted = Platform.parse(platform) if platform else Platform.host()
+        requested = Platform.parse(platform) if platform else Platform.host()
         index = json.loads(raw.data)
-        chosen = select_platform(index, wanted)
+        chosen = select_platform(index, requested)
         if chosen is None:
             raise ManifestNotFound(
                 reference=reference, operation="selecting platform",
-                detail=f"the index has no manifest for {wanted} (it has {', '.join(platforms_of(index)) or 'none'})",
+                detail=f"the index has no manifest for {requested} (it has {', '.join(platforms_of(index)) or 'none'})",
                 hint="Pass a platform the index lists.",
             )
         raw = fetch(chosen.digest)
@@ -190,8 +190,8 @@ class RegistryImageSource:
         """Resolve a tag or digest of this repository (or a full reference to it)."""
         identifier = _identifier(reference)
         name = f"{self.client.registry}/{self.repository}"
-        shown = f"{name}@{identifier}" if identifier.startswith("sha256:") else f"{name}:{identifier}"
-        return resolve_manifest(shown, identifier, self.fetch_manifest, self.read_blob, platform)
+        display_name = f"{name}@{identifier}" if identifier.startswith("sha256:") else f"{name}:{identifier}"
+        return resolve_manifest(display_name, identifier, self.fetch_manifest, self.read_blob, platform)
 
     def open_blob(self, digest: str, *, size: int | None = None) -> BinaryIO:
         return self.client.open_blob(self.repository, digest, size=size)
@@ -237,9 +237,9 @@ class LayoutImageSource:
 
     def resolve(self, reference: str, *, platform: str | None = None) -> ResolvedImage:
         identifier = _identifier(reference)
-        shown = str(LayoutReference(str(self.store.path), None if identifier.startswith("sha256:") else identifier,
+        display_name = str(LayoutReference(str(self.store.path), None if identifier.startswith("sha256:") else identifier,
                                     identifier if identifier.startswith("sha256:") else None))
-        return resolve_manifest(shown, identifier, self.fetch_manifest, self.read_blob, platform)
+        return resolve_manifest(display_name, identifier, self.fetch_manifest, self.read_blob, platform)
 
     def open_blob(self, digest: str, *, size: int | None = None) -> BinaryIO:
         """Open a blob; reading it to the end verifies its digest."""

@@ -23,7 +23,7 @@ IMPORT_CREATED = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 @dataclass(frozen=True, slots=True)
 class ImportResult:
-    """What an import wrote: the reference, manifest digest and the layer."""
+    """The result of an import: the reference, manifest digest and the layer."""
 
     reference: str
     manifest_digest: str

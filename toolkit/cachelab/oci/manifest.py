@@ -75,14 +75,14 @@ class Platform:
         return f"{self.os}/{self.architecture}" + (f"/{self.variant}" if self.variant else "")
 
 
-def select_platform(index: dict[str, Any], wanted: Platform) -> Descriptor | None:
-    """Return the index entry for `wanted`, or None when the index has none.
+def select_platform(index: dict[str, Any], requested: Platform) -> Descriptor | None:
+    """Return the index entry for `requested`, or None when the index has none.
 
-    Without a variant in `wanted`, the first entry of that os and architecture wins.
+    Without a variant in `requested`, the first entry of that os and architecture wins.
     """
     for entry in index.get("manifests") or []:
         platform = entry.get("platform") or {}
-        if wanted.matches(platform):
+        if requested.matches(platform):
             return Descriptor.from_json(entry)
     return None
 

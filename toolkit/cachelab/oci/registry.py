@@ -161,11 +161,13 @@ class RegistryClient:
         cached = self._tokens.get(key)
         if cached and cached[1] > time.monotonic():
             return cached[0]
+
         if not realm:
             raise Unauthorized(reference=self.registry, operation="requesting a token",
                                detail="the Bearer challenge names no realm")
         params: list[tuple[str, str]] = [("service", service)] if service else []
         params += [("scope", item) for item in scope.split(" ") if item]
+
         headers = {}
         if self.credentials:
             headers["Authorization"] = self.credentials.basic_header()
@@ -178,6 +180,7 @@ class RegistryClient:
             ) from error
         logger.info("GET %s %d", redact_url(response.url), response.status_code)
         self.stats.record("token GET", requests=1, received=len(response.content))
+
         if response.status_code != 200:
             raise Unauthorized(
                 reference=self.registry, operation="requesting a token", method="GET",
@@ -268,13 +271,13 @@ class RegistryClient:
                 raise self._error(response, not_found, reference, operation, method, body)
             raise self._error(response, RegistryError, reference, operation, method, body)
 
-    def _backoff(self, attempt: int, retry_after: str | None, method: str, url: str, why: str, operation: str) -> None:
+    def _backoff(self, attempt: int, retry_after: str | None, method: str, url: str, reason: str, operation: str) -> None:
         delay = BACKOFF_BASE * 2 ** (attempt - 1)
         parsed = _parse_retry_after(retry_after)
         if parsed is not None:
             delay = min(parsed, MAX_RETRY_AFTER)
         logger.warning("retrying %s %s in %.1f s (attempt %d of %d): %s",
-                       method, redact_url(url), delay, attempt, self.max_retries, why)
+                       method, redact_url(url), delay, attempt, self.max_retries, reason)
         self.stats.record(operation, retries=1)
         self._sleep(delay)
 
@@ -294,7 +297,7 @@ class RegistryClient:
         return f"{self.base_url}/v2/{path}"
 
     def ping(self) -> None:
-        """Check that the registry answers /v2/; 200 and 401 both count as up."""
+        """Check that the registry responds to /v2/; 200 and 401 both count as up."""
         try:
             response = self._client.get(self._url(""))
         except httpx.TransportError as error:
