@@ -54,8 +54,9 @@ def save_tables(tables: Tables, environments: list[dict[str, object]], directory
     }
     for name in schema.TABLES:
         arrow_table = pa.Table.from_pandas(tables[name], preserve_index=False)
-        # pandas' own metadata names the list column's ArrowDtype in a form that
-        # pyarrow 26 cannot parse back, so dtypes are restored from the schema instead.
+        # The pandas metadata would name the list columns' dtype "list<item: string>[pyarrow]",
+        # which pyarrow 26.0 with pandas 3.1 fails to read back. It is dropped, and
+        # `coerce_table` restores every dtype from the schema on load.
         arrow_table = arrow_table.replace_schema_metadata({**metadata, TABLE_KEY: name.encode()})
         path = directory / f"{name}.parquet"
         handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")

@@ -76,28 +76,12 @@ class _Cursor:
         phase: str,
         seconds: float,
         parent_id: str | None,
-        *,
-        stage_index: int | None = None,
-        instruction_index: int | None = None,
-        bytes: int | None = None,
-        requests: int | None = None,
+        **fields: int | None,
     ) -> None:
+        """Record a span of `seconds` (times the scale) starting now, and move past it."""
         start = self.now
         self.now += seconds * self.scale
-        self.spans.append(
-            SpanRecorded(
-                build_id=self.build_id,
-                span_id=self.new_id(),
-                parent_id=parent_id,
-                phase=phase,
-                start_s=start,
-                end_s=self.now,
-                stage_index=stage_index,
-                instruction_index=instruction_index,
-                bytes=bytes,
-                requests=requests,
-            )
-        )
+        self.close(self.new_id(), phase, start, parent_id, **fields)
 
     def close(
         self,
@@ -105,10 +89,13 @@ class _Cursor:
         phase: str,
         start: float,
         parent_id: str | None,
-        *,
-        stage_index: int | None = None,
-        instruction_index: int | None = None,
+        **fields: int | None,
     ) -> None:
+        """Record span `span_id` from `start` to now.
+
+        `fields` are the optional SpanRecorded fields: stage_index,
+        instruction_index, bytes and requests.
+        """
         self.spans.append(
             SpanRecorded(
                 build_id=self.build_id,
@@ -117,8 +104,7 @@ class _Cursor:
                 phase=phase,
                 start_s=start,
                 end_s=self.now,
-                stage_index=stage_index,
-                instruction_index=instruction_index,
+                **fields,  # type: ignore[arg-type]
             )
         )
 
