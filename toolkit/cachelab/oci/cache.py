@@ -16,7 +16,7 @@ Three backends (`open_layer_cache` chooses by the string):
   default store of cachelab: one directory, shared blobs, `cachelab store check`.
 
 A put writes every blob first and the tag (or the key's directory) last, so a
-lookup never sees a half-written entry. The classes match the planner's
+lookup never returns a half-written entry. The classes match the planner's
 `LayerCache` protocol structurally and return `CachedLayer`, whose fields are
 those of the planner's `CacheEntry`.
 """
@@ -63,7 +63,7 @@ class LayerBlobLike(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class CachedLayer:
-    """One cache entry as a probe sees it: its manifest and config, no layer bytes."""
+    """One cache entry as a probe reads it: its manifest and config, no layer bytes."""
 
     key: str
     created: datetime
@@ -211,7 +211,7 @@ class KanikoLayoutCache:
         final = self.entry_path(key)
         final.parent.mkdir(parents=True, exist_ok=True)
         # Build the whole layout beside its final name, then rename it into place,
-        # so a lookup sees either no directory or a complete one.
+        # so a lookup finds either no directory or a complete one.
         staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
         try:
             LayoutImageSource(LayoutStore(staging)).write_image(manifest, media_type, blobs, tag="latest")
