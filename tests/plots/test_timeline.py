@@ -152,3 +152,13 @@ def test_stages_missing_column_named(ax: Axes) -> None:
 def test_unknown_build_id(ax: Axes) -> None:
     with pytest.raises(PlotInputError, match="`build_id` 'nope' not found"):
         timeline(recording().spans, build_id="nope", ax=ax)
+
+
+def test_draws_loaded_recording(ax: Axes, tmp_path) -> None:
+    rec = recording()
+    rec.save(tmp_path)
+    loaded = Recording.load(tmp_path)
+    timeline(loaded.spans, stages=loaded.stages, ax=ax)
+
+    assert len(span_bars(ax)) == len(rec.spans[rec.spans["phase"].isin(list(PHASE_COLORS))])
+    assert [p.get_gid() for p in ax.patches if p.get_gid() == "eliminated:1"] == ["eliminated:1"]

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from cachelab.record import Recording, concat, synthetic_build
-from cachelab.stats import StatsError, compare_builds, compare_recordings
+from cachelab.stats import StatsError, compare_builds, compare_recordings, compare_strategies
 
 
 def builds(prefix: str, centers: dict[str, float], *, count: int = 8, seed: int = 0) -> Recording:
@@ -110,3 +110,35 @@ def test_missing_columns_raise() -> None:
 
     with pytest.raises(StatsError, match="old builds table lacks columns: scenario"):
         compare_builds(old, old)
+
+
+def test_strategies_compared_per_dockerfile() -> None:
+    first = builds("a", {"no-cache": 1.0, "lookahead": 0.5})
+    second = builds("b", {"no-cache": 1.0, "lookahead": 1.0}, seed=1)
+    second.builds["dockerfile_id"] = "other/Dockerfile"
+    recording = concat([first, second])
+    result = compare_strategies(recording.builds, "no-cache", "lookahead").set_index(
+        "dockerfile_id"
+    )
+
+    assert list(result.columns[:3]) == ["scenario", "baseline_n", "other_n"]
+    assert result.loc["app/Dockerfile", "verdict"] == "better"
+    assert result.loc["app/Dockerfile", "ratio"] == pytest.approx(0.5, rel=0.05)
+    assert result.loc["other/Dockerfile", "verdict"] == "same"
+    assert result.loc["app/Dockerfile", "baseline_n"] == 8
+
+
+def test_strategies_grouped_by_other_columns() -> None:
+    recording = builds("a", {"no-cache": 1.0, "lookahead": 0.5})
+    result = compare_strategies(recording.builds, "no-cache", "lookahead", by=["repeat"])
+
+    assert len(result) == 8
+    assert result["repeat"].dtype != "string"
+    assert set(result["verdict"]) == {"incomparable"}
+
+
+def test_strategies_unknown_name() -> None:
+    recording = builds("a", {"no-cache": 1.0})
+
+    with pytest.raises(StatsError, match="no build of strategy 'lookahead'"):
+        compare_strategies(recording.builds, "no-cache", "lookahead")

@@ -1,8 +1,17 @@
-"""Compare two sets of build results by (dockerfile_id, scenario, strategy)."""
+"""Compare groups of repeated build timings: two result sets, or two strategies.
+
+`compare_builds` pairs the groups (dockerfile_id, scenario, strategy) of an old and
+a new result set, as asv's compare pairs benchmarks of two commits.
+`compare_strategies` pairs two strategies of one result set per (dockerfile_id,
+scenario). Both report medians, IQR, the ratio of medians with its bootstrap
+interval and a verdict.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -16,8 +25,8 @@ from cachelab.stats.verdict import INCOMPARABLE, check_threshold, judge
 logger = logging.getLogger(__name__)
 
 GROUP_COLUMNS = ("dockerfile_id", "scenario", "strategy")
-RESULT_COLUMNS = (
-    *GROUP_COLUMNS,
+STRATEGY_GROUP_COLUMNS = ("dockerfile_id", "scenario")
+STATISTIC_COLUMNS = (
     "old_n",
     "new_n",
     "old_median",
@@ -29,6 +38,21 @@ RESULT_COLUMNS = (
     "ci_high",
     "verdict",
 )
+RESULT_COLUMNS = (*GROUP_COLUMNS, *STATISTIC_COLUMNS)
+
+Samples = dict[tuple[object, ...], np.ndarray]
+
+
+@dataclass(frozen=True)
+class ComparisonOptions:
+    """How groups are compared; see `compare_builds` for each field's meaning."""
+
+    metric: str = "wall_s"
+    threshold: float = 1.1
+    confidence: float = 0.95
+    resamples: int = 10_000
+    min_samples: int = 2
+    seed: int = 0
 
 
 def compare_builds(
@@ -42,35 +66,30 @@ def compare_builds(
     min_samples: int = 2,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Return one row per group with medians, ratio, interval and verdict.
+    """Return one row per (dockerfile_id, scenario, strategy) with ratio and verdict.
 
-    Only builds with `outcome == "ok"` count. A group present on one side only, or
-    with fewer than `min_samples` values of `metric` on either side, is
-    `incomparable` and has NA ratio and interval. Groups are processed in sorted
-    order with one generator seeded by `seed`, so results are reproducible.
+    The ratio is the median of `metric` in `new` over its median in `old`, so a
+    ratio above 1 is slower for a time. Only builds with `outcome == "ok"` count. A
+    group present on one side only, or with fewer than `min_samples` values on
+    either side, is `incomparable` and has NA ratio and interval. Groups are
+    processed in sorted order with one generator seeded by `seed`, so results are
+    reproducible.
     """
+    options = ComparisonOptions(
+        metric=metric,
+        threshold=threshold,
+        confidence=confidence,
+        resamples=resamples,
+        min_samples=min_samples,
+        seed=seed,
+    )
     check_threshold(threshold)
-    for name, builds in (("old", old), ("new", new)):
-        missing = [c for c in (*GROUP_COLUMNS, metric, "outcome") if c not in builds.columns]
-        if missing:
-            raise StatsError(
-                f"{name} builds table lacks columns: {', '.join(missing)}",
-                hint="Pass the builds table of a Recording.",
-            )
+    _check_columns("old", old, (*GROUP_COLUMNS, metric, "outcome"))
+    _check_columns("new", new, (*GROUP_COLUMNS, metric, "outcome"))
 
-    old_groups = _samples_by_group(old, metric)
-    new_groups = _samples_by_group(new, metric)
-    rng = np.random.default_rng(seed)
-    rows = []
-    for key in sorted(old_groups.keys() | new_groups.keys(), key=_sort_key):
-        old_samples = old_groups.get(key, np.empty(0))
-        new_samples = new_groups.get(key, np.empty(0))
-        rows.append(
-            _compare_group(
-                key, old_samples, new_samples, threshold, confidence, resamples, min_samples, rng
-            )
-        )
-    return _result_frame(rows)
+    old_groups = _samples_by_group(old, GROUP_COLUMNS, metric)
+    new_groups = _samples_by_group(new, GROUP_COLUMNS, metric)
+    return _compare(old_groups, new_groups, GROUP_COLUMNS, options)
 
 
 def compare_recordings(old: Recording, new: Recording, **options: object) -> pd.DataFrame:
@@ -78,12 +97,88 @@ def compare_recordings(old: Recording, new: Recording, **options: object) -> pd.
     return compare_builds(old.builds, new.builds, **options)  # type: ignore[arg-type]
 
 
-def _samples_by_group(builds: pd.DataFrame, metric: str) -> dict[tuple[object, ...], np.ndarray]:
+def compare_strategies(
+    builds: pd.DataFrame,
+    baseline: str,
+    other: str,
+    *,
+    by: Sequence[str] = STRATEGY_GROUP_COLUMNS,
+    metric: str = "wall_s",
+    threshold: float = 1.1,
+    confidence: float = 0.95,
+    resamples: int = 10_000,
+    min_samples: int = 2,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Return one row per `by` group comparing strategy `other` with `baseline`.
+
+    Columns are those of `compare_builds` with `baseline_` and `other_` in place of
+    `old_` and `new_`. The ratio is other over baseline, so `better` means `other`
+    is faster by more than the threshold factor and the interval excludes 1.
+    """
+    options = ComparisonOptions(
+        metric=metric,
+        threshold=threshold,
+        confidence=confidence,
+        resamples=resamples,
+        min_samples=min_samples,
+        seed=seed,
+    )
+    check_threshold(threshold)
+    columns = tuple(by)
+    _check_columns("", builds, (*columns, "strategy", metric, "outcome"))
+    for strategy in (baseline, other):
+        if not (builds["strategy"] == strategy).any():
+            raise StatsError(
+                f"builds table has no build of strategy {strategy!r}",
+                hint="Pass strategy names that occur in the builds table.",
+            )
+
+    baseline_groups = _samples_by_group(builds[builds["strategy"] == baseline], columns, metric)
+    other_groups = _samples_by_group(builds[builds["strategy"] == other], columns, metric)
+    result = _compare(baseline_groups, other_groups, columns, options)
+    renamed = {
+        column: column.replace("old_", "baseline_").replace("new_", "other_")
+        for column in STATISTIC_COLUMNS
+    }
+    return result.rename(columns=renamed)
+
+
+def _check_columns(name: str, builds: pd.DataFrame, required: Sequence[str]) -> None:
+    missing = [column for column in required if column not in builds.columns]
+    if missing:
+        table = f"{name} builds table" if name else "builds table"
+        raise StatsError(
+            f"{table} lacks columns: {', '.join(missing)}",
+            hint="Pass the builds table of a Recording.",
+        )
+
+
+def _samples_by_group(builds: pd.DataFrame, columns: Sequence[str], metric: str) -> Samples:
     ok = builds[builds["outcome"] == "ok"]
     groups = {}
-    for key, frame in ok.groupby(list(GROUP_COLUMNS), dropna=False, sort=False):
-        groups[tuple(None if pd.isna(k) else k for k in key)] = as_samples(frame[metric])
+    for key, frame in ok.groupby(list(columns), dropna=False, sort=False):
+        parts = key if isinstance(key, tuple) else (key,)
+        groups[tuple(None if pd.isna(part) else part for part in parts)] = as_samples(
+            frame[metric]
+        )
     return groups
+
+
+def _compare(
+    old_groups: Samples,
+    new_groups: Samples,
+    columns: Sequence[str],
+    options: ComparisonOptions,
+) -> pd.DataFrame:
+    rng = np.random.default_rng(options.seed)
+    rows = []
+    for key in sorted(old_groups.keys() | new_groups.keys(), key=_sort_key):
+        statistics = _compare_group(
+            old_groups.get(key, np.empty(0)), new_groups.get(key, np.empty(0)), options, rng
+        )
+        rows.append({**dict(zip(columns, key)), **statistics})
+    return _result_frame(rows, columns)
 
 
 def _sort_key(key: tuple[object, ...]) -> tuple[str, ...]:
@@ -91,19 +186,14 @@ def _sort_key(key: tuple[object, ...]) -> tuple[str, ...]:
 
 
 def _compare_group(
-    key: tuple[object, ...],
     old_samples: np.ndarray,
     new_samples: np.ndarray,
-    threshold: float,
-    confidence: float,
-    resamples: int,
-    min_samples: int,
+    options: ComparisonOptions,
     rng: np.random.Generator,
 ) -> dict[str, object]:
     old_summary = summarize(old_samples)
     new_summary = summarize(new_samples)
     row: dict[str, object] = {
-        **dict(zip(GROUP_COLUMNS, key)),
         "old_n": old_summary.n,
         "new_n": new_summary.n,
         "old_median": old_summary.median,
@@ -115,27 +205,33 @@ def _compare_group(
         "ci_high": None,
         "verdict": INCOMPARABLE,
     }
-    if min(old_summary.n, new_summary.n) < min_samples or not old_summary.median > 0:
+    enough = min(old_summary.n, new_summary.n) >= options.min_samples
+    if not enough or not old_summary.median > 0:
         return row
 
     interval = ratio_of_medians_interval(
-        old_samples, new_samples, confidence=confidence, resamples=resamples, seed=rng
+        old_samples,
+        new_samples,
+        confidence=options.confidence,
+        resamples=options.resamples,
+        seed=rng,
     )
     row.update(
         ratio=interval.ratio,
         ci_low=interval.low,
         ci_high=interval.high,
-        verdict=judge(interval, threshold),
+        verdict=judge(interval, options.threshold),
     )
     return row
 
 
-def _result_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
-    dtypes = {column: "string" for column in (*GROUP_COLUMNS, "verdict")}
+def _result_frame(rows: list[dict[str, object]], columns: Sequence[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=[*columns, *STATISTIC_COLUMNS])
+    # Group columns of the builds table keep its string dtype, others stay as grouped.
+    string_columns = [column for column in columns if column in GROUP_COLUMNS]
+    dtypes = {column: "string" for column in (*string_columns, "verdict")}
     dtypes.update({"old_n": "Int64", "new_n": "Int64"})
-    dtypes.update(
-        {c: "Float64" for c in RESULT_COLUMNS if c.endswith(("_median", "_iqr", "_low", "_high"))}
-    )
-    dtypes["ratio"] = "Float64"
+    for column in STATISTIC_COLUMNS:
+        if column.endswith(("_median", "_iqr", "_low", "_high")) or column == "ratio":
+            dtypes[column] = "Float64"
     return frame.astype(dtypes)
