@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
@@ -154,7 +156,7 @@ def test_unknown_build_id(ax: Axes) -> None:
         timeline(recording().spans, build_id="nope", ax=ax)
 
 
-def test_draws_loaded_recording(ax: Axes, tmp_path) -> None:
+def test_draws_loaded_recording(ax: Axes, tmp_path: Path) -> None:
     rec = recording()
     rec.save(tmp_path)
     loaded = Recording.load(tmp_path)

@@ -45,7 +45,7 @@ Samples = dict[tuple[object, ...], np.ndarray]
 
 @dataclass(frozen=True)
 class ComparisonOptions:
-    """How groups are compared; see `compare_builds` for each field's meaning."""
+    """Options of a comparison. `compare_builds` documents each field."""
 
     metric: str = "wall_s"
     threshold: float = 1.1
@@ -68,8 +68,8 @@ def compare_builds(
 ) -> pd.DataFrame:
     """Return one row per (dockerfile_id, scenario, strategy) with ratio and verdict.
 
-    The ratio is the median of `metric` in `new` over its median in `old`, so a
-    ratio above 1 is slower for a time. Only builds with `outcome == "ok"` count. A
+    The ratio is the median of `metric` in `new` over its median in `old`, so for a
+    time a ratio above 1 means `new` is slower. Only builds with `outcome == "ok"` count. A
     group present on one side only, or with fewer than `min_samples` values on
     either side, is `incomparable` and has NA ratio and interval. Groups are
     processed in sorted order with one generator seeded by `seed`, so results are
