@@ -81,3 +81,24 @@ def test_stages_syntax_error_names_line(tmp_path: Path, capsys: pytest.CaptureFi
 
     assert code == 1
     assert f"{path}:3: --from=later refers to stage 1" in err
+
+
+def test_stages_bad_platform_fails(dockerfile_path: Path, capsys: pytest.CaptureFixture[str]):
+    code = main(["stages", str(dockerfile_path), "--platform", "linux"])
+    err = capsys.readouterr().err
+
+    assert code == 1
+    assert "invalid platform 'linux'" in err
+    assert "write the platform as os/arch" in err
+
+
+def test_stages_bare_build_arg_reads_environment(
+    dockerfile_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("BASE", "from-env")
+
+    code = main(["stages", str(dockerfile_path), "--build-arg", "BASE", "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+
+    assert code == 0
+    assert data["stages"][0]["base_image"] == "from-env"

@@ -249,3 +249,26 @@ def test_resquash_skips_onbuild_base():
     assert [stage.absorbed for stage in kept] == [(0,), (1,)]
     assert [stage.absorbed for stage in merged] == [(0, 1)]
     assert _texts(merged[0]) == ["RUN touch /x"]
+
+
+def test_platform_parse_rejects_bad_shape():
+    from cachelab.dockerfile import Platform
+
+    assert str(Platform.parse("Linux/ARM64")) == "linux/arm64"
+    for text in ("linux", "linux/", "a/b/c/d"):
+        try:
+            Platform.parse(text)
+        except ValueError as exc:
+            assert "os/architecture" in str(exc)
+        else:
+            raise AssertionError(f"{text!r} was accepted")
+
+
+def test_platform_args_default_to_host():
+    from cachelab.dockerfile import host_platform, platform_args
+
+    values = platform_args()
+
+    assert values["BUILDPLATFORM"] == str(host_platform())
+    assert values["TARGETPLATFORM"] == values["BUILDPLATFORM"]
+    assert values["TARGETOS"] == "linux"
