@@ -87,14 +87,16 @@ class Planner:
             MemoizedCache(cache, ttl=self.gates.ttl, now=self.now)
             if cache is not None and self.gates.cache else None
         )
-        self.keyer = Keyer(
-            options, context_dir=self.context_dir,
-            dockerfile_path=str(dockerfile_path or dockerfile.path), escape=dockerfile.escape,
-        )
         self.selection: StageList = select_stages(
             dockerfile, targets=targets, build_args=self.build_args, bases=self.bases,
         )
         self.stages: list[PlanStage] = list(self.selection.stages)
+        final = next((stage for stage in self.stages if stage.is_final), None)
+        self.keyer = Keyer(
+            options, dockerfile=dockerfile, context_dir=self.context_dir,
+            dockerfile_path=dockerfile_path or dockerfile.path, build_args=self.build_args,
+            platform=platform, last_stage=final.name if final is not None else None,
+        )
         self.eliminated: list[int] = []
         self.squashed_into: dict[int, int] = dict(self.selection.squashed_into)
         self.precomputed: dict[int, StagePlan] = {}
@@ -133,7 +135,7 @@ class Planner:
             self._did_eliminate = True
             return EliminationResult(stages=self.stages, eliminated=self.eliminated)
         self._did_eliminate = True
-        result = eliminate(StageList(stages=self.stages), self.precomputed)
+        result = eliminate(StageList(stages=self.stages, merge=self.selection.merge), self.precomputed)
         self.stages = result.stages
         self.eliminated = result.eliminated
         self.squashed_into.update(result.squashed_into)
@@ -296,10 +298,7 @@ class Planner:
             inherited = environments.get(stage.base_index) or self._precompute_env.get(stage.base_index)
             if inherited is not None:
                 return inherited.copy()
-        return self.keyer.stage_environment(
-            self.bases.config_env(stage), build_args=self.build_args,
-            meta_args=self.selection.meta_args,
-        )
+        return self.keyer.stage_environment(self.bases.config_env(stage))
 
     def _external_digests(self) -> dict[str, str]:
         if self._image_digests is None:
