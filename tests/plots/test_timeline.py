@@ -164,3 +164,18 @@ def test_draws_loaded_recording(ax: Axes, tmp_path: Path) -> None:
 
     assert len(span_bars(ax)) == len(rec.spans[rec.spans["phase"].isin(list(PHASE_COLORS))])
     assert [p.get_gid() for p in ax.patches if p.get_gid() == "eliminated:1"] == ["eliminated:1"]
+
+
+def test_stage_missing_from_stages_gets_row(ax: Axes) -> None:
+    rec = recording()
+    stages = rec.stages[rec.stages["stage_index"] != 2]
+    timeline(rec.spans, stages=stages, ax=ax)
+    labels = [label.get_text() for label in ax.get_yticklabels()]
+    third_stage = set(rec.spans.loc[rec.spans["stage_index"] == 2, "span_id"])
+    bars = span_bars(ax)
+
+    assert labels == ["0 deps", "1 (eliminated)", "2", "build"]
+    drawn = third_stage & set(bars)
+    assert drawn
+    for span_id in drawn:
+        assert bars[span_id].get_y() + bars[span_id].get_height() / 2 == pytest.approx(2)

@@ -77,14 +77,23 @@ def timeline(
 
 
 def _stage_rows(spans: pd.DataFrame, stages: pd.DataFrame | None, build_id: str) -> pd.DataFrame:
+    """Return stage_name and action by stage index, for every stage with a row."""
+    span_indices = {int(i) for i in spans["stage_index"].dropna().unique()}
     if stages is None:
-        indices = sorted(int(i) for i in spans["stage_index"].dropna().unique())
-        return pd.DataFrame({"stage_name": pd.NA, "action": "built"}, index=indices)
+        return pd.DataFrame({"stage_name": pd.NA, "action": "built"}, index=sorted(span_indices))
+
     stages = require_frame("timeline", "stages", stages)
     require_columns("timeline", "stages", stages, STAGE_COLUMNS)
     own = stages[stages["build_id"] == build_id].copy()
     own["stage_index"] = own["stage_index"].astype(int)
-    return own.set_index("stage_index").sort_index()[["stage_name", "action"]]
+    rows = own.set_index("stage_index")[["stage_name", "action"]]
+
+    # A stage with spans but no row in `stages` still gets its own row.
+    unlisted = sorted(span_indices - set(rows.index))
+    if unlisted:
+        extra = pd.DataFrame({"stage_name": pd.NA, "action": "built"}, index=unlisted)
+        rows = pd.concat([rows, extra.astype(rows.dtypes.to_dict())])
+    return rows.sort_index()
 
 
 def _drawn_spans(spans: pd.DataFrame) -> pd.DataFrame:
