@@ -164,6 +164,17 @@ class KanikoOptions:
         }
         return cls(**flags, **options)  # type: ignore[arg-type]
 
+    def with_env(self, environ: Mapping[str, str]) -> KanikoOptions:
+        """Return a copy with the `FF_KANIKO_*` variables present in `environ` applied.
+
+        An unparsable value leaves that flag at kaniko's default, as kaniko does.
+        """
+        changes: dict[str, object] = {}
+        for name, (field_name, default) in FEATURE_FLAGS.items():
+            if name in environ:
+                changes[field_name] = parse_go_bool(environ[name], default)
+        return self.with_changes(**changes)
+
     def with_changes(self, **changes: object) -> KanikoOptions:
         """Return a copy with `changes` applied (field names, as in `dataclasses.replace`)."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

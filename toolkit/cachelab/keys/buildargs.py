@@ -1,0 +1,311 @@
+"""kaniko's build arguments and the environment a stage's RUN keys see.
+
+A RUN key contains the stage's "replacement environment": the config `Env` as it
+stands before the RUN, merged with the build arguments the stage may use. Those
+are the ARGs declared in the stage (or in a local base stage it is built on)
+plus ten builtin proxy names. A value comes from `--build-arg`, else the ARG's
+default, else a meta ARG (declared before the first FROM) of the same name, else
+a predefined platform ARG (`TARGETARCH`, ...) if the stage declared it; a name
+with none of these is left out. Proxy names appear only with a `--build-arg` or
+meta ARG value. Undeclared `--build-arg`s never appear.
+
+With `FF_KANIKO_BUILDKIT_ARG_ENV_PRECEDENCE` (default on) an ARG value overrides
+an ENV of the same name, and an ENV instruction removes a declared ARG of the
+same name; without it ENV wins.
+
+This follows osscontainertools/kaniko at commit 6bcc934 (`pkg/dockerfile/buildargs.go`,
+`pkg/commands/arg.go`, `pkg/commands/env.go`, `pkg/util/command_util.go`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from cachelab.dockerfile.args import Platform, host_platform, split_arg
+from cachelab.dockerfile.errors import ExpansionError
+from cachelab.dockerfile.lexer import expand_word
+from cachelab.dockerfile.model import Instruction
+
+logger = logging.getLogger(__name__)
+
+#: The proxy variables every stage may receive without declaring them.
+PROXY_ARGS = (
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+)
+
+#: The env of a base image whose config has no `Env` at all (scratch included).
+SCRATCH_ENV = ("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",)
+
+
+def parse_key_values(entries: Iterable[str]) -> dict[str, str | None]:
+    """Split `KEY=VALUE` entries into a dict; an entry without `=` maps to None. Later entries win."""
+    result: dict[str, str | None] = {}
+    for entry in entries:
+        key, has_value, value = entry.partition("=")
+        result[key] = value if has_value else None
+    return result
+
+
+def lexer_env(entries: Iterable[str]) -> dict[str, str]:
+    """Turn `KEY=VALUE` entries into the variables the shell lexer sees (`KEY` alone is empty)."""
+    result: dict[str, str] = {}
+    for entry in entries:
+        key, _, value = entry.partition("=")
+        result[key] = value
+    return result
+
+
+def predefined_args(
+    *, target_platform: str | None = None, last_stage: str | None = None,
+    build_platform: Platform | None = None,
+) -> dict[str, str]:
+    """Return kaniko's predefined platform ARGs.
+
+    The build platform is the host's; the target platform is `--custom-platform`
+    as given, else the build platform. `TARGETSTAGE` is the name of the last
+    stage built, else `default`.
+    """
+    build = build_platform or host_platform()
+    target = Platform.parse(target_platform) if target_platform else build
+    return {
+        "BUILDPLATFORM": str(build),
+        "BUILDOS": build.os,
+        "BUILDOSVERSION": "",
+        "BUILDARCH": build.architecture,
+        "BUILDVARIANT": build.variant,
+        "TARGETPLATFORM": target_platform or str(build),
+        "TARGETOS": target.os,
+        "TARGETOSVERSION": "",
+        "TARGETARCH": target.architecture,
+        "TARGETVARIANT": target.variant,
+        "TARGETSTAGE": last_stage or "default",
+    }
+
+
+@dataclass
+class BuildArgs:
+    """The build arguments of one stage, as kaniko tracks them.
+
+    `options` are the `--build-arg` values (None for `--build-arg NAME` without
+    `=`, which kaniko ignores), `declared` the ARGs declared in this stage or an
+    ancestor stage (None = no default), `meta` the meta ARGs and `predefined`
+    the platform ARGs.
+    """
+
+    options: dict[str, str | None] = field(default_factory=dict)
+    declared: dict[str, str | None] = field(default_factory=dict)
+    meta: dict[str, str | None] = field(default_factory=dict)
+    predefined: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_options(
+        cls, build_args: Sequence[str] | Mapping[str, str] = (), *,
+        predefined: Mapping[str, str] | None = None,
+    ) -> BuildArgs:
+        """Create the build-wide arguments from `--build-arg` values (`NAME=value` strings or a dict)."""
+        if isinstance(build_args, Mapping):
+            options: dict[str, str | None] = dict(build_args)
+        else:
+            options = parse_key_values(build_args)
+        return cls(options=options, predefined=dict(predefined or {}))
+
+    def clone(self) -> BuildArgs:
+        """Return an independent copy; kaniko clones per stage so sibling stages never share ARGs."""
+        return BuildArgs(dict(self.options), dict(self.declared), dict(self.meta), dict(self.predefined))
+
+    def add_meta_args(
+        self, meta_args: Sequence[Instruction], *, escape: str = "\\"
+    ) -> None:
+        """Record the meta ARGs (ARG before the first FROM) with their defaults expanded.
+
+        Each default has its enclosing quotes removed and is expanded against
+        the meta ARGs before it, with `--build-arg` values taking precedence.
+        """
+        previous: dict[str, str] = {}
+        for instruction in meta_args:
+            for word in instruction.args:
+                name, default = split_arg(word)
+                if default is None:
+                    self.meta[name] = None
+                    continue
+                scope = dict(previous)
+                scope.update({k: v for k, v in self.options.items() if v is not None})
+                value = expand_word(strip_enclosing_quotes(default), scope, escape=escape)
+                previous[name] = value
+                self.meta[name] = value
+
+    def add_arg(self, name: str, value: str | None) -> None:
+        self.declared[name] = value
+
+    def remove_arg(self, name: str) -> None:
+        self.declared.pop(name, None)
+
+    def _value(self, name: str, source: Mapping[str, str | None]) -> str | None:
+        override = self.options.get(name)
+        if override is not None:
+            return override
+        default = source.get(name)
+        if default is not None:
+            return default
+        meta = self.meta.get(name)
+        if meta is not None:
+            return meta
+        if name in source and name in self.predefined:
+            return self.predefined[name]
+        return None
+
+    def _all_from(self, source: Mapping[str, str | None]) -> dict[str, str]:
+        values: dict[str, str] = {}
+        for name in [*source, *PROXY_ARGS]:
+            value = self._value(name, source)
+            if value is not None:
+                values[name] = value
+        return values
+
+    def allowed(self) -> dict[str, str]:
+        """Return the values of every argument the stage may use (kaniko's `GetAllAllowed`)."""
+        return self._all_from(self.declared)
+
+    def all_meta(self) -> dict[str, str]:
+        """Return the values of the meta ARGs and proxy names (kaniko's `GetAllMeta`)."""
+        return self._all_from(self.meta)
+
+    def replacement_envs(self, env: Sequence[str], *, arg_precedence: bool = True) -> list[str]:
+        """Return the sorted `K=V` list a RUN key contains (`K` alone for an env entry without `=`).
+
+        `env` is the stage config's Env before the instruction; `arg_precedence`
+        is `FF_KANIKO_BUILDKIT_ARG_ENV_PRECEDENCE`.
+        """
+        merged = parse_key_values(env)
+        for name, value in self.allowed().items():
+            if arg_precedence or name not in merged:
+                merged[name] = value
+        rendered = [name if value is None else f"{name}={value}" for name, value in merged.items()]
+        return sorted(rendered, key=lambda entry: entry.encode("utf-8", "surrogateescape"))
+
+
+def strip_enclosing_quotes(value: str) -> str:
+    """Remove one pair of matching quotes around a meta ARG default, as kaniko does.
+
+    Escaped quotes (`\\"...\\"`) are left in place; unmatched quotes raise
+    `ExpansionError`.
+    """
+    if len(value) < 2:
+        return value
+    leader = ""
+    if value[0] in "'\"":
+        leader = value[0]
+    elif value[0] == "\\" and value[1] in "'\"":
+        leader = value[:2]
+    tail = ""
+    if len(leader) < 2:
+        if value[-1] in "'\"":
+            tail = value[-1]
+    elif value[-2:] in ("\\'", '\\"'):
+        tail = value[-2:]
+    if leader != tail:
+        raise ExpansionError(f"quotes wrapping ARG value {value!r} must be matched")
+    if len(leader) != 1:
+        return value
+    return value[1:-1]
+
+
+@dataclass
+class StageEnv:
+    """The symbolic state of a stage that keys depend on: config Env and build arguments.
+
+    `env` is the config's Env list (kaniko's scratch default when the base image
+    has none); `apply` updates it for ENV and ARG the way kaniko executes them.
+    """
+
+    env: list[str]
+    args: BuildArgs
+    arg_precedence: bool = True
+    escape: str = "\\"
+
+    @classmethod
+    def for_base(
+        cls, base_env: Sequence[str] | None, args: BuildArgs, *, arg_precedence: bool = True,
+        escape: str = "\\",
+    ) -> StageEnv:
+        """Start a stage on a base whose config Env is `base_env` (None = the field is absent)."""
+        env = list(SCRATCH_ENV) if base_env is None else list(base_env)
+        return cls(env, args, arg_precedence, escape)
+
+    def copy(self) -> StageEnv:
+        return StageEnv(list(self.env), self.args.clone(), self.arg_precedence, self.escape)
+
+    def replacement_envs(self) -> list[str]:
+        """Return the sorted replacement list for the next instruction."""
+        return self.args.replacement_envs(self.env, arg_precedence=self.arg_precedence)
+
+    def variables(self) -> dict[str, str]:
+        """Return the variables the shell lexer sees for the next instruction."""
+        return lexer_env(self.replacement_envs())
+
+    def expand(self, word: str) -> str:
+        """Expand `word` with the current variables (BuildKit's ProcessWord)."""
+        return expand_word(word, self.variables(), escape=self.escape)
+
+    def apply(self, instruction: Instruction) -> None:
+        """Update Env and arguments for an ENV or ARG; other instructions change nothing here.
+
+        Raises `ExpansionError` located at the instruction's line.
+        """
+        try:
+            if instruction.kind == "ENV":
+                self._apply_env(instruction)
+            elif instruction.kind == "ARG":
+                self._apply_arg(instruction)
+        except ExpansionError as exc:
+            raise exc.located(None, instruction.start_line) from None
+
+    def _apply_env(self, instruction: Instruction) -> None:
+        words = instruction.args
+        if len(words) % 2:
+            raise ExpansionError(f"ENV needs name/value pairs, got {list(words)!r}")
+        pairs = list(zip(words[0::2], words[1::2]))
+        variables = self.variables()
+        # Every pair is expanded with the variables from before this ENV.
+        expanded = [
+            (expand_word(key, variables, escape=self.escape),
+             expand_word(value, variables, escape=self.escape))
+            for key, value in pairs
+        ]
+        entries = [entry.partition("=") for entry in self.env]
+        current = [(key, value) for key, _, value in entries]
+        for key, value in expanded:
+            for index, (existing, _) in enumerate(current):
+                if existing == key:
+                    current[index] = (key, value)
+                    break
+            else:
+                current.append((key, value))
+        self.env = [f"{key}={value}" for key, value in current]
+        if self.arg_precedence:
+            for key, _ in pairs:
+                self.args.remove_arg(key)
+
+    def _apply_arg(self, instruction: Instruction) -> None:
+        for word in instruction.args:
+            name, default = split_arg(word)
+            variables = self.variables()
+            resolved = expand_word(name, variables, escape=self.escape)
+            if default is not None:
+                value: str | None = expand_word(default, variables, escape=self.escape)
+            else:
+                value = self.args.allowed().get(resolved)
+                if value is None:
+                    value = self.args.all_meta().get(resolved)
+            self.args.add_arg(resolved, value)
