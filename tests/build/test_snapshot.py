@@ -289,3 +289,25 @@ def test_fifo_written_as_fifo(root: Path, tmp_path: Path) -> None:
     snapshot = snapshotter.take(tmp_path / "layer.tar")
 
     assert _members(snapshot.path)["pipe"].isfifo()
+
+
+@pytest.mark.sandbox
+def test_run_changes_become_layer(busybox_root: Path, tmp_path: Path) -> None:
+    if shutil.which("bwrap") is None and os.geteuid() != 0:
+        pytest.skip("no sandbox backend on this machine")
+    from cachelab.build.sandbox import RunRequest, Sandbox
+
+    snapshotter = Snapshotter(str(busybox_root))
+    request = RunRequest(
+        argv=("/bin/sh", "-c", "rm /etc/group && mkdir -p /opt/x && echo hi > /opt/x/f && ln -s f /opt/x/l"),
+        env=("PATH=/bin",),
+    )
+    result = Sandbox().run(busybox_root, request)
+    assert result.exit_code == 0, result.output_tail
+
+    layer = snapshotter.take(tmp_path / "layer.tar")
+
+    names = _names(layer.path)
+    assert "etc/.wh.group" in names
+    assert ["opt", "opt/x", "opt/x/f", "opt/x/l"] == [name for name in names if name.startswith("opt")]
+    assert not [name for name in names if name.startswith(("proc", "dev"))]
