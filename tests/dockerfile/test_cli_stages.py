@@ -33,7 +33,16 @@ def test_stages_table(dockerfile_path: Path, capsys: pytest.CaptureFixture[str])
     lines = capsys.readouterr().out.splitlines()
 
     assert code == 0
-    assert lines[0].split() == ["index", "name", "base", "depends", "on", "live", "squashed", "into"]
+    assert lines[0].split() == [
+        "index",
+        "name",
+        "base",
+        "depends",
+        "on",
+        "live",
+        "squashed",
+        "into",
+    ]
     assert lines[1].split() == ["0", "deps", "debian", "-", "yes", "1"]
     assert lines[2].split() == ["1", "build", "stage", "0", "(deps)", "0", "yes", "-"]
     assert lines[3].split() == ["2", "lint", "alpine", "-", "no", "-"]
@@ -42,7 +51,15 @@ def test_stages_table(dockerfile_path: Path, capsys: pytest.CaptureFixture[str])
 
 def test_stages_json_with_targets(dockerfile_path: Path, capsys: pytest.CaptureFixture[str]):
     code = main(
-        ["stages", str(dockerfile_path), "--target", "lint,final", "--build-arg=BASE=x", "--format", "json"]
+        [
+            "stages",
+            str(dockerfile_path),
+            "--target",
+            "lint,final",
+            "--build-arg=BASE=x",
+            "--format",
+            "json",
+        ]
     )
     data = json.loads(capsys.readouterr().out)
 
@@ -56,7 +73,18 @@ def test_stages_json_with_targets(dockerfile_path: Path, capsys: pytest.CaptureF
 
 
 def test_stages_repeated_target(dockerfile_path: Path, capsys: pytest.CaptureFixture[str]):
-    code = main(["stages", str(dockerfile_path), "--target", "build", "--target", "lint", "--format", "json"])
+    code = main(
+        [
+            "stages",
+            str(dockerfile_path),
+            "--target",
+            "build",
+            "--target",
+            "lint",
+            "--format",
+            "json",
+        ]
+    )
     data = json.loads(capsys.readouterr().out)
 
     assert code == 0
@@ -74,7 +102,9 @@ def test_stages_unknown_target_fails(dockerfile_path: Path, capsys: pytest.Captu
 
 def test_stages_syntax_error_names_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     path = tmp_path / "Dockerfile"
-    path.write_text("FROM a\nRUN true\nCOPY --from=later /x /y\nFROM b AS later\n", encoding="utf-8")
+    path.write_text(
+        "FROM a\nRUN true\nCOPY --from=later /x /y\nFROM b AS later\n", encoding="utf-8"
+    )
 
     code = main(["stages", str(path)])
     err = capsys.readouterr().err

@@ -80,7 +80,12 @@ def test_empty_file_rejected():
 
 
 GRAPH_ERRORS = [
-    ("forward-name", "FROM a AS one\nCOPY --from=two /x /y\nFROM b AS two\n", 2, "not defined before"),
+    (
+        "forward-name",
+        "FROM a AS one\nCOPY --from=two /x /y\nFROM b AS two\n",
+        2,
+        "not defined before",
+    ),
     ("forward-index", "FROM a\nCOPY --from=1 /x /y\nFROM b\n", 2, "not defined before"),
     ("self-index", "FROM a\nRUN x\nCOPY --from=0 /x /y\n", 3, "not defined before"),
     ("index-out-of-range", "FROM a\nFROM b\nCOPY --from=5 /x /y\n", 3, "has 2 stages"),

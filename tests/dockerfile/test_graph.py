@@ -195,11 +195,33 @@ def test_build_arg_overrides_meta_arg():
     assert graph.args["GO"] == "golang:1.23"
 
 
-def test_undeclared_build_arg_invisible_to_from():
+def test_undeclared_build_arg_visible_to_from():
     text = "ARG TAG=1\nFROM img:${TAG}${EXTRA}\n"
     graph = plan_stages(parse_dockerfile(text), build_args={"EXTRA": "-x"})
 
+    assert graph.stages[0].base_image == "img:1-x"
+
+
+def test_empty_build_arg_keeps_default():
+    text = "ARG TAG=1\nFROM img:${TAG}\n"
+    graph = plan_stages(parse_dockerfile(text), build_args={"TAG": ""})
+
     assert graph.stages[0].base_image == "img:1"
+
+
+def test_build_arg_used_in_meta_default():
+    text = "ARG V=3\nARG IMG=repo:${V}-slim\nFROM $IMG\n"
+    graph = plan_stages(parse_dockerfile(text), build_args={"V": "4"})
+
+    assert graph.stages[0].base_image == "repo:4-slim"
+
+
+def test_meta_default_enclosing_quotes_stripped():
+    text = "ARG B=busybox\nARG A='$B'\nARG C=\"x y\"\nFROM $A\n"
+    graph = plan_stages(parse_dockerfile(text))
+
+    assert graph.args["A"] == "busybox"
+    assert graph.args["C"] == "x y"
 
 
 def test_meta_arg_default_uses_earlier_args():
@@ -225,6 +247,32 @@ def test_from_variable_naming_stage():
     assert graph.stages[1].base_stage == 0
 
 
+def test_trigger_copy_source_kept_live():
+    text = (
+        "FROM busybox AS assets\n"
+        "FROM busybox AS base\n"
+        "ONBUILD COPY --from=assets /a /a\n"
+        "FROM base AS app\n"
+    )
+    graph = plan_stages(parse_dockerfile(text))
+
+    assert [stage.live for stage in graph.stages] == [True, True, True]
+    assert [stage.absorbed for stage in graph.built] == [(0,), (1, 2)]
+    assert graph.built[1].sources[0].stage == 0
+
+
+def test_remote_onbuild_only_for_live_stages():
+    requested: list[str] = []
+
+    def image_onbuild(reference: str) -> list[str]:
+        requested.append(reference)
+        return []
+
+    plan_stages(parse_dockerfile(MULTI), image_onbuild=image_onbuild)
+
+    assert requested == ["golang:1.22"]
+
+
 def test_resquash_after_elimination():
     text = CHAIN + "FROM a AS nosquash\n"
     graph = plan_stages(parse_dockerfile(text), targets=["c", "nosquash"])
@@ -236,10 +284,7 @@ def test_resquash_after_elimination():
 
 
 def test_resquash_skips_onbuild_base():
-    text = (
-        "FROM busybox AS base\nONBUILD RUN touch /x\n"
-        "FROM base AS child\nFROM base AS other\n"
-    )
+    text = "FROM busybox AS base\nONBUILD RUN touch /x\nFROM base AS child\nFROM base AS other\n"
     graph = plan_stages(parse_dockerfile(text), targets=["child", "other"])
     without_other = [stage for stage in graph.built if stage.name != "other"]
 

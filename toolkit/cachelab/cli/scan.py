@@ -28,15 +28,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument(
-        "source", metavar="DIR_OR_MANIFEST",
+        "source",
+        metavar="DIR_OR_MANIFEST",
         help="directory of Dockerfiles, manifest.jsonl, or *.jsonl.zst store",
     )
     parser.add_argument(
-        "--out", required=True, type=Path, metavar="FILE",
+        "--out",
+        required=True,
+        type=Path,
+        metavar="FILE",
         help="output table; the extension picks the format (.parquet or .csv)",
     )
     parser.add_argument(
-        "--progress", choices=("auto", "always", "never"), default="auto",
+        "--progress",
+        choices=("auto", "always", "never"),
+        default="auto",
         help="progress bar on stderr (default auto: only on a terminal and outside CI)",
     )
     parser.set_defaults(handler=run_scan)
@@ -59,7 +65,11 @@ def run_scan(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     entries = read_corpus(args.source)
     with tqdm(
-        entries, desc="scan", unit="file", file=sys.stderr, disable=not _show_progress(args.progress)
+        entries,
+        desc="scan",
+        unit="file",
+        file=sys.stderr,
+        disable=not _show_progress(args.progress),
     ) as progress:
         rows = [row_as_dict(row) for row in scan_entries(progress)]
     elapsed = time.perf_counter() - started
@@ -95,18 +105,26 @@ def format_summary(frame, elapsed: float) -> str:  # type: ignore[no-untyped-def
         count = int(mask.sum())
         return f"{count} ({100 * count / total:.0f}%)"
 
+    digest = int(frame["base_digest"].sum())
+    tag = int(frame["base_tag"].sum())
+    latest = int(frame["base_latest"].sum())
     lines = [
         f"scanned {total} files in {elapsed:.2f} s ({rate:.0f} files/s)",
         f"parsed: {parsed}, failed: {total - parsed}, stage graph planned: {planned}",
         f"multistage: {share(frame['multistage'])}",
-        f"with COPY --from a stage: {share(frame['copy_from_stage'] > 0)}, "
-        f"an image: {share(frame['copy_from_image'] > 0)}",
-        f"with RUN --mount=type=cache: {share(frame['run_mount_cache'] > 0)}, "
-        f"heredocs: {share(frame['heredocs'] > 0)}",
-        f"remote ADD: {int(frame['remote_add'].sum())}, "
-        f"with --checksum: {int(frame['remote_add_checksum'].sum())}",
-        f"external bases by digest: {int(frame['base_digest'].sum())}, "
-        f"by tag: {int(frame['base_tag'].sum())}, latest: {int(frame['base_latest'].sum())}",
+        (
+            f"with COPY --from a stage: {share(frame['copy_from_stage'] > 0)}, "
+            f"an image: {share(frame['copy_from_image'] > 0)}"
+        ),
+        (
+            f"with RUN --mount=type=cache: {share(frame['run_mount_cache'] > 0)}, "
+            f"heredocs: {share(frame['heredocs'] > 0)}"
+        ),
+        (
+            f"remote ADD: {int(frame['remote_add'].sum())}, "
+            f"with --checksum: {int(frame['remote_add_checksum'].sum())}"
+        ),
+        f"external bases by digest: {digest}, by tag: {tag}, latest: {latest}",
         f"max FROM-chain length: {int(frame['from_chain_length'].max())}",
     ]
     return "\n".join(lines) + "\n"

@@ -52,19 +52,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("file", metavar="FILE", help="path of the Dockerfile")
     parser.add_argument(
-        "--target", action=_AppendTargets, dest="targets", default=[], metavar="T",
+        "--target",
+        action=_AppendTargets,
+        dest="targets",
+        default=[],
+        metavar="T",
         help="target stage name; repeat or separate with commas (default: the last stage)",
     )
     parser.add_argument(
-        "--build-arg", action=_AppendBuildArg, dest="build_args", default={}, metavar="K=V",
+        "--build-arg",
+        action=_AppendBuildArg,
+        dest="build_args",
+        default={},
+        metavar="K=V",
         help="set a build argument (meta ARGs in FROM lines); repeatable",
     )
     parser.add_argument(
-        "--platform", default=None, metavar="OS/ARCH",
+        "--platform",
+        default=None,
+        metavar="OS/ARCH",
         help="target platform for TARGETPLATFORM and friends (default: this machine)",
     )
     parser.add_argument(
-        "--format", choices=("table", "json"), default="table",
+        "--format",
+        choices=("table", "json"),
+        default="table",
         help="output format (default: table)",
     )
     parser.set_defaults(handler=run_stages)
@@ -82,7 +94,9 @@ def run_stages(args: argparse.Namespace) -> int:
             platform=args.platform,
         )
     except ValueError as exc:
-        raise CachelabError(str(exc), hint="write the platform as os/arch, e.g. linux/arm64") from None
+        raise CachelabError(
+            str(exc), hint="write the platform as os/arch, e.g. linux/arm64"
+        ) from None
 
     if args.format == "json":
         json.dump(graph_as_dict(graph), sys.stdout, indent=2)
@@ -122,7 +136,9 @@ def format_table(graph: StageGraph) -> str:
             )
         )
     widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows
+    ]
     return "\n".join(lines) + "\n"
 
 

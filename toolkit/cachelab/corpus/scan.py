@@ -12,7 +12,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
 
 from cachelab.corpus.manifest import CorpusEntry
-from cachelab.dockerfile import Dockerfile, DockerfileError, StageGraph, parse_dockerfile, plan_stages
+from cachelab.dockerfile import (
+    Dockerfile,
+    DockerfileError,
+    StageGraph,
+    parse_dockerfile,
+    plan_stages,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -1,9 +1,10 @@
 """Build arguments visible to FROM lines: predefined platform ARGs and meta ARGs.
 
-Meta ARGs are the ARG instructions before the first FROM. A `--build-arg` value
-overrides a declared meta ARG's default; a build argument that no meta ARG
-declares stays invisible to FROM lines. The platform ARGs (TARGETPLATFORM,
-BUILDOS, ...) are always visible.
+Meta ARGs are the ARG instructions before the first FROM. FROM lines see them
+the way kaniko's `MakeKanikoStages` does (osscontainertools fork): every
+`--build-arg` with a non-empty value, declared or not, overrides or adds to the
+meta ARG defaults, unlike BuildKit, which hides undeclared build arguments. The
+platform ARGs (TARGETPLATFORM, BUILDOS, ...) are always visible.
 """
 
 from __future__ import annotations
@@ -106,23 +107,37 @@ def meta_arg_values(
     path: str,
     escape: str = "\\",
 ) -> dict[str, str]:
-    """Evaluate the meta ARGs in order, starting from the `predefined` platform ARGs.
+    """Return the variables a FROM line sees: platform ARGs, meta ARGs, build args.
 
-    A default is expanded against the values defined before it; an ARG with no
-    default and no build argument stays unset.
+    Each default is expanded against the `predefined` ARGs, the defaults before
+    it and all build arguments. Then every build argument with a non-empty value
+    is added on top, so an empty `--build-arg NAME=` keeps a declared default. An
+    ARG with no default and no build argument stays unset.
     """
-    values = dict(predefined)
+    defaults: dict[str, str] = {}
     for instruction in meta_args:
         for word in instruction.args:
             name, default = split_arg(word)
-            if name in build_args:
-                values[name] = build_args[name]
-            elif default is not None:
-                try:
-                    values[name] = expand_word(default, values, escape=escape)
-                except ExpansionError as exc:
-                    raise exc.located(path, instruction.start_line) from None
+            if default is None:
+                continue
+            visible = {**predefined, **defaults, **build_args}
+            unquoted = _strip_enclosing_quotes(default)
+            try:
+                defaults[name] = expand_word(unquoted, visible, escape=escape)
+            except ExpansionError as exc:
+                raise exc.located(path, instruction.start_line) from None
+
+    values = {**predefined, **defaults}
+    values.update((name, value) for name, value in build_args.items() if value)
     return values
+
+
+def _strip_enclosing_quotes(default: str) -> str:
+    # kaniko removes one pair of matching quotes around a meta ARG default before
+    # expanding it, so `ARG A='$B'` expands $B although the quotes are single.
+    if len(default) >= 2 and default[0] in "'\"" and default[-1] == default[0]:
+        return default[1:-1]
+    return default
 
 
 def expand_base(

@@ -7,7 +7,9 @@ The rules follow kaniko's `MakeKanikoStages` (osscontainertools fork, commit
   target. The final stage is the highest-index target and stages after it are
   dropped. The push stage is the first target given.
 * Walking back from the final stage, a stage is kept (live) when it is a target,
-  or a kept stage uses it as its FROM base or as a `--from` source.
+  or a kept stage uses it as its FROM base or as a `--from` source, including
+  the `--from` of the ONBUILD triggers injected into that stage. A
+  `RUN --mount=from=<stage>` counts as a `--from` source here too.
 * Each kept stage gets ONBUILD triggers prepended: the `ONBUILD` declarations of a
   local base stage, or the `OnBuild` list of a remote base image's config.
 * A kept stage S whose local base B has exactly one FROM-dependent and no
@@ -161,18 +163,24 @@ def plan_stages(
     final = max(target_indices)
     push = target_indices[0]
 
-    live = _liveness(bases, sources, target_indices, final)
-    logger.debug("%s: targets %s, live stages %s", path, target_indices, sorted(live))
-
+    # Walk back from the final stage. Only live stages get their triggers (so a
+    # remote base's config is fetched only when needed), and the triggers'
+    # `--from` sources keep their stages live too.
+    live = set(target_indices)
     built: list[KanikoStage] = []
-    for stage in dockerfile.stages:
-        if stage.index not in live:
+    for index in range(final, -1, -1):
+        if index not in live:
             continue
-        kind, image, base_stage = bases[stage.index]
+        stage = dockerfile.stages[index]
+        kind, image, base_stage = bases[index]
         triggers = resolver.triggers(stage, kind, image, base_stage, image_onbuild)
+        stage_sources = resolver.sources(triggers, index) + sources[index]
+        if base_stage is not None:
+            live.add(base_stage)
+        live.update(source.stage for source in stage_sources if source.stage is not None)
         built.append(
             KanikoStage(
-                index=stage.index,
+                index=index,
                 name=stage.name,
                 base_kind=kind,
                 base_image=image,
@@ -180,12 +188,14 @@ def plan_stages(
                 platform=stage.platform,
                 instructions=triggers + stage.instructions,
                 triggers=triggers,
-                sources=resolver.sources(triggers, stage.index) + sources[stage.index],
-                absorbed=(stage.index,),
-                push=stage.index == push,
-                final=stage.index == final,
+                sources=stage_sources,
+                absorbed=(index,),
+                push=index == push,
+                final=index == final,
             )
         )
+    built.reverse()
+    logger.debug("%s: targets %s, live stages %s", path, target_indices, sorted(live))
 
     squashed = squash_stages(built, keep=(push,))
     absorbed_by = {
@@ -235,9 +245,7 @@ def squash_stages(
     declares ONBUILD is not merged: merging drops its declarations, which changes
     the keys of the merged chain.
     """
-    from_dependents = Counter(
-        stage.base_stage for stage in stages if stage.base_stage is not None
-    )
+    from_dependents = Counter(stage.base_stage for stage in stages if stage.base_stage is not None)
     from_dependents.update(keep)
     copy_dependents = Counter(
         source.stage for stage in stages for source in stage.sources if source.stage is not None
@@ -318,24 +326,6 @@ def _target_indices(
     return indices
 
 
-def _liveness(
-    bases: Sequence[tuple[BaseKind, str | None, int | None]],
-    sources: Sequence[tuple[SourceRef, ...]],
-    targets: Iterable[int],
-    final: int,
-) -> set[int]:
-    """Walk back from the final stage and return the indices of the live stages."""
-    live = set(targets)
-    for index in range(final, -1, -1):
-        if index not in live:
-            continue
-        base_stage = bases[index][2]
-        if base_stage is not None:
-            live.add(base_stage)
-        live.update(source.stage for source in sources[index] if source.stage is not None)
-    return live
-
-
 class _Resolver:
     """Resolves FROM bases and `--from` references against earlier stages."""
 
@@ -368,7 +358,9 @@ class _Resolver:
                 found.append(self.resolve(written, "copy", instruction.start_line, current))
             for mount in instruction.mounts:
                 if mount.from_:
-                    found.append(self.resolve(mount.from_, "mount", instruction.start_line, current))
+                    found.append(
+                        self.resolve(mount.from_, "mount", instruction.start_line, current)
+                    )
         return tuple(found)
 
     def resolve(self, written: str, kind: SourceKind, line: int, current: int) -> SourceRef:
@@ -382,7 +374,9 @@ class _Resolver:
                 raise exc.located(self.path, line) from None
         if not value:
             raise DockerfileError(
-                f"empty --from in {kind}", path=self.path, line=line,
+                f"empty --from in {kind}",
+                path=self.path,
+                line=line,
                 hint="name an earlier stage, a stage index or an image",
             )
 

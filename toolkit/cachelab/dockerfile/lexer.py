@@ -56,7 +56,7 @@ class Expansion:
 class _FieldSplitter:
     """Collects fields: unquoted white space ends a field, quoted text never does."""
 
-    __slots__ = ("fields", "current", "in_field")
+    __slots__ = ("current", "fields", "in_field")
 
     def __init__(self) -> None:
         self.fields: list[str] = []
@@ -125,9 +125,7 @@ class ShellLexer:
         self.raw_escapes = raw_escapes
         self.skip_unset = skip_unset
 
-    def process(
-        self, word: str, env: Mapping[str, str], *, split_fields: bool = True
-    ) -> Expansion:
+    def process(self, word: str, env: Mapping[str, str], *, split_fields: bool = True) -> Expansion:
         """Expand `word` against `env`; raise ExpansionError on bad syntax.
 
         With `split_fields` false, `words` is left empty, which saves time.

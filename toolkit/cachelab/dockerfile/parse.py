@@ -25,9 +25,24 @@ logger = logging.getLogger(__name__)
 
 INSTRUCTIONS = frozenset(
     (
-        "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM",
-        "HEALTHCHECK", "LABEL", "MAINTAINER", "ONBUILD", "RUN", "SHELL",
-        "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
+        "ADD",
+        "ARG",
+        "CMD",
+        "COPY",
+        "ENTRYPOINT",
+        "ENV",
+        "EXPOSE",
+        "FROM",
+        "HEALTHCHECK",
+        "LABEL",
+        "MAINTAINER",
+        "ONBUILD",
+        "RUN",
+        "SHELL",
+        "STOPSIGNAL",
+        "USER",
+        "VOLUME",
+        "WORKDIR",
     )
 )
 # BuildKit rejects these as ONBUILD triggers.
@@ -225,9 +240,7 @@ def _unknown_instruction(word: str, *, path: str, line: int) -> DockerfileError:
     return DockerfileError(f"unknown instruction: {word}", path=path, line=line, hint=hint)
 
 
-def _trigger(
-    command: buildkit_parser.Command, escape: str, path: str, text: str
-) -> Instruction:
+def _trigger(command: buildkit_parser.Command, escape: str, path: str, text: str) -> Instruction:
     """Parse the instruction after the `ONBUILD` keyword."""
     expression = _KEYWORD.sub("", command.original, count=1)
     if "<<" in expression and command.end_line > command.start_line:
