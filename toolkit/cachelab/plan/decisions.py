@@ -21,7 +21,7 @@ Vocabulary (shared with the recorded tables):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from cachelab.plan.interfaces import CacheEntry
 
@@ -86,6 +86,8 @@ class InstructionPlan:
     files_hashed: int = 0
     bytes_hashed: int = 0
     parts: tuple[str, ...] = ()  # key parts added by this instruction, for explanations
+    # The same parts labelled by the key engine (cachelab.keys.parts.KeyPart objects).
+    labelled_parts: tuple[Any, ...] = field(default=(), repr=False)
 
     @property
     def hit(self) -> bool:

@@ -232,6 +232,7 @@ def _record_parts(plan: InstructionPlan, parts: CommandParts, *, key: str, sourc
     plan.key = key
     plan.key_source = source  # type: ignore[assignment]
     plan.parts = tuple(parts.all)
+    plan.labelled_parts = parts.key_parts.parts
     plan.files_hashed = parts.files_hashed
     plan.bytes_hashed = parts.bytes_hashed
 

@@ -1,0 +1,95 @@
+"""`cachelab keys`: the cache key of every instruction in a cold build."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cachelab.cli.plan import add_build_arguments, make_planner, print_table
+
+if TYPE_CHECKING:
+    from cachelab.plan.decisions import StagePlan
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "keys",
+        help="print the cache key of every instruction of a cold build",
+        description=(
+            "Compute kaniko's cache key of every instruction as a build with an empty cache "
+            "would. A key that needs the files of a stage built earlier in the same build "
+            "(a COPY --from and what follows it) is null."
+        ),
+    )
+    add_build_arguments(parser)
+    parser.add_argument(
+        "--format", choices=("json", "table"), default="json",
+        help="json: a list of objects; table: aligned columns with shortened keys (default: json)",
+    )
+    parser.add_argument(
+        "--parts", type=Path, default=None, metavar="FILE",
+        help="also write every instruction's labelled key parts to FILE, for `cachelab explain`",
+    )
+    parser.set_defaults(handler=run)
+
+
+def key_rows(plans: dict[int, StagePlan], names: dict[int, str | None]) -> list[dict[str, Any]]:
+    """One row per instruction; `stage` and `index` are as written, even inside squashed stages."""
+    rows = []
+    for plan in plans.values():
+        positions: dict[int, int] = defaultdict(int)
+        for instruction in plan.instructions:
+            origin = instruction.origin_stage
+            rows.append({
+                "stage": origin,
+                "stage_name": names.get(origin),
+                "index": positions[origin],
+                "instruction": instruction.text,
+                "key": instruction.key,
+            })
+            positions[origin] += 1
+    rows.sort(key=lambda row: (row["stage"], row["index"]))
+    return rows
+
+
+def part_rows(plans: dict[int, StagePlan], names: dict[int, str | None]) -> list[dict[str, Any]]:
+    """Key rows plus each instruction's labelled parts (file parts with their hashed entries)."""
+    rows = key_rows(plans, names)
+    instructions = [i for plan in plans.values() for i in plan.instructions]
+    by_text = {(row["stage"], row["index"]): row for row in rows}
+    positions: dict[int, int] = defaultdict(int)
+    for instruction in instructions:
+        row = by_text[(instruction.origin_stage, positions[instruction.origin_stage])]
+        positions[instruction.origin_stage] += 1
+        row["parts"] = [_part_record(part) for part in instruction.labelled_parts]
+    return rows
+
+
+def _part_record(part: Any) -> dict[str, Any]:
+    record: dict[str, Any] = {"kind": part.kind, "value": part.value, "path": part.path}
+    if part.file is not None:
+        record["is_dir"] = part.file.is_dir
+        record["entries"] = [
+            {"path": e.path, "mode": e.mode, "owner": e.owner, "digest": e.digest, "size": e.size}
+            for e in part.file.entries
+        ]
+    return record
+
+
+def run(args: argparse.Namespace) -> int:
+    planner = make_planner(args, cache=None)
+    plans = planner.static_keys()
+    names = {stage.index: stage.name for stage in planner.dockerfile.stages}
+    if args.parts is not None:
+        args.parts.write_text(json.dumps(part_rows(plans, names), indent=2) + "\n")
+    rows = key_rows(plans, names)
+    if args.format == "json":
+        json.dump(rows, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print_table(rows, ("stage", "stage_name", "index", "instruction", "key"))
+    return 0

@@ -1,0 +1,185 @@
+"""`cachelab plan`: kaniko's cache decisions for a Dockerfile, before building it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cachelab.keys.flags import KanikoOptions
+    from cachelab.plan.decisions import StagePlan
+    from cachelab.plan.interfaces import LayerCache
+    from cachelab.plan.planner import Planner
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "plan",
+        help="show kaniko's cache decisions for a Dockerfile without building it",
+        description=(
+            "Compute every cache key kaniko would use, probe the cache and print kaniko's "
+            "dry-run plan (text) or one row per instruction (table, json)."
+        ),
+    )
+    add_build_arguments(parser)
+    parser.add_argument(
+        "--cache", default="mem", metavar="STORE",
+        help="cache to probe: 'mem' (an empty cache), 'oci:DIR' (kaniko's layout form), "
+        "a layout store DIR, or a registry repository HOST/REPO (default: mem)",
+    )
+    parser.add_argument(
+        "--format", choices=("text", "table", "json"), default="text",
+        help="text: kaniko's plan lines; table or json: one row per instruction (default: text)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def add_build_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options `plan` and `keys` share, spelled as kaniko spells them."""
+    parser.add_argument("dockerfile", metavar="FILE", help="the Dockerfile")
+    parser.add_argument("--context", required=True, metavar="DIR", help="the build context directory")
+    parser.add_argument(
+        "--profile", default="kaniko-lookahead",
+        help="named set of kaniko options and feature flags: kaniko, kaniko-copy, "
+        "kaniko-lookahead or no-cache (default: kaniko-lookahead); FF_KANIKO_* "
+        "environment variables override it",
+    )
+    parser.add_argument(
+        "--build-arg", action="append", default=[], metavar="K=V",
+        help="a build argument; repeat for more. `--build-arg K` takes the value of K from the environment",
+    )
+    parser.add_argument(
+        "--target", action="append", default=[], metavar="STAGE",
+        help="target stage; repeat or give a comma-separated list (the first is pushed)",
+    )
+    parser.add_argument(
+        "--base", action="append", default=[], metavar="REF=MANIFEST.json,CONFIG.json",
+        help="a base image given by its saved manifest and config; repeat for each FROM reference",
+    )
+    parser.add_argument(
+        "--platform", default=None, metavar="OS/ARCH",
+        help="target platform of the predefined ARGs (default: this machine's)",
+    )
+
+
+def parse_build_args(values: Sequence[str]) -> dict[str, str]:
+    """Parse `--build-arg` values; a bare name takes its value from the environment."""
+    parsed: dict[str, str] = {}
+    for value in values:
+        name, sep, given = value.partition("=")
+        if sep:
+            parsed[name] = given
+        elif name in os.environ:
+            parsed[name] = os.environ[name]
+    return parsed
+
+
+def parse_targets(values: Sequence[str]) -> list[str]:
+    """Split repeated and comma-separated `--target` values, keeping their order."""
+    return [target for value in values for target in value.split(",") if target]
+
+
+def build_options(profile_name: str) -> KanikoOptions:
+    """Return the named profile with any FF_KANIKO_* environment variable applied."""
+    from cachelab.keys.flags import FEATURE_FLAGS, parse_go_bool, profile
+    from cachelab.plan.errors import PlanError
+
+    try:
+        options = profile(profile_name)
+    except KeyError as exc:
+        raise PlanError(str(exc.args[0]), hint="Pick one of the profiles listed.") from None
+    changes = {
+        field: parse_go_bool(os.environ[name], default)
+        for name, (field, default) in FEATURE_FLAGS.items()
+        if name in os.environ
+    }
+    return options.with_changes(**changes) if changes else options
+
+
+def open_cache(location: str) -> LayerCache:
+    """Open the cache a `--cache` value names."""
+    if location == "mem":
+        from cachelab.plan.memory import MemoryCache
+
+        return MemoryCache()
+    from cachelab.oci.cache import open_layer_cache
+
+    return open_layer_cache(location)
+
+
+def make_planner(args: argparse.Namespace, cache: LayerCache | None) -> Planner:
+    """Build a Planner from the shared command-line options."""
+    from cachelab.dockerfile.parse import load_dockerfile
+    from cachelab.plan.images import FileImageSource, parse_base_option
+    from cachelab.plan.planner import Planner
+
+    dockerfile = load_dockerfile(args.dockerfile)
+    images = FileImageSource(dict(parse_base_option(value) for value in args.base))
+    return Planner(
+        dockerfile,
+        options=build_options(args.profile),
+        context_dir=args.context,
+        cache=cache,
+        images=images,
+        build_args=parse_build_args(args.build_arg),
+        targets=parse_targets(args.target),
+        platform=args.platform,
+        dockerfile_path=args.dockerfile,
+        cache_repo=None if getattr(args, "cache", "mem") == "mem" else args.cache,
+    )
+
+
+def instruction_rows(plans: Sequence[StagePlan]) -> list[dict[str, Any]]:
+    """One row per instruction of every stage: what `--format table|json` prints."""
+    rows = []
+    for stage in plans:
+        for instruction in stage.instructions:
+            rows.append({
+                "stage": stage.index,
+                "stage_name": stage.name,
+                "action": stage.action,
+                "index": instruction.index,
+                "line": instruction.line,
+                "instruction": instruction.text,
+                "key": instruction.key,
+                "redirect_key": instruction.redirect_key,
+                "decision": instruction.decision if stage.action == "built" else "skipped",
+                "a_priori": instruction.a_priori,
+            })
+    return rows
+
+
+def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    """Print `rows` as aligned columns; keys are shortened to 12 characters."""
+    def cell(row: dict[str, Any], column: str) -> str:
+        value = row[column]
+        if value is None:
+            return "-"
+        if column in ("key", "redirect_key"):
+            return str(value)[:12]
+        if column == "instruction" and len(str(value)) > 48:
+            return str(value)[:47] + "\u2026"
+        return str(value)
+
+    table = [list(columns)] + [[cell(row, column) for column in columns] for row in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
+    for line in table:
+        print("  ".join(text.ljust(width) for text, width in zip(line, widths)).rstrip())
+
+
+def run(args: argparse.Namespace) -> int:
+    planner = make_planner(args, open_cache(args.cache))
+    if args.format == "text":
+        sys.stdout.write(planner.render_plan())
+        return 0
+    rows = instruction_rows(planner.dry_run())
+    if args.format == "json":
+        json.dump(rows, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print_table(rows, ("stage", "instruction", "key", "redirect_key", "decision", "a_priori"))
+    return 0
