@@ -26,6 +26,9 @@ SUBCOMMANDS: tuple[str, ...] = (
     "store",
     "stages",
     "scan",
+    "plan",
+    "keys",
+    "explain",
 )
 
 
