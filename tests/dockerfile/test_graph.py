@@ -101,6 +101,14 @@ def test_push_stage_not_squashed_into_child():
     assert graph.built[1].final is True
 
 
+def test_other_target_squashed_and_kept():
+    graph = plan_stages(parse_dockerfile(CHAIN), targets=["c", "b"])
+
+    assert graph.push == 2
+    assert [stage.absorbed for stage in graph.built] == [(0, 1), (0, 1, 2)]
+    assert graph.stages[1].squashed_into == 2
+
+
 def test_local_onbuild_injected_and_declaration_dropped():
     text = (
         "FROM busybox AS base\n"

@@ -15,8 +15,9 @@ The rules follow kaniko's `MakeKanikoStages` (osscontainertools fork, commit
 * A kept stage S whose local base B has exactly one FROM-dependent and no
   `--from` dependents is merged with it (`squash`). S keeps its name and place
   and takes B's base. It runs B's instructions without B's own ONBUILD
-  declarations, then its own. Chains merge transitively. The push stage counts one extra
-  FROM-dependent, so it is never merged into a child.
+  declarations, then its own. Chains merge transitively. The push stage counts
+  one extra FROM-dependent, so it is never merged into a child. Another target
+  merged into a child is still built on its own as well.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ class StageInfo:
     """One stage of the Dockerfile as written, with its resolved references.
 
     `squashed_into` is the index of the built stage that absorbed this one as a
-    FROM base, or None when the stage is built under its own index or not at all.
+    FROM base, or None. A target other than the push stage may be absorbed and
+    still be built under its own index.
     """
 
     index: int
@@ -197,7 +199,7 @@ def plan_stages(
     built.reverse()
     logger.debug("%s: targets %s, live stages %s", path, target_indices, sorted(live))
 
-    squashed = squash_stages(built, keep=(push,))
+    squashed = squash_stages(built, keep=(push,), targets=target_indices)
     absorbed_by = {
         absorbed: result.index
         for result in squashed
@@ -234,16 +236,18 @@ def squash_stages(
     stages: Sequence[KanikoStage],
     *,
     keep: Collection[int] = (),
+    targets: Collection[int] = (),
     skip_bases_with_onbuild: bool = False,
 ) -> tuple[KanikoStage, ...]:
     """Merge each stage with a local base that nothing else depends on.
 
     Dependents (FROM bases and `--from` sources, triggers' included) are counted
-    among `stages` only, so the planner can re-squash
-    after eliminating stages. Indices in `keep` count one extra FROM-dependent and
-    are never merged into a child. With `skip_bases_with_onbuild`, a base that
-    declares ONBUILD is not merged: merging drops its declarations, which changes
-    the keys of the merged chain.
+    among `stages` only, so the planner can re-squash after eliminating stages.
+    Indices in `keep` (the push stage) count one extra FROM-dependent and are
+    never merged into a child. A base in `targets` is merged into its child and
+    still built on its own, as kaniko does. With `skip_bases_with_onbuild`, a
+    base that declares ONBUILD is not merged: merging drops its declarations,
+    which changes the keys of the merged chain.
     """
     from_dependents = Counter(stage.base_stage for stage in stages if stage.base_stage is not None)
     from_dependents.update(keep)
@@ -263,7 +267,8 @@ def squash_stages(
             and not (skip_bases_with_onbuild and base.declares_onbuild)
         )
         if mergeable and base is not None and base_index is not None:
-            del by_index[base_index]
+            if base_index not in targets:
+                del by_index[base_index]
             by_index[stage.index] = squash(base, stage)
         else:
             by_index[stage.index] = stage
