@@ -129,7 +129,9 @@ def read_directives(text: str, path: str) -> tuple[tuple[str, str], ...]:
     counts as a plain comment and ends them too. Names are case-insensitive.
     """
     directives: list[tuple[str, str]] = []
-    for number, line in enumerate(text.splitlines(), 1):
+    # Each known name may appear once, so a line past the first four is never one.
+    top_lines = text.split("\n", len(_KNOWN_DIRECTIVES) + 1)[: len(_KNOWN_DIRECTIVES) + 1]
+    for number, line in enumerate(top_lines, 1):
         match = _DIRECTIVE.match(line.strip())
         if match is None:
             break
