@@ -107,7 +107,7 @@ def meta_arg_values(
     path: str,
     escape: str = "\\",
 ) -> dict[str, str]:
-    """Return the variables a FROM line sees: platform ARGs, meta ARGs, build args.
+    """Return the variables visible to FROM lines: platform ARGs, meta ARGs, build args.
 
     Each default is expanded against the `predefined` ARGs, the defaults before
     it and all build arguments. Then every build argument with a non-empty value

@@ -7,9 +7,9 @@ The rules follow kaniko's `MakeKanikoStages` (osscontainertools fork, commit
   target. The final stage is the highest-index target and stages after it are
   dropped. The push stage is the first target given.
 * Walking back from the final stage, a stage is kept (live) when it is a target,
-  or a kept stage uses it as its FROM base or as a `--from` source, including
-  the `--from` of the ONBUILD triggers injected into that stage. A
-  `RUN --mount=from=<stage>` counts as a `--from` source here too.
+  or a kept stage uses it as its FROM base or as a `--from` source. The `--from`
+  of ONBUILD triggers injected into a kept stage counts too. Unlike kaniko, a
+  `RUN --mount=from=<stage>` also counts as a `--from` source here.
 * Each kept stage gets ONBUILD triggers prepended: the `ONBUILD` declarations of a
   local base stage, or the `OnBuild` list of a remote base image's config.
 * A kept stage S whose local base B has exactly one FROM-dependent and no

@@ -100,7 +100,7 @@ def parse_dockerfile(text: str, path: str = "Dockerfile") -> Dockerfile:
                 f"{instruction.kind} comes before the first FROM",
                 path=path,
                 line=instruction.start_line,
-                hint="start the Dockerfile with FROM; only ARG may come before it",
+                hint="start the Dockerfile with FROM, because only ARG may come before it",
             )
 
     if current is None:
