@@ -329,6 +329,9 @@ class Planner:
         if pass_name == "build":
             a_priori = self.precomputed.get(stage.index) or self.static_keys().get(stage.index)
             _copy_a_priori(plan, a_priori)
+        if not self.gates.cache:
+            plan.key_a_priori = False
+            plan.key_blockers = [BLOCKER_NO_CACHE]
         plan.should_unpack, plan.unpack_reason = decide_unpack(stage, plan)
         return plan
 
