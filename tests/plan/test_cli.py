@@ -1,0 +1,127 @@
+"""The plan, keys and explain commands."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from cachelab.cli import main
+
+DATA = Path(__file__).resolve().parent.parent / "keys" / "data"
+CASE = Path(__file__).resolve().parent.parent / "cases" / "01-copy-from-stale-hit"
+BASE = f"example.org/busybox:1={DATA / 'busybox-manifest.json'},{DATA / 'busybox-config.json'}"
+
+
+@pytest.fixture
+def context(tmp_path: Path) -> Path:
+    root = tmp_path / "context"
+    root.mkdir()
+    (root / "app.txt").write_text("hello v1\n")
+    os.chmod(root / "app.txt", 0o644)
+    return root
+
+
+def run_json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> list[dict[str, object]]:
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_plan_text_is_kaniko_grammar(context: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["plan", str(CASE / "Dockerfile"), "--context", str(context), "--base", BASE])
+
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert lines[0] == "FROM example.org/busybox:1 AS builder"
+    assert lines[1] == "  STREAM example.org/busybox:1"
+    assert lines[3].startswith("  CACHE MISS: ")
+    assert "SAVE FILES [/out.txt] /kaniko/deps/0" in lines
+    assert lines[-2].startswith("  CACHE REDIRECT MISS: ")
+
+
+def test_plan_json_rows(context: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = run_json(capsys, [
+        "plan", str(CASE / "Dockerfile"), "--context", str(context), "--base", BASE,
+        "--format", "json", "--profile", "kaniko-copy",
+    ])
+
+    assert [row["decision"] for row in rows] == ["miss", "not-probed", "unkeyed", "unkeyed"]
+    assert [row["a_priori"] for row in rows] == [True, True, False, False]
+    assert rows[0]["stage"] == 0
+    assert rows[2]["instruction"] == "COPY --from=builder /out.txt /srv/out.txt"
+
+
+def test_keys_json_null_where_files_needed(context: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("the expected key hashes app.txt owned by uid 0 and gid 0")
+    rows = run_json(capsys, [
+        "keys", str(CASE / "Dockerfile"), "--context", str(context), "--base", BASE,
+        "--profile", "kaniko-copy",
+    ])
+
+    # The key kaniko logged for `COPY app.txt /src/app.txt` in this configuration.
+    assert rows[0]["key"] == "b2a1c23561415f53f3f5384d64b65ad2f2dd60557b3751b48a218d40e7539879"
+    assert rows[0]["stage_name"] == "builder"
+    assert rows[2]["key"] is None
+    assert rows[3]["key"] is None
+
+
+def test_build_arg_and_target_spellings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        "FROM example.org/busybox:1 AS a\nARG X\nRUN echo $X\n"
+        "FROM example.org/busybox:1 AS b\nARG Y\nRUN echo $Y\n"
+    )
+    common = ["keys", str(dockerfile), "--context", str(tmp_path), "--base", BASE]
+
+    spaced = run_json(capsys, [*common, "--build-arg", "X=1", "--build-arg", "Y=2", "--target", "a,b"])
+    joined = run_json(capsys, [*common, "--build-arg=X=1", "--build-arg=Y=2", "--target", "a", "--target", "b"])
+    other = run_json(capsys, [*common, "--build-arg=X=9", "--build-arg=Y=2", "--target", "a,b"])
+
+    assert spaced == joined
+    assert {row["stage"] for row in spaced} == {0, 1}
+    assert other[1]["key"] != spaced[1]["key"]
+    assert other[3]["key"] == spaced[3]["key"]
+
+
+def test_explain_names_mode_change(context: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before, after = tmp_path / "before.json", tmp_path / "after.json"
+    common = ["keys", str(CASE / "Dockerfile"), "--context", str(context), "--base", BASE]
+    assert main([*common, "--parts", str(before)]) == 0
+    os.chmod(context / "app.txt", 0o755)
+    assert main([*common, "--parts", str(after)]) == 0
+    capsys.readouterr()
+
+    code = main(["explain", str(before), str(after)])
+
+    output = capsys.readouterr().out
+    assert code == 1
+    assert "stage 0 instruction 0: COPY app.txt /src/app.txt" in output
+    assert "app.txt: mode" in output
+
+
+def test_explain_equal_files(context: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    parts = tmp_path / "parts.json"
+    assert main(["keys", str(CASE / "Dockerfile"), "--context", str(context), "--base", BASE, "--parts", str(parts)]) == 0
+    capsys.readouterr()
+
+    assert main(["explain", str(parts), str(parts)]) == 0
+    assert "no difference" in capsys.readouterr().out
+
+
+def test_missing_base_reports_error(context: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["plan", str(CASE / "Dockerfile"), "--context", str(context)])
+
+    error = capsys.readouterr().err
+    assert code == 1
+    assert "example.org/busybox:1" in error
+    assert "hint: Give each base as REF=MANIFEST.json,CONFIG.json" in error
+
+
+def test_unknown_profile_reports_error(context: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["plan", str(CASE / "Dockerfile"), "--context", str(context), "--profile", "fast"])
+
+    assert code == 1
+    assert "unknown profile 'fast'" in capsys.readouterr().err
