@@ -210,10 +210,21 @@ def test_dest_symlink_stays_in_root(context: Path, stage: Path, tmp_path: Path) 
     outside.mkdir()
     os.symlink(str(outside), stage / "escape")
 
-    _copy("COPY a.txt /escape/", context, stage)
+    snapshotter = Snapshotter(str(stage))
+    (outside / "host-secret").write_text("host")
 
-    assert list(outside.iterdir()) == []
-    assert (stage / str(outside).lstrip("/") / "a.txt").read_text() == "a"
+    touched = _copy("COPY a.txt /escape/", context, stage)
+    layer = snapshotter.take_paths(touched, tmp_path / "layer.tar")
+
+    assert sorted(path.name for path in outside.iterdir()) == ["host-secret"]
+    inside = str(outside).lstrip("/")
+    assert (stage / inside / "a.txt").read_text() == "a"
+    assert touched == (f"/{inside}/a.txt",)
+    with tarfile.open(layer.path) as tar:
+        assert not [name for name in tar.getnames() if "host-secret" in name]
+    scoped = snapshotter.take_paths(["/escape/host-secret"], tmp_path / "scoped.tar")
+    with tarfile.open(scoped.path) as tar:
+        assert tar.getnames() == []
 
 
 def test_dockerignore_filters(context: Path, stage: Path) -> None:

@@ -207,6 +207,20 @@ def test_user_cannot_write_root_files(busybox_root: Path) -> None:
     assert "x" not in (busybox_root / "etc" / "passwd").read_text().split("\n")
 
 
+def test_home_from_passwd(sandbox: Sandbox, busybox_root: Path) -> None:
+    instruction = _run('echo "$HOME"')
+
+    as_root = execute_run(sandbox, str(busybox_root), instruction, env=(PATH_ENV,))
+    given = execute_run(sandbox, str(busybox_root), instruction, env=(PATH_ENV, "HOME=/custom"))
+
+    assert as_root.output_tail == ["/root"]
+    assert given.output_tail == ["/custom"]
+    if os.geteuid() == 0:
+        as_app = execute_run(sandbox, str(busybox_root), instruction, env=(PATH_ENV,),
+                             user=resolve_user(busybox_root, "app"))
+        assert as_app.output_tail == ["/home/app"]
+
+
 def test_resolve_user_forms(busybox_root: Path) -> None:
     assert resolve_user(busybox_root, "app") == UserIds(1000, 1000, (50,))
     assert resolve_user(busybox_root, "app:staff") == UserIds(1000, 50)

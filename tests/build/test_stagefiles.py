@@ -73,6 +73,21 @@ def test_save_symlink_brings_target(stage_root: Path, tmp_path: Path) -> None:
     assert (deps / "usr" / "lib" / "libz.so.1.3").read_text() == "libz"
 
 
+def test_save_through_parent_symlink(stage_root: Path, tmp_path: Path) -> None:
+    os.symlink("/usr/lib", stage_root / "lib")
+    deps = tmp_path / "deps"
+
+    save_stage_files(str(stage_root), ["/lib/libz.so.1.3"], str(deps))
+
+    assert os.readlink(deps / "lib") == "/usr/lib"
+    assert (deps / "usr" / "lib" / "libz.so.1.3").read_text() == "libz"
+    target = tmp_path / "next"
+    target.mkdir()
+    instruction = parse_dockerfile("FROM scratch\nCOPY --from=0 /lib/libz.so.1.3 /out/\n").stages[0].instructions[0]
+    execute_copy(instruction, stage_root=str(target), source=SourceRoot(str(deps), "stage 0"))
+    assert (target / "out" / "libz.so.1.3").read_text() == "libz"
+
+
 def test_save_missing_path(stage_root: Path, tmp_path: Path) -> None:
     with pytest.raises(CopySourceNotFound, match="/nope"):
         save_stage_files(str(stage_root), ["/nope"], str(tmp_path / "deps"))

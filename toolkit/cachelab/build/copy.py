@@ -39,7 +39,7 @@ from cachelab.build.copysources import MatchedSource, SourceRoot, match_sources,
 from cachelab.build.errors import CopyError, InstructionError
 from cachelab.build.fetch import download, is_url
 from cachelab.build.metadata import resolve_workdir
-from cachelab.build.rootpath import resolve_in_root
+from cachelab.build.rootpath import relative_to_root, resolve_in_root
 from cachelab.build.users import resolve_chown
 from cachelab.dockerfile.model import Heredoc, Instruction
 from cachelab.keys.dockerignore import DockerIgnore
@@ -152,7 +152,11 @@ def execute_copy(
         else:
             word, match = item  # type: ignore[misc]
             touched.append(_copy_path(request, word, match))
-    result = CopyResult(tuple(dict.fromkeys(touched)), request.writer.files, request.writer.bytes)
+    # Report where the files really are: a symlink on the destination path was
+    # followed inside the root, and the snapshot must not follow it again.
+    resolved = ["/" + relative_to_root(stage_root, resolve_in_root(stage_root, path, follow_last=False))
+                for path in touched]
+    result = CopyResult(tuple(dict.fromkeys(resolved)), request.writer.files, request.writer.bytes)
     logger.debug("line %d: %s wrote %d files, %d bytes", request.line, instruction.kind,
                  result.files, result.bytes)
     return result

@@ -111,6 +111,11 @@ def _walk(root: str, rel_dir: str, ignored: frozenset[str]) -> Iterator[tuple[st
             yield from _walk(root, rel, ignored)
 
 
+def _entry(full: str, rel: str, st: os.stat_result, owners: Mapping[str, tuple[int, int]] | None) -> Entry:
+    entry = entry_from_stat(full, st)
+    return apply_owners(entry, rel, owners) if owners else entry
+
+
 def scan(
     root: str | os.PathLike[str],
     *,
@@ -119,11 +124,9 @@ def scan(
 ) -> FsState:
     """Record every path under `root` in pre-order, children sorted by name."""
     root_str = os.fspath(root)
-    ignored_set = frozenset(ignored)
     state: FsState = {}
-    for rel, full, st in _walk(root_str, "", ignored_set):
-        entry = entry_from_stat(full, st)
-        state[rel] = apply_owners(entry, rel, owners) if owners else entry
+    for rel, full, st in _walk(root_str, "", frozenset(ignored)):
+        state[rel] = _entry(full, rel, st, owners)
     logger.debug("scanned %d paths under %s", len(state), root_str)
     return state
 
@@ -139,11 +142,6 @@ def scan_paths(
     root_str = os.fspath(root)
     ignored_set = frozenset(ignored)
     state: FsState = {}
-
-    def record(rel: str, full: str, st: os.stat_result) -> None:
-        entry = entry_from_stat(full, st)
-        state[rel] = apply_owners(entry, rel, owners) if owners else entry
-
     for raw in paths:
         rel = normalize_rel(raw)
         if not rel or rel.split("/")[0] in ignored_set:
@@ -156,13 +154,14 @@ def scan_paths(
             full = os.path.join(root_str, prefix)
             try:
                 st = os.lstat(full)
-            except FileNotFoundError:
+            except (FileNotFoundError, NotADirectoryError):
                 break
-            record(prefix, full, st)
-        full = os.path.join(root_str, rel)
+            state[prefix] = _entry(full, prefix, st, owners)
+            if stat.S_ISLNK(st.st_mode) and depth < len(parts):
+                break  # the rest of the path lies behind a symlink, maybe outside the root
         if rel in state and state[rel].is_dir:
             for child_rel, child_full, st in _walk(root_str, rel, ignored_set):
-                record(child_rel, child_full, st)
+                state[child_rel] = _entry(child_full, child_rel, st, owners)
     return state
 
 

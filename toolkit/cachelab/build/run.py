@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from cachelab.build.errors import InstructionError, RunFailed
 from cachelab.build.sandbox import RunRequest, RunResult, Sandbox, SandboxMount
-from cachelab.build.users import UserIds
+from cachelab.build.users import UserIds, home_directory
 from cachelab.dockerfile.model import Instruction
 
 logger = logging.getLogger(__name__)
@@ -91,12 +91,17 @@ def execute_run(
 ) -> RunResult:
     """Run a RUN instruction on `root`; raise `RunFailed` unless it exits with 0.
 
-    `env` is the full environment (config Env, build args, HOME) as `K=V`.
+    `env` is the environment (config Env and build args) as `K=V`; HOME is
+    added from /etc/passwd unless `env` sets it.
     """
     command = run_command(instruction, shell=shell, temp_dir=temp_dir)
+    environment = list(env)
+    if not any(item.startswith("HOME=") for item in environment):
+        # Docker sets HOME from the user's passwd entry when the config has none.
+        environment.append(f"HOME={home_directory(root, user.uid)}")
     request = RunRequest(
         argv=command.argv,
-        env=tuple(env),
+        env=tuple(environment),
         workdir=workdir,
         user=user,
         mounts=(*mounts, *command.scripts),

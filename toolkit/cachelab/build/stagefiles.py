@@ -22,6 +22,8 @@ from cachelab.build.rootpath import relative_to_root, resolve_in_root
 
 logger = logging.getLogger(__name__)
 
+MAX_LINK_DEPTH = 40  # symlinks followed for one path, as Linux's MAXSYMLINKS
+
 
 @dataclass
 class _Saver:
@@ -32,14 +34,22 @@ class _Saver:
     saved: set[str] = field(default_factory=set)
     files: int = 0
 
-    def save(self, rel: str, depth: int = 0) -> None:
+    def save(self, path: str, depth: int = 0) -> None:
+        # Symlinks among the parents (`/lib` -> `usr/lib`) are saved as links and
+        # followed inside the root, never by the host's path resolution.
+        parts = path.split("/")
+        for index in range(1, len(parts)):
+            parent = resolve_in_root(self.stage_root, "/".join(parts[:index]), follow_last=False)
+            if os.path.islink(parent) and depth < MAX_LINK_DEPTH:
+                self.save(relative_to_root(self.stage_root, parent), depth + 1)
+        rel = relative_to_root(self.stage_root, resolve_in_root(self.stage_root, path, follow_last=False))
         if rel in self.saved or not rel:
             return
         source = os.path.join(self.stage_root, rel)
         st = os.lstat(source)
         self._parents(rel)
         self._entry(rel, source, st)
-        if stat.S_ISLNK(st.st_mode) and depth < 40:
+        if stat.S_ISLNK(st.st_mode) and depth < MAX_LINK_DEPTH:
             target = resolve_in_root(self.stage_root, rel)
             if os.path.lexists(target):
                 self.save(relative_to_root(self.stage_root, target), depth + 1)

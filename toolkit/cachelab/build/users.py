@@ -106,3 +106,11 @@ def resolve_chown(root: str | os.PathLike[str], spec: str) -> tuple[int, int]:
     if group:
         return uid, _lookup_group(root_str, group)
     return uid, uid
+
+
+def home_directory(root: str | os.PathLike[str], uid: int) -> str:
+    """Return the home directory of `uid` from /etc/passwd; `/root` for root, else `/`."""
+    for row in _read_table(os.fspath(root), "passwd"):
+        if len(row) >= 6 and row[2] == str(uid) and row[5]:
+            return row[5]
+    return "/root" if uid == 0 else "/"
