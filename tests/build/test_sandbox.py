@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from cachelab.build.errors import InstructionError, RunFailed
+from cachelab.build.errors import InstructionError, RunFailed, SandboxUnavailable
 from cachelab.build.mounts import MountSources, resolve_mounts
-from cachelab.build.run import execute_run, run_command
+from cachelab.build.run import execute_run, network_allowed, run_command
 from cachelab.build.sandbox import RunRequest, Sandbox
 from cachelab.build.users import UserIds, resolve_user
 from cachelab.dockerfile.model import Heredoc, Instruction, Mount
@@ -219,6 +219,35 @@ def test_home_from_passwd(sandbox: Sandbox, busybox_root: Path) -> None:
         as_app = execute_run(sandbox, str(busybox_root), instruction, env=(PATH_ENV,),
                              user=resolve_user(busybox_root, "app"))
         assert as_app.output_tail == ["/home/app"]
+
+
+def test_no_backend_explains_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("cachelab.build.sandbox.shutil.which", lambda name: None)
+    monkeypatch.setattr("cachelab.build.sandbox.os.geteuid", lambda: 1000)
+
+    with pytest.raises(SandboxUnavailable) as caught:
+        Sandbox()
+
+    assert "bwrap" in str(caught.value)
+    assert caught.value.hint is not None
+    assert "bubblewrap" in caught.value.hint
+
+
+def test_unknown_backend_rejected() -> None:
+    with pytest.raises(SandboxUnavailable, match="docker"):
+        Sandbox(backend="docker")
+
+
+def test_network_flag() -> None:
+    def flagged(value: str) -> Instruction:
+        return Instruction(kind="RUN", text=f"RUN --network={value} true", args=("true",), start_line=5,
+                           end_line=5, flags=(("network", (value,)),))
+
+    assert network_allowed(_run("true")) is False
+    assert network_allowed(flagged("none")) is False
+    assert network_allowed(flagged("host")) is True
+    with pytest.raises(InstructionError, match="line 5"):
+        network_allowed(flagged("bridge"))
 
 
 def test_resolve_user_forms(busybox_root: Path) -> None:

@@ -3,7 +3,7 @@
 Two backends, chosen by `Sandbox(backend=None)`:
 
 * `bwrap` (bubblewrap): the root is bind-mounted read-write as `/`, with a new
-  /proc, a minimal /dev (null, zero, full, random, urandom, tty, shm, pts), and
+  /proc, a minimal /dev (null, zero, full, random, urandom, tty, shm), and
   new PID, IPC, UTS and cgroup namespaces. Run as root with uid 0 it needs no
   user namespace, so file owners are real. For any other uid bubblewrap has to
   map that uid to the caller's own in a user namespace; files the command
@@ -14,13 +14,14 @@ Two backends, chosen by `Sandbox(backend=None)`:
   uid, gid and groups. As root, a non-root USER prefers this backend, because
   it checks file permissions against the real ids.
 
-The network is always a new, empty namespace (loopback down) unless the request
-allows the host network: builds are offline by default, which `RUN
+The network is a new namespace with nothing but a loopback interface unless the
+request allows the host network. Builds are offline by default, which `RUN
 --network=none` also asks for, and only `RUN --network=host` opts out.
 
-No process outlives `run()`: the command is PID 1 of its PID namespace, so the
-kernel kills every process in it when the command exits, and a timeout kills
-the whole process group.
+No process outlives `run()`. The command runs in its own PID namespace, whose
+first process (bubblewrap's init, or the command itself under `unshare`) ends
+when the command does, and the kernel then kills every process left in it. A
+timeout kills the whole process group.
 """
 
 from __future__ import annotations
