@@ -248,3 +248,23 @@ def test_device_allowed_as_root(sandbox: tuple[Path, Path]) -> None:
     info.devmajor, info.devminor = 1, 3
     extract([(info, data)], root, allow_devices=True)
     assert stat.S_ISCHR((root / "dev/null").lstat().st_mode)
+
+
+def test_corrupted_blob_fails_digest_check(sandbox: tuple[Path, Path]) -> None:
+    from cachelab.oci._files import VerifyingReader
+    from cachelab.oci.errors import DigestMismatch
+
+    root, _ = sandbox
+    blob = gzip.compress(make_tar([entry("a", data=b"payload")]))
+    claimed = "sha256:" + "0" * 64
+    with pytest.raises(DigestMismatch):
+        extract_layer(VerifyingReader(io.BytesIO(blob), claimed, where="test blob"), root,  # type: ignore[arg-type]
+                      layer_digest=claimed)
+
+
+def test_large_member_count_streams(sandbox: tuple[Path, Path]) -> None:
+    root, _ = sandbox
+    files = [entry(f"d{i % 10}/f{i}", data=str(i).encode()) for i in range(3000)]
+    stats = extract(files, root)
+    assert stats.entries == 3000
+    assert (root / "d7/f2997").read_bytes() == b"2997"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import queue
+import threading
 import zlib
 from typing import BinaryIO
 
@@ -147,3 +149,72 @@ class Compressor:
         return b""
 
 
+
+
+class PrefetchReader(io.RawIOBase):
+    """Reads `source` in a background thread, `depth` chunks ahead of the consumer.
+
+    Decompression (zlib and zstandard release the GIL while they work) then runs
+    in parallel with whatever the consumer does, such as writing files. Memory is
+    bounded by `depth` chunks of `chunk_size` bytes. An exception in the thread
+    is raised from the next `read`.
+    """
+
+    def __init__(self, source: BinaryIO, *, chunk_size: int = READ_SIZE, depth: int = 8) -> None:
+        self._source = source
+        self._chunk_size = chunk_size
+        self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._pending = memoryview(b"")
+        self._finished = False
+        self._thread = threading.Thread(target=self._produce, name="layer-prefetch", daemon=True)
+        self._thread.start()
+
+    def _produce(self) -> None:
+        item: bytes | BaseException | None
+        try:
+            while not self._stop.is_set():
+                chunk = self._source.read(self._chunk_size)
+                if not chunk:
+                    break
+                self._put(chunk)
+            item = None
+        except BaseException as error:  # handed to the consumer thread, which raises it
+            item = error
+        self._put(item)
+
+    def _put(self, item: bytes | BaseException | None) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(buffer).cast("B")
+        if not self._pending:
+            if self._finished:
+                return 0
+            item = self._queue.get()
+            if item is None:
+                self._finished = True
+                return 0
+            if isinstance(item, BaseException):
+                self._finished = True
+                raise item
+            self._pending = memoryview(item)
+        count = min(len(view), len(self._pending))
+        view[:count] = self._pending[:count]
+        self._pending = self._pending[count:]
+        return count
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stop.set()
+            self._thread.join()
+            self._source.close()
+        super().close()

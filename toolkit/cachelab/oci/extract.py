@@ -21,6 +21,7 @@ entries before it stay written, inside the root.
 from __future__ import annotations
 
 import errno
+import io
 import logging
 import os
 import shutil
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from cachelab.oci.compression import open_decompressed
+from cachelab.oci.compression import PrefetchReader, open_decompressed
 from cachelab.oci.errors import UnsafeLayerError
 from cachelab.oci.layers import OPAQUE_WHITEOUT, WHITEOUT_PREFIX
 
@@ -42,8 +43,6 @@ DEFAULT_MAX_SIZE = 64 << 30
 # Symlinks followed while resolving one entry name, as Linux's MAXSYMLINKS.
 MAX_SYMLINK_HOPS = 40
 COPY_BUFFER = 1 << 20
-# Tar block reads of 1 MiB instead of tarfile's 10 KiB default.
-TAR_BUFFER = 1 << 20
 
 
 @dataclass
@@ -68,24 +67,61 @@ class _State:
     directories: list[tuple[Path, tarfile.TarInfo]] = field(default_factory=list)
 
 
-class _CappedReader:
-    """A read-only stream that raises once more than `limit` bytes were read."""
+class _ForwardReader:
+    """A forward-only stream that lets tarfile's seekable mode read a pipe.
+
+    tarfile's stream mode ("r|") copies its whole read buffer on every header
+    read, so this wrapper offers the seek and tell of the seekable mode
+    instead: seeking forward reads and discards, and the one backward seek
+    tarfile makes (one byte, to check that skipped data exists) is served from
+    the last byte read. It raises UnsafeLayerError once more than `limit` bytes
+    were read.
+    """
 
     def __init__(self, raw: BinaryIO, limit: int, digest: str) -> None:
         self._raw = raw
         self._limit = limit
         self._digest = digest
-        self.count = 0
+        self._position = 0
+        self._last = b""
+        self._replay = False
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_CUR:
+            offset += self._position
+        elif whence != io.SEEK_SET:
+            raise io.UnsupportedOperation("a layer stream can only seek forward from the start")
+        if offset == self._position - 1 and self._last and not self._replay:
+            self._replay = True
+            self._position -= 1
+        elif offset < self._position:
+            raise io.UnsupportedOperation(f"cannot seek back from {self._position} to {offset} in a layer stream")
+        while self._position < offset:
+            if not self.read(min(offset - self._position, COPY_BUFFER)):
+                break
+        return self._position
 
     def read(self, size: int = -1) -> bytes:
+        prefix = b""
+        if self._replay:
+            self._replay = False
+            prefix = self._last
+            self._position += 1
+            if size == 1:
+                return prefix
+            size = size - 1 if size > 0 else size
         data = self._raw.read(size)
-        self.count += len(data)
-        if self.count > self._limit:
+        self._position += len(data)
+        if self._position > self._limit:
             raise UnsafeLayerError(
-                self._digest, "<stream>",
-                f"uncompressed size exceeds the limit of {self._limit} bytes",
+                self._digest, "<stream>", f"uncompressed size exceeds the limit of {self._limit} bytes"
             )
-        return data
+        if data:
+            self._last = data[-1:]
+        return prefix + data if prefix else data
 
 
 def extract_layer(
@@ -110,10 +146,18 @@ def extract_layer(
         same_owner=is_root if same_owner is None else same_owner,
     )
     state.root.mkdir(parents=True, exist_ok=True)
-    capped = _CappedReader(open_decompressed(blob), max_size, layer_digest)
-    with tarfile.open(fileobj=capped, mode="r|", bufsize=TAR_BUFFER) as archive:  # type: ignore[call-overload]
-        for member in archive:
-            _extract_member(archive, member, state, max_size - state.stats.file_bytes)
+    # Decompression runs in a prefetch thread, in parallel with writing files.
+    with PrefetchReader(open_decompressed(blob)) as prefetched:
+        reader = _ForwardReader(io.BufferedReader(prefetched, COPY_BUFFER), max_size, layer_digest)  # type: ignore[arg-type]
+        with tarfile.open(fileobj=reader, mode="r:") as archive:  # type: ignore[call-overload]
+            while (member := archive.next()) is not None:
+                # tarfile keeps every member it read; drop them to keep memory flat.
+                archive.members.clear()
+                _extract_member(archive, member, state, max_size - state.stats.file_bytes)
+        # Read past the end-of-archive blocks to the end of the blob, so a
+        # verifying source stream checks the digest of every byte.
+        while reader.read(COPY_BUFFER):
+            pass
 
     # Directory modes and times last: writing children changes a directory's mtime,
     # and a read-only mode would block later entries.
