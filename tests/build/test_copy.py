@@ -121,6 +121,18 @@ def test_copy_keeps_mode_and_mtime(context: Path, stage: Path) -> None:
     assert st.st_mtime == 1_600_000_000
 
 
+def test_copy_dir_into_existing_keeps_its_mode(context: Path, stage: Path) -> None:
+    os.chmod(context / "src", 0o700)
+    os.chmod(stage / "existing", 0o751)
+
+    _copy("COPY src /existing/", context, stage)
+    _copy("COPY src /created/", context, stage)
+
+    assert stat.S_IMODE(os.lstat(stage / "existing").st_mode) == 0o751
+    assert stat.S_IMODE(os.lstat(stage / "created").st_mode) == 0o700
+    assert (stage / "existing" / "main.py").read_text() == "main"
+
+
 def test_copy_chmod(context: Path, stage: Path) -> None:
     _copy("COPY --chmod=0755 src /app", context, stage)
 

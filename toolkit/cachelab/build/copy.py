@@ -107,7 +107,7 @@ def execute_copy(
         stage_root=stage_root,
         source=source,
         dest=dest,
-        dest_is_dir=dest.endswith("/") or os.path.isdir(_host(stage_root, dest)),
+        dest_is_dir=dest.endswith("/") or os.path.isdir(resolve_in_root(stage_root, dest)),
         writer=TreeWriter(
             stage_root,
             chown=_chown(instruction, stage_root, expand),
@@ -119,39 +119,21 @@ def execute_copy(
         temp_dir=temp_dir or tempfile.gettempdir(),
     )
 
-    heredocs = list(instruction.heredocs)
-    touched: list[str] = []
-    matched_count = 0
-    plan: list[tuple[str, object]] = []
-    for word in sources:
-        if _HEREDOC_WORD.match(word) and heredocs:
-            plan.append(("heredoc", heredocs.pop(0)))
-            matched_count += 1
-        elif is_url(word):
-            if instruction.kind != "ADD":
-                raise CopyError(f"line {request.line}: COPY does not accept URLs ({word}); use ADD")
-            plan.append(("url", word))
-            matched_count += 1
-        else:
-            matches = match_sources(source, word, line=request.line)
-            if request.excludes is not None:
-                matches = [match for match in matches if not request.excludes.excludes(match.rel)]
-            plan.extend(("path", (word, match)) for match in matches)
-            matched_count += len(matches)
-    if matched_count > 1 and not request.dest_is_dir:
+    items = _source_items(request, sources)
+    if len(items) > 1 and not request.dest_is_dir:
         raise CopyError(
             f"line {request.line}: {instruction.kind} with more than one source needs a "
             f"directory destination ending in '/', not {dest_word!r}"
         )
 
-    for kind, item in plan:
-        if kind == "heredoc":
-            touched.append(_copy_heredoc(request, item, expand_body))  # type: ignore[arg-type]
-        elif kind == "url":
-            touched.append(_copy_url(request, item, http_client))  # type: ignore[arg-type]
+    touched: list[str] = []
+    for item in items:
+        if isinstance(item, Heredoc):
+            touched.append(_copy_heredoc(request, item, expand_body))
+        elif isinstance(item, str):
+            touched.append(_copy_url(request, item, http_client))
         else:
-            word, match = item  # type: ignore[misc]
-            touched.append(_copy_path(request, word, match))
+            touched.append(_copy_path(request, *item))
     # Report where the files really are: a symlink on the destination path was
     # followed inside the root, and the snapshot must not follow it again.
     resolved = ["/" + relative_to_root(stage_root, resolve_in_root(stage_root, path, follow_last=False))
@@ -160,6 +142,25 @@ def execute_copy(
     logger.debug("line %d: %s wrote %d files, %d bytes", request.line, instruction.kind,
                  result.files, result.bytes)
     return result
+
+
+def _source_items(request: _Request, sources: list[str]) -> list[Heredoc | str | tuple[str, MatchedSource]]:
+    """List what each source word names: a heredoc, a URL, or (word, matched path) pairs."""
+    heredocs = list(request.instruction.heredocs)
+    items: list[Heredoc | str | tuple[str, MatchedSource]] = []
+    for word in sources:
+        if _HEREDOC_WORD.match(word) and heredocs:
+            items.append(heredocs.pop(0))
+        elif is_url(word):
+            if request.instruction.kind != "ADD":
+                raise CopyError(f"line {request.line}: COPY does not accept URLs ({word}); use ADD")
+            items.append(word)
+        else:
+            matches = match_sources(request.source, word, line=request.line)
+            if request.excludes is not None:
+                matches = [match for match in matches if not request.excludes.excludes(match.rel)]
+            items.extend((word, match) for match in matches)
+    return items
 
 
 def _expanded_words(instruction: Instruction, expand: Expand) -> list[str]:
@@ -172,10 +173,6 @@ def _absolute_dest(dest: str, workdir: str) -> str:
     if trailing and absolute != "/":
         absolute += "/"
     return absolute
-
-
-def _host(root: str, path: str) -> str:
-    return resolve_in_root(root, path)
 
 
 def _flag_true(instruction: Instruction, name: str) -> bool:
@@ -275,8 +272,11 @@ def _unpacks(request: _Request) -> bool:
 
 def _copy_directory(request: _Request, match: MatchedSource, target_dir: str) -> None:
     writer = request.writer
+    # A destination directory this COPY creates takes the source directory's
+    # mode, owner and time; an existing one keeps its own.
+    created = not os.path.isdir(resolve_in_root(request.stage_root, target_dir))
     top_host = writer.ensure_dir(target_dir)
-    if request.parents or match.rel:
+    if created:
         writer.copy_entry(match.host_path, top_host, os.stat(match.host_path))
 
     # An excluded directory is skipped whole, unless `!` patterns could bring
@@ -302,7 +302,7 @@ def _copy_directory(request: _Request, match: MatchedSource, target_dir: str) ->
     # Writing children changed the directories' times; set them last, deepest first.
     for dest_host, st in reversed(directories):
         writer.finish_dir(dest_host, st)
-    if match.rel:
+    if created:
         writer.finish_dir(top_host, os.stat(match.host_path))
 
 
