@@ -160,7 +160,7 @@ class Replay:
 
 @pytest.mark.parametrize(("case", "mode"), case_modes(), ids=[f"{c}-{m}" for c, m in case_modes()])
 def test_case_matches_kaniko(case: str, mode: str, tmp_path: Path) -> None:
-    if os.geteuid() != 0:
+    if (CASES_DIR / case / "context").is_dir() and os.geteuid() != 0:
         pytest.skip("kaniko hashed these context files as owned by uid 0 and gid 0; run the tests as root")
     facts = load_case(case)
     run = next(item for item in facts["modes"] if item["mode"] == mode)

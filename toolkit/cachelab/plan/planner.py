@@ -301,6 +301,9 @@ class Planner:
         return self.keyer.stage_environment(self.bases.config_env(stage))
 
     def _external_digests(self) -> dict[str, str]:
+        # Only inferred keys read an external image's digest; content keys hash its files.
+        if not self.gates.inference:
+            return {}
         if self._image_digests is None:
             self._image_digests = {
                 reference: self.bases.manifest_digest(reference)
@@ -367,10 +370,10 @@ class Planner:
                 plan.should_unpack, plan.unpack_reason = False, None
                 return plan
         action = "squashed" if index in self.squashed_into else "unused"
+        kind, reference, base_index = self.selection.written_bases[index]
         return StagePlan(
-            index=index, name=written.name, base_kind="stage" if written.base in self.selection.names.values() else "image",
-            base_ref=written.base, base_index=None, action=action,
-            squashed_into=self.squashed_into.get(index),
+            index=index, name=written.name, base_kind=kind, base_ref=reference or written.base,
+            base_index=base_index, action=action, squashed_into=self.squashed_into.get(index),
         )
 
 

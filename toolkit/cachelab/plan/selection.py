@@ -53,6 +53,7 @@ def select_stages(
         squashed_into=squashed_into,
         names={stage.index: stage.name for stage in dockerfile.stages},
         bases={stage.index: stage.base for stage in dockerfile.stages},
+        written_bases={info.index: (info.base_kind, info.base_image, info.base_stage) for info in graph.stages},
         meta_args=dict(graph.args),
         merge=lambda base, child: _merge(graph, base, child, origins, save_files),
     )

@@ -88,6 +88,8 @@ class StageList:
     squashed_into: dict[int, int] = field(default_factory=dict)  # absorbed index -> child index
     names: dict[int, str | None] = field(default_factory=dict)  # every stage as written
     bases: dict[int, str] = field(default_factory=dict)  # FROM word of every stage as written
+    # Every stage as written: base kind, expanded image reference, base stage index.
+    written_bases: dict[int, tuple[BaseKind, str | None, int | None]] = field(default_factory=dict)
     meta_args: dict[str, str] = field(default_factory=dict)  # meta ARG values after --build-arg
     # Merges a base into its only child again after elimination (the front end's squash).
     merge: Callable[[PlanStage, PlanStage], PlanStage] | None = field(default=None, repr=False)
