@@ -1,0 +1,91 @@
+"""`cachelab compare FILE_OR_EXAMPLE_DIR`: one scenario under several strategies."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+DEFAULT_OUT_ROOT = "cachelab-out"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "compare",
+        help="build a scenario under several strategies and compare stages and wall times",
+        description=(
+            "Run a scenario (a cold build, then changed rebuilds) under each strategy, with "
+            "repeats interleaved and a fresh layer cache per strategy and repeat. Prints a "
+            "per-stage table of the last step and each strategy's wall time relative to "
+            "per-stage, and saves the builds, stages, instructions and spans tables as "
+            "Parquet plus a timeline PNG per strategy."
+        ),
+    )
+    parser.add_argument(
+        "dockerfile", metavar="FILE_OR_EXAMPLE_DIR",
+        help="a Dockerfile, or a directory with Dockerfile and context/ (e.g. datasets/examples/two-stage)",
+    )
+    parser.add_argument(
+        "--context", metavar="DIR",
+        help="build context (default: the example's context/, else the Dockerfile's directory)",
+    )
+    parser.add_argument(
+        "--strategies", default="per-stage,lookahead", metavar="LIST",
+        help="comma-separated strategies among no-cache, per-stage, lookahead (default: %(default)s)",
+    )
+    parser.add_argument("--repeats", type=int, default=1, metavar="N",
+                        help="runs of the whole scenario per strategy (default: %(default)s)")
+    parser.add_argument(
+        "--scenario", default="warm-unchanged",
+        help="warm-unchanged, edit:PATH, build-arg:K=V, or a name from cachelab-scenarios.toml "
+        "beside the Dockerfile (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--build-arg", action="append", default=[], metavar="K=V",
+        help="build argument for every build; repeatable",
+    )
+    parser.add_argument("--target", action="append", default=[], metavar="STAGE",
+                        help="stage to build (default: the last); repeatable")
+    parser.add_argument(
+        "--image-store", metavar="DIR",
+        help="local image store searched for base images first (default: the cache home's images/)",
+    )
+    parser.add_argument(
+        "--out", type=Path, metavar="DIR",
+        help=f"output directory (default: ./{DEFAULT_OUT_ROOT}/<example or Dockerfile directory name>)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="print no line per build on stderr")
+    parser.set_defaults(handler=run_compare)
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from cachelab.study.compare import compare
+    from cachelab.study.errors import StudyError
+    from cachelab.study.workspace import resolve_input
+
+    build_args = {}
+    for item in args.build_arg:
+        name, equals, value = item.partition("=")
+        if not name or not equals:
+            raise StudyError(f"--build-arg {item!r} is not of the form K=V", hint="Write --build-arg NAME=VALUE.")
+        build_args[name] = value
+    strategies = [name.strip() for name in args.strategies.split(",") if name.strip()]
+    out_dir = args.out
+    if out_dir is None:
+        out_dir = Path(DEFAULT_OUT_ROOT) / resolve_input(args.dockerfile, args.context).name
+
+    compare(
+        args.dockerfile,
+        args.context,
+        strategies=strategies,
+        scenario=args.scenario,
+        repeats=args.repeats,
+        out_dir=out_dir,
+        image_store=args.image_store,
+        build_args=build_args,
+        targets=tuple(args.target),
+        report=sys.stdout,
+        progress=not args.quiet and "CI" not in os.environ,
+    )
+    return 0

@@ -1,0 +1,303 @@
+"""Mutations: the changes a scenario makes to its work copy before a build.
+
+Each mutation is a frozen dataclass with an `op` name (its key in scenario files),
+`apply(workspace)` and `describe()`. Register a new kind by adding its class to
+`MUTATIONS`; scenario files then accept it with the dataclass fields as keys.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Protocol
+
+from cachelab.study.errors import MutationError
+from cachelab.study.workspace import Workspace
+
+logger = logging.getLogger(__name__)
+
+
+class Mutation(Protocol):
+    """A change applied to a workspace before a scenario step's build."""
+
+    op: ClassVar[str]
+
+    def apply(self, workspace: Workspace) -> None: ...
+
+    def describe(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class EditFile:
+    """Replace a context file's content with `content`, or append `append` to it."""
+
+    op: ClassVar[str] = "edit"
+    path: str
+    content: str | None = None
+    append: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.content is None) == (self.append is None):
+            raise MutationError(
+                f"edit of {self.path!r} needs exactly one of `content` and `append`",
+                hint="Give the new content, or the text to append.",
+            )
+
+    def apply(self, workspace: Workspace) -> None:
+        target = _existing_file(workspace, self.path, self.op)
+        if self.content is not None:
+            target.write_text(self.content)
+        else:
+            with target.open("a") as handle:
+                handle.write(self.append or "")
+
+    def describe(self) -> str:
+        return f"edit {self.path}"
+
+
+@dataclass(frozen=True)
+class CreateFile:
+    """Create a context file (and its parent directories) that does not exist yet."""
+
+    op: ClassVar[str] = "create"
+    path: str
+    content: str = ""
+    mode: int | None = None
+
+    def apply(self, workspace: Workspace) -> None:
+        target = workspace.context_path(self.path)
+        if target.exists() or target.is_symlink():
+            raise MutationError(
+                f"cannot create {self.path}: it already exists in the build context",
+                hint="Use an `edit` mutation to change an existing file.",
+            )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(self.content)
+        if self.mode is not None:
+            os.chmod(target, self.mode)
+
+    def describe(self) -> str:
+        return f"create {self.path}"
+
+
+@dataclass(frozen=True)
+class DeleteFile:
+    """Delete a context file, symbolic link or directory tree."""
+
+    op: ClassVar[str] = "delete"
+    path: str
+
+    def apply(self, workspace: Workspace) -> None:
+        target = workspace.context_path(self.path)
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
+        else:
+            raise _missing(self.path, self.op)
+
+    def describe(self) -> str:
+        return f"delete {self.path}"
+
+
+@dataclass(frozen=True)
+class RenameFile:
+    """Move a context file or directory to `to`, which must not exist."""
+
+    op: ClassVar[str] = "rename"
+    path: str
+    to: str
+
+    def apply(self, workspace: Workspace) -> None:
+        source = workspace.context_path(self.path)
+        destination = workspace.context_path(self.to)
+        if not (source.exists() or source.is_symlink()):
+            raise _missing(self.path, self.op)
+        if destination.exists() or destination.is_symlink():
+            raise MutationError(
+                f"cannot rename {self.path} to {self.to}: the destination exists",
+                hint="Delete the destination first or choose another name.",
+            )
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        source.rename(destination)
+
+    def describe(self) -> str:
+        return f"rename {self.path} to {self.to}"
+
+
+@dataclass(frozen=True)
+class Chmod:
+    """Set the permission bits of a context file or directory (e.g. `0o755`)."""
+
+    op: ClassVar[str] = "chmod"
+    path: str
+    mode: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.mode <= 0o7777:
+            raise MutationError(
+                f"chmod of {self.path!r}: mode {self.mode:#o} is out of range",
+                hint="Give permission bits between 0o000 and 0o7777, e.g. 0o755.",
+            )
+
+    def apply(self, workspace: Workspace) -> None:
+        target = workspace.context_path(self.path)
+        if not target.exists():
+            raise _missing(self.path, self.op)
+        os.chmod(target, self.mode)
+
+    def describe(self) -> str:
+        return f"chmod {self.mode:04o} {self.path}"
+
+
+@dataclass(frozen=True)
+class Touch:
+    """Change only a context file's modification time, to `mtime` (Unix seconds).
+
+    Without `mtime` the new time is now, and at least one second after the old
+    time, so file systems with coarse timestamps still see a change.
+    """
+
+    op: ClassVar[str] = "touch"
+    path: str
+    mtime: float | None = None
+
+    def apply(self, workspace: Workspace) -> None:
+        target = workspace.context_path(self.path)
+        if not target.exists():
+            raise _missing(self.path, self.op)
+        status = target.stat()
+        mtime = self.mtime if self.mtime is not None else max(time.time(), status.st_mtime + 1.0)
+        os.utime(target, (status.st_atime, mtime))
+
+    def describe(self) -> str:
+        return f"touch {self.path}"
+
+
+@dataclass(frozen=True)
+class SetBuildArg:
+    """Set the build argument `name` to `value` for this and later builds."""
+
+    op: ClassVar[str] = "set-arg"
+    name: str
+    value: str
+
+    def apply(self, workspace: Workspace) -> None:
+        workspace.build_args[self.name] = self.value
+
+    def describe(self) -> str:
+        return f"--build-arg {self.name}={self.value}"
+
+
+@dataclass(frozen=True)
+class RemoveBuildArg:
+    """Stop passing the build argument `name`."""
+
+    op: ClassVar[str] = "remove-arg"
+    name: str
+
+    def apply(self, workspace: Workspace) -> None:
+        if self.name not in workspace.build_args:
+            raise MutationError(
+                f"cannot remove build argument {self.name!r}: it is not set",
+                hint=f"Set it first; the build arguments now set are: {_names(workspace.build_args)}.",
+            )
+        del workspace.build_args[self.name]
+
+    def describe(self) -> str:
+        return f"remove --build-arg {self.name}"
+
+
+@dataclass(frozen=True)
+class SetTarget:
+    """Build stage `target` from now on; `None` builds the last stage."""
+
+    op: ClassVar[str] = "target"
+    target: str | None = None
+
+    def apply(self, workspace: Workspace) -> None:
+        workspace.targets = () if self.target is None else (self.target,)
+
+    def describe(self) -> str:
+        return f"--target {self.target}" if self.target is not None else "target the last stage"
+
+
+@dataclass(frozen=True)
+class EditInstruction:
+    """Replace physical line `line` (1-based) of the Dockerfile with `text`.
+
+    A continued instruction spans several physical lines; only the named line changes.
+    """
+
+    op: ClassVar[str] = "edit-instruction"
+    line: int
+    text: str
+
+    def apply(self, workspace: Workspace) -> None:
+        lines = workspace.dockerfile.read_text().splitlines(keepends=True)
+        if not 1 <= self.line <= len(lines):
+            raise MutationError(
+                f"{workspace.dockerfile.name} has {len(lines)} lines, so line {self.line} "
+                "cannot be edited",
+                hint="Give a line number of the original Dockerfile.",
+            )
+        ending = "\n" if lines[self.line - 1].endswith("\n") else ""
+        lines[self.line - 1] = self.text.rstrip("\n") + ending
+        workspace.dockerfile.write_text("".join(lines))
+
+    def describe(self) -> str:
+        return f"Dockerfile line {self.line}: {self.text}"
+
+
+@dataclass(frozen=True)
+class ClearCache:
+    """Empty the layer cache, so the next build runs cold."""
+
+    op: ClassVar[str] = "clear-cache"
+
+    def apply(self, workspace: Workspace) -> None:
+        workspace.clear_cache()
+
+    def describe(self) -> str:
+        return "clear the cache"
+
+
+# Mutation classes by the `op` name scenario files use.
+MUTATIONS: dict[str, type] = {
+    cls.op: cls
+    for cls in (
+        EditFile,
+        CreateFile,
+        DeleteFile,
+        RenameFile,
+        Chmod,
+        Touch,
+        SetBuildArg,
+        RemoveBuildArg,
+        SetTarget,
+        EditInstruction,
+        ClearCache,
+    )
+}
+
+
+def _existing_file(workspace: Workspace, path: str, op: str) -> Path:
+    target = workspace.context_path(path)
+    if not target.is_file():
+        raise _missing(path, op)
+    return target
+
+
+def _missing(path: str, op: str) -> MutationError:
+    return MutationError(
+        f"{op}: {path} not found in the build context",
+        hint="Name a path relative to the build context that exists at this step.",
+    )
+
+
+def _names(build_args: dict[str, str]) -> str:
+    return ", ".join(sorted(build_args)) or "none"

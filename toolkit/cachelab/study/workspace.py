@@ -1,0 +1,181 @@
+"""Build inputs and the private work copy a scenario mutates.
+
+Every scenario run gets its own copy of the build context and Dockerfile, so
+mutations never touch the user's files and each strategy starts from the same
+bytes, modes and modification times.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cachelab.study.errors import MutationError, StudyError
+
+logger = logging.getLogger(__name__)
+
+DOCKERFILE_NAME = "Dockerfile"
+EXAMPLE_CONTEXT = "context"
+
+
+@dataclass(frozen=True)
+class BuildInput:
+    """A Dockerfile with its build context and the id it is recorded under."""
+
+    dockerfile: Path
+    context: Path
+    dockerfile_id: str
+    name: str
+
+
+def resolve_input(path: str | Path, context: str | Path | None = None) -> BuildInput:
+    """Return the Dockerfile and context that `path` names.
+
+    `path` is a Dockerfile or an example directory that contains `Dockerfile` and
+    `context/`. Without `context`, a Dockerfile's context is its own directory and
+    an example's is its `context/` directory. Raises `StudyError` when a file is
+    missing.
+    """
+    given = Path(path)
+    if given.is_dir():
+        dockerfile = given / DOCKERFILE_NAME
+        default_context = given / EXAMPLE_CONTEXT
+        name = given.resolve().name
+        if not dockerfile.is_file():
+            raise StudyError(
+                f"directory {given} has no {DOCKERFILE_NAME}",
+                hint="Pass a Dockerfile or an example directory with Dockerfile and context/.",
+            )
+        if context is None and not default_context.is_dir():
+            raise StudyError(
+                f"example directory {given} has no {EXAMPLE_CONTEXT}/ directory",
+                hint="Pass the build context with --context.",
+            )
+    elif given.is_file():
+        dockerfile = given
+        default_context = given.parent
+        name = given.resolve().parent.name if given.name == DOCKERFILE_NAME else given.stem
+    else:
+        raise StudyError(
+            f"Dockerfile or example directory not found: {given}",
+            hint="Pass an existing Dockerfile or a directory such as datasets/examples/two-stage.",
+        )
+
+    chosen_context = Path(context) if context is not None else default_context
+    if not chosen_context.is_dir():
+        raise StudyError(
+            f"build context directory not found: {chosen_context}",
+            hint="Pass an existing directory with --context.",
+        )
+    return BuildInput(
+        dockerfile=dockerfile.resolve(),
+        context=chosen_context.resolve(),
+        dockerfile_id=str(given),
+        name=name or "build",
+    )
+
+
+@dataclass
+class Workspace:
+    """A private copy of one build input, and the build settings mutations change.
+
+    `cache_dir` holds the layer cache (an OCI layout store) of this scenario run.
+    """
+
+    root: Path
+    context: Path
+    dockerfile: Path
+    cache_dir: Path
+    build_args: dict[str, str] = field(default_factory=dict)
+    targets: tuple[str, ...] = ()
+
+    @classmethod
+    def create(
+        cls,
+        source: BuildInput,
+        root: Path,
+        *,
+        build_args: dict[str, str] | None = None,
+        targets: tuple[str, ...] = (),
+    ) -> Workspace:
+        """Copy `source` into `root` (created, must not exist) and return the workspace.
+
+        Symbolic links are copied as links; file modes and modification times are kept.
+        """
+        root.mkdir(parents=True)
+        context = root / EXAMPLE_CONTEXT
+        shutil.copytree(source.context, context, symlinks=True)
+        dockerfile = _copy_dockerfile(source, root, context)
+        cache_dir = root / "cache"
+        cache_dir.mkdir()
+        logger.debug("copied %s and %s into %s", source.dockerfile, source.context, root)
+        return cls(
+            root=root,
+            context=context,
+            dockerfile=dockerfile,
+            cache_dir=cache_dir,
+            build_args=dict(build_args or {}),
+            targets=tuple(targets),
+        )
+
+    @property
+    def cache_ref(self) -> str:
+        """The cache store reference the builder takes: `oci:<cache_dir>`."""
+        return f"oci:{self.cache_dir}"
+
+    def context_path(self, relative: str) -> Path:
+        """Return the path of `relative` inside the context, or raise `MutationError`.
+
+        The path must be relative and stay inside the context after resolving `..`;
+        symbolic links are not followed, so a mutation acts on the link itself.
+        """
+        candidate = Path(relative)
+        if candidate.is_absolute() or not relative.strip():
+            raise MutationError(
+                f"context path {relative!r} is not a relative path",
+                hint="Name the file relative to the build context, e.g. src/app.txt.",
+            )
+        parts: list[str] = []
+        for part in candidate.parts:
+            if part == "..":
+                if not parts:
+                    raise MutationError(
+                        f"context path {relative!r} leaves the build context",
+                        hint="Name a file inside the build context.",
+                    )
+                parts.pop()
+            elif part != ".":
+                parts.append(part)
+        if not parts:
+            raise MutationError(
+                f"context path {relative!r} names the context itself",
+                hint="Name a file inside the build context.",
+            )
+        return self.context.joinpath(*parts)
+
+    def clear_cache(self) -> None:
+        """Delete every layer and pointer in the cache store."""
+        shutil.rmtree(self.cache_dir)
+        self.cache_dir.mkdir()
+        logger.info("cleared cache store %s", self.cache_dir)
+
+
+def _copy_dockerfile(source: BuildInput, root: Path, context: Path) -> Path:
+    # A Dockerfile inside its context is already copied with it and stays there,
+    # so COPY instructions and .dockerignore see the same tree as the original.
+    try:
+        inside = source.dockerfile.relative_to(source.context)
+    except ValueError:
+        inside = None
+    if inside is not None:
+        return context / inside
+
+    dockerfile = root / source.dockerfile.name
+    shutil.copy2(source.dockerfile, dockerfile)
+    # BuildKit reads `<Dockerfile name>.dockerignore` beside the Dockerfile first.
+    ignore = source.dockerfile.with_name(source.dockerfile.name + ".dockerignore")
+    if ignore.is_file():
+        shutil.copy2(ignore, root / ignore.name)
+    return dockerfile
