@@ -1,0 +1,224 @@
+"""`build()`: build an OCI image from a Dockerfile with kaniko's cache decisions.
+
+The planner decides everything (keys, hits, misses, unpacking, pushes,
+elimination); this module wires it to the stores and runs the stages it keeps:
+
+1. parse the Dockerfile and pick the options of the strategy or profile;
+2. open the cache store and the base-image source (local image store first);
+3. `Planner.precompute()` and `eliminate()`, then for each stage of
+   `build_order()`: `plan_stage`, execute its decisions (`StageRunner`),
+   `stage_done`;
+4. write the final stage's image to the destination, or only digest it.
+
+Every step is an event on the sink: BuildStarted, spans, one StageRecorded per
+stage as written, one InstructionRecorded per instruction, BuildFinished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import platform as host_platform
+import sys
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+from cachelab import __version__
+from cachelab.build.external import ExternalImages
+from cachelab.build.images import BuildImages
+from cachelab.build.layer_io import LayerMover
+from cachelab.build.output_image import write_output
+from cachelab.build.progress import Progress, progress_wanted
+from cachelab.build.recording import record_stage
+from cachelab.build.request import BuildRequest, BuildResult, InvalidBuildRequest
+from cachelab.build.rootfs import BuildWorkspace
+from cachelab.build.stage_image import StageImage
+from cachelab.build.stage_runner import BuildSession, StageRunner
+from cachelab.build.stores import default_image_store, open_cache
+from cachelab.build.timing import Position, TimedCache, TimedKeyer
+from cachelab.dockerfile.parse import load_dockerfile
+from cachelab.events import BuildFinished, BuildStarted, EventSink, NullSink, SpanClock
+from cachelab.keys.buildargs import StageEnv
+from cachelab.keys.dockerignore import DockerIgnore
+from cachelab.oci.transfer import TransferStats
+from cachelab.plan.decisions import StagePlan
+from cachelab.plan.planner import Planner
+from cachelab.plan.stages import PlanStage
+
+logger = logging.getLogger(__name__)
+
+ENGINE = "cachelab"
+
+
+def build(request: BuildRequest, *, sink: EventSink | None = None, progress: bool | None = None) -> BuildResult:
+    """Build `request.dockerfile` and return the image digest, wall time and every stage's plan.
+
+    Raises the layer errors (`DockerfileError`, `PlanError`, `OCIError`,
+    `BuildError`) unchanged; BuildFinished records the failure first.
+    """
+    sink = sink if sink is not None else NullSink()
+    _check_paths(request)
+    options = request.kaniko_options()
+    build_id = uuid.uuid4().hex[:16]
+    clock = SpanClock(build_id, sink)
+    sink.emit(_started_event(request, build_id, options.render()))
+    started = time.perf_counter()
+    show = Progress(progress if progress is not None else progress_wanted())
+    try:
+        with clock.span("build"):
+            result = _Build(request, build_id, clock, sink, show).run()
+    except BaseException as error:
+        sink.emit(BuildFinished(build_id, time.perf_counter() - started, "error", error=str(error)))
+        raise
+    result.wall_s = time.perf_counter() - started
+    sink.emit(BuildFinished(build_id, result.wall_s, "ok", image_digest=result.image_digest))
+    show.build_finished(result.image_digest, result.wall_s)
+    return result
+
+
+def _check_paths(request: BuildRequest) -> None:
+    if not Path(request.dockerfile).is_file():
+        raise InvalidBuildRequest(f"Dockerfile {request.dockerfile} not found",
+                                  hint="Pass the path of an existing Dockerfile.")
+    if not Path(request.context).is_dir():
+        raise InvalidBuildRequest(f"build context {request.context} is not a directory",
+                                  hint="Pass --context with an existing directory.")
+
+
+def _started_event(request: BuildRequest, build_id: str, flags: str) -> BuildStarted:
+    return BuildStarted(
+        build_id=build_id,
+        run_id=request.run_id or build_id,
+        engine=ENGINE,
+        engine_version=__version__,
+        strategy=request.strategy,
+        profile=request.profile_name if request.options is None else request.profile,
+        flags=flags,
+        dockerfile_id=request.dockerfile_id or _dockerfile_id(request.dockerfile),
+        target=",".join(request.targets) or None,
+        started_at=datetime.now(timezone.utc),
+        scenario=request.scenario,
+        step=request.step,
+        repeat=request.repeat,
+        host=host_platform.node(),
+        cpu_count=os.cpu_count(),
+        python_version=sys.version.split()[0],
+    )
+
+
+def _dockerfile_id(path: Path) -> str:
+    with open(path, "rb") as stream:
+        return "sha256:" + hashlib.sha256(stream.read()).hexdigest()
+
+
+class _Build:
+    """One run of `build()`: the planner, the stores and the stages' images."""
+
+    def __init__(self, request: BuildRequest, build_id: str, clock: SpanClock, sink: EventSink,
+                 progress: Progress) -> None:
+        self.request = request
+        self.build_id = build_id
+        self.clock = clock
+        self.sink = sink
+        self.progress = progress
+        self.options = request.kaniko_options()
+        self.stats = TransferStats()
+
+    def run(self) -> BuildResult:
+        request = self.request
+        dockerfile = load_dockerfile(request.dockerfile)
+        store = request.image_store or str(default_image_store())
+        images = BuildImages(store, insecure=request.insecure_registries, stats=self.stats)
+        workspace = BuildWorkspace.create(request.work_dir, keep=request.work_dir is not None)
+        try:
+            position = Position()
+            cache = open_cache(request.cache, self.options, insecure=request.insecure_registries,
+                               stats=self.stats)
+            timed_cache = TimedCache(cache, self.clock, position, self.stats) if cache is not None else None
+            planner = Planner(
+                dockerfile, options=self.options, context_dir=request.context, cache=timed_cache,
+                images=images, build_args=dict(request.build_args), targets=request.targets,
+                platform=request.platform, dockerfile_path=request.dockerfile, cache_repo=request.cache,
+            )
+            keyer = TimedKeyer(planner.keyer, self.clock, planner.stages, position)
+            planner.keyer = keyer  # type: ignore[assignment]
+            session = BuildSession(
+                options=self.options, workspace=workspace, clock=self.clock,
+                mover=LayerMover(self.clock, workspace.layers_dir, self.stats), cache=cache, images=images,
+                context_dir=Path(request.context).resolve(),
+                dockerignore=DockerIgnore.find(request.dockerfile, request.context),
+                progress=self.progress, platform=request.platform,
+                stage_names={stage.index: stage.name for stage in dockerfile.stages},
+            )
+            return self._run_stages(planner, keyer, session)
+        finally:
+            workspace.cleanup()
+            images.close()
+
+    def _run_stages(self, planner: Planner, keyer: TimedKeyer, session: BuildSession) -> BuildResult:
+        planner.precompute()
+        planner.eliminate()
+        keyer.index_stages(planner.stages)
+        stages = {stage.index: stage for stage in planner.stages}
+        for stage in planner.stages:
+            if stage.base_index is not None:
+                session.root_consumers[stage.base_index] = session.root_consumers.get(stage.base_index, 0) + 1
+        external = ExternalImages(session)
+        environments: dict[int, StageEnv] = {}
+        built: dict[int, StagePlan] = {}
+        final_image: StageImage | None = None
+        final_index: int | None = None
+
+        for index in planner.build_order():
+            stage = stages[index]
+            external.prepare(stage)
+            with self.clock.span("stage", stage_index=index) as span:
+                started = self.clock.now()
+                plan = planner.plan_stage(index, external.stage_files)
+                span.attributes["action"] = plan.action
+                environment = self._environment(planner, stage, environments)
+                self.progress.stage_started(plan)
+                runner = StageRunner(session, stage, plan, environment)
+                image = runner.run()
+                environments[index] = runner.env
+                session.stage_images[index] = image
+                planner.stage_done(index, plan.final_key)
+                built[index] = plan
+                self._release_root(session, index, image, stage)
+                self.progress.stage_finished(plan, self.clock.now() - started)
+            if plan.is_final or final_index is None or index > final_index:
+                final_image, final_index = image, index
+
+        plans = self._stage_plans(planner, built)
+        for plan in plans:
+            record_stage(self.sink, self.build_id, plan, unpacked=plan.should_unpack if plan.built else False)
+        if final_image is None:
+            raise InvalidBuildRequest("the plan builds no stage", hint="Check --target and the Dockerfile's stages.")
+        output = write_output(final_image, self.request.destination, clock=self.clock,
+                              resolver=session.images.resolver, stats=self.stats)
+        return BuildResult(self.build_id, output.digest, 0.0, plans, output)
+
+    def _environment(self, planner: Planner, stage: PlanStage, environments: dict[int, StageEnv]) -> StageEnv:
+        """Start the stage's ENV and ARG state: its parent's at its end, or its remote base's."""
+        if stage.base_index is not None and stage.base_index in environments:
+            return environments[stage.base_index].copy()
+        return planner.keyer.stage_environment(planner.bases.config_env(stage))  # type: ignore[no-any-return]
+
+    def _release_root(self, session: BuildSession, index: int, image: StageImage, stage: PlanStage) -> None:
+        # kaniko wipes a stage's root after saving its files; a root that a later
+        # FROM child takes over is kept until then.
+        if stage.is_final or session.root_consumers.get(index, 0) > 0:
+            return
+        if image.root is not None:
+            session.workspace.wipe_stage(index)
+            image.root = None
+            image.extracted = 0
+
+    def _stage_plans(self, planner: Planner, built: dict[int, StagePlan]) -> list[StagePlan]:
+        plans = []
+        for index in range(len(planner.dockerfile.stages)):
+            plans.append(built[index] if index in built else planner.dropped_plan(index))
+        return plans

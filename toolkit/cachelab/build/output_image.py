@@ -1,0 +1,73 @@
+"""The final stage's image: manifest and config, written to the destination or only digested.
+
+Writing copies each layer blob from wherever it lives (a built file, the cache
+store, the base image's source) unless the destination already has it; blobs of
+a destination that is the base image's own registry repository are skipped by
+the registry client's existence check. Without a destination no blob is read:
+the manifest is built from the layer descriptors and its digest computed.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from cachelab.build.request import LayerDescriptor, OutputImage
+from cachelab.build.stage_image import StageImage
+from cachelab.events.spans import SpanClock
+from cachelab.oci import mediatypes
+from cachelab.oci.image import Blob, ImageResolver, LayoutImageSource
+from cachelab.oci.manifest import Descriptor, build_manifest
+from cachelab.oci.reference import LayoutReference, parse_reference
+from cachelab.oci.transfer import TransferStats
+
+logger = logging.getLogger(__name__)
+
+
+def assemble(image: StageImage, *, created: datetime | None = None) -> tuple[bytes, str, bytes]:
+    """Return the manifest, its media type and the config of a stage image."""
+    config = image.config.copy()
+    config.created = (created or datetime.now(timezone.utc)).isoformat().replace("+00:00", "Z")
+    config_bytes = config.to_json()
+    descriptors = [Descriptor(layer.media_type, layer.digest, layer.size) for layer in image.layers]
+    manifest, media_type = build_manifest(config_bytes, descriptors, docker=image.docker_media_types)
+    return manifest, media_type, config_bytes
+
+
+def write_output(
+    image: StageImage,
+    destination: str | None,
+    *,
+    clock: SpanClock,
+    resolver: ImageResolver,
+    stats: TransferStats | None,
+) -> OutputImage:
+    """Write the image to `destination` (`oci:DIR:TAG` or a registry reference), or only digest it."""
+    manifest, media_type, config = assemble(image)
+    from cachelab.oci._files import sha256_digest
+
+    digest = sha256_digest(manifest)
+    layers = tuple(LayerDescriptor(layer.digest, layer.diff_id, layer.size, layer.media_type) for layer in image.layers)
+    if destination is None:
+        return OutputImage(manifest, media_type, config, digest, layers)
+
+    config_blob = Blob.from_bytes(config, mediatypes.config_media_type_for(media_type))
+    blobs = [Blob(layer.digest, layer.size, layer.media_type, layer.open) for layer in image.layers]
+    parsed = parse_reference(destination)
+    before = stats.snapshot() if stats is not None else {}
+    with clock.span("push-image") as span:
+        span.attributes["destination"] = destination
+        if isinstance(parsed, LayoutReference):
+            source = LayoutImageSource(resolver.source_for(destination).store)  # type: ignore[union-attr]
+            missing = [blob for blob in blobs if not source.has_blob(blob.digest)]
+            span.add_bytes(sum(blob.size for blob in missing) + config_blob.size + len(manifest))
+            written = source.write_image(manifest, media_type, [*blobs, config_blob], tag=parsed.tag)
+        else:
+            target = resolver.source_for(destination)
+            written = target.write_image(manifest, media_type, [*blobs, config_blob], tag=parsed.tag)
+            if stats is not None:
+                after = stats.snapshot()
+                span.add_bytes(sum(c.bytes_sent for c in after.values()) - sum(c.bytes_sent for c in before.values()))
+                span.add_requests(sum(c.requests for c in after.values()) - sum(c.requests for c in before.values()))
+    logger.info("wrote image %s to %s", written, destination)
+    return OutputImage(manifest, media_type, config, digest, layers, reference=destination)

@@ -1,0 +1,41 @@
+"""StageRecorded and InstructionRecorded events from the planner's decisions."""
+
+from __future__ import annotations
+
+from cachelab.events import EventSink, InstructionRecorded, StageRecorded
+from cachelab.plan.decisions import StagePlan
+
+
+def record_stage(sink: EventSink, build_id: str, plan: StagePlan, *, unpacked: bool | None) -> None:
+    """Emit the stage's event, then one per instruction; a stage not built has `skipped` decisions."""
+    sink.emit(StageRecorded(
+        build_id=build_id,
+        stage_index=plan.index,
+        stage_name=plan.name,
+        base=plan.base_ref or "scratch",
+        base_kind=plan.base_kind,
+        action=plan.action,
+        unpacked=unpacked,
+        final_key=plan.final_key,
+        key_a_priori=plan.key_a_priori,
+        key_blockers=tuple(plan.key_blockers),
+        key_risks=tuple(plan.key_risks),
+        squashed_into=plan.squashed_into,
+    ))
+    for instruction in plan.instructions:
+        sink.emit(InstructionRecorded(
+            build_id=build_id,
+            stage_index=plan.index,
+            instruction_index=instruction.index,
+            line=instruction.line,
+            instruction=instruction.text,
+            kind=instruction.kind,
+            cache_key=instruction.key,
+            key_source=instruction.key_source,
+            redirect_key=instruction.redirect_key,
+            probed=instruction.probed,
+            decision=instruction.decision if plan.built else "skipped",
+            a_priori=instruction.a_priori,
+            files_hashed=instruction.files_hashed,
+            bytes_hashed=instruction.bytes_hashed,
+        ))

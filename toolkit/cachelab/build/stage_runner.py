@@ -1,0 +1,405 @@
+"""Execute the planner's decisions for one stage.
+
+Per stage: start from the base (a remote image's layers, a parent stage's image,
+or scratch); unpack it only when the plan says `should_unpack`; then per
+instruction take the cached layer of a hit, or execute the instruction,
+snapshot it, compress the layer and push it and its pointer when the plan says
+so. A hit's layer is extracted onto the root only when a later instruction or
+the saved-files step reads the filesystem. Afterwards the files later stages
+copy are saved into `deps/<index>`.
+
+Layers follow kaniko: with `--cache` every executed instruction except
+MAINTAINER appends a layer, an empty one for metadata; without it only RUN,
+COPY, ADD and a WORKDIR other than `/` do, and the rest add an empty history
+entry.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from cachelab.build.config import ImageConfig
+from cachelab.build.copy import execute_copy
+from cachelab.build.copysources import SourceRoot
+from cachelab.build.errors import BuildError
+from cachelab.build.images import BuildImages
+from cachelab.build.layer_io import LayerMover
+from cachelab.build.metadata import METADATA_KINDS, apply_metadata
+from cachelab.build.mounts import MountSources, resolve_mounts
+from cachelab.build.progress import Progress
+from cachelab.build.run import execute_run, network_allowed
+from cachelab.build.sandbox import Sandbox
+from cachelab.build.snapshot import ChangeSet, Snapshot, Snapshotter, write_layer_tar
+from cachelab.build.stage_image import ImageLayer, StageImage, take_root
+from cachelab.build.users import UserIds, resolve_user
+from cachelab.build.rootfs import BuildWorkspace
+from cachelab.build.stagefiles import save_stage_files
+from cachelab.build.workdir import make_workdir
+from cachelab.dockerfile.model import Instruction
+from cachelab.events.spans import SpanClock
+from cachelab.keys.buildargs import StageEnv
+from cachelab.keys.dockerignore import DockerIgnore
+from cachelab.keys.flags import KanikoOptions
+from cachelab.oci import mediatypes
+from cachelab.oci.layers import write_layer
+from cachelab.plan.decisions import InstructionPlan, StagePlan
+from cachelab.plan.interfaces import CacheEntry, LayerCache
+from cachelab.plan.stages import PlanStage
+
+logger = logging.getLogger(__name__)
+
+_FILESYSTEM_KINDS = frozenset({"RUN", "COPY", "ADD"})
+
+
+@dataclass
+class BuildSession:
+    """What every stage of one build shares."""
+
+    options: KanikoOptions
+    workspace: BuildWorkspace
+    clock: SpanClock
+    mover: LayerMover
+    cache: LayerCache | None
+    images: BuildImages
+    context_dir: Path
+    dockerignore: DockerIgnore
+    progress: Progress
+    platform: str | None = None
+    stage_images: dict[int, StageImage] = field(default_factory=dict)
+    root_consumers: dict[int, int] = field(default_factory=dict)  # FROM children still to build
+    external_dirs: dict[str, Path] = field(default_factory=dict)
+    stage_names: Mapping[int, str | None] = field(default_factory=dict)
+    _sandbox: Sandbox | None = None
+
+    @property
+    def sandbox(self) -> Sandbox:
+        if self._sandbox is None:
+            self._sandbox = Sandbox()
+        return self._sandbox
+
+    @property
+    def as_root(self) -> bool:
+        return os.geteuid() == 0
+
+
+class StageRunner:
+    """Builds one stage by executing its StagePlan."""
+
+    def __init__(self, session: BuildSession, stage: PlanStage, plan: StagePlan, env: StageEnv) -> None:
+        self.session = session
+        self.stage = stage
+        self.plan = plan
+        self.env = env
+        self.image = StageImage(config=ImageConfig())
+        self.snapshotter: Snapshotter | None = None
+        self.snapshot_stale = True
+
+    # The stage as a whole
+
+    def run(self) -> StageImage:
+        """Prepare the base, run every instruction, save files; return the stage image."""
+        self._prepare_base()
+        if self.plan.should_unpack:
+            self._materialize_root()
+        for instruction in self.plan.instructions:
+            command = self.stage.commands[instruction.index]
+            self._run_instruction(instruction, command.instruction)
+        if self.plan.save_files:
+            self._save_files()
+        if self.plan.save_stage:
+            with self.session.clock.span("save-stage") as span:
+                span.attributes["layers"] = str(len(self.image.layers))
+        return self.image
+
+    def _prepare_base(self) -> None:
+        session = self.session
+        if self.stage.base_index is not None:
+            parent = session.stage_images[self.stage.base_index]
+            self.image = parent.derive()
+            return
+        if self.stage.base_kind == "scratch" or self.stage.base_ref is None:
+            self.image = StageImage(config=ImageConfig())
+            return
+        with session.clock.span("resolve-base") as span:
+            base = session.images.base(self.stage.base_ref, platform=session.platform)
+            span.attributes["reference"] = self.stage.base_ref
+            span.attributes["local"] = "true" if base.local else "false"
+        config = ImageConfig.from_json(base.image.config)
+        layers = [
+            ImageLayer(layer.digest, layer.diff_id, layer.size, layer.media_type, layer.opener, origin="base")
+            for layer in base.image.layers()
+        ]
+        self.image = StageImage(
+            config=config, layers=layers,
+            docker_media_types=mediatypes.is_docker(base.image.media_type),
+        )
+
+    def _materialize_root(self) -> None:
+        """Give the stage a root that holds every layer so far (base and parent)."""
+        session = self.session
+        root = session.workspace.stage_root(self.plan.index)
+        held = 0
+        if self.stage.base_index is not None:
+            parent_index = self.stage.base_index
+            parent = session.stage_images[parent_index]
+            remaining = session.root_consumers.get(parent_index, 0) - 1
+            session.root_consumers[parent_index] = remaining
+            root.rmdir()
+            held = take_root(parent, root, move=remaining <= 0)
+        self.image.root = root
+        self.image.extracted = held
+        self._extract_pending()
+
+    def _extract_pending(self) -> None:
+        assert self.image.root is not None
+        for position in range(self.image.extracted, len(self.image.layers)):
+            layer = self.session.mover.unpack(self.image.layers[position], self.image.root)
+            self.image.layers[position] = layer
+        self.image.extracted = len(self.image.layers)
+        self.snapshot_stale = True
+
+    # One instruction
+
+    def _run_instruction(self, planned: InstructionPlan, instruction: Instruction) -> None:
+        clock = self.session.clock
+        started = clock.now()
+        with clock.span("instruction", stage_index=self.plan.index, instruction_index=planned.index) as span:
+            span.attributes["decision"] = planned.decision
+            if planned.hit:
+                self._apply_hit(planned, instruction)
+            else:
+                self._execute(planned, instruction)
+        self.env.apply(instruction)
+        self.session.progress.instruction(self.plan, planned, clock.now() - started)
+
+    def _needs_files_after(self, planned: InstructionPlan) -> bool:
+        if self.plan.save_files:
+            return True
+        later = self.plan.instructions[planned.index + 1:]
+        return any(item.requires_unpacked_fs for item in later)
+
+    def _apply_hit(self, planned: InstructionPlan, instruction: Instruction) -> None:
+        entry = planned.entry
+        if entry is None:
+            raise BuildError(f"line {planned.line}: the plan marks a hit without a cache entry")
+        if instruction.kind == "WORKDIR":
+            apply_metadata(self.image.config, instruction, self.env.expand)
+        if entry.layer_digest is None:
+            # Only a WORKDIR entry written by kaniko before v1.25 has no layer.
+            self.image.config.append_empty_history(planned.text)
+            return
+        layer = self._cached_layer(entry)
+        self.image.layers.append(layer)
+        self.image.config.append_layer(layer.diff_id, planned.text)
+        root = self.image.root
+        if root is not None and self.image.extracted == len(self.image.layers) - 1 and self._needs_files_after(planned):
+            self._extract_pending()
+
+    def _cached_layer(self, entry: CacheEntry) -> ImageLayer:
+        cache = self.session.cache
+        assert cache is not None and entry.layer_digest is not None
+        media_type = entry.layer_media_type or mediatypes.layer_media_type(self.session.options.compression)
+        return ImageLayer(
+            entry.layer_digest, entry.diff_id or "", entry.layer_size or 0, media_type,
+            lambda: cache.open_layer(entry), origin="cache",
+        )
+
+    def _execute(self, planned: InstructionPlan, instruction: Instruction) -> None:
+        kind = instruction.kind
+        clock = self.session.clock
+        touched: tuple[str, ...] | None = None
+        with clock.span("execute") as span:
+            span.attributes["kind"] = kind
+            if kind in METADATA_KINDS:
+                apply_metadata(self.image.config, instruction, self.env.expand)
+                if kind == "WORKDIR" and self.image.config.config.working_dir != "/":
+                    touched = self._make_workdir()
+            elif kind == "RUN":
+                self._prepare_snapshot()
+                self._run(instruction)
+            elif kind in ("COPY", "ADD"):
+                self._prepare_snapshot()
+                result = execute_copy(
+                    instruction, stage_root=str(self._root()), source=self._copy_source(planned),
+                    workdir=self.image.config.config.working_dir or "/", expand=self.env.expand,
+                    record_owner=None if self.session.as_root else self._record_owner,
+                    temp_dir=str(self.session.workspace.temp_dir),
+                )
+                touched = result.touched
+                span.add_bytes(result.bytes)
+            else:
+                raise BuildError(f"line {planned.line}: {kind} cannot be executed by cachelab")
+        if kind == "MAINTAINER":
+            return
+        if not self._appends_layer(instruction):
+            self.image.config.append_empty_history(planned.text)
+            return
+        layer = self._snapshot(instruction, touched)
+        self.image.layers.append(layer)
+        if self.image.root is not None and self.image.extracted == len(self.image.layers) - 1:
+            self.image.extracted += 1
+        self.image.config.append_layer(layer.diff_id, planned.text)
+        self._push(planned, layer)
+
+    def _appends_layer(self, instruction: Instruction) -> bool:
+        if self.session.options.cache:
+            return True
+        if instruction.kind == "WORKDIR":
+            return self.image.config.config.working_dir != "/"
+        return instruction.kind in _FILESYSTEM_KINDS
+
+    def _root(self) -> Path:
+        if self.image.root is None:
+            raise BuildError(
+                f"stage {self.plan.index} executes an instruction that needs its root filesystem, "
+                "but the plan did not unpack it",
+                hint="This is a planner bug; report the Dockerfile.",
+            )
+        return self.image.root
+
+    def _run(self, instruction: Instruction) -> None:
+        session = self.session
+        config = self.image.config.config
+        root = str(self._root())
+        user = resolve_user(root, config.user) if config.user else UserIds(0, 0)
+        env = self.env.replacement_envs()
+        if not any(item.startswith("HOME=") for item in env):
+            env = [*env, "HOME=/root" if user.uid == 0 else "HOME=/"]
+        sources = MountSources(
+            context=str(session.context_dir), cache_dir=str(session.workspace.cache_dir),
+            temp_dir=str(session.workspace.temp_dir), roots=self._mount_roots(),
+        )
+        mounts = resolve_mounts(instruction.mounts, sources, line=instruction.start_line, expand=self.env.expand)
+        execute_run(
+            session.sandbox, root, instruction, env=env, workdir=config.working_dir or "/", user=user,
+            shell=config.shell or ("/bin/sh", "-c"), mounts=mounts, network=network_allowed(instruction),
+            temp_dir=str(session.workspace.temp_dir),
+        )
+
+    def _mount_roots(self) -> dict[str, str]:
+        roots: dict[str, str] = {}
+        for index in self.session.stage_images:
+            deps = self.session.workspace.deps_dir(index)
+            if deps.is_dir():
+                roots[str(index)] = str(deps)
+                name = self.session.stage_names.get(index)
+                if name:
+                    roots[name] = str(deps)
+        return roots
+
+    def _make_workdir(self) -> tuple[str, ...]:
+        self._prepare_snapshot()
+        config = self.image.config.config
+        root = str(self._root())
+        user = resolve_user(root, config.user) if config.user else UserIds(0, 0)
+        created = make_workdir(
+            root, config.working_dir, user=user,
+            record_owner=None if self.session.as_root else self._record_owner,
+        )
+        # The snapshot covers the whole WORKDIR path, so an existing directory gives an empty layer.
+        return (config.working_dir, *created)
+
+    def _copy_source(self, planned: InstructionPlan) -> SourceRoot:
+        session = self.session
+        if planned.source_stage is not None:
+            deps = session.workspace.deps_dir(planned.source_stage)
+            return SourceRoot(str(deps), f"the files saved from stage {planned.source_stage}")
+        if planned.source_image is not None:
+            return SourceRoot(str(session.external_dirs[planned.source_image]), f"image {planned.source_image}")
+        return SourceRoot(str(session.context_dir), f"build context {session.context_dir}", session.dockerignore)
+
+    def _record_owner(self, rel: str, uid: int, gid: int) -> None:
+        self._prepare_snapshot()
+        assert self.snapshotter is not None
+        self.snapshotter.record_owner(rel, uid, gid)
+
+    # Snapshots and pushes
+
+    def _prepare_snapshot(self) -> None:
+        """Bring the snapshot state up to date with the root before a change is made."""
+        root = self._root()
+        if self.snapshotter is None:
+            self.snapshotter = Snapshotter(str(root))
+        elif self.snapshot_stale:
+            self.snapshotter.reset()
+        self.snapshot_stale = False
+
+    def _snapshot(self, instruction: Instruction, touched: tuple[str, ...] | None) -> ImageLayer:
+        session = self.session
+        tar_path = session.workspace.temp_dir / f"snapshot-{self.plan.index}-{instruction.start_line}.tar"
+        with session.clock.span("snapshot") as span:
+            snapshot: Snapshot
+            if self.image.root is None or (instruction.kind in METADATA_KINDS and touched is None):
+                snapshot = write_layer_tar(str(session.workspace.temp_dir), {}, ChangeSet(), tar_path)
+            elif touched is not None:
+                self._prepare_snapshot()
+                assert self.snapshotter is not None
+                snapshot = self.snapshotter.take_paths(touched, tar_path)
+            else:
+                assert self.snapshotter is not None
+                snapshot = self.snapshotter.take(tar_path)
+            layer_file = write_layer(
+                snapshot.path, session.options.compression, directory=session.workspace.layers_dir,
+                docker=self.image.docker_media_types,
+            )
+            os.unlink(snapshot.path)
+            span.add_bytes(snapshot.size)
+            span.attributes["entries"] = str(snapshot.entries)
+        return ImageLayer(
+            layer_file.digest, layer_file.diff_id, layer_file.size, layer_file.media_type,
+            _opener(layer_file.path), path=layer_file.path, origin="built",
+        )
+
+    def _push(self, planned: InstructionPlan, layer: ImageLayer) -> None:
+        cache = self.session.cache
+        if cache is None:
+            return
+        now = datetime.now(timezone.utc)
+        if planned.push_layer and planned.key is not None:
+            with self.session.clock.span("push-layer") as span:
+                cache.put_layer(planned.key, _LayerBlob.of(layer), created_by=planned.text, created=now)
+                span.add_bytes(layer.size)
+                span.attributes["key"] = planned.key
+        if planned.push_pointer is not None:
+            with self.session.clock.span("push-pointer") as span:
+                cache.put_pointer(planned.push_pointer.key, planned.push_pointer.target, created=now)
+                span.attributes["key"] = planned.push_pointer.key
+
+    # After the instructions
+
+    def _save_files(self) -> None:
+        if self.image.root is None:
+            raise BuildError(f"stage {self.plan.index} must save files for a later COPY --from but has no root")
+        if not self.image.root_complete:
+            self._extract_pending()
+        dest = self.session.workspace.deps_dir(self.plan.index)
+        # NOTE: paths with variables are expanded with this stage's environment at its end.
+        paths = [self.env.expand(path) if "$" in path else path for path in self.plan.save_files]
+        with self.session.clock.span("save-files") as span:
+            saved = save_stage_files(str(self.image.root), paths, str(dest))
+            span.attributes["files"] = str(saved)
+
+
+@dataclass(frozen=True, slots=True)
+class _LayerBlob:
+    """A built layer in the shape of the planner's `LayerBlob`."""
+
+    path: str
+    digest: str
+    size: int
+    diff_id: str
+    media_type: str
+
+    @classmethod
+    def of(cls, layer: ImageLayer) -> _LayerBlob:
+        assert layer.path is not None
+        return cls(layer.path, layer.digest, layer.size, layer.diff_id, layer.media_type)
+
+
+def _opener(path: str):  # type: ignore[no-untyped-def]
+    return lambda: open(path, "rb")
