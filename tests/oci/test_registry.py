@@ -264,3 +264,36 @@ def test_corrupted_blob_in_registry_storage(registry: RegistryServer) -> None:
             stream.read()
     assert caught.value.expected == digest
     client.close()
+
+
+def test_bearer_token_auth(token_registry, tmp_path: Path) -> None:
+    server = token_registry.server
+    credentials = Credentials(server.username or "", server.password or "")
+    client = RegistryClient(server.address, credentials=credentials)
+    source = RegistryImageSource(client, "tokens/app")
+    config = build_config(diff_ids=[], created=datetime(2024, 1, 1, tzinfo=timezone.utc), history=[])
+    manifest, media_type = build_manifest(config, [])
+
+    source.write_image(manifest, media_type, [Blob.from_bytes(config, mediatypes.OCI_CONFIG)], tag="v1")
+    resolved = source.resolve("v1")
+
+    assert resolved.manifest == manifest
+    scopes = [scope for query in token_registry.issuer.requests for scope in query.get("scope", [])]
+    assert "repository:tokens/app:pull,push" in scopes
+    assert "repository:tokens/app:pull" in scopes
+    # One token per scope: the second resolve reuses the cached pull token.
+    count = len(token_registry.issuer.requests)
+    source.resolve("v1")
+    assert len(token_registry.issuer.requests) == count
+    client.close()
+
+
+def test_bearer_token_wrong_password(token_registry) -> None:
+    server = token_registry.server
+    client = RegistryClient(server.address, credentials=Credentials(server.username or "", "wrong"))
+    reference = parse_registry_reference(f"{server.address}/tokens/app:v1")
+    with pytest.raises(Unauthorized) as caught:
+        client.get_manifest(reference)
+    assert caught.value.status == 401
+    assert "token" in str(caught.value)
+    client.close()
