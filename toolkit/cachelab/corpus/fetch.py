@@ -10,7 +10,6 @@ reported and never stored. Re-running reuses what the store already holds.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from pathlib import Path
 import httpx
 
 from cachelab.cachedir import cache_home
-from cachelab.corpus.errors import CorpusError
+from cachelab.corpus.manifest import CorpusEntry, read_manifest
 from cachelab.corpus.store import CorpusRecord, read_store, write_store
 
 logger = logging.getLogger(__name__)
@@ -47,36 +46,17 @@ def default_store_path(manifest: Path) -> Path:
     return cache_home() / "corpora" / f"{manifest.resolve().parent.name}.jsonl.zst"
 
 
-def read_manifest(manifest: Path) -> Iterator[dict[str, object]]:
-    """Yield the entries of a manifest, checking the fields a fetch needs."""
-    try:
-        lines = manifest.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise CorpusError(f"cannot read manifest {manifest}: {exc.strerror}") from exc
-
-    for line_number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except ValueError as exc:
-            raise CorpusError(f"{manifest}:{line_number}: invalid JSON: {exc}") from exc
-        missing = [name for name in ("id", "sha256") if name not in entry]
-        if missing:
-            raise CorpusError(f"{manifest}:{line_number}: missing field(s) {', '.join(missing)}")
-        yield entry
-
-
-def _read_local(entry: dict[str, object], from_dir: Path) -> bytes:
-    relative = entry.get("file") or f"{entry['repo']}/{entry['path']}"
-    candidate = (from_dir / str(relative)).resolve()
-    if not candidate.is_relative_to(from_dir.resolve()):
-        raise OSError(f"file field {relative!r} points outside {from_dir}")
+def _read_local(entry: CorpusEntry, manifest_root: Path, from_dir: Path) -> bytes:
+    # The manifest's `file` fields are relative to its own folder; the local copy
+    # has the same layout under `from_dir`.
+    if entry.file is None:
+        raise OSError(f"manifest entry {entry.id} names no file")
+    candidate = from_dir / entry.file.relative_to(manifest_root)
     return candidate.read_bytes()
 
 
-def _read_remote(entry: dict[str, object], client: httpx.Client, template: str) -> bytes:
-    url = template.format(repo=entry["repo"], commit=entry["commit"], path=entry["path"])
+def _read_remote(entry: CorpusEntry, client: httpx.Client, template: str) -> bytes:
+    url = template.format(repo=entry.repo, commit=entry.commit, path=entry.path)
     response = client.get(url)
     if response.status_code != 200:
         raise OSError(f"GET {url} returned HTTP {response.status_code}")
@@ -95,6 +75,7 @@ def fetch_corpus(
     """Fetch every file of `manifest` into `store` and return what happened."""
     store = store or default_store_path(manifest)
     entries = list(read_manifest(manifest))
+    manifest_root = manifest.resolve().parent
     existing = {record.id: record for record in read_store(store)} if store.is_file() else {}
     report = FetchReport(store=store)
     records: list[CorpusRecord] = []
@@ -109,7 +90,7 @@ def fetch_corpus(
 
             iterator = tqdm(entries, desc="fetching corpus", unit="file")
         for entry in iterator:
-            record = _fetch_one(entry, existing, from_dir, client, url_template, report)
+            record = _fetch_one(entry, existing, manifest_root, from_dir, client, url_template, report)
             if record is not None:
                 records.append(record)
     finally:
@@ -121,15 +102,19 @@ def fetch_corpus(
 
 
 def _fetch_one(
-    entry: dict[str, object],
+    entry: CorpusEntry,
     existing: dict[str, CorpusRecord],
+    manifest_root: Path,
     from_dir: Path | None,
     client: httpx.Client | None,
     url_template: str,
     report: FetchReport,
 ) -> CorpusRecord | None:
-    entry_id = str(entry["id"])
-    expected = str(entry["sha256"])
+    entry_id = entry.id
+    expected = entry.sha256
+    if expected is None:
+        report.failures.append((entry_id, "not fetched: the manifest gives no sha256"))
+        return None
     known = existing.get(entry_id)
     if known is not None and known.sha256 == expected:
         report.reused += 1
@@ -137,7 +122,7 @@ def _fetch_one(
 
     try:
         if from_dir is not None:
-            data = _read_local(entry, from_dir)
+            data = _read_local(entry, manifest_root, from_dir)
         else:
             assert client is not None
             data = _read_remote(entry, client, url_template)
@@ -156,21 +141,16 @@ def _fetch_one(
         return None
 
     report.fetched += 1
-    stages = entry.get("stages")
     return CorpusRecord(
         id=entry_id,
-        repo=_optional_str(entry.get("repo")),
-        commit=_optional_str(entry.get("commit")),
-        path=_optional_str(entry.get("path")),
-        license=_optional_str(entry.get("license")),
+        repo=entry.repo,
+        commit=entry.commit,
+        path=entry.path,
+        license=entry.license,
         sha256=expected,
-        stages=int(stages) if isinstance(stages, int) else None,
+        stages=entry.stages,
         text=text,
     )
-
-
-def _optional_str(value: object) -> str | None:
-    return None if value is None else str(value)
 
 
 def load(corpus: str | Path) -> Iterator[CorpusRecord]:
