@@ -1,9 +1,9 @@
 """The planner against what real kaniko v1.28.3 did in each case under tests/cases.
 
-Each case is replayed build by build in one memory cache per mode: the planner's
-keys and decisions (precompute and build pass) must equal the observed ones, and
-the cache then receives what the build wrote (a layer under every key the plan
-pushes, and the pointers kaniko pushed).
+Each case is replayed build by build in one memory cache per mode. The planner's
+keys and decisions (precompute and build pass) must equal the observed ones.
+Then the cache receives what the build wrote: a layer under every key the plan
+pushes, and the pointers kaniko pushed.
 
 A key that needs the files of a stage built in the same run (the content key of a
 `COPY --from` without a pointer, and every later key of that stage) cannot be

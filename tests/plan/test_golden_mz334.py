@@ -2,11 +2,11 @@
 
 The Dockerfile and the expected plan lines are those of kaniko's golden test for
 multistage lookahead (osscontainertools/kaniko, commit 6bcc934). kaniko's golden
-harness uses a cache in which every probed key exists as a pointer to itself;
-`self_pointing_cache` builds the same. Keys depend on the base image's seed, so
-the expected keys are derived here from the seed of the project's busybox base;
-the chain test checks kaniko's own key values by starting from kaniko's final
-key of the first stage.
+harness uses a cache in which every probed key exists as a pointer to itself,
+and `self_pointing_cache` builds the same. Keys depend on the base image's seed,
+so the expected keys are derived here from the seed of the project's busybox
+base. The chain test checks kaniko's own key values by starting from kaniko's
+final key of the first stage.
 """
 
 from __future__ import annotations

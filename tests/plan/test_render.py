@@ -1,8 +1,8 @@
 """kaniko's dry-run plan text for misses, redirects, uploads and external images.
 
 Expected texts follow the shape of kaniko's golden plans (osscontainertools/kaniko,
-commit 6bcc934) for the same kind of Dockerfile; keys come from the planner's own
-static pass, which the tests above check against kaniko's logged keys.
+commit 6bcc934) for the same kind of Dockerfile. Keys come from the planner's own
+static pass, which test_cases.py checks against kaniko's logged keys.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def key_rows(plans: dict[int, StagePlan], names: dict[int, str | None]) -> list[dict[str, Any]]:
-    """One row per instruction; `stage` and `index` are as written, even inside squashed stages."""
+    """Return one row per instruction, with `stage` and `index` as written (also inside squashed stages)."""
     rows = []
     for plan in plans.values():
         positions: dict[int, int] = defaultdict(int)
@@ -57,7 +57,7 @@ def key_rows(plans: dict[int, StagePlan], names: dict[int, str | None]) -> list[
 
 
 def part_rows(plans: dict[int, StagePlan], names: dict[int, str | None]) -> list[dict[str, Any]]:
-    """Key rows plus each instruction's labelled parts (file parts with their hashed entries)."""
+    """Return the key rows plus each instruction's labelled parts (file parts with their hashed entries)."""
     rows = key_rows(plans, names)
     instructions = [i for plan in plans.values() for i in plan.instructions]
     by_text = {(row["stage"], row["index"]): row for row in rows}

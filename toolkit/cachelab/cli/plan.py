@@ -134,7 +134,7 @@ def make_planner(args: argparse.Namespace, cache: LayerCache | None) -> Planner:
 
 
 def instruction_rows(plans: Sequence[StagePlan]) -> list[dict[str, Any]]:
-    """One row per instruction of every stage: what `--format table|json` prints."""
+    """Return one row per instruction of every stage, as `--format table|json` prints them."""
     rows = []
     for stage in plans:
         for instruction in stage.instructions:

@@ -1,4 +1,4 @@
-"""What the planner hands the builder: one StagePlan per stage, one InstructionPlan per instruction.
+"""Decisions the planner hands the builder: a StagePlan per stage, an InstructionPlan per instruction.
 
 The builder executes these decisions and decides nothing itself. Every field it
 acts on is here: whether to fetch and unpack the base, which instructions to take
@@ -8,9 +8,10 @@ files to save for a later `COPY --from`.
 Vocabulary (shared with the recorded tables):
 
 * decision: `hit` (cached layer used), `miss` (probed, absent or expired),
-  `not-probed` (keyed but never looked up: a metadata instruction, a layer kind
-  the profile does not cache, or a probe skipped after an earlier miss),
-  `unkeyed` (no key computed), `skipped` (its stage is not built).
+  `not-probed`, `unkeyed` (no key computed), `skipped` (its stage is not built).
+  A `not-probed` instruction is keyed but never looked up. It is a metadata
+  instruction, a layer kind the profile does not cache, or a probe skipped after
+  an earlier miss.
 * key_source: `content` (files were hashed), `inferred` (the key came through a
   pointer from a source stage key or an image digest), `text` (instruction text
   and the chain only).
@@ -30,14 +31,14 @@ KeySource = Literal["content", "inferred", "text"]
 StageAction = Literal["built", "eliminated", "squashed", "unused"]
 BaseKind = Literal["image", "stage", "scratch"]
 
-# Why a stage's final key was not known before building (the `key_blockers` column).
+# Reasons a stage's final key was not known before building (the `key_blockers` column).
 BLOCKER_BASE_STAGE_UNKEYED = "base-stage-unkeyed"
 BLOCKER_COPY_FROM_CONTENT = "copy-from-content"
 BLOCKER_COPY_FROM_STAGE_UNKEYED = "copy-from-stage-unkeyed"
 BLOCKER_INFERENCE_DISABLED = "inference-disabled"
 BLOCKER_NO_CACHE = "no-cache"
 
-# What makes a key unstable across time or rebuilds (the `key_risks` column).
+# Inputs that make a key unstable across time or rebuilds (the `key_risks` column).
 RISK_BASE_TAG_MUTABLE = "base-tag-mutable"
 RISK_ADD_REMOTE_UNCHECKSUMMED = "add-remote-unchecksummed"
 RISK_ADD_GIT = "add-git"
@@ -57,12 +58,12 @@ class PointerPush:
 class InstructionPlan:
     """The decisions for one instruction of a stage.
 
-    `index` is the position in the stage's command list (after ONBUILD triggers
-    are prepended and squashed bases merged); `origin_stage` is the stage the
+    `index` is the position in the stage's command list, after ONBUILD triggers
+    are prepended and squashed bases merged. `origin_stage` is the stage the
     instruction was written in. `entry` is the cache entry to extract for a hit.
     `push_layer` is true when the builder must push the layer it produces under
-    `key`; `push_pointer`, for a `COPY --from` that is executed, is the pointer to
-    push next to it.
+    `key`. `push_pointer` is the pointer to push next to that layer, for a
+    `COPY --from` that is executed.
     """
 
     index: int
@@ -119,10 +120,10 @@ def _is_root_workdir(text: str) -> bool:
 class StagePlan:
     """The decisions for one stage.
 
-    `index` is the stage's index as written; a stage that absorbed squashed bases
-    lists their indexes in `absorbed`. `save_files` are the (unexpanded) paths a
-    later `COPY --from` reads, to save under `/kaniko/deps/<index>`; `save_stage`
-    is true when a later stage uses this one as its FROM base.
+    `index` is the stage's index as written, and a stage that absorbed squashed
+    bases lists their indexes in `absorbed`. `save_files` are the (unexpanded)
+    paths a later `COPY --from` reads, to save under `/kaniko/deps/<index>`.
+    `save_stage` is true when a later stage uses this one as its FROM base.
     """
 
     index: int

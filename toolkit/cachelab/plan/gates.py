@@ -1,4 +1,4 @@
-"""Which cache mechanisms are on: kaniko's boolean gates, from the options and flags."""
+"""kaniko's boolean gates that switch cache mechanisms on, from the options and flags."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ class Gates:
         return self.cache and not self.no_push_cache
 
     def caches_output(self, kind: str) -> bool:
-        """Whether an instruction of `kind` is probed and pushed (kaniko's ShouldCacheOutput)."""
+        """Report whether an instruction of `kind` is probed and pushed (kaniko's ShouldCacheOutput)."""
         if not self.cache:
             return False
         if kind in ("RUN", "WORKDIR"):

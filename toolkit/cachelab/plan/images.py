@@ -63,4 +63,4 @@ def _read(path: Path, reference: str) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise BaseImageError(f"cannot read {path} for base image {reference!r}: {exc.strerror}") from exc
+        raise BaseImageError(f"failed to read {path} for base image {reference!r}: {exc.strerror}") from exc

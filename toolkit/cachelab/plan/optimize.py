@@ -9,11 +9,11 @@ The same walk serves three passes:
 * `static`: the cold-build keys kaniko would compute, with no cache I/O at all;
   it gives `key_a_priori` without the precompute pass and the `keys` command.
 
-Per command: the key parts are appended to the chain (kaniko keys every command
-except MAINTAINER, probed or not), the key is the chain's hash, and commands that
-cache output are probed unless an earlier probe in the stage missed (unless
-FF_KANIKO_CACHE_PROBE_AFTER_MISS). Metadata commands then update the symbolic
-environment so later keys see ENV and ARG.
+Per command, the key parts are appended to the chain, because kaniko keys every
+command except MAINTAINER, probed or not. The key is the chain's hash. Commands
+that cache output are probed unless an earlier probe in the stage missed, which
+FF_KANIKO_CACHE_PROBE_AFTER_MISS turns off. Metadata commands then update the
+symbolic environment so later keys see ENV and ARG.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class PointerMismatchError(PlanError):
 
 @dataclass(slots=True)
 class WalkContext:
-    """What a walk over one stage reads besides the stage itself."""
+    """The inputs of a walk over one stage besides the stage itself."""
 
     gates: Gates
     keyer: Keyer

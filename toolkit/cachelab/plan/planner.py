@@ -14,7 +14,7 @@ Use it in this order:
    the stage's final key for the stages that derive or copy from it.
 
 `plan()` runs 1 and 2 and returns a StagePlan for every stage as written, the
-built ones with their a-priori decisions; `static_keys()` gives the keys of a
+built ones with their a-priori decisions. `static_keys()` returns the keys of a
 cold build without touching the cache.
 """
 
@@ -82,6 +82,7 @@ class Planner:
         self.build_args = dict(build_args or {})
         self.cache_repo = cache_repo
         self.now = now or datetime.now(timezone.utc)
+
         self.bases = BaseResolver(images, options=options, platform=platform)
         self.memo = (
             MemoizedCache(cache, ttl=self.gates.ttl, now=self.now)
@@ -99,6 +100,7 @@ class Planner:
         )
         self.eliminated: list[int] = []
         self.squashed_into: dict[int, int] = dict(self.selection.squashed_into)
+
         self.precomputed: dict[int, StagePlan] = {}
         self._precompute_keys: dict[int, str] = {}
         self._precompute_env: dict[int, StageEnvironment] = {}
@@ -178,6 +180,15 @@ class Planner:
             else:
                 plans.append(self._dropped(index, static))
         return plans
+
+    def dropped_plan(self, index: int) -> StagePlan:
+        """Return the StagePlan of a stage this build skips (eliminated, squashed or unused).
+
+        Unlike `plan()` it computes no keys: an eliminated stage keeps its
+        precomputed decisions, so skipping it costs no hashing.
+        """
+        self.eliminate()
+        return self._dropped(index, {})
 
     def dry_run(self) -> list[StagePlan]:
         """Plan every stage in build order as if building, without a builder.

@@ -1,8 +1,8 @@
 """Cache probes as kaniko makes them within one build.
 
-kaniko wraps its cache repository in a memo for the whole build: a lookup that
+kaniko wraps its cache repository in a memo for the whole build. A lookup that
 found an entry is pinned, so the build pass reuses what the precompute pass found
-without a second request, while misses are not remembered and are probed again.
+without a second request. Misses are not remembered and are probed again.
 An entry older than `--cache-ttl` (by its config `created` time) is a miss.
 """
 
@@ -42,7 +42,7 @@ class MemoizedCache:
         self.requests = 0
 
     def holds(self, key: str) -> bool:
-        """Whether an earlier lookup of `key` in this build hit (kaniko's `precomputed`)."""
+X
         return key in self._hits
 
     def probe(self, key: str) -> ProbeResult:

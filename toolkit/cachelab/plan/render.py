@@ -1,10 +1,10 @@
 """kaniko's dry-run plan text (`--dryrun`, `KANIKO_PRINT_PLAN`).
 
-One block per built stage, after precompute and elimination: the FROM line and
-how the base arrives (`UNPACK /kaniko/stages/<n>` for a local base, `STREAM` or,
-with the shared base store, `FETCH` + `UNPACK` for a remote one), each command's
-text followed by its cache lines, then `SAVE STAGE`, `SAVE FILES` and `CLEAN`
-for every stage but the last. Cache lines are printed only when the precompute
+The text has one block per built stage, after precompute and elimination. A block
+starts with the FROM line and how the base arrives: `UNPACK /kaniko/stages/<n>`
+for a local base, `STREAM` or, with the shared base store, `FETCH` + `UNPACK` for
+a remote one. Each command's text follows with its cache lines, then `SAVE STAGE`,
+`SAVE FILES` and `CLEAN` for every stage but the last. Cache lines are printed only when the precompute
 pass ran: `CACHE REDIRECT HIT|MISS: <inferred key>` for a cross-stage COPY under
 inference, then `CACHE HIT|MISS: <key>` whenever a key exists (a metadata
 command that is never probed prints MISS), and `UPLOAD <repo>:<key>` after a

@@ -1,4 +1,4 @@
-"""Base images as the planner sees them: seeds, config Env, ONBUILD triggers, digests.
+"""Base images as the planner uses them: seeds, config Env, ONBUILD triggers, digests.
 
 A stage on a remote base or on `scratch` starts its key chain with one part, the
 digest of kaniko's rewritten copy of the base (its seed). Only the manifest and the

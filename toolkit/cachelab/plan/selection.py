@@ -70,8 +70,8 @@ def _merge(
 
 
 def _origins(dockerfile: Dockerfile) -> dict[int, int]:
-    # Instructions are shared objects between the parsed file and the graph's stages,
-    # so identity tells which stage wrote each one.
+    # The graph's stages reuse the parsed Instruction objects, so the object identity
+    # identifies the stage each instruction was written in.
     return {
         id(instruction): stage.index
         for stage in dockerfile.stages
@@ -130,7 +130,7 @@ def _commands(built: KanikoStage, origins: Mapping[int, int]) -> Iterator[Comman
         yield _command(instruction, origin, copy_source)
     for trigger, trigger_source in pending:
         # NOTE: triggers of a stage with no instructions of its own are attributed to
-        # the built stage; inside a squashed chain this may name the wrong stage.
+        # the built stage. Inside a squashed chain this may name the wrong stage.
         yield _command(trigger, built.index, trigger_source)
 
 

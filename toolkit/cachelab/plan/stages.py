@@ -2,8 +2,8 @@
 
 The front end (`cachelab.dockerfile.graph`) selects live stages, injects ONBUILD
 triggers, resolves `--from` and squashes FROM chains. This module holds the result
-in the form the planner walks: per built stage its commands with the stage each
-was written in and the resolved cross-stage source, plus the dependency counts
+in the form the planner walks: for each built stage, its commands with the stage
+each was written in and the resolved cross-stage source, plus the dependency counts
 that elimination and re-squash update.
 """
 
