@@ -42,7 +42,7 @@ class MemoizedCache:
         self.requests = 0
 
     def holds(self, key: str) -> bool:
-X
+        """Report whether an earlier lookup of `key` in this build hit (kaniko's `precomputed`)."""
         return key in self._hits
 
     def probe(self, key: str) -> ProbeResult:
