@@ -7,7 +7,7 @@ import io
 import json
 import tarfile
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -29,7 +29,7 @@ from tests.fixtures.registry import RegistryServer
 
 KEY = "1f" * 32
 OTHER_KEY = "2e" * 32
-CREATED = datetime(2025, 3, 1, 12, 30, 15, 123456, tzinfo=timezone.utc)
+CREATED = datetime(2025, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
 INSTRUCTION = "RUN /bin/sh -c echo hello > /greeting"
 
 

@@ -223,7 +223,7 @@ def test_symlink_from_earlier_layer_then_file(sandbox: tuple[Path, Path]) -> Non
 
 
 def test_entry_larger_than_limit_rejected(sandbox: tuple[Path, Path]) -> None:
-    root, outside = sandbox
+    root, _ = sandbox
     with pytest.raises(UnsafeLayerError) as caught:
         extract([entry("bomb", data=bytes(4 << 20))], root, max_size=1 << 20)
     assert "exceeds" in caught.value.reason

@@ -100,3 +100,34 @@ def test_cli_image_busybox_to_registry(registry, capsys: pytest.CaptureFixture[s
     resolved = resolver.resolve(reference)
     resolver.close()
     assert json.loads(resolved.config)["config"]["Cmd"] == ["sh"]
+
+
+def test_directory_layer_round_trip(tmp_path: Path) -> None:
+    import os
+
+    from cachelab.oci.extract import extract_layer
+    from cachelab.oci.layers import write_directory_layer
+
+    source = tmp_path / "src"
+    (source / "dir").mkdir(parents=True)
+    (source / "dir/file").write_text("content")
+    os.link(source / "dir/file", source / "dir/hardlink")
+    os.symlink("dir/file", source / "symlink")
+    (source / "dir/file").chmod(0o640)
+    try:
+        os.setxattr(source / "dir/file", "user.origin", b"test")
+        has_xattrs = True
+    except OSError:
+        has_xattrs = False
+
+    layer = write_directory_layer(source, "zstd", directory=tmp_path)
+    with open(layer.path, "rb") as blob:
+        extract_layer(blob, tmp_path / "out", layer_digest=layer.digest)
+
+    out = tmp_path / "out"
+    assert (out / "dir/file").read_text() == "content"
+    assert (out / "dir/hardlink").stat().st_ino == (out / "dir/file").stat().st_ino
+    assert os.readlink(out / "symlink") == "dir/file"
+    assert stat.S_IMODE((out / "dir/file").stat().st_mode) == 0o640
+    if has_xattrs:
+        assert os.getxattr(out / "dir/file", "user.origin") == b"test"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,13 @@ from cachelab.oci import mediatypes
 from cachelab.oci._files import sha256_digest
 from cachelab.oci.auth import Credentials
 from cachelab.oci.compression import sniff
-from cachelab.oci.errors import BlobNotFound, DigestMismatch, ManifestNotFound, RegistryUnavailable, Unauthorized
+from cachelab.oci.errors import (
+    BlobNotFound,
+    DigestMismatch,
+    ManifestNotFound,
+    RegistryUnavailable,
+    Unauthorized,
+)
 from cachelab.oci.extract import extract_layer
 from cachelab.oci.image import Blob, ImageResolver, RegistryImageSource
 from cachelab.oci.importer import import_rootfs
@@ -79,20 +85,23 @@ def test_busybox_image_in_registry_and_layout(busybox_image: BusyboxImage, tmp_p
     resolver.close()
 
 
-def test_index_platform_selection(registry: RegistryServer) -> None:
+@pytest.mark.parametrize("docker", [False, True], ids=["oci-index", "docker-manifest-list"])
+def test_index_platform_selection(registry: RegistryServer, docker: bool) -> None:
     client = RegistryClient(registry.address)
-    source = RegistryImageSource(client, "multi/arch")
-    created = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    source = RegistryImageSource(client, f"multi/arch-{int(docker)}")
+    created = datetime(2024, 1, 1, tzinfo=UTC)
     descriptors = []
     for platform in (Platform("linux", "amd64"), Platform("linux", "arm64", "v8")):
         config = build_config(diff_ids=[], created=created, history=[], target=platform)
-        manifest, media_type = build_manifest(config, [])
-        source.write_image(manifest, media_type, [Blob.from_bytes(config, mediatypes.OCI_CONFIG)], tag=None)
+        manifest, media_type = build_manifest(config, [], docker=docker)
+        config_type = mediatypes.config_media_type_for(media_type)
+        source.write_image(manifest, media_type, [Blob.from_bytes(config, config_type)], tag=None)
         descriptors.append(Descriptor(media_type, sha256_digest(manifest), len(manifest),
                                       platform={"os": platform.os, "architecture": platform.architecture,
                                                 **({"variant": platform.variant} if platform.variant else {})}))
-    index, index_type = build_index(descriptors)
+    index, index_type = build_index(descriptors, docker=docker)
     source.write_image(index, index_type, [], tag="latest")
+    assert client.get_manifest(parse_registry_reference(f"{registry.address}/{source.repository}")).media_type == index_type
 
     arm = source.resolve("latest", platform="linux/arm64")
     amd = source.resolve("latest", platform="linux/amd64")
@@ -139,7 +148,7 @@ def test_chunked_upload(registry: RegistryServer) -> None:
 def test_tags_and_delete(registry: RegistryServer) -> None:
     client = RegistryClient(registry.address)
     source = RegistryImageSource(client, "tags/repo")
-    config = build_config(diff_ids=[], created=datetime(2024, 1, 1, tzinfo=timezone.utc), history=[])
+    config = build_config(diff_ids=[], created=datetime(2024, 1, 1, tzinfo=UTC), history=[])
     manifest, media_type = build_manifest(config, [])
     for tag in ("a", "b"):
         source.write_image(manifest, media_type, [Blob.from_bytes(config, mediatypes.OCI_CONFIG)], tag=tag)
@@ -203,7 +212,7 @@ def test_basic_auth_with_credentials(auth_registry: RegistryServer, tmp_path: Pa
     credentials = Credentials(auth_registry.username or "", auth_registry.password or "")
     client = RegistryClient(auth_registry.address, credentials=credentials)
     source = RegistryImageSource(client, "private/app")
-    config = build_config(diff_ids=[], created=datetime(2024, 1, 1, tzinfo=timezone.utc), history=[])
+    config = build_config(diff_ids=[], created=datetime(2024, 1, 1, tzinfo=UTC), history=[])
     manifest, media_type = build_manifest(config, [])
     source.write_image(manifest, media_type, [Blob.from_bytes(config, mediatypes.OCI_CONFIG)], tag="v1")
 
@@ -271,7 +280,7 @@ def test_bearer_token_auth(token_registry, tmp_path: Path) -> None:
     credentials = Credentials(server.username or "", server.password or "")
     client = RegistryClient(server.address, credentials=credentials)
     source = RegistryImageSource(client, "tokens/app")
-    config = build_config(diff_ids=[], created=datetime(2024, 1, 1, tzinfo=timezone.utc), history=[])
+    config = build_config(diff_ids=[], created=datetime(2024, 1, 1, tzinfo=UTC), history=[])
     manifest, media_type = build_manifest(config, [])
 
     source.write_image(manifest, media_type, [Blob.from_bytes(config, mediatypes.OCI_CONFIG)], tag="v1")

@@ -97,7 +97,7 @@ def test_persistent_5xx_raises_retryable_error() -> None:
 
 
 def test_error_codes_capped() -> None:
-    body = ('{"errors":[' + ",".join('{"code":"C%d"}' % n for n in range(50)) + "]}").encode()
+    body = ('{"errors":[' + ",".join(f'{{"code":"C{n}"}}' for n in range(50)) + "]}").encode()
     client, _ = make_client(lambda request: httpx.Response(400, content=body))
     with pytest.raises(RegistryError) as caught:
         client.get_manifest(REFERENCE)

@@ -23,7 +23,12 @@ from cachelab.oci.errors import DigestMismatch, LayoutError, ManifestNotFound, O
 from cachelab.oci.layers import LayerFile
 from cachelab.oci.layout import LayoutStore
 from cachelab.oci.manifest import Descriptor, Platform, platforms_of, select_platform
-from cachelab.oci.reference import LayoutReference, Reference, parse_reference, parse_registry_reference
+from cachelab.oci.reference import (
+    LayoutReference,
+    Reference,
+    parse_reference,
+    parse_registry_reference,
+)
 from cachelab.oci.registry import RawManifest, RegistryClient, is_loopback
 from cachelab.oci.transfer import TransferStats
 

@@ -6,7 +6,7 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cachelab.oci import mediatypes
@@ -18,7 +18,7 @@ from cachelab.oci.manifest import Platform, build_config, build_manifest, rfc333
 logger = logging.getLogger(__name__)
 
 # The config `created` of imported images, fixed so that an import is reproducible.
-IMPORT_CREATED = datetime(1970, 1, 1, tzinfo=timezone.utc)
+IMPORT_CREATED = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)

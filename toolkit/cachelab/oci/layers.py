@@ -161,12 +161,14 @@ def _add_xattrs(info: tarfile.TarInfo, path: Path) -> None:
         names = os.listxattr(path, follow_symlinks=False)
     except OSError:
         return
+    headers = dict(info.pax_headers)
     for name in names:
         try:
             value = os.getxattr(path, name, follow_symlinks=False)
         except OSError:
             continue
-        info.pax_headers[f"SCHILY.xattr.{name}"] = value.decode("utf-8", "surrogateescape")
+        headers[f"SCHILY.xattr.{name}"] = value.decode("utf-8", "surrogateescape")
+    info.pax_headers = headers
 
 
 def is_whiteout(name: str) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import platform as host_platform
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from cachelab.oci import mediatypes
@@ -106,7 +106,7 @@ def canonical_json(document: dict[str, Any]) -> bytes:
 def rfc3339(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("a config timestamp must be timezone-aware")
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def parse_rfc3339(text: str) -> datetime:
@@ -119,8 +119,8 @@ def parse_rfc3339(text: str) -> datetime:
         text = f"{main}.{digits[:6].ljust(6, '0')}{zone}"
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def build_config(

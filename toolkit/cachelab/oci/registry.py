@@ -165,7 +165,7 @@ class RegistryClient:
         if not realm:
             raise Unauthorized(reference=self.registry, operation="requesting a token",
                                detail="the Bearer challenge names no realm")
-        params: list[tuple[str, str]] = [("service", service)] if service else []
+        params: list[tuple[str, str | int | float | bool | None]] = [("service", service)] if service else []
         params += [("scope", item) for item in scope.split(" ") if item]
 
         headers = {}
@@ -458,7 +458,7 @@ class RegistryClient:
             body: Callable[[], bytes | Iterable[bytes]] | None = None
             sent = 0
         else:
-            body = lambda: _stream_chunks(opener)  # noqa: E731
+            body = lambda: _stream_chunks(opener)
             sent = size
         put_url = str(httpx.URL(location).copy_merge_params({"digest": digest}))
         self._request("PUT", put_url, operation="blob PUT", reference=reference, scope=scope,
