@@ -15,15 +15,6 @@ CASE = Path(__file__).resolve().parent.parent / "cases" / "01-copy-from-stale-hi
 BASE = f"example.org/busybox:1={DATA / 'busybox-manifest.json'},{DATA / 'busybox-config.json'}"
 
 
-@pytest.fixture
-def context(tmp_path: Path) -> Path:
-    root = tmp_path / "context"
-    root.mkdir()
-    (root / "app.txt").write_text("hello v1\n")
-    os.chmod(root / "app.txt", 0o644)
-    return root
-
-
 def run_json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> list[dict[str, object]]:
     assert main(argv) == 0
     return json.loads(capsys.readouterr().out)

@@ -125,7 +125,7 @@ COPY --from=third /bli /bli
 RUN ls -lah /blubb
 """
 
-CACHED = """\
+SOURCE_STAGES = """\
 FROM {base} AS first
   STREAM {base}
 RUN touch /blubb
@@ -148,6 +148,9 @@ RUN touch /bli
 SAVE FILES [/bli] /kaniko/deps/2
 CLEAN
 
+"""
+
+CACHED = SOURCE_STAGES + """\
 FROM second AS final
   UNPACK /kaniko/stages/1
 COPY --from=first /blubb /blubb
@@ -155,29 +158,7 @@ COPY --from=third /bli /bli
 RUN ls -lah /blubb
 """
 
-INFERRED = """\
-FROM {base} AS first
-  STREAM {base}
-RUN touch /blubb
-  CACHE HIT: {k[0]}
-SAVE STAGE /kaniko/stages/0
-SAVE FILES [/blubb] /kaniko/deps/0
-CLEAN
-
-FROM first AS second
-  UNPACK /kaniko/stages/0
-RUN touch /bla
-  CACHE HIT: {k[1]}
-SAVE STAGE /kaniko/stages/1
-CLEAN
-
-FROM second AS third
-  UNPACK /kaniko/stages/1
-RUN touch /bli
-  CACHE HIT: {k[2]}
-SAVE FILES [/bli] /kaniko/deps/2
-CLEAN
-
+INFERRED = SOURCE_STAGES + """\
 FROM second AS final
   UNPACK /kaniko/stages/1
 COPY --from=first /blubb /blubb

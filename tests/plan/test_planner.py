@@ -38,15 +38,6 @@ def make_planner(
 
 
 @pytest.fixture
-def context(tmp_path: Path) -> Path:
-    root = tmp_path / "context"
-    root.mkdir()
-    (root / "app.txt").write_text("hello v1\n")
-    os.chmod(root / "app.txt", 0o644)
-    return root
-
-
-@pytest.fixture
 def builder_output(tmp_path: Path) -> Path:
     # What the builder saves of stage 0 for the COPY --from: `tr a-z A-Z` of app.txt.
     saved = tmp_path / "deps0"
@@ -167,35 +158,25 @@ def test_inference_disabled_blocker(context: Path) -> None:
     assert precomputed[1].instructions[0].redirect_key is None
 
 
-def test_expired_entry_is_miss_and_pushed_again(context: Path) -> None:
+@pytest.mark.parametrize(
+    ("age_hours", "decision", "expired"), [(337, "miss", True), (335, "hit", False)],
+)
+def test_cache_ttl_decides_hit(context: Path, age_hours: int, decision: str, expired: bool) -> None:
     text = f"FROM {BASE}\nRUN echo one > /one\n"
     options = profile("kaniko")
     key = make_planner(text, options, None, context).static_keys()[0].instructions[0].key
     assert key is not None
     cache = MemoryCache()
-    cache.put_layer_bytes(key, created_by="RUN echo one > /one", created=NOW - timedelta(hours=337))
+    cache.put_layer_bytes(key, created_by="RUN echo one > /one", created=NOW - timedelta(hours=age_hours))
 
     plan = make_planner(text, options, cache, context).plan_stage(0)
 
-    assert plan.instructions[0].decision == "miss"
-    assert plan.instructions[0].expired is True
-    assert plan.instructions[0].push_layer is True
-
-
-def test_entry_within_ttl_hits_without_unpack(context: Path) -> None:
-    text = f"FROM {BASE}\nRUN echo one > /one\n"
-    options = profile("kaniko")
-    key = make_planner(text, options, None, context).static_keys()[0].instructions[0].key
-    assert key is not None
-    cache = MemoryCache()
-    cache.put_layer_bytes(key, created_by="RUN echo one > /one", created=NOW - timedelta(hours=335))
-
-    plan = make_planner(text, options, cache, context).plan_stage(0)
-
-    assert plan.instructions[0].decision == "hit"
-    assert plan.instructions[0].entry is not None
-    assert plan.instructions[0].push_layer is False
-    assert plan.should_unpack is False
+    run = plan.instructions[0]
+    assert run.decision == decision
+    assert run.expired is expired
+    assert (run.entry is not None) is (decision == "hit")
+    assert run.push_layer is expired
+    assert plan.should_unpack is expired
 
 
 @pytest.mark.parametrize(("probe_after_miss", "third"), [(False, "not-probed"), (True, "hit")])
