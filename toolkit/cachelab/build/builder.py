@@ -79,6 +79,29 @@ def build(request: BuildRequest, *, sink: EventSink | None = None, progress: boo
     return result
 
 
+def render_plan(request: BuildRequest) -> str:
+    """Return kaniko's dry-run plan of `request` after precompute and elimination; builds nothing."""
+    _check_paths(request)
+    options = request.kaniko_options()
+    stats = TransferStats()
+    images = BuildImages(request.image_store or str(default_image_store()),
+                         insecure=request.insecure_registries, stats=stats)
+    try:
+        cache = open_cache(request.cache, options, insecure=request.insecure_registries, stats=stats)
+        return _planner(request, images, cache).render_plan()
+    finally:
+        images.close()
+
+
+def _planner(request: BuildRequest, images: BuildImages, cache: object | None) -> Planner:
+    return Planner(
+        load_dockerfile(request.dockerfile), options=request.kaniko_options(), context_dir=request.context,
+        cache=cache, images=images, build_args=dict(request.build_args),  # type: ignore[arg-type]
+        targets=request.targets, platform=request.platform, dockerfile_path=request.dockerfile,
+        cache_repo=request.cache,
+    )
+
+
 def _check_paths(request: BuildRequest) -> None:
     if not Path(request.dockerfile).is_file():
         raise InvalidBuildRequest(f"Dockerfile {request.dockerfile} not found",
@@ -129,7 +152,6 @@ class _Build:
 
     def run(self) -> BuildResult:
         request = self.request
-        dockerfile = load_dockerfile(request.dockerfile)
         store = request.image_store or str(default_image_store())
         images = BuildImages(store, insecure=request.insecure_registries, stats=self.stats)
         workspace = BuildWorkspace.create(request.work_dir, keep=request.work_dir is not None)
@@ -138,11 +160,7 @@ class _Build:
             cache = open_cache(request.cache, self.options, insecure=request.insecure_registries,
                                stats=self.stats)
             timed_cache = TimedCache(cache, self.clock, position, self.stats) if cache is not None else None
-            planner = Planner(
-                dockerfile, options=self.options, context_dir=request.context, cache=timed_cache,
-                images=images, build_args=dict(request.build_args), targets=request.targets,
-                platform=request.platform, dockerfile_path=request.dockerfile, cache_repo=request.cache,
-            )
+            planner = _planner(request, images, timed_cache)
             keyer = TimedKeyer(planner.keyer, self.clock, planner.stages, position)
             planner.keyer = keyer  # type: ignore[assignment]
             session = BuildSession(
@@ -151,7 +169,7 @@ class _Build:
                 context_dir=Path(request.context).resolve(),
                 dockerignore=DockerIgnore.find(request.dockerfile, request.context),
                 progress=self.progress, platform=request.platform,
-                stage_names={stage.index: stage.name for stage in dockerfile.stages},
+                stage_names={stage.index: stage.name for stage in planner.dockerfile.stages},
             )
             return self._run_stages(planner, keyer, session)
         finally:

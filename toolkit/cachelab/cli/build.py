@@ -1,0 +1,116 @@
+"""`cachelab build`: build an image with kaniko's cache decisions and record what happened."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "build",
+        help="build an image from a Dockerfile with kaniko's cache semantics",
+        description=(
+            "Build FILE (a Dockerfile, or an example directory holding `Dockerfile` and "
+            "`context/`) under a caching strategy. Base images come from the local image "
+            "store first; busybox is imported from the host's static busybox when missing."
+        ),
+    )
+    parser.add_argument("dockerfile", metavar="FILE", help="a Dockerfile, or a directory with Dockerfile and context/")
+    parser.add_argument("--context", metavar="DIR", help="the build context (default: FILE's context/ directory)")
+    parser.add_argument(
+        "--strategy", choices=("no-cache", "per-stage", "lookahead"), default="lookahead",
+        help="caching strategy (default: lookahead)",
+    )
+    parser.add_argument(
+        "--profile", default=None,
+        help="kaniko option set: kaniko, kaniko-copy, kaniko-lookahead or no-cache "
+        "(default: the strategy's: no-cache, kaniko-copy, kaniko-lookahead)",
+    )
+    parser.add_argument(
+        "--cache-repo", default=None, metavar="R",
+        help="cache store: oci:DIR (one layout per key), a local directory, or a registry "
+        "repository HOST[:PORT]/REPO (default: the layout store in cachelab's cache directory)",
+    )
+    parser.add_argument(
+        "--destination", default=None, metavar="REF",
+        help="where to write the image: oci:DIR:TAG or a registry reference (default: nowhere, digest only)",
+    )
+    parser.add_argument(
+        "--target", action="append", default=[], metavar="STAGE",
+        help="target stage; repeat or give a comma-separated list",
+    )
+    parser.add_argument(
+        "--build-arg", action="append", default=[], metavar="K=V",
+        help="a build argument; repeat for more. `--build-arg K` takes K from the environment",
+    )
+    parser.add_argument("--platform", default=None, metavar="OS/ARCH", help="platform of the base images")
+    parser.add_argument(
+        "--image-store", default=None, metavar="DIR",
+        help="local image store searched for bases first (default: images/ in cachelab's cache directory)",
+    )
+    parser.add_argument(
+        "--insecure-registry", action="append", default=[], metavar="HOST",
+        help="a registry to reach over plain HTTP (loopback registries always are)",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print kaniko's plan and build nothing")
+    parser.add_argument(
+        "--record", default=None, metavar="OUT",
+        help="save the builds, stages, instructions and spans tables as Parquet files in directory OUT",
+    )
+    parser.add_argument("--quiet", action="store_true", help="print no progress lines")
+    parser.set_defaults(handler=run)
+
+
+def resolve_inputs(file: str, context: str | None) -> tuple[Path, Path]:
+    """Return the Dockerfile and context of FILE and --context (an example dir gives both)."""
+    path = Path(file)
+    if path.is_dir():
+        dockerfile = path / "Dockerfile"
+        return dockerfile, Path(context) if context else path / "context"
+    if context is None:
+        from cachelab.build.request import InvalidBuildRequest
+
+        raise InvalidBuildRequest(
+            f"no build context for {file}",
+            hint="Pass --context DIR, or give an example directory holding Dockerfile and context/.",
+        )
+    return path, Path(context)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cachelab.build.request import BuildRequest
+    from cachelab.cli.plan import parse_build_args, parse_targets
+
+    dockerfile, context = resolve_inputs(args.dockerfile, args.context)
+    request = BuildRequest(
+        dockerfile=dockerfile,
+        context=context,
+        strategy=args.strategy,
+        profile=args.profile,
+        build_args=parse_build_args(args.build_arg),
+        targets=tuple(parse_targets(args.target)),
+        cache=args.cache_repo,
+        destination=args.destination,
+        image_store=args.image_store,
+        platform=args.platform,
+        insecure_registries=tuple(args.insecure_registry),
+    )
+    if args.dry_run:
+        from cachelab.build.builder import render_plan
+
+        sys.stdout.write(render_plan(request))
+        return 0
+
+    from cachelab.build.builder import build
+    from cachelab.events import ListSink
+
+    sink = ListSink()
+    result = build(request, sink=sink, progress=False if args.quiet else None)
+    if args.record:
+        from cachelab.record import Recording
+
+        Recording.from_events(sink.events).save(args.record)
+    print(result.image_digest)
+    return 0
