@@ -288,3 +288,21 @@ def test_eliminated_stage_costs_nothing(context: Path) -> None:
     assert plans[0].should_unpack is False
     assert plans[1].should_unpack is False
     assert [i.decision for i in plans[1].instructions] == ["hit", "hit"]
+
+
+def test_unused_stage_costs_nothing(context: Path) -> None:
+    # The unused stage names a base no source knows and copies a file that does not
+    # exist: planning must neither resolve the one nor hash the other.
+    text = (
+        "FROM example.org/unknown:1 AS unused\nCOPY missing.txt /m\n"
+        f"FROM {BASE}\nMAINTAINER someone\nRUN echo final\n"
+    )
+    planner = make_planner(text, profile("kaniko-lookahead"), MemoryCache(), context)
+
+    plans = planner.dry_run()
+
+    assert plans[0].action == "unused"
+    assert plans[0].instructions == []
+    assert planner.bases.images.resolved == [BASE]  # type: ignore[attr-defined]
+    assert [i.decision for i in plans[1].instructions] == ["unkeyed", "miss"]
+    assert plans[1].instructions[0].key is None

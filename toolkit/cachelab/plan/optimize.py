@@ -102,7 +102,7 @@ def walk_stage(
         planned.append(plan)
         if instruction.kind == "MAINTAINER":
             # kaniko has no command object for MAINTAINER: it is neither keyed nor run.
-            plan.decision = "not-probed"
+            plan.decision = "unkeyed"
             continue
 
         if chain is not None:

@@ -251,6 +251,10 @@ class Planner:
         """
         planned = self._planned.get(index)
         key = final_key or (planned.final_key if planned is not None else None)
+        if key is None and not self.gates.cache:
+            # Without --cache nothing is keyed; a FROM child only needs its base done,
+            # and the empty key is never read because no chain is seeded or inferred.
+            key = ""
         if key is None:
             raise PlanOrderError(f"stage {index} is done but has no final key")
         self._final_keys[index] = key
