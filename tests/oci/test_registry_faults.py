@@ -224,3 +224,22 @@ def test_logs_never_contain_secrets(caplog: pytest.LogCaptureFixture) -> None:
 def test_redact_url_keeps_public_parameters() -> None:
     url = "https://user:pw@host/v2/app/blobs/uploads/x?_state=abc&digest=sha256:1&X-Amz-Signature=s"
     assert redact_url(url) == "https://host/v2/app/blobs/uploads/x?_state=***&digest=sha256:1&X-Amz-Signature=***"
+
+
+def test_rejected_token_is_renewed() -> None:
+    issued: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            issued.append(f"tok{len(issued)}")
+            return httpx.Response(200, json={"token": issued[-1], "expires_in": 300})
+        # The registry accepts only the newest token, as after a revocation.
+        if issued and request.headers.get("Authorization") == f"Bearer {issued[-1]}" and len(issued) > 1:
+            return manifest_response()
+        return httpx.Response(401, headers={"WWW-Authenticate": f'Bearer realm="https://{HOST}/token"'})
+
+    client, _ = make_client(handler)
+    with pytest.raises(Unauthorized):
+        client.get_manifest(REFERENCE)
+    client.get_manifest(REFERENCE)
+    assert issued == ["tok0", "tok1"]

@@ -127,7 +127,11 @@ class RegistryLayerCache:
         return f"RegistryLayerCache({self.source.client.registry}/{self.source.repository})"
 
     def lookup(self, key: str) -> CachedLayer | None:
-        """Fetch the entry tagged `key` (manifest GET, then config GET); None on 404."""
+        """Fetch the entry tagged `key` (manifest GET, then config GET); None on 404.
+
+        Other failures raise RegistryError. kaniko counts any probe error as a miss;
+        here the caller decides.
+        """
         try:
             resolved = self.source.resolve(key)
         except ManifestNotFound:

@@ -136,7 +136,8 @@ def extract_layer(
     """Extract one compressed or plain layer stream into `root`, applying whiteouts.
 
     `allow_devices` and `same_owner` default to whether the process runs as root.
-    The stream is read once, front to back; memory stays flat whatever the size.
+    The stream is read once, front to back, to its end, and closed; memory stays
+    flat whatever the size.
     """
     is_root = os.geteuid() == 0
     state = _State(

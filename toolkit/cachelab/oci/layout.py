@@ -63,6 +63,8 @@ class LayoutStore:
 
     def ensure(self) -> None:
         """Create the layout files when missing; an existing store is left as it is."""
+        if (self.path / "index.json").is_file() and self.exists():
+            return
         (self.path / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
         if not (self.path / "oci-layout").exists():
             layout = json.dumps({"imageLayoutVersion": LAYOUT_VERSION}).encode()

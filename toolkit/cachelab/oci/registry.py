@@ -249,6 +249,9 @@ class RegistryClient:
                 if challenge is None:
                     raise self._error(response, Unauthorized, reference, operation, method, b"")
                 self._challenge = challenge
+                # A cached token the registry rejects (revoked, or expired early) is
+                # dropped, so the retry requests a new one.
+                self._tokens = {key: value for key, value in self._tokens.items() if key[2] != scope}
                 tried_auth = True
                 continue
             if response.status_code in ok:
