@@ -35,7 +35,8 @@ def walk(dockerfile: str, build_args: list[str] | None = None, *, precedence: bo
 
 def test_proxy_names():
     assert len(PROXY_ARGS) == 10
-    assert "no_proxy" in PROXY_ARGS and "ALL_PROXY" in PROXY_ARGS
+    assert "no_proxy" in PROXY_ARGS
+    assert "ALL_PROXY" in PROXY_ARGS
 
 
 def test_declared_arg_default_and_override():
@@ -91,7 +92,7 @@ def test_meta_proxy_arg_reaches_stage_without_declaration():
     assert seen[0][1] == ["HTTP_PROXY=http://meta:1", PATH]
 
 
-def test_meta_arg_defaults_expand_earlier_ones_and_strip_quotes():
+def test_meta_arg_default_expansion():
     seen = walk('ARG A="x y"\nARG B=${A}-z\nFROM a\nARG B\nRUN r\n')
 
     assert seen[1][1] == ["B=x y-z", PATH]

@@ -206,16 +206,16 @@ def test_build_arg_reaching_run_only_through_env(tmp_path: Path):
     })
     dockerfile = "FROM busybox\nCOPY stamp.sh /stamp.sh\nARG RELEASE\nENV RELEASE_ENV=$RELEASE\nRUN sh /stamp.sh\n"
 
-    one = stage_keys(dockerfile, LEGACY, context=context, build_args=["RELEASE=one"])
-    two = stage_keys(dockerfile, ROLLING, context=context, build_args=["RELEASE=two"])
+    release_one = stage_keys(dockerfile, LEGACY, context=context, build_args=["RELEASE=one"])
+    release_two = stage_keys(dockerfile, ROLLING, context=context, build_args=["RELEASE=two"])
 
-    assert [key for _, key in one] == [
+    assert [key for _, key in release_one] == [
         "34066869ab10d0375693ed6ba59d505e15af5f1f204850f50a26afefae07e922",
         "c09ca03835d7545a16feb9f5cb9d8e1d246a648643f3c6b238b57684563f0596",
         "4989b07d81225257039a8aab7ee1cab2904ee865c2436cfda06ccb67b80e9f22",
         "bc33a144f320bbb1313347f2cd7d22be40a0584a3dd9c9dcdca6f8e769d9aaf0",
     ]
-    assert two[-1][1] == "2b41594547dda1a1c81757457f94dc871c3a792042ce9c3b24a8fd35b0c883cc"
+    assert release_two[-1][1] == "2b41594547dda1a1c81757457f94dc871c3a792042ce9c3b24a8fd35b0c883cc"
 
 
 def test_glob_source(tmp_path: Path):

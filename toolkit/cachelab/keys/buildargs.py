@@ -1,7 +1,7 @@
-"""kaniko's build arguments and the environment a stage's RUN keys see.
+"""kaniko's build arguments and the environment that a stage's RUN keys contain.
 
 A RUN key contains the stage's "replacement environment": the config `Env` as it
-stands before the RUN, merged with the build arguments the stage may use. Those
+is before the RUN, merged with the build arguments the stage may use. Those
 are the ARGs declared in the stage (or in a local base stage it is built on)
 plus ten builtin proxy names. A value comes from `--build-arg`, else the ARG's
 default, else a meta ARG (declared before the first FROM) of the same name, else
@@ -58,7 +58,7 @@ def parse_key_values(entries: Iterable[str]) -> dict[str, str | None]:
 
 
 def lexer_env(entries: Iterable[str]) -> dict[str, str]:
-    """Turn `KEY=VALUE` entries into the variables the shell lexer sees (`KEY` alone is empty)."""
+    """Turn `KEY=VALUE` entries into the variables for the shell lexer (`KEY` alone is empty)."""
     result: dict[str, str] = {}
     for entry in entries:
         key, _, value = entry.partition("=")
@@ -225,8 +225,8 @@ def strip_enclosing_quotes(value: str) -> str:
 class StageEnv:
     """The symbolic state of a stage that keys depend on: config Env and build arguments.
 
-    `env` is the config's Env list (kaniko's scratch default when the base image
-    has none); `apply` updates it for ENV and ARG the way kaniko executes them.
+    `env` is the config's Env list, or kaniko's scratch default when the base
+    image has none. `apply` updates both for ENV and ARG the way kaniko does.
     """
 
     env: list[str]
@@ -251,7 +251,7 @@ class StageEnv:
         return self.args.replacement_envs(self.env, arg_precedence=self.arg_precedence)
 
     def variables(self) -> dict[str, str]:
-        """Return the variables the shell lexer sees for the next instruction."""
+        """Return the variables the shell lexer uses for the next instruction."""
         return lexer_env(self.replacement_envs())
 
     def expand(self, word: str) -> str:

@@ -307,7 +307,7 @@ class DockerIgnore:
 
 @dataclass
 class FileContext:
-    """The main build context as cache-key hashing sees it: root and ignore patterns.
+    """The main build context as cache-key hashing uses it: root and ignore patterns.
 
     With `scoped` (`FF_KANIKO_SCOPED_DOCKERIGNORE`) absolute paths outside the
     root are never excluded; without it they are matched as written, so an
@@ -334,7 +334,7 @@ class FileContext:
         return cls(os.path.abspath(os.fspath(context)), ignore, scoped)
 
     def excludes_file(self, path: str) -> bool:
-        """Report whether `.dockerignore` removes `path` (as kaniko sees it) from keys."""
+        """Report whether `.dockerignore` removes `path` (the path kaniko uses) from keys."""
         if has_path_prefix(path, self.root):
             path = os.path.relpath(gopath.clean(path), gopath.clean(self.root))
         elif path.startswith("/") and self.scoped:

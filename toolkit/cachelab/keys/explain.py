@@ -117,9 +117,8 @@ def explain(
 ) -> Difference | None:
     """Return the first part where two part lists differ, or None if they are equal.
 
-    Explaining one instruction's parts is enough to explain its key in rolling
-    mode; in legacy mode a later instruction's key also depends on the whole
-    chain before it, which `explain_chain` walks.
+    In rolling mode one instruction's parts explain its key. In legacy mode a
+    key also depends on the whole chain before it, so use `explain_chain`.
     """
     first, second = _parts_of(parts_a), _parts_of(parts_b)
     for index in range(max(len(first), len(second))):

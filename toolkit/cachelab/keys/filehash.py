@@ -11,7 +11,7 @@ mtime, size, name, xattrs and hard-link identity are not hashed. A single file
 becomes the key part `sha256_hex(md5hex)`. A directory becomes the hex SHA-256 of
 `rel + md5hex` (or `"<len>:<rel><len>:<md5hex>"` with `FF_KANIKO_HASH_DIR_FRAMING`)
 for every entry that `.dockerignore` does not exclude, in Go `io/fs.WalkDir` order.
-`rel` is the path kaniko sees with the context root's string prefix removed.
+`rel` is the path kaniko uses, with the context root's string prefix removed.
 
 kaniko hashes `COPY --from` sources under `/kaniko/deps/<idx>/...`, a path that
 exists only inside its container. Functions here therefore take the real path to
@@ -26,7 +26,9 @@ import logging
 import os
 import stat
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -50,6 +52,10 @@ _GO_SETGID = 1 << 22
 _GO_CHAR_DEVICE = 1 << 21
 _GO_STICKY = 1 << 20
 _GO_IRREGULAR = 1 << 19
+
+# Regular files at least this large are hashed on worker threads; below it the
+# hand-off costs more than it saves.
+PARALLEL_MIN_SIZE = 32 * 1024
 
 _thread_buffers = threading.local()
 
@@ -132,9 +138,9 @@ class HashStats:
 
 @dataclass(frozen=True, slots=True)
 class EntryDigest:
-    """One hashed entry, kept so an explanation can say what changed.
+    """One hashed entry, kept so an explanation can name what changed.
 
-    `path` is the path kaniko sees; `mode` and `owner` are the hashed strings,
+    `path` is the path kaniko uses; `mode` and `owner` are the hashed strings,
     `digest` is the entry's MD5 (32 hex). Two entries with equal mode and owner but
     different digests differ in content or link target.
     """
@@ -150,7 +156,7 @@ class EntryDigest:
 class PathPart:
     """The key part one source path contributes, with the entries behind it."""
 
-    path: str  # the path kaniko sees
+    path: str  # the path kaniko uses
     value: str  # the 64-hex key part
     is_dir: bool
     entries: tuple[EntryDigest, ...] = field(default=(), repr=False)
@@ -282,6 +288,60 @@ def relative_to_root(key_path: str, context_root: str) -> str:
     return path
 
 
+def _hash_workers() -> int:
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _shared_executor() -> ThreadPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(_hash_workers(), thread_name_prefix="cachelab-hash")
+        return _executor
+
+
+def _count(entry: EntryDigest, stats: HashStats | None) -> None:
+    if stats is None:
+        return
+    stats.files_hashed += 1
+    if entry.mode.startswith("-"):
+        stats.bytes_hashed += entry.size
+
+
+def _hashed_entries(
+    real_dir: str, key_dir: str, excluded: Callable[[str], bool] | None, parallel: bool
+) -> Iterator[EntryDigest]:
+    """Yield the digests of the walked entries that `excluded` keeps, in walk order.
+
+    Regular files of at least PARALLEL_MIN_SIZE bytes are hashed on worker
+    threads (MD5 releases the GIL), at most a bounded window ahead of the walk,
+    so memory stays flat while the digests still come out in walk order.
+    """
+    pending: deque[EntryDigest | Future[EntryDigest]] = deque()
+    executor = _shared_executor() if parallel and _hash_workers() > 1 else None
+    window = 4 * _hash_workers()
+    for path, suffix, st in walk_dir(real_dir):
+        key_path = key_dir + suffix if key_dir != "/" else (suffix or "/")
+        if excluded is not None and excluded(key_path):
+            continue
+        if executor is not None and stat.S_ISREG(st.st_mode) and st.st_size >= PARALLEL_MIN_SIZE:
+            pending.append(executor.submit(hash_entry, path, key_path=key_path, st=st))
+        else:
+            pending.append(hash_entry(path, key_path=key_path, st=st))
+        while len(pending) > window:
+            yield _resolve(pending.popleft())
+    while pending:
+        yield _resolve(pending.popleft())
+
+
+def _resolve(item: EntryDigest | Future[EntryDigest]) -> EntryDigest:
+    return item.result() if isinstance(item, Future) else item
+
+
 def directory_part(
     real_dir: str,
     key_dir: str | None = None,
@@ -290,23 +350,33 @@ def directory_part(
     excluded: Callable[[str], bool] | None = None,
     framing: bool = False,
     stats: HashStats | None = None,
+    parallel: bool = True,
 ) -> tuple[PathPart, bool]:
     """Hash a directory the way kaniko's `hashDir` does.
 
-    `real_dir` is read; `key_dir` (default `real_dir`) is the path kaniko sees for
+    `real_dir` is read; `key_dir` (default `real_dir`) is the path kaniko uses for
     it. Every walked entry's key path is tested with `excluded`; an excluded
     directory is skipped itself but its children are still tested one by one.
     Returns the part and whether nothing at all was fed into the hash.
     """
     key_dir = os.path.normpath(key_dir if key_dir is not None else real_dir)
+    root = os.path.abspath(context_root) if context_root else ""
+    absolute_dir = os.path.abspath(key_dir)
+    # Entries below key_dir share its prefix, so the relative path is the
+    # directory's relative path plus the entry's suffix.
+    dir_rel = None
+    if root and key_dir != "/" and absolute_dir.startswith(root):
+        dir_rel = absolute_dir[len(root):]
+
     digest = hashlib.sha256()
     entries: list[EntryDigest] = []
-    for path, suffix, st in walk_dir(real_dir):
-        key_path = key_dir + suffix if key_dir != "/" else (suffix or "/")
-        if excluded is not None and excluded(key_path):
-            continue
-        entry = hash_entry(path, key_path=key_path, stats=stats, st=st)
-        rel = os.fsencode(relative_to_root(key_path, context_root))
+    for entry in _hashed_entries(real_dir, key_dir, excluded, parallel):
+        _count(entry, stats)
+        if dir_rel is not None:
+            rel_text = dir_rel + entry.path[len(key_dir):]
+        else:
+            rel_text = relative_to_root(entry.path, context_root)
+        rel = os.fsencode(rel_text)
         md5hex = entry.digest.encode("ascii")
         if framing:
             digest.update(b"%d:%s%d:%s" % (len(rel), rel, len(md5hex), md5hex))

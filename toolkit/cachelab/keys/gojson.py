@@ -1,11 +1,12 @@
 """Byte-exact output of Go's `encoding/json` `Marshal` for plain values.
 
-The encoder writes no white space, keeps the key order of the `dict` it is
-given (struct field order is the caller's job, and Go sorts map keys byte-wise:
-use `sorted_map`), and escapes strings like Go 1.22 and later: `"` and `\\` with
-a backslash; `\\b`, `\\f`, `\\n`, `\\r`, `\\t` short; other control characters and
-the HTML characters `<`, `>`, `&` as `\\u00XX`; U+2028 and U+2029 as `\\u2028`
-and `\\u2029`; lone surrogates (Go's invalid UTF-8) as U+FFFD.
+The encoder writes no white space and keeps the key order of the `dict` it is
+given. Struct field order is the caller's job, and Go sorts map keys byte-wise,
+which `sorted_map` does. Strings are escaped like Go 1.22 and later: `"` and
+`\\` get a backslash, and `\\b`, `\\f`, `\\n`, `\\r`, `\\t` the short escapes. Other
+control characters and the HTML characters `<`, `>`, `&` become `\\u00XX`, U+2028
+and U+2029 become `\\u2028` and `\\u2029`, and lone surrogates (Go's invalid
+UTF-8) become U+FFFD.
 """
 
 from __future__ import annotations

@@ -45,9 +45,9 @@ _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s]+")
 
 @dataclass(frozen=True, slots=True)
 class KeyPart:
-    """One part of a composite key and what it stands for.
+    """One part of a composite key and what it represents.
 
-    `path` is the source path kaniko sees, for file parts; `file` keeps the
+    `path` is the source path kaniko uses, for file parts; `file` keeps the
     hashed entries so an explanation can name what changed.
     """
 
@@ -84,7 +84,7 @@ class KeyParts:
 
 @dataclass(frozen=True, slots=True)
 class SourceRoot:
-    """Where a `COPY --from` source stage's files are: read `real`, hash under `virtual`.
+    """The location of a `COPY --from` source stage's files: read `real`, hash under `virtual`.
 
     `virtual` is the path kaniko would use, `/kaniko/deps/<stage index>` or
     `/kaniko/deps/<image reference>`.
@@ -111,9 +111,9 @@ def is_remote_url(source: str) -> bool:
 def expand_heredoc_raw(text: str, variables: dict[str, str], *, escape: str = "\\") -> str:
     """Expand variables in a heredoc body with quotes taken literally.
 
-    NOTE: kaniko uses BuildKit's lexer with quote processing switched off; here
-    each unescaped quote is escaped before a normal expansion, which gives the
-    same result except inside `${VAR:-word}` words that contain quotes.
+    NOTE: kaniko uses BuildKit's lexer with quote processing switched off. Here
+    each unescaped quote is escaped before a normal expansion instead. The result
+    differs only inside `${VAR:-word}` words that contain quotes.
     """
     protected: list[str] = []
     index = 0
@@ -244,9 +244,9 @@ def copy_file_inputs(
 
     inputs: list[_FileInput] = []
     for source in resolved:
-        # NOTE: kaniko also skips ADD sources it takes for local tar archives, but it
-        # tests the relative source from `/`, so context archives are hashed like any
-        # file; that is what happens here too.
+        # NOTE: kaniko also skips ADD sources it takes for local tar archives. It tests
+        # the relative source from `/`, so context archives are hashed like any file,
+        # and so they are here.
         if instruction.kind == "ADD" and is_remote_url(source):
             continue
         inputs.append(_FileInput(_join(real_root, source), _join(key_root, source), source))
@@ -308,8 +308,8 @@ def instruction_parts(
 
     `context` is the build context (a `FileContext`, or a directory combined with
     `dockerignore`); it is needed for COPY, ADD and RUN bind mounts. For
-    `COPY --from`, `source_root_for_from` says where the source stage's files
-    are. With `include_files=False` no file is read, for the inference path,
+    `COPY --from`, `source_root_for_from` gives the directory of the source
+    stage's files. With `include_files=False` no file is read, for the inference path,
     where the planner appends the source stage's key with `KeyParts.with_inferred`.
     Raises `SourceNotFoundError` when a source does not exist.
     """

@@ -13,7 +13,7 @@ result:
    again with Go's `encoding/json`, which drops unknown fields (such as
    `container_config`), fixes the field order and re-formats times and strings;
 4. the manifest, decoded into `v1.Manifest`, gets the new config's digest and
-   size and is encoded again; the seed is `sha256:` + the SHA-256 of those bytes.
+   size and is encoded again. The seed is `sha256:` + the SHA-256 of those bytes.
 
 So base labels, base creation time and (by default) annotations never affect
 keys, while any other config change does.
