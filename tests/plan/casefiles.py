@@ -114,3 +114,41 @@ def apply_mutations(
         else:
             raise ValueError(f"unknown mutation {operation!r} in a case file")
     return unknown
+
+
+def _write(path: Path, text: str, mode: int = 0o644) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    os.chmod(path, mode)
+
+
+def _upper_output(source: str) -> Any:
+    def save(context: Path, stage: int, saved: Path) -> None:
+        # The stage ran `tr a-z A-Z < <source> > /out.txt` (a shell redirect: mode 0644).
+        _write(saved / "out.txt", (context / source).read_text().upper())
+    return save
+
+
+def _deps_output(context: Path, stage: int, saved: Path) -> None:
+    # The stage ran `grep '^dep:' /tmp/manifest.txt > /tmp/deps.txt`.
+    lines = (context / "manifest.txt").read_text().splitlines(keepends=True)
+    _write(saved / "tmp" / "deps.txt", "".join(line for line in lines if line.startswith("dep:")))
+
+
+def _app_output(context: Path, stage: int, saved: Path) -> None:
+    # `WORKDIR /app` then `COPY . .`: the .dockerignore (`*`, `!keep.txt`) leaves only
+    # keep.txt, copied with its context mode into the directory WORKDIR made (0755).
+    app = saved / "app"
+    app.mkdir(parents=True)
+    os.chmod(app, 0o755)
+    _write(app / "keep.txt", (context / "keep.txt").read_text())
+
+
+# What the builder would save of each source stage for a later COPY --from, per case:
+# the files the stage's instructions produce, with the modes they get.
+BUILDER_OUTPUTS = {
+    "01-copy-from-stale-hit": _upper_output("app.txt"),
+    "02-copy-from-unchanged-output-hit": _deps_output,
+    "12-dockerignore-allowlist-copy-from": _app_output,
+    "25-lookahead-skip-cached-ancestor": _upper_output("src.txt"),
+}
