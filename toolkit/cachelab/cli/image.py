@@ -1,7 +1,10 @@
-"""`cachelab image`: make base images.
+"""`cachelab image`: make base images and look inside images.
 
 `image import ROOTFS REF` stores a directory or tarball as a one-layer image;
-`image busybox REF` builds a busybox rootfs first and imports that.
+`image busybox REF` builds a busybox rootfs first and imports that. The
+inspection verbs live in `cachelab.cli.image_inspect`: `pull` copies an image
+between a registry and a layout store, `unpack` extracts its layers, `inspect`
+describes it and `diff` compares two images layer by layer.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ COMPRESSIONS = ("gzip", "zstd", "none")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser("image", help="make base images from a root filesystem")
+    parser = subparsers.add_parser("image", help="make, copy, unpack, inspect and compare images")
     actions = parser.add_subparsers(dest="image_command", metavar="ACTION", required=True)
 
     importer = actions.add_parser(
@@ -32,6 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     busybox.add_argument("--busybox", default="/bin/busybox", help="static busybox binary (default: %(default)s)")
     _add_common(busybox)
     busybox.set_defaults(handler=_busybox)
+
+    from cachelab.cli import image_inspect
+
+    image_inspect.register_actions(actions)
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
