@@ -171,6 +171,12 @@ def test_plan_streams_external_images(tmp_path: Path) -> None:
     ]
 
 
+def test_external_images_sorted_once(tmp_path: Path) -> None:
+    planner = make_planner(EXTERNAL, profile("kaniko-copy"), tmp_path)
+
+    assert planner.external_images() == [BASE, "example.org/tools:2"]
+
+
 def test_plan_fetches_twice_read_image_once(tmp_path: Path) -> None:
     options = profile("kaniko-copy").with_changes(shared_base_cache=True)
     lines = make_planner(EXTERNAL, options, tmp_path).render_plan().splitlines()

@@ -217,6 +217,15 @@ class Planner:
 
     # The build pass
 
+    def external_images(self) -> list[str]:
+        """Return the images `COPY --from=<image>` reads, which kaniko fetches before building.
+
+        kaniko downloads each into `/kaniko/deps/<reference>` even when every COPY
+        from it hits, so the builder does too.
+        """
+        self.eliminate()
+        return external_sources(self.stages)
+
     def build_order(self) -> list[int]:
         """Return the indexes of the stages to build, in order."""
         self.eliminate()
