@@ -33,6 +33,13 @@ from tests.fixtures.registry import RegistryServer
 pytestmark = pytest.mark.registry
 
 
+def empty_image() -> tuple[bytes, str, list[Blob]]:
+    """Return a zero-layer OCI image: manifest, media type and its config blob."""
+    config = build_config(diff_ids=[], created=datetime(2024, 1, 1, tzinfo=UTC), history=[])
+    manifest, media_type = build_manifest(config, [])
+    return manifest, media_type, [Blob.from_bytes(config, mediatypes.OCI_CONFIG)]
+
+
 def small_rootfs(tmp_path: Path) -> Path:
     root = tmp_path / "rootfs"
     (root / "etc").mkdir(parents=True)
@@ -148,10 +155,9 @@ def test_chunked_upload(registry: RegistryServer) -> None:
 def test_tags_and_delete(registry: RegistryServer) -> None:
     client = RegistryClient(registry.address)
     source = RegistryImageSource(client, "tags/repo")
-    config = build_config(diff_ids=[], created=datetime(2024, 1, 1, tzinfo=UTC), history=[])
-    manifest, media_type = build_manifest(config, [])
+    manifest, media_type, blobs = empty_image()
     for tag in ("a", "b"):
-        source.write_image(manifest, media_type, [Blob.from_bytes(config, mediatypes.OCI_CONFIG)], tag=tag)
+        source.write_image(manifest, media_type, blobs, tag=tag)
     assert sorted(client.list_tags("tags/repo")) == ["a", "b"]
 
     client.delete_manifest(parse_registry_reference(f"{registry.address}/tags/repo:a"))
@@ -212,9 +218,8 @@ def test_basic_auth_with_credentials(auth_registry: RegistryServer, tmp_path: Pa
     credentials = Credentials(auth_registry.username or "", auth_registry.password or "")
     client = RegistryClient(auth_registry.address, credentials=credentials)
     source = RegistryImageSource(client, "private/app")
-    config = build_config(diff_ids=[], created=datetime(2024, 1, 1, tzinfo=UTC), history=[])
-    manifest, media_type = build_manifest(config, [])
-    source.write_image(manifest, media_type, [Blob.from_bytes(config, mediatypes.OCI_CONFIG)], tag="v1")
+    manifest, media_type, blobs = empty_image()
+    source.write_image(manifest, media_type, blobs, tag="v1")
 
     resolved = source.resolve("v1")
 
@@ -280,10 +285,9 @@ def test_bearer_token_auth(token_registry, tmp_path: Path) -> None:
     credentials = Credentials(server.username or "", server.password or "")
     client = RegistryClient(server.address, credentials=credentials)
     source = RegistryImageSource(client, "tokens/app")
-    config = build_config(diff_ids=[], created=datetime(2024, 1, 1, tzinfo=UTC), history=[])
-    manifest, media_type = build_manifest(config, [])
+    manifest, media_type, blobs = empty_image()
 
-    source.write_image(manifest, media_type, [Blob.from_bytes(config, mediatypes.OCI_CONFIG)], tag="v1")
+    source.write_image(manifest, media_type, blobs, tag="v1")
     resolved = source.resolve("v1")
 
     assert resolved.manifest == manifest

@@ -117,8 +117,24 @@ def pointer_entry_image(target: str, *, created: datetime) -> tuple[bytes, str, 
     return manifest, media_type, [Blob.from_bytes(config, mediatypes.config_media_type_for(media_type))]
 
 
-class RegistryLayerCache:
+class _TaggedEntries:
+    """Writing entries as tags of one image source; the tag is written after the blobs."""
+
+    source: RegistryImageSource | LayoutImageSource
+
+    def put_layer(self, key: str, layer: LayerBlobLike, *, created_by: str, created: datetime) -> None:
+        manifest, media_type, blobs = layer_entry_image(layer, created_by=created_by, created=created)
+        self.source.write_image(manifest, media_type, blobs, tag=key)
+
+    def put_pointer(self, key: str, target: str, *, created: datetime) -> None:
+        manifest, media_type, blobs = pointer_entry_image(target, created=created)
+        self.source.write_image(manifest, media_type, blobs, tag=key)
+
+
+class RegistryLayerCache(_TaggedEntries):
     """Cache entries as tags `<key>` of one registry repository."""
+
+    source: RegistryImageSource
 
     def __init__(self, client: RegistryClient, repository: str) -> None:
         self.source = RegistryImageSource(client, repository)
@@ -141,17 +157,11 @@ class RegistryLayerCache:
     def open_layer(self, entry: CachedLayer) -> BinaryIO:
         return self.source.open_blob(_layer_digest(entry), size=entry.layer_size)
 
-    def put_layer(self, key: str, layer: LayerBlobLike, *, created_by: str, created: datetime) -> None:
-        manifest, media_type, blobs = layer_entry_image(layer, created_by=created_by, created=created)
-        self.source.write_image(manifest, media_type, blobs, tag=key)
 
-    def put_pointer(self, key: str, target: str, *, created: datetime) -> None:
-        manifest, media_type, blobs = pointer_entry_image(target, created=created)
-        self.source.write_image(manifest, media_type, blobs, tag=key)
-
-
-class LayoutLayerCache:
+class LayoutLayerCache(_TaggedEntries):
     """Cache entries as tags of one OCI image layout store (cachelab's default)."""
+
+    source: LayoutImageSource
 
     def __init__(self, store: LayoutStore | str | os.PathLike[str]) -> None:
         self.store = store if isinstance(store, LayoutStore) else LayoutStore(store)
@@ -168,14 +178,6 @@ class LayoutLayerCache:
 
     def open_layer(self, entry: CachedLayer) -> BinaryIO:
         return self.source.open_blob(_layer_digest(entry))
-
-    def put_layer(self, key: str, layer: LayerBlobLike, *, created_by: str, created: datetime) -> None:
-        manifest, media_type, blobs = layer_entry_image(layer, created_by=created_by, created=created)
-        self.source.write_image(manifest, media_type, blobs, tag=key)
-
-    def put_pointer(self, key: str, target: str, *, created: datetime) -> None:
-        manifest, media_type, blobs = pointer_entry_image(target, created=created)
-        self.source.write_image(manifest, media_type, blobs, tag=key)
 
 
 class KanikoLayoutCache:
