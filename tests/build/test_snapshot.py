@@ -220,6 +220,14 @@ def test_pax_format_long_names(root: Path, tmp_path: Path) -> None:
         assert f"{'d' * 120}/{'n' * 120}/f" in tar.getnames()
 
 
+def test_empty_baseline_takes_everything(root: Path, tmp_path: Path) -> None:
+    snapshot = Snapshotter(str(root), state={}).take(tmp_path / "layer.tar")
+
+    assert _names(snapshot.path) == [
+        "etc", "etc/hosts", "keep", "var", "var/lib", "var/lib/pkg", "var/lib/pkg/a", "var/lib/pkg/b",
+    ]
+
+
 def test_second_snapshot_sees_only_new_changes(root: Path, tmp_path: Path) -> None:
     snapshotter = Snapshotter(str(root))
     (root / "one").write_text("1")

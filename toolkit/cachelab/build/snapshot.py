@@ -132,8 +132,11 @@ def write_layer_tar(
     members = _ordered_members(changes)
     written_inodes: dict[tuple[int, int], str] = {}
     count = 0
-    with open(dest, "wb") as raw:
-        with tarfile.open(fileobj=raw, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8") as tar:
+    with open(dest, "wb", buffering=_COPY_BUFFER) as raw:
+        # Mode "w" writes straight to the file; the stream mode "w|" would copy
+        # every block through its own buffer.
+        with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT, encoding="utf-8") as tar:
+            tar.copybufsize = _COPY_BUFFER
             for rel, kind in members:
                 if kind == "whiteout":
                     parent, _, name = rel.rpartition("/")
@@ -257,17 +260,19 @@ class Snapshotter:
 
     `owners` is the ownership side table (root-relative path to uid, gid) that
     COPY --chown fills when the builder cannot `lchown` because it does not run
-    as root; its values override what `lstat` reports.
+    as root; its values override what `lstat` reports. `state` is the state to
+    compare against: by default the root as it is now, and `{}` makes the whole
+    root part of the first layer.
     """
 
     root: str
     ignored: frozenset[str] = DEFAULT_IGNORED
     owners: dict[str, tuple[int, int]] = field(default_factory=dict)
-    state: FsState = field(default_factory=dict)
+    state: FsState | None = None
 
     def __post_init__(self) -> None:
         self.root = os.fspath(self.root)
-        if not self.state:
+        if self.state is None:
             self.reset()
 
     def reset(self) -> None:
@@ -277,7 +282,7 @@ class Snapshotter:
     def take(self, dest: str | os.PathLike[str]) -> Snapshot:
         """Write the layer of every change since the last snapshot (full walk)."""
         after = scan(self.root, ignored=self.ignored, owners=self.owners)
-        changes = diff_states(self.state, after)
+        changes = diff_states(self._baseline(), after)
         result = write_layer_tar(self.root, after, changes, dest)
         self.state = after
         return result
@@ -292,14 +297,14 @@ class Snapshotter:
         scope = [rel for rel in scope if rel]
         partial = scan_paths(self.root, scope, ignored=self.ignored, owners=self.owners)
         before_in_scope = {
-            rel: entry for rel, entry in self.state.items()
+            rel: entry for rel, entry in self._baseline().items()
             if rel in partial or any(rel.startswith(top + "/") for top in scope)
         }
         changes = diff_states(before_in_scope, partial, within=scope)
         result = write_layer_tar(self.root, partial, changes, dest)
         for rel in changes.deleted:
             self._forget(rel)
-        self.state.update(partial)
+        self._baseline().update(partial)
         return result
 
     def empty_layer(self, dest: str | os.PathLike[str]) -> Snapshot:
@@ -311,5 +316,12 @@ class Snapshotter:
 
     def _forget(self, rel: str) -> None:
         prefix = rel + "/"
-        for key in [key for key in self.state if key == rel or key.startswith(prefix)]:
-            del self.state[key]
+        state = self._baseline()
+        for key in [key for key in state if key == rel or key.startswith(prefix)]:
+            del state[key]
+
+    def _baseline(self) -> FsState:
+        if self.state is None:
+            self.reset()
+        assert self.state is not None
+        return self.state
