@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from tests.plan.casefiles import (
     prepare_context,
 )
 
-START = datetime(2026, 1, 5, 12, 0, tzinfo=timezone.utc)
+START = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
 
 def mode_options(run: dict[str, Any], build: dict[str, Any]) -> KanikoOptions:

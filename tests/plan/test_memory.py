@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,7 @@ from cachelab.plan.errors import CachePointerError
 from cachelab.plan.memory import MemoryCache
 from cachelab.plan.probe import MemoizedCache
 
-NOW = datetime(2026, 2, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 TTL = timedelta(hours=336)
 KEY = "a" * 64
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ from cachelab.plan.memory import MemoryCache
 from cachelab.plan.planner import Planner
 from tests.plan.casefiles import CASES_DIR, RecordedImageSource, load_case
 
-NOW = datetime(2026, 4, 1, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
 BASE = "example.org/busybox:1"
 
 CASE01 = (CASES_DIR / "01-copy-from-stale-hit" / "Dockerfile").read_text()
@@ -284,6 +284,7 @@ def test_eliminated_stage_costs_nothing(context: Path) -> None:
 
     assert planner.eliminated == [0]
     assert planner.build_order() == [1]
+    assert planner.dropped_plan(0).action == "eliminated"
     assert plans[0].action == "eliminated"
     assert plans[0].should_unpack is False
     assert plans[1].should_unpack is False

@@ -7,7 +7,7 @@ static pass, which test_cases.py checks against kaniko's logged keys.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from cachelab.plan.memory import MemoryCache
 from cachelab.plan.planner import Planner
 from tests.plan.casefiles import RecordedImageSource
 
-NOW = datetime(2026, 4, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 4, 1, tzinfo=UTC)
 BASE = "example.org/busybox:1"
 PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 

@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         first, second = before.get(position), after.get(position)
         stage, index = position
         if first is None or second is None:
-            present = first or second
+            present = first if first is not None else second
+            assert present is not None
             side = "BEFORE" if first is None else "AFTER"
             print(f"stage {stage} instruction {index} ({present['instruction']!r}) is missing from {side}")
             return 1

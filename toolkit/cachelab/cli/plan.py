@@ -106,9 +106,12 @@ def open_cache(location: str) -> LayerCache:
         from cachelab.plan.memory import MemoryCache
 
         return MemoryCache()
+    from typing import cast
+
     from cachelab.oci.cache import open_layer_cache
 
-    return open_layer_cache(location)
+    # The OCI caches take any blob with the LayerBlob fields, so they satisfy LayerCache.
+    return cast("LayerCache", open_layer_cache(location))
 
 
 def make_planner(args: argparse.Namespace, cache: LayerCache | None) -> Planner:

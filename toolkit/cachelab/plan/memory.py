@@ -13,7 +13,7 @@ import io
 import logging
 import shutil
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import BinaryIO
 
 from cachelab.plan.interfaces import CacheEntry, LayerBlob
@@ -33,7 +33,7 @@ class _StoredLayer:
 def _utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError(f"created time {moment!r} has no time zone; pass an aware UTC datetime")
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 class MemoryCache:

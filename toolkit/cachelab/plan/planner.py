@@ -23,15 +23,17 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cachelab.dockerfile.model import Dockerfile
-from cachelab.keys.composite import CompositeKey
+from cachelab.keys.composite import CompositeKey, Mode
 from cachelab.keys.flags import KanikoOptions
 from cachelab.plan.decisions import (
     BLOCKER_BASE_STAGE_UNKEYED,
     BLOCKER_NO_CACHE,
+    InstructionPlan,
+    StageAction,
     StagePlan,
 )
 from cachelab.plan.elimination import EliminationResult, eliminate
@@ -81,7 +83,7 @@ class Planner:
         self.context_dir = str(Path(context_dir).resolve())
         self.build_args = dict(build_args or {})
         self.cache_repo = cache_repo
-        self.now = now or datetime.now(timezone.utc)
+        self.now = now or datetime.now(UTC)
 
         self.bases = BaseResolver(images, options=options, platform=platform)
         self.memo = (
@@ -310,7 +312,7 @@ class Planner:
         return self._stage_plan(stage, result, "build")
 
     def _seed(self, stage: PlanStage, final_keys: Mapping[int, str]) -> CompositeKey:
-        mode = "rolling" if self.gates.rolling else "legacy"
+        mode: Mode = "rolling" if self.gates.rolling else "legacy"
         if stage.base_index is not None:
             return CompositeKey.resume(final_keys[stage.base_index], mode=mode)
         return CompositeKey.new(self.bases.seed(stage), mode=mode)
@@ -364,7 +366,7 @@ class Planner:
 
     def _merged_precompute(self, stage: PlanStage) -> StagePlan:
         # A re-squashed stage keeps the precomputed decisions of its parts, in command order.
-        instructions = []
+        instructions: list[InstructionPlan] = []
         for index in (*stage.absorbed, stage.index):
             part = self.precomputed.get(index)
             if part is None:
@@ -393,7 +395,7 @@ class Planner:
                 plan.action = "eliminated"
                 plan.should_unpack, plan.unpack_reason = False, None
                 return plan
-        action = "squashed" if index in self.squashed_into else "unused"
+        action: StageAction = "squashed" if index in self.squashed_into else "unused"
         kind, reference, base_index = self.selection.written_bases[index]
         return StagePlan(
             index=index, name=written.name, base_kind=kind, base_ref=reference or written.base,
