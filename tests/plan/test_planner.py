@@ -307,3 +307,18 @@ def test_unused_stage_costs_nothing(context: Path) -> None:
     assert planner.bases.images.resolved == [BASE]  # type: ignore[attr-defined]
     assert [i.decision for i in plans[1].instructions] == ["unkeyed", "miss"]
     assert plans[1].instructions[0].key is None
+
+
+def test_base_reported_done_without_plan_keeps_env(context: Path) -> None:
+    text = f"FROM {BASE} AS base\nENV FLAVOR=blue\nFROM base AS one\nRUN echo $FLAVOR\nFROM base AS two\nRUN true\n"
+    options = profile("kaniko")
+    full = make_planner(text, options, MemoryCache(), context, targets=["one", "two"])
+    full.stage_done(0, full.plan_stage(0).final_key)
+    expected = full.plan_stage(1).instructions[0].key
+
+    planner = make_planner(text, options, MemoryCache(), context, targets=["one", "two"])
+    planner.stage_done(0, full.static_keys()[0].final_key)
+    run = planner.plan_stage(1).instructions[0]
+
+    assert run.key == expected
+    assert "FLAVOR=blue" in run.parts

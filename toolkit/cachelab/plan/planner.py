@@ -107,6 +107,7 @@ class Planner:
         self._precompute_keys: dict[int, str] = {}
         self._precompute_env: dict[int, StageEnvironment] = {}
         self._static: dict[int, StagePlan] | None = None
+        self._static_env: dict[int, StageEnvironment] = {}
         self._final_keys: dict[int, str] = {}
         self._build_env: dict[int, StageEnvironment] = {}
         self._planned: dict[int, StagePlan] = {}
@@ -166,8 +167,10 @@ class Planner:
         A key is None where it needs the files of a stage that is not built yet.
         """
         if self._static is None:
+            self._static = {}
             results = self._walk_all("static")
             self._static = {index: plan for index, (plan, _) in results.items()}
+            self._static_env = {index: result.environment for index, (_, result) in results.items()}
         return self._static
 
     def plan(self) -> list[StagePlan]:
@@ -322,6 +325,12 @@ class Planner:
     ) -> StageEnvironment:
         if stage.base_index is not None:
             inherited = environments.get(stage.base_index) or self._precompute_env.get(stage.base_index)
+            if inherited is None:
+                # The builder reported the base with `stage_done` without planning it
+                # here: ENV and ARG are fixed by the Dockerfile, so the cold-build walk
+                # gives the same environment.
+                self.static_keys()
+                inherited = self._static_env.get(stage.base_index)
             if inherited is not None:
                 return inherited.copy()
         return self.keyer.stage_environment(self.bases.config_env(stage))
