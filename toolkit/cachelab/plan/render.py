@@ -40,6 +40,8 @@ class RenderOptions:
 
 def _base_reads(stages: Sequence[PlanStage], external: Sequence[str]) -> Counter[str]:
     # A remote base read more than once goes through the shared store (FETCH then UNPACK).
+    # NOTE: kaniko counts reads per manifest digest and also counts the push stage when
+    # it has an output; here reads are counted per reference and pushes are not modelled.
     reads: Counter[str] = Counter()
     for stage in stages:
         if stage.base_ref is None:
