@@ -16,6 +16,7 @@ stage as written, one InstructionRecorded per instruction, BuildFinished.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -86,11 +87,11 @@ def render_plan(request: BuildRequest) -> str:
     stats = TransferStats()
     images = BuildImages(request.image_store or str(default_image_store()),
                          insecure=request.insecure_registries, stats=stats)
-    try:
-        cache = open_cache(request.cache, options, insecure=request.insecure_registries, stats=stats)
+    with contextlib.ExitStack() as closing:
+        closing.callback(images.close)
+        cache = open_cache(request.cache, options, insecure=request.insecure_registries, stats=stats,
+                           closing=closing)
         return _planner(request, images, cache).render_plan()
-    finally:
-        images.close()
 
 
 def _planner(request: BuildRequest, images: BuildImages, cache: object | None) -> Planner:
@@ -154,11 +155,13 @@ class _Build:
         request = self.request
         store = request.image_store or str(default_image_store())
         images = BuildImages(store, insecure=request.insecure_registries, stats=self.stats)
-        workspace = BuildWorkspace.create(request.work_dir, keep=request.work_dir is not None)
-        try:
+        with contextlib.ExitStack() as closing:
+            closing.callback(images.close)
+            workspace = BuildWorkspace.create(request.work_dir, keep=request.work_dir is not None)
+            closing.callback(workspace.cleanup)
             position = Position()
             cache = open_cache(request.cache, self.options, insecure=request.insecure_registries,
-                               stats=self.stats)
+                               stats=self.stats, closing=closing)
             timed_cache = TimedCache(cache, self.clock, position, self.stats) if cache is not None else None
             planner = _planner(request, images, timed_cache)
             keyer = TimedKeyer(planner.keyer, self.clock, planner.stages, position)
@@ -172,9 +175,6 @@ class _Build:
                 stage_names={stage.index: stage.name for stage in planner.dockerfile.stages},
             )
             return self._run_stages(planner, keyer, session)
-        finally:
-            workspace.cleanup()
-            images.close()
 
     def _run_stages(self, planner: Planner, keyer: TimedKeyer, session: BuildSession) -> BuildResult:
         planner.precompute()

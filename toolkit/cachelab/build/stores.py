@@ -7,6 +7,7 @@ full reference).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,8 +37,11 @@ def open_cache(
     *,
     insecure: Sequence[str] = (),
     stats: TransferStats | None = None,
+    closing: contextlib.ExitStack | None = None,
 ) -> LayerCache | None:
     """Open the cache store `location` names (None: the default store); None when caching is off.
+
+    A registry client made here is closed by `closing` when given.
 
     A relative local path is taken as a directory when it exists; anything else
     without `oci:` or a leading `/`, `./` or `../` is a registry repository.
@@ -54,5 +58,7 @@ def open_cache(
     reference = parse_registry_reference(location)
     registry = reference.registry
     client = RegistryClient(registry, insecure=registry in insecure or is_loopback(registry), stats=stats)
+    if closing is not None:
+        closing.callback(client.close)
     logger.debug("layer cache: registry repository %s/%s", registry, reference.repository)
     return open_layer_cache(location, client=client)  # type: ignore[return-value]
