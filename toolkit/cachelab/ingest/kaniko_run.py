@@ -70,8 +70,8 @@ class KanikoRun:
     started_at: datetime | None
     engine_version: str = "unknown"
     flags: dict[str, str] = field(default_factory=dict)
-    cache_enabled: bool = False
-    dockerfile_id: str = ""
+    cache_enabled: bool | None = False
+    dockerfile_id: str | None = None
     target: str | None = None
     wall_s: float | None = None
     outcome: str = "ok"
@@ -86,7 +86,10 @@ class KanikoRun:
         return self.flags.get(name, "false").lower() in ("1", "t", "true")
 
     @property
-    def strategy(self) -> str:
+    def strategy(self) -> str | None:
+        """Return the cachelab strategy name, or None if the source does not show whether `--cache` was on."""
+        if self.cache_enabled is None:
+            return None
         if not self.cache_enabled:
             return "no-cache"
         return "lookahead" if self.flag(LOOKAHEAD_FLAG) else "per-stage"
@@ -131,10 +134,10 @@ class KanikoRun:
                 run_id=run_id,
                 engine=ENGINE,
                 engine_version=self.engine_version,
-                strategy=self.strategy,
+                strategy=self.strategy,  # type: ignore[arg-type]
                 profile=None,
                 flags=self.flags_text(),
-                dockerfile_id=self.dockerfile_id,
+                dockerfile_id=self.dockerfile_id,  # type: ignore[arg-type]
                 target=self.target,
                 # NOTE: a log without timestamps gives no start instant; the column is NA then.
                 started_at=self.started_at,  # type: ignore[arg-type]

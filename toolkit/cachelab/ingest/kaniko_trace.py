@@ -95,7 +95,7 @@ def _run_from_trace(spans: list[OtlpSpan], source: str) -> KanikoRun:
         started_at=datetime.fromtimestamp(origin_ns / 1e9, UTC),
         engine_version=str(attributes.get("kaniko.version") or "unknown"),
         flags=_flags(attributes),
-        dockerfile_id=str(attributes.get("kaniko.dockerfile") or ""),
+        dockerfile_id=str(attributes.get("kaniko.dockerfile") or "") or None,
         target=str(attributes.get("kaniko.target") or "") or None,
     )
     if root is not None and root.name == "build":

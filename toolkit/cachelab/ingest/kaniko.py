@@ -1,0 +1,83 @@
+"""Read kaniko traces, logs and benchmark files into a `Recording`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from cachelab.events import Event
+from cachelab.ingest.errors import IngestError
+from cachelab.ingest.kaniko_benchmark import read_benchmark_file
+from cachelab.ingest.kaniko_log import read_kaniko_log
+from cachelab.ingest.kaniko_run import KanikoRun
+from cachelab.ingest.kaniko_trace import read_kaniko_trace
+from cachelab.ingest.recording import add_columns, recording_from_events
+from cachelab.record import Recording
+
+logger = logging.getLogger(__name__)
+
+
+def ingest_kaniko_traces(
+    paths: Sequence[str | Path],
+    *,
+    logs: Sequence[str | Path] = (),
+    run_id: str = "ingest",
+    scenario: str | None = None,
+) -> Recording:
+    """Return the tables of every build in kaniko OTLP trace files.
+
+    `logs`, when given, pairs with `paths` in order: each log is read as the same
+    build and supplies the stage facts a trace lacks (bases, eliminated and
+    squashed stages) and the inferred keys kaniko looked pointers up with.
+    """
+    if logs and len(logs) != len(paths):
+        raise IngestError(
+            f"{len(logs)} logs for {len(paths)} traces",
+            hint="Pass one log per trace, in the same order, or none.",
+        )
+    runs: list[KanikoRun] = []
+    for position, path in enumerate(paths):
+        trace_runs = read_kaniko_trace(path)
+        if logs:
+            if len(trace_runs) != 1:
+                raise IngestError(
+                    f"{path}: holds {len(trace_runs)} builds, so its log cannot be matched to one",
+                    hint="Pair a log only with a trace file of a single build.",
+                )
+            trace_runs[0].take_stages_from(read_kaniko_log(logs[position]))
+        runs.extend(trace_runs)
+    return recording_from_runs(runs, run_id=run_id, scenario=scenario)
+
+
+def ingest_kaniko_logs(
+    paths: Sequence[str | Path], *, run_id: str = "ingest", scenario: str | None = None
+) -> Recording:
+    """Return the tables of the builds in kaniko log files, one build per file."""
+    runs = [read_kaniko_log(path) for path in paths]
+    return recording_from_runs(runs, run_id=run_id, scenario=scenario)
+
+
+def ingest_kaniko_benchmarks(
+    paths: Sequence[str | Path], *, run_id: str = "ingest", scenario: str | None = None
+) -> Recording:
+    """Return one builds row per BENCHMARK_FILE, with a seconds column per timer category."""
+    benchmarks = [read_benchmark_file(path) for path in paths]
+    recording = recording_from_runs([b.run for b in benchmarks], run_id=run_id, scenario=scenario)
+    names = sorted({column for b in benchmarks for column in b.columns})
+    by_build = {b.run.build_id: b.columns for b in benchmarks}
+    columns: dict[str, list[object]] = {
+        name: [by_build[build_id].get(name) for build_id in recording.builds["build_id"]] for name in names
+    }
+    add_columns(recording, "builds", columns, "Float64")
+    return recording
+
+
+def recording_from_runs(runs: Sequence[KanikoRun], *, run_id: str, scenario: str | None) -> Recording:
+    """Return the tables of `runs`, with kaniko's span names in the spans' `engine_name`."""
+    events: list[Event] = []
+    names: dict[tuple[str, str], str] = {}
+    for run in runs:
+        events.extend(run.events(run_id=run_id, scenario=scenario))
+        names.update({(run.build_id, span_id): name for span_id, name in run.span_names.items()})
+    return recording_from_events(events, names)

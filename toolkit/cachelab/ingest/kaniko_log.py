@@ -1,0 +1,244 @@
+"""kaniko logs (all versions, any `--log-format`) as build runs.
+
+The log states per stage which base it was built on, per command whether the
+cache hit or missed and under which key, and which stages lookahead eliminated
+or squashed. With FF_KANIKO_CACHE_LOOKAHEAD kaniko prints the cache lines twice:
+once in the precompute pass, before the first `Building stage` line, and again
+in the build pass. The build pass decides the rows. The precompute pass only
+supplies the keys of hits the build pass found in its memo without printing a
+probe line.
+
+Instruction rows are numbered by the order in which a stage executes its
+commands, as kaniko's trace numbers them. Eliminated stages get a stage row but
+no instruction rows, because the precompute pass does not say which stage a
+cache line belongs to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections import defaultdict, deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from cachelab.ingest.errors import IngestError
+from cachelab.ingest.kaniko_lines import INSTRUCTION, Message, classify
+from cachelab.ingest.kaniko_log_lines import LogRecord, read_records
+from cachelab.ingest.kaniko_run import KanikoInstruction, KanikoRun, KanikoStage
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Decision:
+    text: str
+    decision: str
+    key: str | None
+    redirect_key: str | None
+
+
+@dataclass
+class _StageLog:
+    """Cache decisions of one stage's build pass, consumed in command order."""
+
+    decisions: dict[str, deque[_Decision]] = field(default_factory=lambda: defaultdict(deque))
+    executed: list[str] = field(default_factory=list)
+
+
+def read_kaniko_log(path: str | Path, *, build_id: str | None = None) -> KanikoRun:
+    """Return the run a kaniko log file describes."""
+    path = Path(path)
+    data = path.read_bytes()
+    text = data.decode("utf-8", errors="replace")
+    default_id = "kaniko-log-" + hashlib.sha256(data).hexdigest()[:16]
+    return run_from_log_lines(text.splitlines(), build_id=build_id or default_id, source=str(path))
+
+
+def run_from_log_lines(lines: Iterable[str], *, build_id: str, source: str = "<log>") -> KanikoRun:
+    """Return the run described by kaniko log `lines`."""
+    reader = _LogReader(build_id, source)
+    for record in read_records(lines):
+        reader.feed(record)
+    return reader.finish()
+
+
+class _LogReader:
+    def __init__(self, build_id: str, source: str) -> None:
+        self.source = source
+        self.run = KanikoRun(build_id=build_id, started_at=None)
+        self.records = 0
+        self.first: LogRecord | None = None
+        self.last: LogRecord | None = None
+        self.current: int | None = None
+        self.stage_logs: dict[int, _StageLog] = defaultdict(_StageLog)
+        self.precompute: dict[str, list[_Decision]] = defaultdict(list)
+        self.probes: list[str] = []
+        self.redirect: str | None = None
+        self.squashes: list[tuple[str, str]] = []
+
+    def feed(self, record: LogRecord) -> None:
+        self.records += 1
+        self.first = self.first or record
+        self.last = record
+        if record.level in ("fatal", "panic"):
+            self.run.outcome, self.run.error = "error", record.message
+        message = classify(record.message)
+        if message is None:
+            return
+        handler = getattr(self, f"_on_{message.kind.replace('-', '_')}")
+        handler(message)
+
+    def _on_flags(self, message: Message) -> None:
+        for name in message.groups[0].split(","):
+            if name.strip():
+                self.run.flags[name.strip()] = "true"
+
+    def _on_building_stage(self, message: Message) -> None:
+        base, index, base_index = message.groups[0], int(message.groups[1]), int(message.groups[2])
+        stage = self.run.stage(index)
+        stage.base = base
+        stage.base_kind = "stage" if base_index >= 0 else ("scratch" if base.lower() == "scratch" else "image")
+        stage.action = "built"
+        self.current = index
+        self.stage_logs[index]
+        self._reset_probe()
+
+    def _on_eliminating_stage(self, message: Message) -> None:
+        stage = self.run.stage(int(message.groups[1]))
+        stage.base = message.groups[0]
+        if stage.base.lower() == "scratch":
+            stage.base_kind = "scratch"
+        stage.action = "eliminated"
+
+    def _on_squashing(self, message: Message) -> None:
+        self.squashes.append((message.groups[0], message.groups[1]))
+
+    def _on_probe(self, message: Message) -> None:
+        self.run.cache_enabled = True
+        self.probes.append(message.groups[0])
+
+    def _on_inferred_hit(self, message: Message) -> None:
+        self.redirect = self.probes[-1] if self.probes else None
+        self.probes = []
+
+    def _on_hit(self, message: Message) -> None:
+        self._decide(message.groups[0], "hit")
+
+    def _on_miss(self, message: Message) -> None:
+        self._decide(message.groups[0], "miss")
+
+    def _on_unpacking(self, message: Message) -> None:
+        if self.current is not None:
+            self.run.stage(self.current).unpacked = True
+
+    def _on_skip_unpacking(self, message: Message) -> None:
+        if self.current is not None:
+            self.run.stage(self.current).unpacked = False
+
+    def _on_command(self, message: Message) -> None:
+        if self.current is not None:
+            self.stage_logs[self.current].executed.append(message.groups[0])
+        self._reset_probe()
+
+    def _decide(self, text: str, decision: str) -> None:
+        self.run.cache_enabled = True
+        key = self.probes[-1] if self.probes else None
+        entry = _Decision(text, decision, key, self.redirect)
+        if self.current is None:
+            self.precompute[text].append(entry)
+        else:
+            self.stage_logs[self.current].decisions[text].append(entry)
+        self._reset_probe()
+
+    def _reset_probe(self) -> None:
+        self.probes = []
+        self.redirect = None
+
+    def finish(self) -> KanikoRun:
+        if self.records == 0:
+            raise IngestError(
+                f"{self.source}: no kaniko log lines found",
+                hint="Pass kaniko's log in the color, text or json format.",
+            )
+        self._timing()
+        used_keys: set[str] = set()
+        for index, stage_log in sorted(self.stage_logs.items()):
+            self.run.instructions.extend(self._instructions(index, stage_log, used_keys))
+        self._resolve_squashes()
+        logger.info(
+            "%s: %d log records, %d stages, %d instructions",
+            self.source, self.records, len(self.run.stages), len(self.run.instructions),
+        )
+        return self.run
+
+    def _timing(self) -> None:
+        first, last = self.first, self.last
+        assert first is not None and last is not None
+        if first.time is not None and last.time is not None:
+            self.run.started_at = first.time
+            elapsed = (last.time - first.time).total_seconds()
+            whole_seconds = first.time.microsecond == 0 and last.time.microsecond == 0
+        elif last.elapsed_s is not None:
+            elapsed, whole_seconds = last.elapsed_s, True
+        else:
+            return
+        # NOTE: most kaniko logs stamp whole seconds, so a build shorter than a
+        # second has no measurable wall time and keeps NA instead of 0.
+        if elapsed > 0 or not whole_seconds:
+            self.run.wall_s = elapsed
+
+    def _instructions(self, stage_index: int, stage_log: _StageLog, used_keys: set[str]) -> list[KanikoInstruction]:
+        instructions = []
+        for position, text in enumerate(stage_log.executed):
+            instruction = KanikoInstruction(stage_index=stage_index, index=position, text=text)
+            pending = stage_log.decisions.get(text)
+            if pending:
+                found = pending.popleft()
+                instruction.decision = found.decision
+                instruction.probed = True
+                instruction.cache_key = found.key
+                instruction.redirect_key = found.redirect_key
+                if instruction.cache_key is None:
+                    # A hit served from kaniko's memo prints no probe line in the build pass.
+                    self._take_precomputed(instruction, used_keys)
+            if instruction.cache_key is not None:
+                used_keys.add(instruction.cache_key)
+                if instruction.redirect_key is not None:
+                    instruction.key_source = "inferred"
+                else:
+                    instruction.key_source = "content" if instruction.kind in ("COPY", "ADD") else "text"
+            instructions.append(instruction)
+        return instructions
+
+    def _take_precomputed(self, instruction: KanikoInstruction, used_keys: set[str]) -> None:
+        for candidate in self.precompute.get(instruction.text, []):
+            if candidate.key is not None and candidate.key not in used_keys:
+                instruction.cache_key = candidate.key
+                instruction.redirect_key = instruction.redirect_key or candidate.redirect_key
+                return
+
+    def _resolve_squashes(self) -> None:
+        """Mark stages absorbed by a FROM-chain squash.
+
+        The `Squashing stages: S into B` line names stages, not indices, and the log
+        never maps names to indices. A stage index below the last built stage that
+        was neither built nor eliminated was absorbed, and a squash keeps the child's
+        index, so it went into the next built stage above it.
+        """
+        if not self.run.stages:
+            return
+        highest = max(self.run.stages)
+        built = sorted(i for i, s in self.run.stages.items() if s.action == "built")
+        for index in range(highest):
+            if index in self.run.stages:
+                continue
+            following = next((b for b in built if b > index), None)
+            if self.squashes and following is not None:
+                self.run.stages[index] = KanikoStage(index, action="squashed", squashed_into=following)
+            else:
+                self.run.stages[index] = KanikoStage(index, action="unused")
+        self.run.stages = dict(sorted(self.run.stages.items()))
