@@ -292,8 +292,8 @@ def test_eliminated_stage_costs_nothing(context: Path) -> None:
 
 
 def test_unused_stage_costs_nothing(context: Path) -> None:
-    # The unused stage names a base no source knows and copies a file that does not
-    # exist: planning must neither resolve the one nor hash the other.
+    # The unused stage names a base that no image source contains and copies a file
+    # that does not exist. Planning must neither resolve the one nor hash the other.
     text = (
         "FROM example.org/unknown:1 AS unused\nCOPY missing.txt /m\n"
         f"FROM {BASE}\nMAINTAINER someone\nRUN echo final\n"

@@ -5,10 +5,10 @@ starts with the FROM line and how the base arrives: `UNPACK /kaniko/stages/<n>`
 for a local base, `STREAM` or, with the shared base store, `FETCH` + `UNPACK` for
 a remote one. Each command's text follows with its cache lines, then `SAVE STAGE`,
 `SAVE FILES` and `CLEAN` for every stage but the last. Cache lines are printed only when the precompute
-pass ran: `CACHE REDIRECT HIT|MISS: <inferred key>` for a cross-stage COPY under
-inference, then `CACHE HIT|MISS: <key>` whenever a key exists (a metadata
-command that is never probed prints MISS), and `UPLOAD <repo>:<key>` after a
-miss that will push a layer.
+pass ran. A cross-stage COPY under inference gets `CACHE REDIRECT HIT|MISS:
+<inferred key>`. Every command with a key gets `CACHE HIT|MISS: <key>`, and a
+metadata command that is never probed prints MISS. `UPLOAD <repo>:<key>` follows
+a miss that will push a layer.
 
 NOTE: `PUSH` blocks (destination pushes with MOUNT/UPLOAD lines) and the
 `--preserve-context`/`--cleanup` lines are not rendered; cachelab plans carry no
@@ -40,8 +40,8 @@ class RenderOptions:
 
 def _base_reads(stages: Sequence[PlanStage], external: Sequence[str]) -> Counter[str]:
     # A remote base read more than once goes through the shared store (FETCH then UNPACK).
-    # NOTE: kaniko counts reads per manifest digest and also counts the push stage when
-    # it has an output; here reads are counted per reference and pushes are not modelled.
+    # NOTE: kaniko counts reads per manifest digest, and it counts the push stage when
+    # that has an output. Here reads are counted per reference and pushes are not modelled.
     reads: Counter[str] = Counter()
     for stage in stages:
         if stage.base_ref is None:
