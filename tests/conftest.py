@@ -11,4 +11,5 @@ pytest_plugins = [
     "tests.fixtures.registry",
     "tests.fixtures.images",
     "tests.fixtures.sandbox",
+    "tests.fixtures.builder",
 ]

@@ -26,6 +26,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "store",
     "stages",
     "scan",
+    "build",
     "compare",
     "plan",
     "keys",
