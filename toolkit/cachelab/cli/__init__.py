@@ -23,6 +23,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "corpus",
     "regress",
     "image",
+    "cache",
     "store",
     "stages",
     "scan",
