@@ -13,6 +13,7 @@ import pytest
 from cachelab.dockerfile.parse import parse_dockerfile
 from cachelab.keys.flags import KanikoOptions, profile
 from cachelab.plan.errors import PlanOrderError
+from cachelab.plan.images import FileImageSource, SavedImage
 from cachelab.plan.interfaces import CacheEntry
 from cachelab.plan.memory import MemoryCache
 from cachelab.plan.planner import Planner
@@ -322,3 +323,25 @@ def test_base_reported_done_without_plan_keeps_env(context: Path) -> None:
 
     assert run.key == expected
     assert "FLAVOR=blue" in run.parts
+
+
+@pytest.mark.parametrize(
+    ("rolling", "expected"),
+    [
+        (False, "050835ba96388927fc531278df3c35a3b89d0edac36e4d43ce97a0949fa8f418"),
+        (True, "ea8986bb45bd55cd793ad2b472624cd321c85d67b7ac16c097778f7e95bf9941"),
+    ],
+)
+def test_seed_from_saved_busybox_files(context: Path, rolling: bool, expected: str) -> None:
+    data = Path(__file__).resolve().parent.parent / "keys" / "data"
+    images = FileImageSource({BASE: SavedImage(data / "busybox-manifest.json", data / "busybox-config.json")})
+    text = (CASES_DIR / "23-probe-after-miss" / "Dockerfile").read_text()
+    planner = Planner(
+        parse_dockerfile(text), options=profile("kaniko").with_changes(rolling_cache_key=rolling),
+        context_dir=context, cache=None, images=images, now=NOW,
+    )
+
+    first = planner.static_keys()[0].instructions[0]
+
+    # The key kaniko v1.28.3 logged for `RUN echo one > /one` on this base.
+    assert first.key == expected
