@@ -32,6 +32,8 @@ SUBCOMMANDS: tuple[str, ...] = (
     "plan",
     "keys",
     "explain",
+    "ingest",
+    "receive",
 )
 
 

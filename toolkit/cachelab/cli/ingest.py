@@ -1,0 +1,70 @@
+"""`cachelab ingest`: turn another engine's output into the record tables."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+ENGINES = ("kaniko-trace", "kaniko-log", "kaniko-benchmark", "buildkit")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "ingest",
+        help="read kaniko traces, logs or benchmark files, or BuildKit progress, into tables",
+        description=(
+            "Read the output of real builds and write the builds, stages, instructions "
+            "and spans tables as Parquet files into DIR, next to cachelab's own recordings. "
+            "kaniko-trace reads OTLP/HTTP trace exports (JSON or protobuf), kaniko-log "
+            "reads kaniko's log in any --log-format, kaniko-benchmark reads the "
+            "BENCHMARK_FILE of kaniko up to v1.28.2, buildkit reads --progress=rawjson output."
+        ),
+    )
+    parser.add_argument("engine", choices=ENGINES, metavar="ENGINE", help=f"format of FILE: {', '.join(ENGINES)}")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="files to read; each kaniko log is one build")
+    parser.add_argument("--out", required=True, metavar="DIR", help="directory to write the Parquet tables into")
+    parser.add_argument(
+        "--log", action="append", default=[], dest="logs", metavar="LOG",
+        help="kaniko-trace only: the log of the same build, once per FILE in order; "
+             "it adds bases and eliminated or squashed stages",
+    )
+    parser.add_argument("--run-id", default="ingest", help="run_id of the ingested builds (default: ingest)")
+    parser.add_argument("--scenario", help="scenario name to record with every build")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cachelab.ingest.errors import IngestError
+
+    if args.logs and args.engine != "kaniko-trace":
+        raise IngestError("--log applies to kaniko-trace only", hint="Ingest the log as kaniko-log instead.")
+    missing = [name for name in [*args.files, *args.logs] if not Path(name).is_file()]
+    if missing:
+        raise IngestError(f"file not found: {missing[0]}", hint="Check the path of every FILE and --log.")
+
+    recording = _read(args)
+    recording.save(args.out)
+    print(
+        f"wrote {len(recording.builds)} builds, {len(recording.stages)} stages, "
+        f"{len(recording.instructions)} instructions and {len(recording.spans)} spans to {args.out}"
+    )
+    return 0
+
+
+def _read(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    options = {"run_id": args.run_id, "scenario": args.scenario}
+    if args.engine == "kaniko-trace":
+        from cachelab.ingest.kaniko import ingest_kaniko_traces
+
+        return ingest_kaniko_traces(args.files, logs=args.logs, **options)
+    if args.engine == "kaniko-log":
+        from cachelab.ingest.kaniko import ingest_kaniko_logs
+
+        return ingest_kaniko_logs(args.files, **options)
+    if args.engine == "kaniko-benchmark":
+        from cachelab.ingest.kaniko import ingest_kaniko_benchmarks
+
+        return ingest_kaniko_benchmarks(args.files, **options)
+    from cachelab.ingest.buildkit import ingest_buildkit_progress
+
+    return ingest_buildkit_progress(args.files, **options)

@@ -1,0 +1,49 @@
+"""`cachelab receive`: collect kaniko's OTLP traces and save them as the record tables."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "receive",
+        help="receive OTLP/HTTP traces (e.g. from kaniko) and save them as tables",
+        description=(
+            "Listen for OTLP/HTTP trace exports on POST /v1/traces (JSON or protobuf), "
+            "append each request to DIR/traces.otlp.jsonl, and on Ctrl-C or after "
+            "--max-requests write the builds, stages, instructions and spans tables "
+            "of the received kaniko traces as Parquet files into DIR. Point kaniko at "
+            "it with KANIKO_TELEMETRY_ENDPOINT=http://HOST:PORT."
+        ),
+    )
+    parser.add_argument("--port", type=int, default=4318, help="TCP port; 0 picks a free one (default: 4318)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="directory for the requests file and tables")
+    parser.add_argument("--max-requests", type=int, metavar="N", help="stop after N stored requests")
+    parser.add_argument("--run-id", default="ingest", help="run_id of the received builds (default: ingest)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cachelab.ingest.kaniko import ingest_kaniko_traces
+    from cachelab.ingest.receiver import TraceReceiver
+
+    if args.max_requests is not None and args.max_requests < 1:
+        print(f"cachelab: error: --max-requests must be at least 1, not {args.max_requests}", file=sys.stderr)
+        return 2
+    receiver = TraceReceiver(args.out, host=args.host, port=args.port, max_requests=args.max_requests)
+    print(f"listening on {receiver.url}", flush=True)
+    try:
+        receiver.serve_forever()
+    except KeyboardInterrupt:
+        print("stopping", file=sys.stderr)
+
+    if receiver.received == 0 or not receiver.requests_path.exists():
+        print(f"no requests received; nothing written to {args.out}", file=sys.stderr)
+        return 0
+    recording = ingest_kaniko_traces([receiver.requests_path], run_id=args.run_id)
+    recording.save(args.out)
+    print(f"wrote {len(recording.builds)} builds from {receiver.received} requests to {args.out}")
+    return 0
