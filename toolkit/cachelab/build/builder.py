@@ -157,7 +157,7 @@ class _Build:
         images = BuildImages(store, insecure=request.insecure_registries, stats=self.stats)
         with contextlib.ExitStack() as closing:
             closing.callback(images.close)
-            workspace = BuildWorkspace.create(request.work_dir, keep=request.work_dir is not None)
+            workspace = BuildWorkspace.create(request.work_dir)
             closing.callback(workspace.cleanup)
             position = Position()
             cache = open_cache(request.cache, self.options, insecure=request.insecure_registries,

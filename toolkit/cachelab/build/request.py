@@ -35,7 +35,10 @@ class BuildRequest:
 
     `cache` is `oci:DIR` (kaniko's one-layout-per-key form), a local directory
     (one layout store), a registry repository `HOST[:PORT]/REPO`, or None for the
-    default layout store under `cachelab.cachedir.cache_home()`. `destination`
+    default layout store under `cachelab.cachedir.cache_home()`. `work_dir` is
+    the directory the build's scratch directory is made in (None: the system's
+    temporary directory); the scratch directory is removed when the build ends,
+    the given directory stays. `destination`
     is `oci:DIR:TAG` or a registry reference; None pushes nothing, but the image
     digest is still computed. `image_store` is the layout store searched for base
     images before any registry (None: `cache_home()/images`).

@@ -1,0 +1,87 @@
+"""The built image: written to a layout store or a registry, unpacked, and run in the sandbox."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from cachelab.build.sandbox import RunRequest, Sandbox
+from cachelab.oci.extract import extract_layer
+from cachelab.oci.image import ImageResolver
+from cachelab.oci.layout import LayoutStore
+from tests.fixtures.builder import ExampleBuilder
+from tests.fixtures.registry import RegistryServer
+
+MakeBuilder = Callable[..., ExampleBuilder]
+
+
+def _pull_and_unpack(reference: str, root: Path) -> tuple[str, dict[str, object]]:
+    """Unpack the image at `reference` into `root`; return its manifest digest and config."""
+    resolver = ImageResolver()
+    try:
+        image = resolver.image(reference)
+        for layer in image.layers():
+            with layer.open() as blob:
+                extract_layer(blob, root, layer_digest=layer.digest)
+        return image.manifest_digest, image.config_json
+    finally:
+        resolver.close()
+
+
+def _run(root: Path, *argv: str) -> tuple[int, list[str]]:
+    result = Sandbox().run(root, RunRequest(argv=argv, env=("PATH=/bin:/usr/bin",)))
+    return result.exit_code, result.output_tail
+
+
+def test_layout_image_runs(builder: MakeBuilder, tmp_path: Path) -> None:
+    destination = tmp_path / "out"
+    example = builder("two-stage")
+    built = example.build("lookahead", destination=f"oci:{destination}:two-stage")
+
+    assert LayoutStore(destination).check() == []
+    digest, _ = _pull_and_unpack(f"oci:{destination}:two-stage", tmp_path / "root")
+    assert digest == built.result.image_digest
+    code, output = _run(tmp_path / "root", "ls", "/blubb")
+    assert code == 0
+    assert output == ["/blubb"]
+
+
+def test_warm_image_runs_without_unpacking(builder: MakeBuilder, tmp_path: Path) -> None:
+    destination = tmp_path / "out"
+    example = builder("two-stage")
+    example.build("lookahead")
+    warm = example.build("lookahead", destination=f"oci:{destination}:warm")
+
+    assert warm.span_bytes("unpack") == 0
+    _pull_and_unpack(f"oci:{destination}:warm", tmp_path / "root")
+    code, output = _run(tmp_path / "root", "ls", "/blubb")
+    assert (code, output) == (0, ["/blubb"])
+
+
+def test_registry_image_runs(builder: MakeBuilder, registry: RegistryServer, tmp_path: Path) -> None:
+    reference = f"{registry.address}/built/from-chain:latest"
+    example = builder("from-chain", cache=f"{registry.address}/from-chain-cache")
+    built = example.build("per-stage", destination=reference)
+
+    digest, config = _pull_and_unpack(reference, tmp_path / "root")
+    assert digest == built.result.image_digest
+    container = config["config"]
+    assert isinstance(container, dict)
+    assert container["Cmd"] == ["cat", "/opt/app/out.txt"]
+    code, output = _run(tmp_path / "root", *container["Cmd"])
+    assert code == 0
+    assert output
+
+
+def test_image_config_lists_every_layer(builder: MakeBuilder) -> None:
+    example = builder("fan-in")
+    built = example.build("lookahead")
+
+    image = built.result.image
+    assert image is not None
+    config = json.loads(image.config)
+    assert config["rootfs"]["diff_ids"] == [layer.diff_id for layer in image.layers]
+    history = config["history"]
+    assert sum(1 for entry in history if not entry.get("empty_layer")) == len(image.layers)
+    assert history[-1]["created_by"] == "RUN ls -R /srv > /srv/index.txt"
