@@ -1,0 +1,131 @@
+"""The OTLP/HTTP receiver, over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from cachelab.ingest.kaniko import ingest_kaniko_traces
+from cachelab.ingest.receiver import REQUESTS_FILE, TraceReceiver
+from cachelab.record import Recording
+from tests.fixtures.paths import REPO_ROOT
+
+TRACE = Path(__file__).parent / "data" / "kaniko-classic-cold.otlp.json"
+
+
+def _post(url: str, **kwargs: object) -> httpx.Response:
+    # Proxy settings from the environment must not divert loopback requests.
+    with httpx.Client(trust_env=False) as client:
+        return client.post(url, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def receiver(tmp_path: Path) -> Iterator[TraceReceiver]:
+    server = TraceReceiver(tmp_path / "out", port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+def test_receiver_stores_json_request(receiver: TraceReceiver) -> None:
+    response = _post(receiver.url, content=TRACE.read_bytes(), headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 200
+    assert response.json() == {}
+    lines = receiver.requests_path.read_text().splitlines()
+    assert len(lines) == 1
+    assert json.loads(lines[0]) == json.loads(TRACE.read_text())
+
+
+def test_receiver_binds_loopback(receiver: TraceReceiver) -> None:
+    assert receiver.address[0] == "127.0.0.1"
+
+
+def test_receiver_requests_ingest_like_file(receiver: TraceReceiver) -> None:
+    document = json.loads(TRACE.read_text())
+    # Send the two resourceSpans entries as two requests, as a batching exporter may.
+    for part in document["resourceSpans"]:
+        body = gzip.compress(json.dumps({"resourceSpans": [part]}).encode())
+        response = _post(
+            receiver.url, content=body,
+            headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+        )
+        assert response.status_code == 200
+
+    received = ingest_kaniko_traces([receiver.requests_path]).instructions
+    expected = ingest_kaniko_traces([TRACE]).instructions
+
+    assert received.equals(expected)
+
+
+def test_receiver_stores_protobuf_request(receiver: TraceReceiver) -> None:
+    json_format = pytest.importorskip("google.protobuf.json_format")
+    trace_service = pytest.importorskip("opentelemetry.proto.collector.trace.v1.trace_service_pb2")
+    message = json_format.ParseDict(json.loads(TRACE.read_text()), trace_service.ExportTraceServiceRequest())
+
+    response = _post(
+        receiver.url, content=message.SerializeToString(), headers={"Content-Type": "application/x-protobuf"}
+    )
+
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/x-protobuf"
+    received = ingest_kaniko_traces([receiver.requests_path]).instructions
+    assert received["decision"].tolist() == ["miss", "hit", "hit", "miss", "not-probed"]
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "body", "status"),
+    [
+        ("/v1/metrics", "application/json", b"{}", 404),
+        ("/v1/traces", "text/plain", b"{}", 415),
+        ("/v1/traces", "application/json", b"{not json", 400),
+        ("/v1/traces", "application/json", b'{"resourceSpans": {}}', 400),
+    ],
+)
+def test_receiver_rejects_bad_requests(
+    receiver: TraceReceiver, path: str, content_type: str, body: bytes, status: int
+) -> None:
+    host, port = receiver.address
+    response = _post(f"http://{host}:{port}{path}", content=body, headers={"Content-Type": content_type})
+
+    assert response.status_code == status
+    assert "message" in response.json()
+    assert not receiver.requests_path.exists()
+
+
+def test_receive_command_writes_tables(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cachelab", "receive", "--port", "0", "--out", str(out), "--max-requests", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.startswith("listening on http://127.0.0.1:")
+        url = first.split()[-1]
+
+        response = _post(url, content=TRACE.read_bytes(), headers={"Content-Type": "application/json"})
+        assert response.status_code == 200
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert process.returncode == 0, stderr
+    assert "wrote 1 builds from 1 requests" in stdout
+    assert (out / REQUESTS_FILE).is_file()
+    recording = Recording.load(out)
+    assert recording.builds["engine"].tolist() == ["kaniko"]
+    assert len(recording.instructions) == 5
