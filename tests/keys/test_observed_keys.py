@@ -21,24 +21,13 @@ from cachelab.keys.dockerignore import FileContext
 from cachelab.keys.flags import KanikoOptions, profile
 from cachelab.keys.parts import SourceRoot
 from cachelab.keys.stage import key_instructions, seeded_key
+from tests.keys.trees import make_tree
 
 BUSYBOX_SEED = "sha256:abd548d2d0296f1aaf7df212f4abc6129eb0633e9b390f98ba69d69e09a51f37"
 BUSYBOX_ENV = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
 
 LEGACY = profile("kaniko-copy")
 ROLLING = profile("kaniko-lookahead")
-
-
-def make_context(root: Path, files: dict[str, str]) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    for name, content in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
-    for path in [root, *root.rglob("*")]:
-        os.chown(path, 0, 0)
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    return root
 
 
 def stage_keys(
@@ -86,7 +75,7 @@ def test_run_chain_without_args():
 
 
 def test_copy_file_then_run(tmp_path: Path):
-    context = make_context(tmp_path / "ctx", {"src.txt": "source v1\n"})
+    context = make_tree(tmp_path / "ctx", {"src.txt": "source v1\n"})
     dockerfile = "FROM busybox\nCOPY src.txt /src/src.txt\nRUN tr a-z A-Z < /src/src.txt > /out.txt\n"
 
     legacy = stage_keys(dockerfile, LEGACY, context=context)
@@ -105,7 +94,7 @@ def test_copy_file_then_run(tmp_path: Path):
 def test_copy_from_stage_output(tmp_path: Path):
     # The builder stage's /out.txt ("SOURCE V1\n", made by RUN as root with umask
     # 022), hashed under kaniko's /kaniko/deps/0.
-    stage_root = make_context(tmp_path / "stage0", {"out.txt": "SOURCE V1\n"})
+    stage_root = make_tree(tmp_path / "stage0", {"out.txt": "SOURCE V1\n"})
     dockerfile = (
         "FROM busybox AS builder\nRUN true\n"
         "FROM busybox\nCOPY --from=builder /out.txt /out.txt\nRUN cat /out.txt > /final.txt\n"
@@ -200,7 +189,7 @@ def test_arg_scope_legacy(build_args, expected):
 
 
 def test_build_arg_reaching_run_only_through_env(tmp_path: Path):
-    context = make_context(tmp_path / "ctx", {
+    context = make_tree(tmp_path / "ctx", {
         "stamp.sh": "#!/bin/sh\n# reads RELEASE from the environment only; the RUN line never names it\n"
                     'echo "release=${RELEASE} env=${RELEASE_ENV}" > /release.txt\n',
     })
@@ -219,7 +208,7 @@ def test_build_arg_reaching_run_only_through_env(tmp_path: Path):
 
 
 def test_glob_source(tmp_path: Path):
-    context = make_context(tmp_path / "ctx", {"notes-a.txt": "same content\n"})
+    context = make_tree(tmp_path / "ctx", {"notes-a.txt": "same content\n"})
     dockerfile = "FROM busybox\nCOPY notes-*.txt /notes/\nRUN ls /notes > /notes-listing.txt\n"
 
     assert stage_keys(dockerfile, LEGACY, context=context)[0][1] == (
@@ -237,7 +226,7 @@ def test_glob_source(tmp_path: Path):
 
 
 def test_dockerignore_excluded_directory(tmp_path: Path):
-    context = make_context(tmp_path / "ctx", {
+    context = make_tree(tmp_path / "ctx", {
         ".dockerignore": "scratch/\n", "app.txt": "app v1\n", "scratch/notes.txt": "temporary notes\n",
     })
     dockerfile = "FROM busybox\nCOPY . /app\nRUN find /app -type f | sort > /app-files.txt\n"
@@ -290,11 +279,11 @@ RUN cat /app/keep.txt > /kept.txt
     ],
 )
 def test_allowlist_dockerignore_and_copy_from(tmp_path: Path, options, builder_keys, final_keys):
-    context = make_context(tmp_path / "ctx", {
+    context = make_tree(tmp_path / "ctx", {
         ".dockerignore": "*\n!keep.txt\n", "keep.txt": "original text\n", "other.txt": "ignored\n",
     })
     # What the builder stage left in /app: the allow-listed file only.
-    stage_root = make_context(tmp_path / "stage0", {"app/keep.txt": "original text\n"})
+    stage_root = make_tree(tmp_path / "stage0", {"app/keep.txt": "original text\n"})
     root = SourceRoot.for_stage(str(stage_root), 0)
 
     builder = stage_keys(ALLOWLIST_DOCKERFILE, options, context=context)
@@ -341,7 +330,7 @@ RUN ls -d /srv/* /data/* > /listing.txt
     ],
 )
 def test_resolved_instruction_variables(tmp_path: Path, options, directory, expected):
-    context = make_context(tmp_path / "ctx", {"payload.txt": "payload\n"})
+    context = make_tree(tmp_path / "ctx", {"payload.txt": "payload\n"})
 
     keys = stage_keys(RESOLVE_DOCKERFILE, options, context=context, build_args=[f"DIR={directory}"])
 
@@ -391,7 +380,7 @@ def test_separator_collision_of_build_args(options, build_args, expected):
      (0o755, "7aaacfa67f79cdaff3164daf200925534383c74dfa7d964ca6110d6d0881124d")],
 )
 def test_source_permission_change(tmp_path: Path, mode, expected):
-    context = make_context(tmp_path / "ctx", {"run.sh": "#!/bin/sh\necho running\n"})
+    context = make_tree(tmp_path / "ctx", {"run.sh": "#!/bin/sh\necho running\n"})
     (context / "run.sh").chmod(mode)
     dockerfile = "FROM busybox\nCOPY run.sh /usr/local/bin/run.sh\n"
 
@@ -399,7 +388,7 @@ def test_source_permission_change(tmp_path: Path, mode, expected):
 
 
 def test_mtime_only_change_keeps_key(tmp_path: Path):
-    context = make_context(tmp_path / "ctx", {"app.txt": "version=1\n"})
+    context = make_tree(tmp_path / "ctx", {"app.txt": "version=1\n"})
     dockerfile = "FROM busybox\nCOPY app.txt /app.txt\nRUN cat /app.txt > /app-copy.txt\n"
     expected = ["e43c0cf29f7f216ea292e3a2215a56996737eeacdaaea6f0235d5ec0fb80b070",
                 "df240e90e89d732f4dd7081a6eeaeed252da02a396a0981a3592fc510a348cc3"]

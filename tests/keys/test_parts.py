@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from cachelab.keys.parts import (
     is_remote_url,
     match_sources,
 )
+from tests.keys.trees import make_tree
 
 PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT = KanikoOptions(cache=True)
@@ -34,18 +34,6 @@ def instructions(text: str):
 
 def state(env: list[str] | None = None) -> StageEnv:
     return StageEnv.for_base([PATH] if env is None else env, BuildArgs())
-
-
-def make_tree(root: Path, files: dict[str, str]) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    for name, content in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
-    for path in [root, *root.rglob("*")]:
-        os.chown(path, 0, 0)
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    return root
 
 
 def test_frame_counts_utf8_bytes():

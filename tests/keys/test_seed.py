@@ -103,7 +103,7 @@ def test_annotations_dropped_by_default_and_blanked_otherwise(busybox):
 
 
 def test_history_without_created_gets_zero_time(busybox):
-    manifest, config = busybox
+    _, config = busybox
     changed = json.loads(config)
     del changed["history"][1]["created"]
 

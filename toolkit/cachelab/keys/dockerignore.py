@@ -53,8 +53,7 @@ def read_patterns(text: str) -> list[str]:
     """
     patterns: list[str] = []
     for number, line in enumerate(text.split("\n")):
-        if line.endswith("\r"):
-            line = line[:-1]
+        line = line.removesuffix("\r")
         if number == 0 and line.startswith("\ufeff"):
             line = line[1:]
         if line.startswith("#"):

@@ -179,7 +179,7 @@ def _buffer() -> memoryview:
     return view
 
 
-def _hash_content(path: str, digest: "hashlib._Hash") -> int:
+def _hash_content(path: str, digest: hashlib._Hash) -> int:
     """Feed a regular file's bytes into `digest` and return how many were read."""
     view = _buffer()
     total = 0

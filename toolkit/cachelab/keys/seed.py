@@ -205,7 +205,7 @@ def _pointer(decoder: Decoder) -> Decoder:
     def decode(value: Any, where: str) -> Any:
         return None if value is None else decoder(value, where)
 
-    decode.fields = getattr(decoder, "fields")  # type: ignore[attr-defined]
+    decode.fields = decoder.fields  # type: ignore[attr-defined]
     return decode
 
 
@@ -353,7 +353,7 @@ def _encode_field(decoder: Decoder, item: Any) -> Any:
     if getattr(decoder, "fields", None) is not None:
         return _to_go_value(decoder, item)
     if isinstance(item, list):
-        element = getattr(decoder, "element")
+        element: Decoder = decoder.element  # type: ignore[attr-defined]
         return [_encode_field(element, entry) for entry in item]
     if isinstance(item, dict):
         return gojson.sorted_map(item)
