@@ -62,8 +62,8 @@ def copy_image(
         destination = resolver.source_for(destination_ref)
         copier = _Copier(source, destination, CopyResult(source_ref, destination_ref))
         top = _fetch_top(source, source_ref, platform=platform, all_platforms=all_platforms)
-        copier.copy_manifest(top)
         _check_destination_digest(destination_ref, top.digest)
+        copier.copy_manifest(top)
         copier.put_manifest(top, tag=_tag_of(destination_ref))
         copier.result.manifest_digest = top.digest
         copier.result.media_type = top.media_type

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from cachelab.cli import main
+from cachelab.oci import mediatypes
+from cachelab.oci.errors import DigestMismatch
+from cachelab.oci.image import ImageResolver
+from cachelab.oci.inspect import inspect_image, layer_history
+from tests.fixtures.images import BusyboxImage
+from tests.inspect.synthetic import entry, write_image
+
+
+@pytest.fixture
+def resolver() -> Iterator[ImageResolver]:
+    opened = ImageResolver()
+    yield opened
+    opened.close()
+
+
+def test_inspect_busybox(busybox_image: BusyboxImage, resolver: ImageResolver) -> None:
+    entries_on_disk = sum(len(dirs) + len(files) for _, dirs, files in os.walk(busybox_image.rootfs))
+
+    report = inspect_image(resolver.image(busybox_image.registry_ref))
+
+    assert report.manifest_digest == busybox_image.manifest_digest
+    assert report.media_type == mediatypes.OCI_MANIFEST
+    assert report.cmd == ["sh"]
+    assert any(value.startswith("PATH=") for value in report.env)
+    assert len(report.layers) == 1
+    layer = report.layers[0]
+    assert layer.diff_id == busybox_image.diff_id
+    assert layer.compression == "gzip"
+    assert layer.entries == entries_on_disk
+    assert layer.uncompressed_size is not None
+    assert layer.uncompressed_size > layer.size
+    assert layer.created_by == "cachelab image import rootfs"
+
+
+def test_history_skips_empty_layers(tmp_path: Path, resolver: ImageResolver) -> None:
+    history = [
+        {"created_by": "RUN make a"},
+        {"created_by": "ENV A=1", "empty_layer": True},
+        {"created_by": "LABEL x=y", "empty_layer": True},
+        {"created_by": "COPY b /b"},
+    ]
+    write_image(f"oci:{tmp_path}:h", [[entry("a", data=b"a")], [entry("b", data=b"b")]], history=history,
+                labels={"x": "y"})
+
+    report = inspect_image(resolver.image(f"oci:{tmp_path}:h"))
+
+    assert [layer.created_by for layer in report.layers] == ["RUN make a", "COPY b /b"]
+    assert report.labels == {"x": "y"}
+    assert len(report.history) == 4
+
+
+def test_history_mismatch_gives_no_instructions() -> None:
+    history = [{"created_by": "RUN a"}, {"created_by": "RUN b"}, {"created_by": "RUN c"}]
+
+    assert layer_history(history, 2) == [None, None]
+    assert layer_history([], 1) == [None]
+
+
+def test_inspect_counts_and_sniffs_zstd(tmp_path: Path, resolver: ImageResolver) -> None:
+    entries = [entry("d", "dir", mode=0o755), entry("d/f", data=b"x" * 5000), entry("d/l", "symlink", link="f")]
+    write_image(f"oci:{tmp_path}:z", [entries], compress=zstandard.ZstdCompressor().compress,
+                media_type=mediatypes.OCI_LAYER_ZSTD)
+
+    layer = inspect_image(resolver.image(f"oci:{tmp_path}:z")).layers[0]
+
+    assert layer.compression == "zstd"
+    assert layer.entries == 3
+    assert layer.media_type == mediatypes.OCI_LAYER_ZSTD
+    assert layer.uncompressed_size is not None
+    assert layer.uncompressed_size % 512 == 0
+
+
+def test_wrong_diff_id_detected(tmp_path: Path, resolver: ImageResolver) -> None:
+    wrong = "sha256:" + "1" * 64
+    write_image(f"oci:{tmp_path}:bad", [[entry("a", data=b"a")]], diff_ids=[wrong])
+
+    with pytest.raises(DigestMismatch) as caught:
+        inspect_image(resolver.image(f"oci:{tmp_path}:bad"))
+
+    assert caught.value.expected == wrong
+
+
+def test_no_layers_reads_no_blobs(tmp_path: Path, resolver: ImageResolver) -> None:
+    image = write_image(f"oci:{tmp_path}:n", [[entry("a", data=b"a")]])
+    (tmp_path / "blobs/sha256" / image.layer_digests[0].removeprefix("sha256:")).unlink()
+
+    report = inspect_image(resolver.image(f"oci:{tmp_path}:n"), read_layers=False)
+
+    assert report.layers[0].entries is None
+    assert report.layers[0].digest == image.layer_digests[0]
+
+
+def test_inspect_cli_json(busybox_image: BusyboxImage, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["image", "inspect", busybox_image.layout_ref, "--format", "json"])
+
+    document = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert document["manifest_digest"] == busybox_image.manifest_digest
+    assert document["platform"].startswith("linux/")
+    assert document["layers"][0]["diff_id"] == busybox_image.diff_id
+
+
+def test_inspect_cli_table(busybox_image: BusyboxImage, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["image", "inspect", busybox_image.layout_ref])
+
+    output = capsys.readouterr().out
+    assert code == 0
+    assert busybox_image.manifest_digest in output
+    assert "cachelab image import rootfs" in output
