@@ -203,3 +203,9 @@ def test_predefined_args_defaults():
     assert values["TARGETSTAGE"] == "final"
     assert values["TARGETPLATFORM"] == values["BUILDPLATFORM"]
     assert values["BUILDOSVERSION"] == ""
+
+
+def test_meta_default_sees_valueless_build_arg_as_empty():
+    seen = walk("ARG A=${B-unset}\nFROM a\nARG A\nRUN x\n", ["B"])
+
+    assert seen[1][1] == ["A=", PATH]

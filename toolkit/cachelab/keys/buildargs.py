@@ -140,7 +140,8 @@ class BuildArgs:
                     self.meta[name] = None
                     continue
                 scope = dict(previous)
-                scope.update({k: v for k, v in self.options.items() if v is not None})
+                # A `--build-arg NAME` without a value is an empty variable here.
+                scope.update({key: value or "" for key, value in self.options.items()})
                 value = expand_word(strip_enclosing_quotes(default), scope, escape=escape)
                 previous[name] = value
                 self.meta[name] = value
