@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from cachelab.ingest.errors import IngestError
-from cachelab.ingest.kaniko_lines import INSTRUCTION, Message, classify
+from cachelab.ingest.kaniko_lines import Message, classify
 from cachelab.ingest.kaniko_log_lines import LogRecord, read_records
 from cachelab.ingest.kaniko_run import KanikoInstruction, KanikoRun, KanikoStage
 

@@ -21,6 +21,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from cachelab.ingest.timestamps import parse_time
+
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _COLOR_LINE = re.compile(r"^(INFO|WARN|WARNING|DEBU|DEBUG|ERRO|ERROR|TRAC|FATA|PANI)\[([^\]]*)\]\s?(.*)$")
 _LOGFMT_PAIR = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)')
@@ -102,16 +104,3 @@ def _unquote(value: str) -> str:
         return str(json.loads(value))
     except json.JSONDecodeError:
         return value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-
-
-def parse_time(text: str) -> datetime | None:
-    """Return an RFC 3339 time (any fraction, `Z` or offset), or None if `text` is not one."""
-    value = text.strip()
-    if value.endswith("Z"):
-        value = value[:-1] + "+00:00"
-    # Go prints up to nine fraction digits; Python reads at most six.
-    value = re.sub(r"(\.\d{6})\d+", r"\1", value)
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None

@@ -21,7 +21,12 @@ from pathlib import Path
 
 from cachelab.events import SpanRecorded
 from cachelab.ingest.errors import IngestError
-from cachelab.ingest.kaniko_run import INFER_FLAG, PROBE_AFTER_MISS_FLAG, KanikoInstruction, KanikoRun
+from cachelab.ingest.kaniko_run import (
+    INFER_FLAG,
+    PROBE_AFTER_MISS_FLAG,
+    KanikoInstruction,
+    KanikoRun,
+)
 from cachelab.ingest.otlp import AttributeValue, OtlpSpan, read_trace_file
 
 logger = logging.getLogger(__name__)

@@ -119,7 +119,7 @@ def _handler_for(receiver: TraceReceiver) -> type[http.server.BaseHTTPRequestHan
     class Handler(http.server.BaseHTTPRequestHandler):
         server_version = "cachelab-receive"
 
-        def do_POST(self) -> None:  # noqa: N802 (name fixed by http.server)
+        def do_POST(self) -> None:
             if self.path.split("?", 1)[0] != TRACES_PATH:
                 self._reply(404, f"no such endpoint {self.path}; traces go to {TRACES_PATH}")
                 return
@@ -154,7 +154,7 @@ def _handler_for(receiver: TraceReceiver) -> type[http.server.BaseHTTPRequestHan
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (signature fixed by http.server)
+        def log_message(self, format: str, *args: Any) -> None:
             logger.debug("%s %s", self.client_address[0], format % args)
 
     return Handler

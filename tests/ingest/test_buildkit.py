@@ -1,0 +1,88 @@
+"""BuildKit --progress=rawjson output to the four tables (constructed fixture)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cachelab.ingest.buildkit import ingest_buildkit_progress, read_progress
+from cachelab.ingest.errors import IngestError
+
+PROGRESS = Path(__file__).parent / "data" / "buildkit-rawjson.jsonl"
+
+
+def test_buildkit_vertex_updates_merge() -> None:
+    vertexes = read_progress(PROGRESS.read_text().splitlines(), source="test")
+    make = next(v for v in vertexes if v.name.endswith("RUN make -C /src"))
+
+    assert len(vertexes) == 8
+    assert make.started is not None and make.completed is not None
+    assert (make.completed - make.started).total_seconds() == pytest.approx(2.48)
+    assert make.log_bytes == len("make: Entering directory '/src'\n")
+
+
+def test_buildkit_build_row() -> None:
+    build = ingest_buildkit_progress([PROGRESS]).builds.iloc[0]
+
+    assert build["engine"] == "buildkit"
+    assert build["wall_s"] == pytest.approx(4.3)
+    assert build["outcome"] == "error"
+    assert "not found" in build["error"]
+    assert build["bytes_downloaded"] == 3623807
+    assert build["cache_hits"] == 1
+    assert build["cache_misses"] == 2
+
+
+def test_buildkit_stages_from_step_labels() -> None:
+    stages = ingest_buildkit_progress([PROGRESS]).stages
+
+    assert stages["stage_index"].tolist() == [0, 1]
+    assert stages["stage_name"].iloc[0] == "builder"
+    assert stages["stage_name"].isna().tolist() == [False, True]
+    assert stages["base"].str.startswith("registry.test/library/alpine:3.20@sha256:").all()
+
+
+def test_buildkit_instruction_decisions() -> None:
+    instructions = ingest_buildkit_progress([PROGRESS]).instructions
+    rows = list(instructions[["stage_index", "instruction_index", "kind", "decision"]].itertuples(
+        index=False, name=None
+    ))
+
+    assert rows == [(0, 0, "RUN", "hit"), (0, 1, "RUN", "miss"), (1, 0, "COPY", "miss")]
+    assert instructions["cache_key"].str.startswith("sha256:").all()
+    assert instructions["wall_s"].tolist() == pytest.approx([0.0, 2.48, 0.09])
+
+
+def test_buildkit_span_phases() -> None:
+    spans = ingest_buildkit_progress([PROGRESS]).spans
+    phases = dict(zip(spans["engine_name"], spans["phase"]))
+
+    assert phases["[internal] load metadata for registry.test/library/alpine:3.20"] == "resolve-base"
+    assert phases["[internal] load build context"] == "hash-context"
+    assert phases["[builder 3/3] RUN make -C /src"] == "instruction"
+    assert phases["extracting sha256:" + "cd" * 32] == "unpack"
+
+
+def test_buildkit_capitalised_fields(tmp_path: Path) -> None:
+    old = tmp_path / "old.jsonl"
+    vertex = {"Digest": "sha256:" + "11" * 32, "Name": "[1/2] FROM registry.test/busybox",
+              "Started": "2026-11-03T09:00:00Z", "Completed": "2026-11-03T09:00:01Z"}
+    step = {"Digest": "sha256:" + "22" * 32, "Name": "[2/2] RUN true", "Cached": True,
+            "Started": "2026-11-03T09:00:01Z", "Completed": "2026-11-03T09:00:01Z"}
+    old.write_text(json.dumps({"Vertexes": [vertex, step]}) + "\n")
+
+    recording = ingest_buildkit_progress([old])
+
+    assert recording.instructions["decision"].tolist() == ["hit"]
+    assert recording.stages["base"].tolist() == ["registry.test/busybox"]
+    assert recording.builds.iloc[0]["wall_s"] == 1.0
+
+
+def test_buildkit_invalid_line_named(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"vertexes": []}\nnot json\n')
+
+    with pytest.raises(IngestError, match=r"broken.jsonl:2: invalid JSON"):
+        ingest_buildkit_progress([broken])
