@@ -264,7 +264,7 @@ def test_corrupted_blob_fails_digest_check(sandbox: tuple[Path, Path]) -> None:
 
 def test_large_member_count_streams(sandbox: tuple[Path, Path]) -> None:
     root, _ = sandbox
-    files = [entry(f"d{i % 10}/f{i}", data=str(i).encode()) for i in range(3000)]
+    files = [entry(f"d{i % 10}/f{i}", data=str(i).encode()) for i in range(1000)]
     stats = extract(files, root)
-    assert stats.entries == 3000
-    assert (root / "d7/f2997").read_bytes() == b"2997"
+    assert stats.entries == 1000
+    assert (root / "d7/f997").read_bytes() == b"997"

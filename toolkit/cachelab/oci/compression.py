@@ -152,69 +152,78 @@ class Compressor:
 
 
 class PrefetchReader(io.RawIOBase):
-    """Reads `source` in a background thread, `depth` chunks ahead of the consumer.
+    """Reads `source` in a background thread, up to `depth` chunks ahead of the consumer.
 
     Decompression (zlib and zstandard release the GIL while they work) then runs
-    in parallel with whatever the consumer does, such as writing files. Memory is
-    bounded by `depth` chunks of `chunk_size` bytes. An exception in the thread
-    is raised from the next `read`.
+    in parallel with whatever the consumer does, such as writing files. The
+    chunks are `depth` + 1 preallocated buffers of `chunk_size` bytes that the
+    two threads pass back and forth, so memory stays fixed however long the
+    stream is. An exception in the thread is raised from the next `read`.
     """
 
     def __init__(self, source: BinaryIO, *, chunk_size: int = READ_SIZE, depth: int = 8) -> None:
         self._source = source
-        self._chunk_size = chunk_size
-        self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=depth)
+        self._filled: queue.Queue[tuple[bytearray, int] | BaseException | None] = queue.Queue()
+        self._free: queue.Queue[bytearray] = queue.Queue()
+        for _ in range(depth + 1):
+            self._free.put(bytearray(chunk_size))
         self._stop = threading.Event()
-        self._pending = memoryview(b"")
+        self._current: bytearray | None = None
+        self._view = memoryview(b"")
         self._finished = False
         self._thread = threading.Thread(target=self._produce, name="layer-prefetch", daemon=True)
         self._thread.start()
 
     def _produce(self) -> None:
-        item: bytes | BaseException | None
+        item: tuple[bytearray, int] | BaseException | None = None
         try:
             while not self._stop.is_set():
-                chunk = self._source.read(self._chunk_size)
-                if not chunk:
+                buffer = self._take_free()
+                if buffer is None:
+                    return
+                count = self._source.readinto(buffer)  # type: ignore[attr-defined]
+                if not count:
                     break
-                self._put(chunk)
-            item = None
+                self._filled.put((buffer, count))
         except BaseException as error:  # handed to the consumer thread, which raises it
             item = error
-        self._put(item)
+        self._filled.put(item)
 
-    def _put(self, item: bytes | BaseException | None) -> None:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+    def _take_free(self) -> bytearray | None:
+        buffer = self._free.get()
+        return None if self._stop.is_set() else buffer
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         view = memoryview(buffer).cast("B")
-        if not self._pending:
+        if not self._view:
+            if self._current is not None:
+                self._free.put(self._current)
+                self._current = None
             if self._finished:
                 return 0
-            item = self._queue.get()
+            item = self._filled.get()
             if item is None:
                 self._finished = True
                 return 0
             if isinstance(item, BaseException):
                 self._finished = True
                 raise item
-            self._pending = memoryview(item)
-        count = min(len(view), len(self._pending))
-        view[:count] = self._pending[:count]
-        self._pending = self._pending[count:]
+            self._current, count = item
+            self._view = memoryview(self._current)[:count]
+        count = min(len(view), len(self._view))
+        view[:count] = self._view[:count]
+        self._view = self._view[count:]
         return count
 
     def close(self) -> None:
         if not self.closed:
             self._stop.set()
+            # Wake the thread if it waits for a free buffer.
+            self._free.put(bytearray())
             self._thread.join()
+            self._view = memoryview(b"")
             self._source.close()
         super().close()
