@@ -370,7 +370,7 @@ PAYLOAD = b"downloaded payload\n"
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         if self.path == "/files/tool.bin":
             self.send_response(200)
             self.send_header("Content-Length", str(len(PAYLOAD)))

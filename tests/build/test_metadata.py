@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -156,7 +156,7 @@ def test_json_round_trip_keeps_unknown_keys() -> None:
 
 def test_history_entries() -> None:
     config = ImageConfig()
-    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
     config.append_layer("sha256:" + "2" * 64, "RUN true", created=moment)
     config.append_empty_history("ENV A=1", created=moment)

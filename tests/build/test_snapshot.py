@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from cachelab.build.snapshot import OPAQUE_MARKER, Snapshotter, diff_states
 from cachelab.build.fsstate import scan
+from cachelab.build.snapshot import OPAQUE_MARKER, Snapshotter, diff_states
 
 
 def _members(path: str) -> dict[str, tarfile.TarInfo]:

@@ -171,11 +171,10 @@ def test_workspace_layout_and_cleanup(tmp_path: Path) -> None:
 
 
 def test_workspace_cleanup_on_failure(tmp_path: Path) -> None:
-    with pytest.raises(RuntimeError):
-        with BuildWorkspace.create(tmp_path) as workspace:
-            workspace.stage_root(0)
-            base = workspace.base
-            raise RuntimeError("build failed")
+    with pytest.raises(RuntimeError), BuildWorkspace.create(tmp_path) as workspace:
+        workspace.stage_root(0)
+        base = workspace.base
+        raise RuntimeError("build failed")
 
     assert not base.exists()
 

@@ -35,7 +35,13 @@ import httpx
 
 from cachelab.build.archive import archive_kind, extract_archive
 from cachelab.build.copyfiles import RecordOwner, TreeWriter
-from cachelab.build.copysources import MatchedSource, SourceRoot, match_sources, parents_path, walk_tree
+from cachelab.build.copysources import (
+    MatchedSource,
+    SourceRoot,
+    match_sources,
+    parents_path,
+    walk_tree,
+)
 from cachelab.build.errors import CopyError, InstructionError
 from cachelab.build.fetch import download, is_url
 from cachelab.build.metadata import resolve_workdir
@@ -138,7 +144,7 @@ def execute_copy(
     # followed inside the root, and the snapshot must not follow it again.
     resolved = ["/" + relative_to_root(stage_root, resolve_in_root(stage_root, path, follow_last=False))
                 for path in touched]
-    result = CopyResult(tuple(dict.fromkeys(resolved)), request.writer.files, request.writer.bytes)
+    result = CopyResult(tuple(dict.fromkeys(resolved)), request.writer.file_count, request.writer.byte_count)
     logger.debug("line %d: %s wrote %d files, %d bytes", request.line, instruction.kind,
                  result.files, result.bytes)
     return result
@@ -168,7 +174,7 @@ def _expanded_words(instruction: Instruction, expand: Expand) -> list[str]:
 
 
 def _absolute_dest(dest: str, workdir: str) -> str:
-    trailing = dest.endswith("/") or dest in (".", "..") or dest.endswith(("/.", "/.."))
+    trailing = dest in (".", "..") or dest.endswith(("/", "/.", "/.."))
     absolute = resolve_workdir(workdir, dest)
     if trailing and absolute != "/":
         absolute += "/"

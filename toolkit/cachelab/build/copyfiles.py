@@ -34,8 +34,8 @@ class TreeWriter:
     chown: tuple[int, int] | None = None
     chmod: int | None = None
     record_owner: RecordOwner | None = None
-    files: int = 0
-    bytes: int = 0
+    file_count: int = 0
+    byte_count: int = 0
     as_root: bool = field(default_factory=lambda: os.geteuid() == 0)
 
     def destination(self, path: str) -> str:
@@ -84,10 +84,10 @@ class TreeWriter:
             os.symlink(os.readlink(source), dest_host)
         elif stat.S_ISREG(mode):
             shutil.copyfile(source, dest_host, follow_symlinks=False)
-            self.bytes += st.st_size
+            self.byte_count += st.st_size
         else:
             raise CopyError(f"cannot copy {source}: not a regular file, directory or symlink")
-        self.files += 1
+        self.file_count += 1
         self._finish(dest_host, st)
 
     def write_content(self, dest_host: str, data: bytes, *, mode: int, mtime: float) -> None:
@@ -95,16 +95,16 @@ class TreeWriter:
         self._clear_for_file(dest_host)
         with open(dest_host, "wb") as out:
             out.write(data)
-        self.files += 1
-        self.bytes += len(data)
+        self.file_count += 1
+        self.byte_count += len(data)
         self._apply(dest_host, mode=mode, uid=0, gid=0, mtime=mtime, is_link=False)
 
     def place_file(self, temp_path: str, dest_host: str, *, mode: int, mtime: float) -> None:
         """Move a downloaded file into place (ADD of a URL)."""
         self._clear_for_file(dest_host)
         shutil.move(temp_path, dest_host)
-        self.files += 1
-        self.bytes += os.path.getsize(dest_host)
+        self.file_count += 1
+        self.byte_count += os.path.getsize(dest_host)
         self._apply(dest_host, mode=mode, uid=0, gid=0, mtime=mtime, is_link=False)
 
     def finish_dir(self, dest_host: str, st: os.stat_result) -> None:

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, Self
 
 from cachelab.oci.extract import ExtractStats, extract_layer
 
@@ -93,7 +93,7 @@ class BuildWorkspace:
             return
         _remove_tree(self.base)
 
-    def __enter__(self) -> BuildWorkspace:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from cachelab.build.errors import InstructionError, RunFailed
 from cachelab.build.sandbox import RunRequest, RunResult, Sandbox, SandboxMount
-from cachelab.build.users import UserIds, home_directory
+from cachelab.build.users import ROOT, UserIds, home_directory
 from cachelab.dockerfile.model import Instruction
 
 logger = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def execute_run(
     *,
     env: Sequence[str],
     workdir: str = "/",
-    user: UserIds = UserIds(0, 0),
+    user: UserIds = ROOT,
     shell: Sequence[str] = DEFAULT_SHELL,
     mounts: Sequence[SandboxMount] = (),
     network: bool = False,

@@ -41,7 +41,7 @@ from pathlib import Path
 
 from cachelab.build import fsstate
 from cachelab.build.errors import SandboxUnavailable
-from cachelab.build.users import UserIds
+from cachelab.build.users import ROOT, UserIds
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class RunRequest:
     argv: Sequence[str]
     env: Sequence[str] = ()
     workdir: str = "/"
-    user: UserIds = UserIds(0, 0)
+    user: UserIds = ROOT
     mounts: Sequence[SandboxMount] = ()
     network: bool = False
     timeout_s: float | None = None

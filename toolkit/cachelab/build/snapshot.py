@@ -30,7 +30,7 @@ import logging
 import os
 import stat
 import tarfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from cachelab.build.fsstate import DEFAULT_IGNORED, Entry, FsState, normalize_rel, scan, scan_paths
@@ -135,8 +135,9 @@ def write_layer_tar(
     with open(dest, "wb", buffering=_COPY_BUFFER) as raw:
         # Mode "w" writes straight to the file; the stream mode "w|" would copy
         # every block through its own buffer.
-        with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT, encoding="utf-8") as tar:
-            tar.copybufsize = _COPY_BUFFER
+        with tarfile.TarFile(
+            fileobj=raw, mode="w", format=tarfile.PAX_FORMAT, encoding="utf-8", copybufsize=_COPY_BUFFER
+        ) as tar:
             for rel, kind in members:
                 if kind == "whiteout":
                     parent, _, name = rel.rpartition("/")

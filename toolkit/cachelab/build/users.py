@@ -22,6 +22,9 @@ class UserIds:
     groups: tuple[int, ...] = ()
 
 
+ROOT = UserIds(0, 0)
+
+
 def _read_table(root: str, name: str) -> list[list[str]]:
     path = os.path.join(root, "etc", name)
     if os.path.islink(path) or not os.path.isfile(path):

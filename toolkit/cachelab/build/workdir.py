@@ -13,7 +13,7 @@ import os
 from cachelab.build.copyfiles import RecordOwner
 from cachelab.build.errors import InstructionError
 from cachelab.build.rootpath import relative_to_root, resolve_in_root
-from cachelab.build.users import UserIds
+from cachelab.build.users import ROOT, UserIds
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ def make_workdir(
     root: str,
     path: str,
     *,
-    user: UserIds = UserIds(0, 0),
+    user: UserIds = ROOT,
     record_owner: RecordOwner | None = None,
 ) -> list[str]:
     """Create the absolute image path `path` inside `root`; return the image paths created.
