@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO_ROOT / "datasets" / "examples"
 WORKLOADS = ("two-stage", "three-stage")
 BUSYBOX_REFERENCE = "docker.io/library/busybox:latest"
+# The cachelab this interpreter imports; set PYTHONPATH to time another checkout.
+CACHELAB = [sys.executable, "-m", "cachelab"]
 
 
 @dataclass
@@ -67,7 +70,7 @@ class Bench:
 
     def cachelab(self, strategy: str, cache: Path) -> None:
         command = [
-            "cachelab", "build", str(self.example),
+            *CACHELAB, "build", str(self.example),
             "--strategy", strategy,
             "--cache-repo", f"oci:{cache}",
             "--quiet",
@@ -124,9 +127,9 @@ class Bench:
 def prepare_bases(scratch: Path, env: dict[str, str]) -> None:
     """Import busybox into cachelab's image store and a pristine buildah storage."""
     layout = scratch / "busybox-layout"
-    _run(["cachelab", "image", "busybox", f"oci:{layout}:busybox"], env=env)
+    _run([*CACHELAB, "image", "busybox", f"oci:{layout}:busybox"], env=env)
     # The first build imports busybox into cachelab's image store, so no timed one does.
-    _run(["cachelab", "build", str(EXAMPLES / "two-stage"), "--strategy", "no-cache", "--quiet"], env=env)
+    _run([*CACHELAB, "build", str(EXAMPLES / "two-stage"), "--strategy", "no-cache", "--quiet"], env=env)
     root = scratch / "buildah-pristine"
     buildah = ["buildah", "--root", str(root / "root"), "--runroot", str(root / "runroot"),
                "--storage-driver", "vfs"]
@@ -219,7 +222,7 @@ def describe_machine() -> str:
     except OSError:
         pass
     buildah = subprocess.run(["buildah", "--version"], capture_output=True, text=True, check=False).stdout.strip()
-    cachelab = subprocess.run(["cachelab", "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    cachelab = subprocess.run([*CACHELAB, "--version"], capture_output=True, text=True, check=False).stdout.strip()
     return (
         f"nproc {os.cpu_count()}, CPU {cpu}, kernel {platform.release()}, "
         f"Python {platform.python_version()}, {cachelab}, {buildah}"
@@ -232,13 +235,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workloads", default=",".join(WORKLOADS),
                         help="comma-separated examples (default: %(default)s)")
     parser.add_argument("--json", type=Path, help="also write the raw samples to this JSON file")
-    parser.add_argument("--scratch", type=Path, help="scratch directory (default: a temporary one)")
+    parser.add_argument("--scratch", type=Path, help="parent of the scratch directory, a path of lower-case letters, digits, /, -, _ and . (default: the system temporary directory)")
     args = parser.parse_args(argv)
     if shutil.which("buildah") is None:
         raise SystemExit("buildah not found; install Debian's buildah package")
 
-    with tempfile.TemporaryDirectory(prefix="cachelab-bench-", dir=args.scratch) as scratch:
-        samples = measure(args.workloads.split(","), args.runs, Path(scratch))
+    # buildah names an image pulled from `oci:DIR` after DIR, and a reference path
+    # allows only lower-case letters, digits and single separators, so the
+    # scratch directory gets such a name instead of a random tempfile one.
+    parent = (args.scratch or Path(tempfile.gettempdir())).resolve()
+    scratch = parent / f"cachelab-bench-{uuid.uuid4().hex[:8]}"
+    scratch.mkdir(parents=True)
+    try:
+        samples = measure(args.workloads.split(","), args.runs, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     print(describe_machine())
     print()
     print(render(samples))

@@ -155,3 +155,38 @@ def test_mutation_cannot_escape_context(workspace: Workspace) -> None:
     with pytest.raises(MutationError):
         DeleteFile("../outside.txt").apply(workspace)
     assert os.path.exists(outside)
+
+
+def test_edit_through_outside_link_rejected(workspace: Workspace) -> None:
+    outside = workspace.root / "host-file.txt"
+    outside.write_text("host\n")
+    os.symlink(outside, workspace.context / "escape")
+    with pytest.raises(MutationError) as caught:
+        EditFile("escape", append="x").apply(workspace)
+    assert "leaves the build context" in str(caught.value)
+    with pytest.raises(MutationError):
+        Chmod("escape", 0o777).apply(workspace)
+    assert outside.read_text() == "host\n"
+
+
+def test_create_under_outside_directory_link_rejected(workspace: Workspace) -> None:
+    outside = workspace.root / "host-dir"
+    outside.mkdir()
+    os.symlink(outside, workspace.context / "linked-dir")
+    with pytest.raises(MutationError):
+        CreateFile("linked-dir/new.txt").apply(workspace)
+    assert not (outside / "new.txt").exists()
+
+
+def test_edit_through_inside_link_allowed(workspace: Workspace) -> None:
+    EditFile("link", append="via link\n").apply(workspace)
+    assert (workspace.context / "src" / "app.txt").read_text() == "version 1\nvia link\n"
+
+
+def test_delete_outside_link_removes_only_link(workspace: Workspace) -> None:
+    outside = workspace.root / "host-file.txt"
+    outside.write_text("host\n")
+    os.symlink(outside, workspace.context / "escape")
+    DeleteFile("escape").apply(workspace)
+    assert not (workspace.context / "escape").is_symlink()
+    assert outside.read_text() == "host\n"

@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         help="stage to build (default: the last); repeatable")
     parser.add_argument(
         "--image-store", metavar="DIR",
-        help="local image store searched for base images first (default: the cache home's images/)",
+        help="local image store searched for base images first (default: $CACHELAB_CACHE_DIR/images)",
     )
     parser.add_argument(
         "--out", type=Path, metavar="DIR",

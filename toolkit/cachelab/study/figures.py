@@ -27,8 +27,8 @@ WIDTH = 10.0
 def save_timelines(recording: Recording, out_dir: Path, *, step: int | None = None) -> list[Path]:
     """Save a timeline of each strategy's build at `step` (default: the last step).
 
-    A strategy with several repeats is drawn from its last repeat. Files are
-    `timeline-<strategy>.png` in `out_dir`; the paths are returned.
+    A strategy with several repeats is drawn from its last repeat. Returns the
+    paths of the files, `timeline-<strategy>.png` in `out_dir`.
     """
     builds = recording.builds
     chosen = last_step(builds) if step is None else step
@@ -40,7 +40,9 @@ def save_timelines(recording: Recording, out_dir: Path, *, step: int | None = No
             logger.warning("build %s of strategy %s has no spans, so no timeline", build_id, strategy)
             continue
         path = out_dir / f"timeline-{_slug(str(strategy))}.png"
-        _save_timeline(recording, build_id, f"{strategy}, step {chosen}", path)
+        scenario = group["scenario"].iloc[-1]
+        title = f"{group['dockerfile_id'].iloc[-1]}: {strategy}, {scenario} step {chosen}"
+        _save_timeline(recording, build_id, title, path)
         paths.append(path)
     return paths
 

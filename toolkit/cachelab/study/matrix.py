@@ -2,8 +2,8 @@
 
 Each cell is one scenario run of one Dockerfile, strategy and repeat. A finished
 cell's recording is written to `out_dir/cells/<cell id>/` by renaming a complete
-temporary directory, so a cell directory either holds all four tables or does
-not exist. Running the same study again skips the cells already there, which
+temporary directory, so a cell directory either contains all four tables or
+does not exist. Running the same study again skips the cells already there, which
 resumes an interrupted study without redoing finished builds. A cell whose
 build failed is finished too: its builds carry outcome "error" and `cell.json`
 the message.

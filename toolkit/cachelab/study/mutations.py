@@ -145,7 +145,7 @@ class Chmod:
             )
 
     def apply(self, workspace: Workspace) -> None:
-        target = workspace.context_path(self.path)
+        target = workspace.context_path(self.path, follow_links=True)
         if not target.exists():
             raise _missing(self.path, self.op)
         os.chmod(target, self.mode)
@@ -167,7 +167,7 @@ class Touch:
     mtime: float | None = None
 
     def apply(self, workspace: Workspace) -> None:
-        target = workspace.context_path(self.path)
+        target = workspace.context_path(self.path, follow_links=True)
         if not target.exists():
             raise _missing(self.path, self.op)
         status = target.stat()
@@ -286,7 +286,7 @@ MUTATIONS: dict[str, type] = {
 
 
 def _existing_file(workspace: Workspace, path: str, op: str) -> Path:
-    target = workspace.context_path(path)
+    target = workspace.context_path(path, follow_links=True)
     if not target.is_file():
         raise _missing(path, op)
     return target

@@ -112,9 +112,10 @@ def strategy_ratios(
     """Return the wall-time ratio of each strategy over `baseline` at step `step`.
 
     The ratio is the median of the other strategy over the median of the baseline.
-    With two or more repeats on each side the row also has a bootstrap confidence
-    interval and a verdict (`cachelab.stats.compare_strategies`); with one repeat
-    the interval and verdict are NA. Returns no rows when `baseline` was not run.
+    With two or more repeats on each side, the row also has a bootstrap confidence
+    interval and a verdict from `cachelab.stats.compare_strategies`. With one
+    repeat, the interval is NA and the verdict "incomparable". Returns no rows
+    when `baseline` was not run.
     """
     builds = recording.builds
     chosen = last_step(builds) if step is None else step

@@ -38,28 +38,28 @@ def resolve_input(path: str | Path, context: str | Path | None = None) -> BuildI
     an example's is its `context/` directory. Raises `StudyError` when a file is
     missing.
     """
-    given = Path(path)
-    if given.is_dir():
-        dockerfile = given / DOCKERFILE_NAME
-        default_context = given / EXAMPLE_CONTEXT
-        name = given.resolve().name
+    location = Path(path)
+    if location.is_dir():
+        dockerfile = location / DOCKERFILE_NAME
+        default_context = location / EXAMPLE_CONTEXT
+        name = location.resolve().name
         if not dockerfile.is_file():
             raise StudyError(
-                f"directory {given} has no {DOCKERFILE_NAME}",
+                f"directory {location} has no {DOCKERFILE_NAME}",
                 hint="Pass a Dockerfile or an example directory with Dockerfile and context/.",
             )
         if context is None and not default_context.is_dir():
             raise StudyError(
-                f"example directory {given} has no {EXAMPLE_CONTEXT}/ directory",
+                f"example directory {location} has no {EXAMPLE_CONTEXT}/ directory",
                 hint="Pass the build context with --context.",
             )
-    elif given.is_file():
-        dockerfile = given
-        default_context = given.parent
-        name = given.resolve().parent.name if given.name == DOCKERFILE_NAME else given.stem
+    elif location.is_file():
+        dockerfile = location
+        default_context = location.parent
+        name = location.resolve().parent.name if location.name == DOCKERFILE_NAME else location.stem
     else:
         raise StudyError(
-            f"Dockerfile or example directory not found: {given}",
+            f"Dockerfile or example directory not found: {location}",
             hint="Pass an existing Dockerfile or a directory such as datasets/examples/two-stage.",
         )
 
@@ -72,7 +72,7 @@ def resolve_input(path: str | Path, context: str | Path | None = None) -> BuildI
     return BuildInput(
         dockerfile=dockerfile.resolve(),
         context=chosen_context.resolve(),
-        dockerfile_id=str(given),
+        dockerfile_id=str(location),
         name=name or "build",
     )
 
@@ -81,7 +81,7 @@ def resolve_input(path: str | Path, context: str | Path | None = None) -> BuildI
 class Workspace:
     """A private copy of one build input, and the build settings mutations change.
 
-    `cache_dir` holds the layer cache (an OCI layout store) of this scenario run.
+    `cache_dir` contains the layer cache (an OCI layout store) of this scenario run.
     """
 
     root: Path
@@ -125,11 +125,14 @@ class Workspace:
         """The cache store reference the builder takes: `oci:<cache_dir>`."""
         return f"oci:{self.cache_dir}"
 
-    def context_path(self, relative: str) -> Path:
+    def context_path(self, relative: str, *, follow_links: bool = False) -> Path:
         """Return the path of `relative` inside the context, or raise `MutationError`.
 
-        The path must be relative and stay inside the context after resolving `..`;
-        symbolic links are not followed, so a mutation acts on the link itself.
+        The path must be relative and stay inside the context after resolving `..`
+        and the symbolic links of its parent directories. With `follow_links`, a
+        link at the path itself must point inside the context too, for mutations
+        that write through it. Checking this keeps a context link to a host file
+        from letting a scenario change that file.
         """
         candidate = Path(relative)
         if candidate.is_absolute() or not relative.strip():
@@ -141,10 +144,7 @@ class Workspace:
         for part in candidate.parts:
             if part == "..":
                 if not parts:
-                    raise MutationError(
-                        f"context path {relative!r} leaves the build context",
-                        hint="Name a file inside the build context.",
-                    )
+                    raise _outside(relative)
                 parts.pop()
             elif part != ".":
                 parts.append(part)
@@ -153,13 +153,26 @@ class Workspace:
                 f"context path {relative!r} names the context itself",
                 hint="Name a file inside the build context.",
             )
-        return self.context.joinpath(*parts)
+        path = self.context.joinpath(*parts)
+        root = self.context.resolve()
+        if not path.parent.resolve().is_relative_to(root):
+            raise _outside(relative)
+        if follow_links and not path.resolve().is_relative_to(root):
+            raise _outside(relative)
+        return path
 
     def clear_cache(self) -> None:
         """Delete every layer and pointer in the cache store."""
         shutil.rmtree(self.cache_dir)
         self.cache_dir.mkdir()
         logger.info("cleared cache store %s", self.cache_dir)
+
+
+def _outside(relative: str) -> MutationError:
+    return MutationError(
+        f"context path {relative!r} leaves the build context",
+        hint="Name a file inside the build context.",
+    )
 
 
 def _copy_dockerfile(source: BuildInput, root: Path, context: Path) -> Path:
