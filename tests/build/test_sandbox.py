@@ -331,6 +331,13 @@ def test_cache_mount_persists(sandbox: Sandbox, busybox_root: Path, tmp_path: Pa
     assert not (busybox_root / "var" / "cache" / "app" / "count").exists()
 
 
+def test_cache_mount_bad_mode(tmp_path: Path) -> None:
+    mount = Mount(type="cache", target="/c", options=(("target", "/c"), ("mode", "rwx")))
+
+    with pytest.raises(InstructionError, match="line 9"):
+        resolve_mounts([mount], _sources(tmp_path), line=9)
+
+
 def test_tmpfs_mount_is_empty_and_discarded(sandbox: Sandbox, busybox_root: Path, tmp_path: Path) -> None:
     (busybox_root / "scratch").mkdir()
     (busybox_root / "scratch" / "old").write_text("old")

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+# The history author kaniko writes into its cache entries, used here for every
+# layer the builder adds.
 HISTORY_AUTHOR = "kaniko"
 
 

@@ -67,7 +67,7 @@ def resolve_mounts(
         if mount.type == "bind":
             resolved.append(_bind(mount, target, sources, where, expand))
         elif mount.type == "cache":
-            resolved.append(_cache(mount, target, sources, expand))
+            resolved.append(_cache(mount, target, sources, where, expand))
         elif mount.type == "tmpfs":
             resolved.append(SandboxMount("tmpfs", _absolute(target, where)))
         elif mount.type == "secret":
@@ -121,7 +121,7 @@ def _bind(mount: Mount, target: str | None, sources: MountSources, where: str, e
     return SandboxMount("bind", _absolute(target, where), copy, readonly=False)
 
 
-def _cache(mount: Mount, target: str | None, sources: MountSources, expand: Expand) -> SandboxMount:
+def _cache(mount: Mount, target: str | None, sources: MountSources, where: str, expand: Expand) -> SandboxMount:
     cache_id = expand(mount.id) if mount.id else (target or "")
     options = dict(mount.options)
     # A readable prefix plus a digest keeps distinct ids apart on disk.
@@ -129,11 +129,20 @@ def _cache(mount: Mount, target: str | None, sources: MountSources, expand: Expa
     digest = hashlib.sha256(cache_id.encode()).hexdigest()[:16]
     directory = os.path.join(sources.cache_dir, f"{readable}-{digest}")
     if not os.path.isdir(directory):
+        try:
+            mode = int(options.get("mode", "0755"), 8)
+            uid = int(options.get("uid", "0"))
+            gid = int(options.get("gid", "0"))
+        except ValueError:
+            raise InstructionError(
+                f"{where}invalid mode, uid or gid in --mount=type=cache: {dict(mount.options)}",
+                hint="Give mode in octal (mode=0755) and numeric uid and gid.",
+            ) from None
         os.makedirs(directory, exist_ok=True)
-        os.chmod(directory, int(options.get("mode", "0755"), 8))
+        os.chmod(directory, mode)
         if "uid" in options or "gid" in options:
-            os.chown(directory, int(options.get("uid", "0")), int(options.get("gid", "0")))
-    return SandboxMount("bind", _absolute(target, ""), directory, readonly=mount.readonly)
+            os.chown(directory, uid, gid)
+    return SandboxMount("bind", _absolute(target, where), directory, readonly=mount.readonly)
 
 
 def _secret(
