@@ -1,0 +1,156 @@
+"""Real buildah builds of a tiny busybox Dockerfile, cold then warm, with no network.
+
+The base image is the project's busybox rootfs, imported into an OCI layout and
+pulled into a buildah storage of the test's own.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cachelab.ingest.buildah import BuildahSetup, run_buildah_build
+from cachelab.ingest.buildah_output import TimedLine, parse_buildah_output
+from cachelab.ingest.errors import EngineRunError
+from cachelab.oci.importer import import_rootfs
+from tests.fixtures.registry import RegistryServer
+
+requires_buildah = pytest.mark.skipif(shutil.which("buildah") is None, reason="buildah is not installed")
+
+BASE = "localhost/cachelab/busybox:1"
+DOCKERFILE = f"""\
+FROM {BASE} AS one
+RUN echo one > /one
+
+FROM {BASE}
+COPY --from=one /one /two
+COPY hello.txt /hello.txt
+ENV GREETING=hello
+"""
+
+
+@pytest.fixture(scope="module")
+def setup(busybox_rootfs_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> BuildahSetup:
+    storage = tmp_path_factory.mktemp("buildah")
+    buildah = BuildahSetup(root=storage / "root", runroot=storage / "runroot")
+    layout = storage / "layout"
+    import_rootfs(busybox_rootfs_dir, f"oci:{layout}:busybox")
+    buildah.pull_layout(f"oci:{layout}:busybox", BASE)
+    return buildah
+
+
+@pytest.fixture
+def context(tmp_path: Path) -> Path:
+    (tmp_path / "Dockerfile").write_text(DOCKERFILE)
+    (tmp_path / "hello.txt").write_text("hello\n")
+    return tmp_path
+
+
+@requires_buildah
+@pytest.mark.sandbox
+def test_buildah_cold_then_warm(setup: BuildahSetup, context: Path) -> None:
+    cold = run_buildah_build(context / "Dockerfile", context, setup=setup, tag="cachelab-test:cold")
+    warm = run_buildah_build(context / "Dockerfile", context, setup=setup, tag="cachelab-test:warm")
+
+    for recording in (cold, warm):
+        build = recording.builds.iloc[0]
+        assert build["engine"] == "buildah"
+        assert build["outcome"] == "ok", build["error"]
+        assert build["wall_s"] > 0
+        assert recording.instructions["kind"].tolist() == ["RUN", "COPY", "COPY", "ENV"]
+    assert cold.instructions["decision"].tolist() == ["miss"] * 4
+    assert warm.instructions["decision"].tolist() == ["hit"] * 4
+    assert warm.builds.iloc[0]["cache_hits"] == 4
+
+
+@requires_buildah
+@pytest.mark.sandbox
+def test_buildah_stages_and_spans(setup: BuildahSetup, context: Path) -> None:
+    recording = run_buildah_build(context / "Dockerfile", context, setup=setup)
+    stages = recording.stages
+
+    assert stages["stage_name"].tolist()[0] == "one"
+    assert stages["base"].tolist() == [BASE, BASE]
+    assert stages["base_kind"].tolist() == ["image", "image"]
+    assert (stages["wall_s"] > 0).all()
+    assert recording.instructions["wall_s"].notna().all()
+
+
+@requires_buildah
+@pytest.mark.sandbox
+def test_buildah_changed_file_misses_from_there(setup: BuildahSetup, context: Path) -> None:
+    run_buildah_build(context / "Dockerfile", context, setup=setup)
+    (context / "hello.txt").write_text("changed\n")
+
+    changed = run_buildah_build(context / "Dockerfile", context, setup=setup)
+
+    assert changed.instructions["decision"].tolist() == ["hit", "hit", "miss", "miss"]
+
+
+@requires_buildah
+@pytest.mark.sandbox
+def test_buildah_failure_recorded(setup: BuildahSetup, tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(f"FROM {BASE}\nRUN exit 3\n")
+
+    recording = run_buildah_build(tmp_path / "Dockerfile", tmp_path, setup=setup)
+    build = recording.builds.iloc[0]
+
+    assert build["outcome"] == "error"
+    assert "exited with status" in build["error"]
+    assert recording.instructions["decision"].tolist() == ["miss"]
+
+
+@requires_buildah
+@pytest.mark.sandbox
+@pytest.mark.registry
+def test_buildah_cache_repository(
+    busybox_rootfs_dir: Path, registry: RegistryServer, context: Path, tmp_path: Path
+) -> None:
+    # A fresh storage, so the second build can only hit through the registry.
+    layout = tmp_path / "layout"
+    import_rootfs(busybox_rootfs_dir, f"oci:{layout}:busybox")
+    repository = f"{registry.address}/buildah/cache"
+    first = BuildahSetup(root=tmp_path / "first" / "root", runroot=tmp_path / "first" / "runroot")
+    second = BuildahSetup(root=tmp_path / "second" / "root", runroot=tmp_path / "second" / "runroot")
+    for buildah in (first, second):
+        buildah.pull_layout(f"oci:{layout}:busybox", BASE)
+
+    cold = run_buildah_build(context / "Dockerfile", context, setup=first, cache_repository=repository,
+                             tls_verify=False)
+    remote = run_buildah_build(context / "Dockerfile", context, setup=second, cache_repository=repository,
+                               tls_verify=False)
+
+    assert cold.builds.iloc[0]["outcome"] == "ok", cold.builds.iloc[0]["error"]
+    assert cold.instructions["decision"].tolist() == ["miss"] * 4
+    assert remote.builds.iloc[0]["outcome"] == "ok", remote.builds.iloc[0]["error"]
+    assert "hit" in remote.instructions["decision"].tolist()
+
+
+def test_buildah_output_multistage_parse() -> None:
+    output = [
+        "[1/2] STEP 1/2: FROM localhost/busybox:1 AS one",
+        "[1/2] STEP 2/2: RUN echo one > /one",
+        "--> Using cache " + "ab" * 32,
+        "--> abababababa",
+        "[2/2] STEP 1/2: FROM localhost/busybox:1",
+        "[2/2] STEP 2/2: ENV A=1",
+        "[2/2] COMMIT",
+        "--> 0123456789a",
+    ]
+    build = parse_buildah_output([TimedLine(float(i), text) for i, text in enumerate(output)], end_s=9.0)
+
+    assert [(s.stage_index, s.step, s.cached_image is not None) for s in build.steps] == [
+        (0, 1, False), (0, 2, True), (1, 1, False), (1, 2, False),
+    ]
+    assert build.steps[1].end_s == 4.0
+    assert build.steps[3].end_s == 6.0
+    assert build.commit_s == (6.0, 9.0)
+
+
+def test_buildah_missing_binary_named(tmp_path: Path) -> None:
+    setup = BuildahSetup(root=tmp_path / "root", runroot=tmp_path / "runroot", executable="no-such-buildah")
+
+    with pytest.raises(EngineRunError, match="no-such-buildah not found"):
+        setup.version()
