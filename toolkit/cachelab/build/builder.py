@@ -54,11 +54,19 @@ logger = logging.getLogger(__name__)
 ENGINE = "cachelab"
 
 
-def build(request: BuildRequest, *, sink: EventSink | None = None, progress: bool | None = None) -> BuildResult:
+def build(
+    request: BuildRequest,
+    *,
+    sink: EventSink | None = None,
+    progress: bool | None = None,
+    images: BuildImages | None = None,
+) -> BuildResult:
     """Build `request.dockerfile` and return the image digest, wall time and every stage's plan.
 
-    Raises the layer errors (`DockerfileError`, `PlanError`, `OCIError`,
-    `BuildError`) unchanged; BuildFinished records the failure first.
+    `images` replaces the base-image source the request describes (tests serve
+    recorded bases through it); the caller then closes it. Raises the layer
+    errors (`DockerfileError`, `PlanError`, `OCIError`, `BuildError`) unchanged;
+    BuildFinished records the failure first.
     """
     sink = sink if sink is not None else NullSink()
     _check_paths(request)
@@ -70,7 +78,7 @@ def build(request: BuildRequest, *, sink: EventSink | None = None, progress: boo
     show = Progress(progress if progress is not None else progress_wanted())
     try:
         with clock.span("build"):
-            result = _Build(request, build_id, clock, sink, show).run()
+            result = _Build(request, build_id, clock, sink, show).run(images)
     except BaseException as error:
         sink.emit(BuildFinished(build_id, time.perf_counter() - started, "error", error=str(error)))
         raise
@@ -151,12 +159,14 @@ class _Build:
         self.options = request.kaniko_options()
         self.stats = TransferStats()
 
-    def run(self) -> BuildResult:
+    def run(self, given_images: BuildImages | None) -> BuildResult:
         request = self.request
-        store = request.image_store or str(default_image_store())
-        images = BuildImages(store, insecure=request.insecure_registries, stats=self.stats)
         with contextlib.ExitStack() as closing:
-            closing.callback(images.close)
+            images = given_images
+            if images is None:
+                store = request.image_store or str(default_image_store())
+                images = BuildImages(store, insecure=request.insecure_registries, stats=self.stats)
+                closing.callback(images.close)
             workspace = BuildWorkspace.create(request.work_dir)
             closing.callback(workspace.cleanup)
             position = Position()
