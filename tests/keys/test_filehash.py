@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import select
+import signal
 import stat
 from pathlib import Path
 
@@ -332,3 +334,45 @@ def test_add_path_symlink_to_directory_hashed_as_link(tmp_path: Path):
 def test_add_path_missing_source(tmp_path: Path):
     with pytest.raises(HashInputError):
         add_path(str(tmp_path / "nope"))
+
+
+def test_parallel_and_serial_hashing_agree(tmp_path: Path):
+    for index in range(20):
+        (tmp_path / f"big{index:02d}").write_bytes(bytes([index]) * (64 * 1024 + index))
+    serial_stats, parallel_stats = HashStats(), HashStats()
+
+    serial, _ = directory_part(str(tmp_path), context_root=str(tmp_path), parallel=False,
+                               stats=serial_stats)
+    parallel, _ = directory_part(str(tmp_path), context_root=str(tmp_path), parallel=True,
+                                 stats=parallel_stats)
+
+    assert parallel.value == serial.value
+    assert [entry.path for entry in parallel.entries] == [entry.path for entry in serial.entries]
+    assert parallel_stats == serial_stats
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_parallel_hashing_in_forked_child(tmp_path: Path):
+    (tmp_path / "big").write_bytes(b"x" * (128 * 1024))
+    expected, _ = directory_part(str(tmp_path), context_root=str(tmp_path))
+    read_end, write_end = os.pipe()
+
+    pid = os.fork()
+    if pid == 0:  # child: hash again with the inherited module state
+        os.close(read_end)
+        part, _ = directory_part(str(tmp_path), context_root=str(tmp_path))
+        os.write(write_end, part.value.encode())
+        os._exit(0)
+    os.close(write_end)
+    # A child stuck on the parent's dead worker threads never answers; give up
+    # after a generous wait instead of hanging the suite.
+    ready, _, _ = select.select([read_end], [], [], 60)
+    if not ready:
+        os.kill(pid, signal.SIGKILL)
+    with os.fdopen(read_end, "rb") as stream:
+        child_value = stream.read().decode() if ready else ""
+    _, status = os.waitpid(pid, 0)
+
+    assert ready, "the forked child did not finish hashing"
+    assert status == 0
+    assert child_value == expected.value

@@ -293,14 +293,18 @@ def _hash_workers() -> int:
 
 
 _executor: ThreadPoolExecutor | None = None
+_executor_pid = 0
 _executor_lock = threading.Lock()
 
 
 def _shared_executor() -> ThreadPoolExecutor:
-    global _executor
+    global _executor, _executor_pid
     with _executor_lock:
-        if _executor is None:
+        # A forked child inherits the executor object but not its threads, so
+        # it would wait forever on submitted work: make a new one per process.
+        if _executor is None or _executor_pid != os.getpid():
             _executor = ThreadPoolExecutor(_hash_workers(), thread_name_prefix="cachelab-hash")
+            _executor_pid = os.getpid()
         return _executor
 
 
