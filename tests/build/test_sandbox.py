@@ -382,6 +382,13 @@ def test_exec_form_and_custom_shell(sandbox: Sandbox, busybox_root: Path) -> Non
     assert shelled.output_tail == ["/bin/ash"]
 
 
+def test_missing_workdir_runs_in_root(sandbox: Sandbox, busybox_root: Path) -> None:
+    result = execute_run(sandbox, str(busybox_root), _run("pwd"), env=(PATH_ENV,), workdir="/not/there")
+
+    assert result.output_tail == ["/"]
+    assert not (busybox_root / "not").exists()
+
+
 def test_heredoc_script(sandbox: Sandbox, busybox_root: Path) -> None:
     body = "echo one\necho two > /tmp/two\n"
     instruction = Instruction(kind="RUN", text="RUN <<EOF", args=("<<EOF",), start_line=1,

@@ -319,3 +319,26 @@ def test_run_changes_become_layer(busybox_root: Path, tmp_path: Path) -> None:
     assert "etc/.wh.group" in names
     assert ["opt", "opt/x", "opt/x/f", "opt/x/l"] == [name for name in names if name.startswith("opt")]
     assert not [name for name in names if name.startswith(("proc", "dev"))]
+
+
+def test_file_capability_kept(root: Path, tmp_path: Path) -> None:
+    snapshotter = Snapshotter(str(root))
+    binary = root / "ping"
+    binary.write_text("binary")
+    # VFS_CAP_REVISION_2 with the effective bit, permitting CAP_NET_RAW (bit 13).
+    capability = bytes.fromhex("01000002") + (1 << 13).to_bytes(4, "little") + bytes(12)
+    try:
+        os.setxattr(binary, "security.capability", capability)
+    except OSError as exc:
+        pytest.skip(f"cannot set file capabilities here: {exc}")
+    try:
+        os.setxattr(binary, "user.comment", b"dropped")
+    except OSError:
+        pass  # some file systems have no user xattrs; the capability is what counts
+
+    snapshot = snapshotter.take(tmp_path / "layer.tar")
+
+    member = _members(snapshot.path)["ping"]
+    value = member.pax_headers["SCHILY.xattr.security.capability"]
+    assert value.encode("utf-8", "surrogateescape") == capability
+    assert "SCHILY.xattr.user.comment" not in member.pax_headers

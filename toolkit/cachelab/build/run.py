@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cachelab.build.errors import InstructionError, RunFailed
+from cachelab.build.rootpath import resolve_in_root
 from cachelab.build.sandbox import RunRequest, RunResult, Sandbox, SandboxMount
 from cachelab.build.users import ROOT, UserIds, home_directory
 from cachelab.dockerfile.model import Instruction
@@ -99,6 +100,10 @@ def execute_run(
     if not any(item.startswith("HOME=") for item in environment):
         # Docker sets HOME from the user's passwd entry when the config has none.
         environment.append(f"HOME={home_directory(root, user.uid)}")
+    if not os.path.isdir(resolve_in_root(root, workdir)):
+        # kaniko runs the command in / when the working directory does not exist.
+        logger.debug("line %d: working directory %s is missing; running in /", instruction.start_line, workdir)
+        workdir = "/"
     request = RunRequest(
         argv=command.argv,
         env=tuple(environment),

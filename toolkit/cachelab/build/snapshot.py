@@ -20,7 +20,8 @@ Changes are written as OCI layer changesets:
 Entries appear in path order, parents first, so the same tree and the same
 previous state always give the same tar bytes. A second hard link to an inode
 already written in the layer is a tar hard-link entry; otherwise it carries its
-content. An empty change set still gives a valid, empty tar (two zero blocks),
+content. Of the extended attributes only file capabilities are kept. An
+empty change set still gives a valid, empty tar (two zero blocks),
 because kaniko appends one layer per instruction when the cache is on.
 """
 
@@ -39,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
+CAPABILITY_PAX_KEY = "SCHILY.xattr.security.capability"
 _COPY_BUFFER = 1024 * 1024
 
 
@@ -221,6 +223,9 @@ def _add_entry(
                 written_inodes[inode] = rel
             info.type = tarfile.REGTYPE
             info.size = entry.size
+            capability = _file_capability(os.path.join(root, rel))
+            if capability is not None:
+                info.pax_headers = {CAPABILITY_PAX_KEY: capability}
             with open(os.path.join(root, rel), "rb") as content:
                 tar.addfile(info, _SizedReader(content, entry.size))
             return
@@ -234,6 +239,19 @@ def _add_entry(
         logger.warning("skipping %s: sockets cannot be stored in a layer", rel)
         return
     tar.addfile(info)
+
+
+def _file_capability(path: str) -> str | None:
+    """Return a file's `security.capability` xattr as a PAX value, or None.
+
+    kaniko keeps this one extended attribute (file capabilities, as `setcap`
+    writes them) in its layers and drops the others; so does this snapshot.
+    """
+    try:
+        value = os.getxattr(path, "security.capability", follow_symlinks=False)
+    except OSError:
+        return None  # no such attribute, or a file system without xattrs
+    return value.decode("utf-8", "surrogateescape")
 
 
 class _SizedReader:
