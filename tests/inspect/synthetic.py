@@ -6,7 +6,7 @@ import gzip
 import hashlib
 import tarfile
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from cachelab.oci import mediatypes
@@ -14,8 +14,14 @@ from cachelab.oci.image import Blob, ImageResolver
 from cachelab.oci.manifest import Descriptor, Platform, build_config, build_manifest
 from tests.oci.test_extract import entry, make_tar
 
-CREATED = datetime(2024, 1, 1, tzinfo=timezone.utc)
+CREATED = datetime(2024, 1, 1, tzinfo=UTC)
 Entries = list[tuple[tarfile.TarInfo, bytes]]
+
+
+def gzip_fixed(data: bytes) -> bytes:
+    """Gzip with a zero header mtime, so equal tars give equal blobs whenever they are written."""
+    return gzip.compress(data, mtime=0)
+
 
 __all__ = ["CREATED", "Entries", "SyntheticImage", "entry", "write_image"]
 
@@ -39,7 +45,7 @@ def write_image(
     history: list[dict[str, Any]] | None = None,
     diff_ids: list[str] | None = None,
     platform: Platform | None = None,
-    compress: Callable[[bytes], bytes] = gzip.compress,
+    compress: Callable[[bytes], bytes] = gzip_fixed,
     media_type: str = mediatypes.OCI_LAYER_GZIP,
     env: list[str] | None = None,
     labels: dict[str, str] | None = None,

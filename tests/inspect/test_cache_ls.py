@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -64,7 +64,7 @@ def test_dockerfile_marks_current_keys(builder: Callable[..., ExampleBuilder], t
 
     store = open_cache_store(cache)
     rows = list_cache(store, ttl=TTL)
-    uses = dockerfile_key_uses(example.dockerfile, example.context, cache=store.cache,  # type: ignore[attr-defined]
+    uses = dockerfile_key_uses(example.dockerfile, example.context, cache=store.cache,
                                image_store=example.image_store)
     marked = mark_dockerfile_hits(rows, uses)
 
@@ -84,11 +84,11 @@ def test_expired_entries_marked(builder: Callable[..., ExampleBuilder], tmp_path
     cache = str(tmp_path / "cache")
     example = builder("two-stage", cache=cache)
     example.build("lookahead")
-    later = datetime.now(timezone.utc) + timedelta(days=30)
+    later = datetime.now(UTC) + timedelta(days=30)
 
     store = open_cache_store(cache)
     rows = list_cache(store, ttl=TTL, now=later)
-    uses = dockerfile_key_uses(example.dockerfile, example.context, cache=store.cache,  # type: ignore[attr-defined]
+    uses = dockerfile_key_uses(example.dockerfile, example.context, cache=store.cache,
                                image_store=example.image_store)
     mark_dockerfile_hits(rows, uses)
 

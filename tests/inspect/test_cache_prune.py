@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from cachelab.cli import main
 from cachelab.oci.layout import LayoutStore
 from tests.fixtures.builder import ExampleBuilder
 
-LATER = datetime.now(timezone.utc) + timedelta(days=30)
+LATER = datetime.now(UTC) + timedelta(days=30)
 
 
 def _keys(location: str) -> set[str]:
@@ -64,7 +64,7 @@ def test_prune_keeps_young_entries(builder: Callable[..., ExampleBuilder], tmp_p
     result = prune_cache(open_cache_store(cache), older_than=timedelta(days=7), delete=True)
 
     assert result.selected == []
-    assert result.kept == len(before)
+    assert result.kept_count == len(before)
     assert _keys(cache) == before
 
 

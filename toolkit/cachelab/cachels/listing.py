@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from cachelab.cachels.stores import CacheStore
-from cachelab.keys.composite import CompositeKey
+from cachelab.keys.composite import CompositeKey, Mode
 from cachelab.oci.cache import CachedLayer, InvalidCacheEntry
 from cachelab.oci.errors import OCIError
 
@@ -62,7 +62,7 @@ def pointer_content_key(target: str) -> str:
     target of exactly 64 hex characters is taken as rolling, since a legacy state
     after a COPY always joins several parts.
     """
-    mode = "rolling" if _HEX64.match(target) else "legacy"
+    mode: Mode = "rolling" if _HEX64.match(target) else "legacy"
     return CompositeKey.resume(target, mode=mode).hash()
 
 
@@ -88,9 +88,9 @@ def list_cache(store: CacheStore, *, ttl: timedelta, now: datetime | None = None
     becomes a row of kind "invalid" with the error text, so one bad tag does not
     hide the rest.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     rows: list[CacheRow] = []
-    for key in store.keys():
+    for key in store.list_keys():
         try:
             entry = store.lookup(key)
         except (InvalidCacheEntry, OCIError, ValueError, KeyError) as error:
@@ -101,6 +101,6 @@ def list_cache(store: CacheStore, *, ttl: timedelta, now: datetime | None = None
             # Deleted between listing and reading.
             continue
         rows.append(entry_row(entry, now=now, ttl=ttl))
-    epoch = datetime.min.replace(tzinfo=timezone.utc)
+    epoch = datetime.min.replace(tzinfo=UTC)
     rows.sort(key=lambda row: (row.created or epoch, row.key))
     return rows

@@ -1,4 +1,4 @@
-"""Which cache entries a Dockerfile's current keys would hit.
+"""Marking the cache entries that a Dockerfile's current keys would hit.
 
 The keys come from the planner, as the builder would compute them: `plan()`
 (kaniko's lookahead pass, which also follows pointers of `COPY --from` when the
@@ -101,14 +101,14 @@ def dockerfile_key_uses(
 def mark_dockerfile_hits(rows: Sequence[CacheRow], uses: Mapping[str, Sequence[KeyUse]]) -> int:
     """Set `match` and `hit_by` on the rows whose key the Dockerfile uses; returns how many.
 
-    A layer entry matches an instruction's layer key and a pointer entry an
-    inferred key; an expired entry is marked "expired", since kaniko would treat
+    A layer entry matches an instruction's layer key, and a pointer entry an
+    inferred key. An expired entry is marked "expired", because kaniko treats
     it as a miss.
     """
     marked = 0
     for row in rows:
-        wanted_role = "pointer" if row.kind == "pointer" else "layer"
-        matching = [use for use in uses.get(row.key, ()) if use.role == wanted_role]
+        expected_role = "pointer" if row.kind == "pointer" else "layer"
+        matching = [use for use in uses.get(row.key, ()) if use.role == expected_role]
         if not matching:
             continue
         row.match = "expired" if row.expired else "hit"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from cachelab.cachels.listing import CacheRow, list_cache
 from cachelab.cachels.stores import CacheStore
@@ -18,7 +18,7 @@ class PruneResult:
     """The entries a prune selected, and for each deleted or failed one the outcome."""
 
     selected: list[CacheRow] = field(default_factory=list)
-    kept: int = 0
+    kept_count: int = 0
     deleted: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (key, reason)
     dry_run: bool = True
@@ -39,14 +39,14 @@ def prune_cache(
 ) -> PruneResult:
     """Select entries created more than `older_than` before `now`; delete them only with `delete`.
 
-    A layout store untags the entries and then removes blobs no tag reaches; the
-    `oci:DIR` form removes each key's directory; a registry deletes manifests
-    where it allows deletes.
+    A layout store untags the entries and then removes blobs no tag reaches.
+    The `oci:DIR` form removes each key's directory. A registry deletes the
+    manifests where it allows deletes.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     rows = list_cache(store, ttl=older_than, now=now)
     selected = select_older_than(rows, older_than)
-    result = PruneResult(selected=selected, kept=len(rows) - len(selected), dry_run=not delete)
+    result = PruneResult(selected=selected, kept_count=len(rows) - len(selected), dry_run=not delete)
     if not delete or not selected:
         return result
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import re
 import shutil
-from collections.abc import Sequence, Set
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Protocol
 
@@ -35,11 +36,16 @@ class CacheStore(Protocol):
     location: str
     kind: str  # "layout", "kaniko-layout" or "registry"
 
-    def keys(self) -> list[str]: ...
+    @property
+    def cache(self) -> LayoutLayerCache | KanikoLayoutCache | RegistryLayerCache:
+        """The same cache as the planner and the builder read it (their `LayerCache`)."""
+        ...
+
+    def list_keys(self) -> list[str]: ...
 
     def lookup(self, key: str) -> CachedLayer | None: ...
 
-    def delete(self, entries: Sequence[CachedLayer], *, protected: Set[str] = frozenset()) -> list[tuple[str, str | None]]:
+    def delete(self, entries: Sequence[CachedLayer], *, protected: AbstractSet[str] = frozenset()) -> list[tuple[str, str | None]]:
         """Delete entries; returns (key, None) for each deleted one and (key, reason) for the others.
 
         `protected` lists manifest digests that entries being kept point to.
@@ -63,13 +69,13 @@ class LayoutCacheStore:
             raise CacheStoreError(f"cache store {location} is not an OCI image layout (no oci-layout file)",
                                   hint="Pass the directory a build used as --cache, or oci:DIR for kaniko's form.")
 
-    def keys(self) -> list[str]:
+    def list_keys(self) -> list[str]:
         return [tag for tag in self.store.tags() if CACHE_KEY.match(tag)]
 
     def lookup(self, key: str) -> CachedLayer | None:
         return self.cache.lookup(key)
 
-    def delete(self, entries: Sequence[CachedLayer], *, protected: Set[str] = frozenset()) -> list[tuple[str, str | None]]:
+    def delete(self, entries: Sequence[CachedLayer], *, protected: AbstractSet[str] = frozenset()) -> list[tuple[str, str | None]]:
         outcomes: list[tuple[str, str | None]] = []
         for entry in entries:
             removed = self.store.untag(entry.key)
@@ -97,7 +103,7 @@ class KanikoLayoutCacheStore:
         if not self.parent.is_dir():
             raise CacheStoreError(f"cache directory {self.parent} for {location} does not exist")
 
-    def keys(self) -> list[str]:
+    def list_keys(self) -> list[str]:
         found = []
         for path in sorted(self.parent.iterdir()):
             if path.is_dir() and path.name.startswith(self.name_prefix):
@@ -109,7 +115,7 @@ class KanikoLayoutCacheStore:
     def lookup(self, key: str) -> CachedLayer | None:
         return self.cache.lookup(key)
 
-    def delete(self, entries: Sequence[CachedLayer], *, protected: Set[str] = frozenset()) -> list[tuple[str, str | None]]:
+    def delete(self, entries: Sequence[CachedLayer], *, protected: AbstractSet[str] = frozenset()) -> list[tuple[str, str | None]]:
         outcomes: list[tuple[str, str | None]] = []
         for entry in entries:
             path = self.cache.entry_path(entry.key)
@@ -139,7 +145,7 @@ class RegistryCacheStore:
         self.client = RegistryClient(self.registry, insecure=self.registry in insecure or is_loopback(self.registry))
         self.cache = RegistryLayerCache(self.client, self.repository)
 
-    def keys(self) -> list[str]:
+    def list_keys(self) -> list[str]:
         try:
             tags = self.client.list_tags(self.repository)
         except ManifestNotFound as error:
@@ -152,12 +158,12 @@ class RegistryCacheStore:
     def lookup(self, key: str) -> CachedLayer | None:
         return self.cache.lookup(key)
 
-    def delete(self, entries: Sequence[CachedLayer], *, protected: Set[str] = frozenset()) -> list[tuple[str, str | None]]:
+    def delete(self, entries: Sequence[CachedLayer], *, protected: AbstractSet[str] = frozenset()) -> list[tuple[str, str | None]]:
         """Delete each entry's manifest by digest, once per digest.
 
         Deleting a manifest removes every tag that points to it, so a manifest
         in `protected` (one that a kept key also names) is not deleted. A registry that rejects
-        deletes (distribution answers 405 unless deletes are enabled) leaves the
+        deletes (distribution returns 405 unless deletes are enabled) leaves the
         entry in place and its reason is returned.
         """
         from cachelab.oci.errors import RegistryError

@@ -91,8 +91,11 @@ def _ls(args: argparse.Namespace) -> int:
         if args.dockerfile:
             from cachelab.cli.plan import parse_build_args, parse_targets
 
+            # The oci caches match the planner's LayerCache structurally; their
+            # CachedLayer has the fields of its CacheEntry.
             uses = dockerfile_key_uses(
-                args.dockerfile, args.context, cache=store.cache, profile=args.profile,  # type: ignore[attr-defined]
+                args.dockerfile, args.context, cache=store.cache,  # type: ignore[arg-type]
+                profile=args.profile,
                 build_args=parse_build_args(args.build_arg), targets=parse_targets(args.target),
                 platform=args.platform, image_store=args.image_store, insecure=args.insecure,
             )
@@ -132,11 +135,14 @@ def render_rows(rows: list[CacheRow], *, with_match: bool) -> str:
             detail = shorten(row.error, 60)
         else:
             detail = shorten(row.created_by, 60)
+        expired = "-"
+        if row.expired is not None:
+            expired = "yes" if row.expired else "no"
         line = [
             row.key[:12], row.kind,
             row.created.strftime("%Y-%m-%d %H:%M:%S") if row.created else "-",
             format_age(timedelta(seconds=row.age_s)) if row.age_s is not None else "-",
-            "-" if row.expired is None else ("yes" if row.expired else "no"),
+            expired,
             human_size(row.layer_size) if row.kind == "layer" else "-",
             detail,
         ]
@@ -165,9 +171,9 @@ def _prune(args: argparse.Namespace) -> int:
         age = format_age(timedelta(seconds=row.age_s or 0))
         print(f"{row.key}  {row.kind:7}  {age:>8}  {shorten(row.created_by or row.pointer_key, 60)}")
     if result.dry_run:
-        print(f"would delete {len(result.selected)} entries, keep {result.kept}; pass --yes to delete")
+        print(f"would delete {len(result.selected)} entries, keep {result.kept_count}; pass --yes to delete")
         return 0
     for key, reason in result.failed:
         print(f"not deleted {key}: {reason}", file=sys.stderr)
-    print(f"deleted {len(result.deleted)} entries, kept {result.kept}, failed {len(result.failed)}")
+    print(f"deleted {len(result.deleted)} entries, kept {result.kept_count}, failed {len(result.failed)}")
     return 1 if result.failed else 0

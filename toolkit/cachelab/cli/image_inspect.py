@@ -190,11 +190,11 @@ def render_report(report: ImageReport) -> str:
 
 def render_diff(result: ImageDiff) -> str:
     """Render an image comparison as text: one line per layer pair, then its changed paths."""
+    config = "same" if result.config_digest_a == result.config_digest_b else "differs"
     lines = [
         f"A  {result.reference_a}  {result.manifest_digest_a}",
         f"B  {result.reference_b}  {result.manifest_digest_b}",
-        f"config {'same' if result.config_digest_a == result.config_digest_b else 'differs'}; "
-        f"{result.shared_layers} of {len(result.layers)} layers shared",
+        f"config {config}; {result.shared_layers} of {len(result.layers)} layers shared",
         "",
     ]
     for layer in result.layers:

@@ -17,7 +17,12 @@ from typing import Any
 
 from cachelab.oci import mediatypes
 from cachelab.oci.errors import ManifestNotFound, OCIError
-from cachelab.oci.image import ImageResolver, LayoutImageSource, RegistryImageSource, resolve_manifest
+from cachelab.oci.image import (
+    ImageResolver,
+    LayoutImageSource,
+    RegistryImageSource,
+    resolve_manifest,
+)
 from cachelab.oci.reference import LayoutReference, Reference, parse_reference
 from cachelab.oci.registry import RawManifest
 
@@ -28,7 +33,7 @@ ImageStore = RegistryImageSource | LayoutImageSource
 
 @dataclass
 class CopyResult:
-    """What a copy did: the top manifest's digest and the blobs sent or skipped."""
+    """Outcome of a copy: the top manifest's digest and the counts of blobs sent or skipped."""
 
     source: str
     destination: str
@@ -80,8 +85,8 @@ def _fetch_top(source: ImageStore, reference: str, *, platform: str | None, all_
     if all_platforms or not mediatypes.is_index(raw.media_type):
         return raw
 
-    def fetch(wanted: str) -> RawManifest:
-        return raw if wanted == identifier else source.fetch_manifest(wanted)
+    def fetch(requested: str) -> RawManifest:
+        return raw if requested == identifier else source.fetch_manifest(requested)
 
     resolved = resolve_manifest(reference, identifier, fetch, source.read_blob, platform)
     return RawManifest(resolved.manifest, resolved.media_type, resolved.manifest_digest)
@@ -142,10 +147,11 @@ class _Copier:
 
         if isinstance(self.destination, LayoutImageSource):
             with opener() as stream:
-                written, written_size = self.destination.store.write_blob(stream, digest)
+                _, written_size = self.destination.store.write_blob(stream, digest)
             if written_size != size:
                 raise OCIError(
-                    f"blob {digest} from {self.result.source} has {written_size} bytes, its descriptor says {size}",
+                    f"size mismatch for blob {digest} from {self.result.source}: "
+                    f"the descriptor states {size} bytes, the blob has {written_size}",
                     hint="The source image is malformed; rebuild or re-push it.",
                 )
             return

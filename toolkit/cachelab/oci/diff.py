@@ -1,8 +1,8 @@
 """Layer-by-layer comparison of two images.
 
-Layers are paired by position. A pair with the same diff_id is shared (the same
-tar content, whatever the compression); for any other pair both tars are read
-and their entries compared by path, so a rebuild that produced different bytes
+Layers are paired by position. A pair with the same diff_id is shared: the same
+tar content, whatever the compression. For any other pair both tars are read and
+their entries compared by path. A rebuild that produced different bytes then
 shows which files differ and how: added, removed, or changed in kind, mode,
 owner, size, content, link target or mtime. A layer that only one image has
 lists all its paths as added or removed.

@@ -137,8 +137,8 @@ def scan_layer(
                 archive.members.clear()
         while hashing.read(READ_SIZE):
             pass
-        # Bytes may follow the end of the compressed stream; read them too, so a
-        # verifying source sees the whole blob.
+        # Bytes may follow the end of the compressed stream. Reading them too lets
+        # a verifying source hash the whole blob.
         while recorder.read(READ_SIZE):
             pass
     return LayerScan(sniff(recorder.prefix), entries, hashing.count, "sha256:" + hashing.hash.hexdigest())

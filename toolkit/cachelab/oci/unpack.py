@@ -31,7 +31,7 @@ class UnpackTargetError(OCIError):
 
 @dataclass
 class UnpackResult:
-    """What an unpack wrote: the root and each layer's extraction counters, in order."""
+    """Outcome of an unpack: the root and each layer's extraction counters, in order."""
 
     root: Path
     layers: list[tuple[str, ExtractStats]] = field(default_factory=list)
@@ -54,9 +54,9 @@ def check_empty_root(root: Path) -> None:
 def unpack_image(image: Image, root: str | os.PathLike[str], *, keep_partial: bool = False) -> UnpackResult:
     """Extract every layer of `image` into `root`, bottom layer first.
 
-    When a layer fails (a hostile entry, a digest mismatch, a broken stream)
-    the error propagates and everything written under `root` is removed, unless
-    `keep_partial` is set; nothing is ever written outside `root`.
+    When a layer fails (a hostile entry, a digest mismatch, a broken stream),
+    the error propagates and everything written under `root` is removed unless
+    `keep_partial` is set. Extraction writes nothing outside `root`.
     """
     target = Path(root)
     check_empty_root(target)
