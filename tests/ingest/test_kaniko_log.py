@@ -26,7 +26,9 @@ def test_log_line_formats_give_same_record() -> None:
     text = parse_line(f'time="2026-11-02T10:00:00Z" level=info msg="{message}"', 1)
     encoded = parse_line(json.dumps({"level": "info", "msg": message, "time": "2026-11-02T10:00:00Z"}), 1)
 
-    assert color is not None and text is not None and encoded is not None
+    assert color is not None
+    assert text is not None
+    assert encoded is not None
     assert color.message == text.message == encoded.message == message
     assert color.level == text.level == encoded.level == "info"
     assert color.elapsed_s == 12.0

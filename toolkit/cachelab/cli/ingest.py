@@ -21,12 +21,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("engine", choices=ENGINES, metavar="ENGINE", help=f"format of FILE: {', '.join(ENGINES)}")
-    parser.add_argument("files", nargs="+", metavar="FILE", help="files to read; each kaniko log is one build")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="files to read (each kaniko log is one build)")
     parser.add_argument("--out", required=True, metavar="DIR", help="directory to write the Parquet tables into")
     parser.add_argument(
         "--log", action="append", default=[], dest="logs", metavar="LOG",
-        help="kaniko-trace only: the log of the same build, once per FILE in order; "
-             "it adds bases and eliminated or squashed stages",
+        help="kaniko-trace only: the log of the same build, once per FILE in order. "
+             "It adds bases and eliminated or squashed stages",
     )
     parser.add_argument("--run-id", default="ingest", help="run_id of the ingested builds (default: ingest)")
     parser.add_argument("--scenario", help="scenario name to record with every build")

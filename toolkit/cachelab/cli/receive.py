@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "it with KANIKO_TELEMETRY_ENDPOINT=http://HOST:PORT."
         ),
     )
-    parser.add_argument("--port", type=int, default=4318, help="TCP port; 0 picks a free one (default: 4318)")
+    parser.add_argument("--port", type=int, default=4318, help="TCP port, or 0 for a free one (default: 4318)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
     parser.add_argument("--out", required=True, metavar="DIR", help="directory for the requests file and tables")
     parser.add_argument("--max-requests", type=int, metavar="N", help="stop after N stored requests")
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         print("stopping", file=sys.stderr)
 
     if receiver.received == 0 or not receiver.requests_path.exists():
-        print(f"no requests received; nothing written to {args.out}", file=sys.stderr)
+        print(f"no requests received, so nothing was written to {args.out}", file=sys.stderr)
         return 0
     recording = ingest_kaniko_traces([receiver.requests_path], run_id=args.run_id)
     recording.save(args.out)

@@ -34,7 +34,7 @@ ERROR_TAIL_LINES = 5
 
 @dataclass(frozen=True)
 class BuildahSetup:
-    """Where buildah keeps its storage, and how it isolates RUN steps."""
+    """Storage locations and RUN isolation for every buildah call."""
 
     root: Path
     runroot: Path
@@ -55,9 +55,9 @@ class BuildahSetup:
         ]
 
     def run(self, *arguments: str) -> str:
-        """Run one buildah command and return its stdout; raise `EngineRunError` on failure."""
+        """Run one buildah command and return its stdout, or raise `EngineRunError` if it fails."""
         command = self.command(*arguments)
-        result = subprocess.run(command, capture_output=True, text=True, env=_environment())
+        result = subprocess.run(command, check=False, capture_output=True, text=True, env=_environment())
         if result.returncode != 0:
             raise EngineRunError(
                 f"buildah {arguments[0]} failed with exit status {result.returncode}: {result.stderr.strip()}",
@@ -71,7 +71,7 @@ class BuildahSetup:
         return words[2] if len(words) > 2 else "unknown"
 
     def pull_layout(self, layout_reference: str, name: str) -> str:
-        """Copy an `oci:DIR:TAG` image into buildah's storage as `name`; return its image id."""
+        """Copy an `oci:DIR:TAG` image into buildah's storage as `name` and return its image id."""
         image_id = self.run("pull", "--quiet", layout_reference).strip().splitlines()[-1]
         self.run("tag", image_id, name)
         logger.info("pulled %s into buildah storage as %s (%s)", layout_reference, name, image_id)

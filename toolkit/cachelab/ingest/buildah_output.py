@@ -51,14 +51,14 @@ class BuildahStep:
 
 @dataclass
 class BuildahBuild:
-    """Steps read from one build's output; `commit_s` is when COMMIT began, if it did."""
+    """Steps read from one build's output, and the start and end of its COMMIT if it had one."""
 
     steps: list[BuildahStep] = field(default_factory=list)
     commit_s: tuple[float, float] | None = None
 
 
 def parse_buildah_output(lines: Sequence[TimedLine], *, end_s: float) -> BuildahBuild:
-    """Return the steps in `lines`; each step lasts until the next STEP or COMMIT line."""
+    """Return the steps in `lines`. Each step lasts until the next STEP or COMMIT line."""
     build = BuildahBuild()
     current: BuildahStep | None = None
     commit_start: float | None = None

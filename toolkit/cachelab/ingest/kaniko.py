@@ -42,7 +42,7 @@ def ingest_kaniko_traces(
         if logs:
             if len(trace_runs) != 1:
                 raise IngestError(
-                    f"{path}: holds {len(trace_runs)} builds, so its log cannot be matched to one",
+                    f"{path}: contains {len(trace_runs)} builds, so a log cannot be matched to one of them",
                     hint="Pair a log only with a trace file of a single build.",
                 )
             trace_runs[0].take_stages_from(read_kaniko_log(logs[position]))

@@ -15,7 +15,7 @@ INSTRUCTION = re.compile(
     r"STOPSIGNAL|HEALTHCHECK|ONBUILD|MAINTAINER)\b"
 )
 
-# Message kinds and the pattern of each; the groups are the values the reader uses.
+# Message kinds and their patterns. The groups capture the values the reader uses.
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("flags", re.compile(r"^active feature flags: (.*)$")),
     ("building-stage", re.compile(r"^Building stage '(.*)' \[idx: '(-?\d+)', base-idx: '(-?\d+)'\]")),

@@ -99,7 +99,12 @@ class _LogReader:
         base, index, base_index = message.groups[0], int(message.groups[1]), int(message.groups[2])
         stage = self.run.stage(index)
         stage.base = base
-        stage.base_kind = "stage" if base_index >= 0 else ("scratch" if base.lower() == "scratch" else "image")
+        if base_index >= 0:
+            stage.base_kind = "stage"
+        elif base.lower() == "scratch":
+            stage.base_kind = "scratch"
+        else:
+            stage.base_kind = "image"
         stage.action = "built"
         self.current = index
         self.stage_logs[index]

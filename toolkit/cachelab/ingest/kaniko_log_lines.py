@@ -4,7 +4,7 @@ kaniko (osscontainertools fork, all versions) writes logrus output in one of thr
 formats chosen by `--log-format`:
 
 - `color` (default): `INFO[0012] message`, with ANSI colour codes around the
-  level; the bracket holds seconds since start, or a timestamp with
+  level. The bracket contains seconds since start, or a timestamp with
   `--log-timestamp`. The message is padded to 44 columns.
 - `text`: logfmt, `time="2026-12-04T20:02:16Z" level=info msg="message"`.
 - `json`: one object per line with `level`, `msg` and `time`.
@@ -36,8 +36,11 @@ _LEVELS = {
 
 @dataclass(frozen=True, slots=True)
 class LogRecord:
-    """One log message. `time` is absolute when the log has timestamps, else None;
-    `elapsed_s` is the color format's seconds since start, else None."""
+    """One log message.
+
+    `time` is set when the log has absolute timestamps, and `elapsed_s` when it has
+    the color format's seconds since start. The other one is None.
+    """
 
     line: int
     level: str
@@ -98,7 +101,7 @@ def _logfmt_record(text: str, number: int) -> LogRecord | None:
 
 
 def _unquote(value: str) -> str:
-    # logrus quotes with Go's strconv.Quote; JSON string syntax covers its escapes
+    # logrus quotes with Go's strconv.Quote. JSON string syntax covers its escapes
     # except \xNN, which only appears for invalid UTF-8.
     try:
         return str(json.loads(value))

@@ -1,8 +1,8 @@
 """What an ingester learned about one kaniko build, and the events it becomes.
 
 The trace reader and the log reader fill the same `KanikoRun`, so both produce the
-same rows for the same build, and a trace can take the stage facts that only the
-log states (eliminated and squashed stages, bases) from the log of the same build.
+same rows for the same build. Only the log states bases and eliminated or squashed
+stages, so a trace can take these stage facts from the log of the same build.
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ class KanikoRun:
                 flags=self.flags_text(),
                 dockerfile_id=self.dockerfile_id,  # type: ignore[arg-type]
                 target=self.target,
-                # NOTE: a log without timestamps gives no start instant; the column is NA then.
+                # NOTE: a log without timestamps gives no start instant, so the column is NA.
                 started_at=self.started_at,  # type: ignore[arg-type]
                 scenario=scenario,
             )
@@ -150,7 +150,7 @@ class KanikoRun:
                     build_id=self.build_id,
                     stage_index=stage.index,
                     stage_name=stage.name,
-                    # A trace alone does not name a stage's base; both are NA then.
+                    # A trace alone does not name a stage's base, so both columns are NA.
                     base=stage.base,  # type: ignore[arg-type]
                     base_kind=stage.base_kind,  # type: ignore[arg-type]
                     action=stage.action,

@@ -219,7 +219,7 @@ def _add_spans(
     for span in spans:
         phase = PHASE_BY_SPAN_NAME.get(span.name)
         if phase is None:
-            logger.debug("kaniko span %r has no phase; kept under its own name", span.name)
+            logger.debug("kaniko span %r has no known phase, so its name is the phase", span.name)
             phase = span.name
         parent_id = span.parent_id
         stage_index: int | None = None

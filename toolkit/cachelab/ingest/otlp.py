@@ -33,7 +33,7 @@ AttributeValue = str | bool | int | float | list[Any] | None
 class OtlpSpan:
     """One span with hex ids, Unix-epoch nanosecond times and decoded attributes.
 
-    `resource` holds the attributes of the resource that exported the span (for
+    `resource` contains the attributes of the resource that exported the span (for
     kaniko: version, feature flags, Dockerfile path).
     """
 
@@ -178,7 +178,7 @@ def decode_attributes(attributes: list[dict[str, Any]]) -> dict[str, AttributeVa
 
 
 def decode_value(value: dict[str, Any]) -> AttributeValue:
-    """Return the Python value of an OTLP `AnyValue`; int64 values arrive as strings."""
+    """Return the Python value of an OTLP `AnyValue`. int64 values arrive as strings."""
     if "stringValue" in value:
         return str(value["stringValue"])
     if "boolValue" in value:

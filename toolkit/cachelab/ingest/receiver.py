@@ -4,7 +4,7 @@ It accepts `POST /v1/traces` in the JSON (`application/json`) and protobuf
 (`application/x-protobuf`) encodings, optionally gzip-compressed, as OTLP/HTTP
 exporters send them. Each request is decoded, checked, and appended as one JSON
 line to `traces.otlp.jsonl` in the output directory, so the file can be ingested
-again later. It binds to loopback unless told otherwise, because the spans
+again later. It binds to loopback unless another host is given, because the spans
 contain Dockerfile contents.
 """
 
@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 TRACES_PATH = "/v1/traces"
 REQUESTS_FILE = "traces.otlp.jsonl"
-# Upper bound of one request body; kaniko's batches are far smaller.
+# Maximum size of one request body. kaniko's batches are far smaller.
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
@@ -69,11 +69,11 @@ class TraceReceiver:
             logger.info("receiver on %s stopped after %d requests", self.url, self.received)
 
     def shutdown(self) -> None:
-        """Stop `serve_forever`; call it from another thread."""
+        """Stop `serve_forever` from another thread."""
         self._server.shutdown()
 
     def store(self, request: dict[str, Any]) -> int:
-        """Append one decoded request to the requests file; return the number of spans."""
+        """Append one decoded request to the requests file and return its number of spans."""
         spans = sum(1 for _ in spans_from_request(request, source="request"))
         line = json.dumps(request, separators=(",", ":"))
         with self._lock:

@@ -11,7 +11,7 @@ def parse_time(text: str) -> datetime | None:
     value = text.strip()
     if value.endswith("Z"):
         value = value[:-1] + "+00:00"
-    # Go prints up to nine fraction digits; Python reads at most six.
+    # Go prints up to nine fraction digits, and Python reads at most six.
     value = re.sub(r"(\.\d{6})\d+", r"\1", value)
     try:
         return datetime.fromisoformat(value)
