@@ -176,7 +176,7 @@ def test_manifest_404_names_reference_and_status(registry: RegistryServer) -> No
     assert error.status == 404
     assert str(reference) in str(error)
     assert "404" in str(error)
-    assert error.codes == ("NAME_UNKNOWN",) or error.codes == ("MANIFEST_UNKNOWN",)
+    assert error.codes in (("NAME_UNKNOWN",), ("MANIFEST_UNKNOWN",))
     assert not error.retryable
     client.close()
 
@@ -195,8 +195,8 @@ def test_blob_404(registry: RegistryServer) -> None:
 def test_manifest_digest_verified(registry: RegistryServer, busybox_image: BusyboxImage) -> None:
     client = RegistryClient(registry.address)
     reference = parse_registry_reference(busybox_image.registry_ref)
-    wrong = reference.with_identifier(digest=busybox_image.manifest_digest)
-    assert client.get_manifest(wrong).digest == busybox_image.manifest_digest
+    pinned = reference.with_identifier(digest=busybox_image.manifest_digest)
+    assert client.get_manifest(pinned).digest == busybox_image.manifest_digest
     client.close()
 
 

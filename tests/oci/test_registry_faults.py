@@ -1,4 +1,4 @@
-"""Faults a real registry cannot produce on demand, through httpx.MockTransport."""
+"""Faults a real registry cannot produce on demand, through a mock httpx transport."""
 
 from __future__ import annotations
 
