@@ -243,3 +243,29 @@ def test_rejected_token_is_renewed() -> None:
         client.get_manifest(REFERENCE)
     client.get_manifest(REFERENCE)
     assert issued == ["tok0", "tok1"]
+
+
+@pytest.mark.parametrize(("registry", "insecure", "scheme"), [
+    ("registry.test", True, "http"),
+    ("localhost:5000", False, "http"),
+    ("127.0.0.5:5000", False, "http"),
+    ("[::1]:5000", False, "http"),
+    ("10.0.0.1:5000", False, "https"),
+])
+def test_plain_http_only_for_loopback_or_insecure(registry: str, insecure: bool, scheme: str) -> None:
+    client = RegistryClient(registry, insecure=insecure, anonymous=True,
+                            transport=StreamingMockTransport(lambda request: manifest_response()))
+    assert client.base_url.startswith(f"{scheme}://")
+    client.close()
+
+
+def test_transfer_stats_reset() -> None:
+    client, _ = make_client(lambda request: manifest_response())
+    client.get_manifest(REFERENCE)
+
+    counts = client.stats.reset()
+
+    assert counts["manifest GET"].requests == 1
+    assert counts["manifest GET"].bytes_received == len(MANIFEST)
+    assert client.stats.snapshot() == {}
+    assert client.stats.total_requests == 0
