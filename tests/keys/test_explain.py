@@ -10,6 +10,9 @@ from cachelab.keys.buildargs import BuildArgs, StageEnv
 from cachelab.keys.explain import explain, explain_chain
 from cachelab.keys.flags import KanikoOptions
 from cachelab.keys.parts import KeyParts, instruction_parts
+from tests.keys.trees import needs_root
+
+pytestmark = needs_root
 
 PATH = "PATH=/bin"
 OPTIONS = KanikoOptions(cache=True)

@@ -23,6 +23,9 @@ from cachelab.keys.filehash import (
     owner_string,
     walk_dir,
 )
+from tests.keys.trees import needs_root
+
+pytestmark = needs_root
 
 
 def md5_hex(data: bytes) -> str:

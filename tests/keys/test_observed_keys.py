@@ -21,7 +21,9 @@ from cachelab.keys.dockerignore import FileContext
 from cachelab.keys.flags import KanikoOptions, profile
 from cachelab.keys.parts import SourceRoot
 from cachelab.keys.stage import key_instructions, seeded_key
-from tests.keys.trees import make_tree
+from tests.keys.trees import make_tree, needs_root
+
+pytestmark = needs_root
 
 BUSYBOX_SEED = "sha256:abd548d2d0296f1aaf7df212f4abc6129eb0633e9b390f98ba69d69e09a51f37"
 BUSYBOX_ENV = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]

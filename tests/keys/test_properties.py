@@ -14,6 +14,9 @@ from cachelab.keys.buildargs import BuildArgs, StageEnv
 from cachelab.keys.composite import CompositeKey
 from cachelab.keys.flags import KanikoOptions
 from cachelab.keys.stage import key_instructions, seeded_key
+from tests.keys.trees import needs_root
+
+pytestmark = needs_root
 
 SEED = "sha256:" + "1" * 64
 PATH = "PATH=/bin"
