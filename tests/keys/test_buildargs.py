@@ -205,7 +205,7 @@ def test_predefined_args_defaults():
     assert values["BUILDOSVERSION"] == ""
 
 
-def test_meta_default_sees_valueless_build_arg_as_empty():
+def test_meta_default_valueless_build_arg():
     seen = walk("ARG A=${B-unset}\nFROM a\nARG A\nRUN x\n", ["B"])
 
     assert seen[1][1] == ["A=", PATH]

@@ -228,7 +228,7 @@ def test_directory_part_context_root_itself_has_empty_rel(tmp_path: Path):
 
 def test_directory_part_virtual_deps_path(tmp_path: Path):
     # A COPY --from source is read from a real directory but hashed under the
-    # path kaniko sees, which lies outside the context and stays absolute.
+    # path kaniko uses, which lies outside the context and stays absolute.
     stage_root = tmp_path / "stage"
     stage_root.mkdir()
     make_tree(stage_root)

@@ -15,7 +15,7 @@ for every entry that `.dockerignore` does not exclude, in Go `io/fs.WalkDir` ord
 
 kaniko hashes `COPY --from` sources under `/kaniko/deps/<idx>/...`, a path that
 exists only inside its container. Functions here therefore take the real path to
-read plus the path kaniko would see (`key_path`), which enters the hash and the
+read plus the path kaniko would use (`key_path`), which enters the hash and the
 `.dockerignore` check.
 """
 
