@@ -9,6 +9,7 @@ writes images, blobs first and the manifest last, skipping blobs already there.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -19,7 +20,7 @@ from typing import Any, BinaryIO, Protocol
 from cachelab.oci import mediatypes
 from cachelab.oci._files import VerifyingReader, sha256_digest
 from cachelab.oci.compression import open_decompressed
-from cachelab.oci.errors import DigestMismatch, LayoutError, ManifestNotFound, OCIError
+from cachelab.oci.errors import LayoutError, ManifestNotFound, OCIError
 from cachelab.oci.layers import LayerFile
 from cachelab.oci.layout import LayoutStore
 from cachelab.oci.manifest import Descriptor, Platform, platforms_of, select_platform
@@ -61,8 +62,6 @@ class Blob:
 
     @classmethod
     def from_bytes(cls, data: bytes, media_type: str) -> Blob:
-        import io
-
         return cls(sha256_digest(data), len(data), media_type, lambda: io.BytesIO(data))
 
     def descriptor(self) -> Descriptor:
@@ -94,11 +93,27 @@ class Image:
         self.resolved = resolved
         self.source = source
 
-    reference = property(lambda self: self.resolved.reference)
-    manifest = property(lambda self: self.resolved.manifest)
-    manifest_digest = property(lambda self: self.resolved.manifest_digest)
-    media_type = property(lambda self: self.resolved.media_type)
-    config = property(lambda self: self.resolved.config)
+    @property
+    def reference(self) -> str:
+        return self.resolved.reference
+
+    @property
+    def manifest(self) -> bytes:
+        """The raw manifest bytes, whose sha256 is `manifest_digest`."""
+        return self.resolved.manifest
+
+    @property
+    def manifest_digest(self) -> str:
+        return self.resolved.manifest_digest
+
+    @property
+    def media_type(self) -> str:
+        return self.resolved.media_type
+
+    @property
+    def config(self) -> bytes:
+        """The raw config bytes."""
+        return self.resolved.config
 
     @cached_property
     def manifest_json(self) -> dict[str, Any]:
@@ -323,10 +338,3 @@ class ImageResolver:
         for client in self._clients.values():
             client.close()
 
-
-def verify_config(image: ResolvedImage) -> None:
-    """Check that the manifest's config descriptor matches the config bytes."""
-    expected = json.loads(image.manifest)["config"]["digest"]
-    actual = sha256_digest(image.config)
-    if expected != actual:
-        raise DigestMismatch(expected, actual, where=f"config of {image.reference}")

@@ -11,9 +11,11 @@ from pathlib import Path
 
 from cachelab.oci import mediatypes
 from cachelab.oci.busybox import DEFAULT_CMD, DEFAULT_PATH
+from cachelab.oci.compression import open_decompressed
 from cachelab.oci.image import Blob, ImageResolver
 from cachelab.oci.layers import LayerFile, write_directory_layer, write_layer
 from cachelab.oci.manifest import Platform, build_config, build_manifest, rfc3339
+from cachelab.oci.reference import parse_reference
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +53,6 @@ def import_rootfs(
     if path.is_dir():
         layer = write_directory_layer(path, compression, docker=docker)
     elif path.is_file():
-        from cachelab.oci.compression import open_decompressed
-
         with open(path, "rb") as raw, open_decompressed(raw) as tar_stream:
             layer = write_layer(tar_stream, compression, docker=docker)
     else:
@@ -81,7 +81,5 @@ def import_rootfs(
 
 
 def _tag_of(reference: str) -> str | None:
-    from cachelab.oci.reference import parse_reference
-
     parsed = parse_reference(reference)
     return parsed.tag if parsed.digest is None else None

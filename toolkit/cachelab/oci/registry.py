@@ -15,6 +15,7 @@ from __future__ import annotations
 import email.utils
 import io
 import ipaddress
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -541,8 +542,6 @@ def _describe(error: httpx.TransportError) -> str:
 
 
 def _media_type_from_body(data: bytes) -> str | None:
-    import json
-
     try:
         document = json.loads(data)
     except ValueError:
