@@ -21,6 +21,7 @@ read plus the path kaniko would use (`key_path`), which enters the hash and the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -85,6 +86,7 @@ def go_file_mode(st_mode: int) -> int:
     return mode
 
 
+@functools.lru_cache(maxsize=1024)
 def go_file_mode_string(st_mode: int) -> str:
     """Render a POSIX `st_mode` the way Go's `FileMode.String()` does.
 
@@ -119,6 +121,7 @@ def base36(number: int) -> str:
     return "".join(reversed(out))
 
 
+@functools.lru_cache(maxsize=1024)
 def owner_string(uid: int, gid: int) -> str:
     """Return the owner as kaniko hashes it: `"<uid base 36>,<gid base 36>"`."""
     return f"{base36(uid)},{base36(gid)}"
