@@ -1,0 +1,84 @@
+"""`cachelab ingest` writes Parquet tables for every supported format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cachelab.cli import main
+from cachelab.record import Recording
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.mark.parametrize(
+    ("engine", "file", "builds", "instructions"),
+    [
+        ("kaniko-trace", "kaniko-classic-cold.otlp.json", 1, 5),
+        ("kaniko-log", "kaniko-lookahead-warm.text.log", 1, 3),
+        ("kaniko-benchmark", "kaniko-benchmark.json", 1, 0),
+        ("buildkit", "buildkit-rawjson.jsonl", 1, 3),
+    ],
+)
+def test_ingest_command_writes_tables(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], engine: str, file: str, builds: int, instructions: int
+) -> None:
+    code = main(["ingest", engine, str(DATA / file), "--out", str(tmp_path), "--run-id", "r1", "--scenario", "s1"])
+
+    assert code == 0
+    assert f"wrote {builds} builds" in capsys.readouterr().out
+    recording = Recording.load(tmp_path)
+    assert len(recording.builds) == builds
+    assert len(recording.instructions) == instructions
+    assert recording.builds["run_id"].tolist() == ["r1"]
+    assert recording.builds["scenario"].tolist() == ["s1"]
+
+
+def test_ingest_command_pairs_trace_with_log(tmp_path: Path) -> None:
+    code = main([
+        "ingest", "kaniko-trace", str(DATA / "kaniko-classic-cold.otlp.json"),
+        "--log", str(DATA / "kaniko-classic-cold.color.log"), "--out", str(tmp_path),
+    ])
+
+    assert code == 0
+    stages = Recording.load(tmp_path).stages
+    assert stages["base"].tolist() == ["registry.test/busybox:1"] * 3
+
+
+def test_ingest_command_several_logs(tmp_path: Path) -> None:
+    code = main([
+        "ingest", "kaniko-log", str(DATA / "kaniko-classic-cold.color.log"),
+        str(DATA / "kaniko-lookahead-warm.text.log"), str(DATA / "kaniko-error.json.log"), "--out", str(tmp_path),
+    ])
+
+    assert code == 0
+    builds = Recording.load(tmp_path).builds
+    assert builds["strategy"].tolist() == ["per-stage", "lookahead", "per-stage"]
+    assert builds["outcome"].tolist() == ["ok", "ok", "error"]
+
+
+def test_ingest_command_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["ingest", "kaniko-log", str(tmp_path / "absent.log"), "--out", str(tmp_path / "out")])
+
+    assert code == 1
+    error = capsys.readouterr().err
+    assert "file not found:" in error
+    assert "absent.log" in error
+    assert not (tmp_path / "out").exists()
+
+
+def test_ingest_command_log_only_for_traces(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = str(DATA / "kaniko-classic-cold.color.log")
+
+    code = main(["ingest", "kaniko-log", log, "--log", log, "--out", str(tmp_path)])
+
+    assert code == 1
+    assert "--log applies to kaniko-trace only" in capsys.readouterr().err
+
+
+def test_ingest_command_invalid_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["ingest", "kaniko-benchmark", str(DATA / "kaniko-classic-cold.color.log"), "--out", str(tmp_path)])
+
+    assert code == 1
+    assert "not a kaniko BENCHMARK_FILE" in capsys.readouterr().err
