@@ -268,3 +268,19 @@ def test_large_member_count_streams(sandbox: tuple[Path, Path]) -> None:
     stats = extract(files, root)
     assert stats.entries == 1000
     assert (root / "d7/f997").read_bytes() == b"997"
+
+
+def test_directory_replaced_by_symlink_later(sandbox: tuple[Path, Path]) -> None:
+    # The directory's mode and mtime are applied at the end; by then `a` leads
+    # outside the root, so following it would chmod the host's `outside`.
+    root, outside = sandbox
+    link_target = str(outside.parent)
+    before = snapshot(outside)
+    mode_before = outside.stat().st_mode
+
+    extract([entry("a/outside", "dir", mode=0o700, mtime=5), entry("a", "symlink", link=link_target)], root)
+
+    assert os.readlink(root / "a") == link_target
+    assert outside.stat().st_mode == mode_before
+    assert outside.stat().st_mtime != 5
+    assert snapshot(outside) == before

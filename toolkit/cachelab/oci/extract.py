@@ -161,9 +161,12 @@ def extract_layer(
             pass
 
     # Directory modes and times last: writing children changes a directory's mtime,
-    # and a read-only mode would block later entries.
+    # and a read-only mode would block later entries. A later entry may have
+    # replaced a directory or one of its parents with a symlink; such paths are
+    # skipped, since following them could change files outside the root.
     for path, member in reversed(state.directories):
-        _apply_metadata(path, member, state)
+        if _is_real_directory(state.root, path):
+            _apply_metadata(path, member, state)
     logger.debug("extracted layer %s: %s", layer_digest, state.stats)
     return state.stats
 
@@ -270,6 +273,20 @@ def _resolve(state: _State, relative: str, entry: str) -> Path:
             continue
         resolved.append(part)
     return state.root.joinpath(*resolved)
+
+
+def _is_real_directory(root: Path, path: Path) -> bool:
+    """Return whether `path` is a directory under `root` with no symlink on the way."""
+    current = root
+    for part in path.relative_to(root).parts:
+        current = current / part
+        try:
+            mode = os.lstat(current).st_mode
+        except FileNotFoundError:
+            return False
+        if not stat.S_ISDIR(mode):
+            return False
+    return True
 
 
 def _make_parents(state: _State, parent: Path) -> None:
