@@ -131,6 +131,8 @@ class BuildArgs:
 
         Each default has its enclosing quotes removed and is expanded against
         the meta ARGs before it, with `--build-arg` values taking precedence.
+        kaniko expands with a backslash escape whatever the Dockerfile's
+        directive, so keep the default `escape` to match its keys.
         """
         previous: dict[str, str] = {}
         for instruction in meta_args:
@@ -228,6 +230,9 @@ class StageEnv:
 
     `env` is the config's Env list, or kaniko's scratch default when the base
     image has none. `apply` updates both for ENV and ARG the way kaniko does.
+    `escape` is the escape character of every expansion. kaniko always uses a
+    backslash there, whatever the Dockerfile's `# escape=` directive says, so keep
+    the default to match its keys.
     """
 
     env: list[str]
