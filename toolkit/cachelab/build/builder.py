@@ -198,7 +198,6 @@ class _Build:
         environments: dict[int, StageEnv] = {}
         built: dict[int, StagePlan] = {}
         final_image: StageImage | None = None
-        final_index: int | None = None
 
         for index in planner.build_order():
             stage = stages[index]
@@ -215,13 +214,19 @@ class _Build:
                 session.stage_images[index] = image
                 planner.stage_done(index, plan.final_key)
                 built[index] = plan
-                self._release_root(session, index, image, stage)
+                self._release_root(session, index, stage)
+                if stage.base_index is not None:
+                    self._release_root(session, stage.base_index, stages[stage.base_index])
                 self.progress.stage_finished(plan, self.clock.now() - started)
-            if plan.is_final or final_index is None or index > final_index:
-                final_image, final_index = image, index
+            # kaniko builds the target stage last; its image is the result.
+            final_image = image
+            logger.info("stage %d built: %d hits, %d misses", index, plan.cache_hits, plan.cache_misses)
 
         plans = self._stage_plans(planner, built)
         for plan in plans:
+            if not plan.built:
+                logger.info("stage %d %s, not built", plan.index, plan.action)
+                self.progress.stage_skipped(plan)
             record_stage(self.sink, self.build_id, plan, unpacked=plan.should_unpack if plan.built else False)
         if final_image is None:
             raise InvalidBuildRequest("the plan builds no stage", hint="Check --target and the Dockerfile's stages.")
@@ -235,11 +240,12 @@ class _Build:
             return environments[stage.base_index].copy()
         return planner.keyer.stage_environment(planner.bases.config_env(stage))  # type: ignore[no-any-return]
 
-    def _release_root(self, session: BuildSession, index: int, image: StageImage, stage: PlanStage) -> None:
+    def _release_root(self, session: BuildSession, index: int, stage: PlanStage) -> None:
         # kaniko wipes a stage's root after saving its files; a root that a later
-        # FROM child takes over is kept until then.
+        # FROM child may take over is kept until every child is built.
         if stage.is_final or session.root_consumers.get(index, 0) > 0:
             return
+        image = session.stage_images[index]
         if image.root is not None:
             session.workspace.wipe_stage(index)
             image.root = None

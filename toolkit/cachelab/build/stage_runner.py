@@ -121,6 +121,7 @@ class StageRunner:
         if self.stage.base_index is not None:
             parent = session.stage_images[self.stage.base_index]
             self.image = parent.derive()
+            session.root_consumers[self.stage.base_index] -= 1
             return
         if self.stage.base_kind == "scratch" or self.stage.base_ref is None:
             self.image = StageImage(config=ImageConfig())
@@ -145,12 +146,10 @@ class StageRunner:
         root = session.workspace.stage_root(self.plan.index)
         held = 0
         if self.stage.base_index is not None:
-            parent_index = self.stage.base_index
-            parent = session.stage_images[parent_index]
-            remaining = session.root_consumers.get(parent_index, 0) - 1
-            session.root_consumers[parent_index] = remaining
+            parent = session.stage_images[self.stage.base_index]
             root.rmdir()
-            held = take_root(parent, root, move=remaining <= 0)
+            # The last FROM child takes the parent's root over; earlier ones copy it.
+            held = take_root(parent, root, move=session.root_consumers[self.stage.base_index] <= 0)
         self.image.root = root
         self.image.extracted = held
         self._extract_pending()
