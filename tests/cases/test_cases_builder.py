@@ -65,9 +65,9 @@ def _compare(build_facts: dict[str, Any], plans: list[StagePlan], compared: list
     differences: list[str] = []
     step = build_facts["step"]
 
-    def differ(what: str, ours: object, kaniko: object) -> None:
+    def differ(subject: str, ours: object, kaniko: object) -> None:
         if ours != kaniko:
-            differences.append(f"step {step}: {what}: builder {ours!r}, kaniko {kaniko!r}")
+            differences.append(f"step {step}: {subject}: builder {ours!r}, kaniko {kaniko!r}")
 
     by_index = {plan.index: plan for plan in plans}
     for stage in build_facts["stages"]:
