@@ -1,9 +1,8 @@
 """Speed of `scan_layer`, which `image inspect` and `image diff` run once per layer.
 
 Run with `python -m pytest tests/bench/test_inspect_bench.py --benchmark-enable`.
-The baseline only decompresses the blob and hashes the tar, which is the least
-any scan must do; the scans add tar parsing and, for diff, hashing file
-contents. With benchmarks enabled the layer has about 200 MiB of files; with
+The baseline only decompresses the blob and hashes the tar, the least any scan
+must do. The scans add tar parsing and, for diff, hashing file contents. With benchmarks enabled the layer has about 200 MiB of files; with
 them disabled, as in the normal suite, a 4 MiB layer only checks each path.
 """
 

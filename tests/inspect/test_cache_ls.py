@@ -185,3 +185,14 @@ def test_ls_cli_needs_context_with_dockerfile(tmp_path: Path, capsys: pytest.Cap
 
     assert code == 1
     assert "--context" in capsys.readouterr().err
+
+
+def test_ls_cli_default_store(builder: Callable[..., ExampleBuilder], tmp_path: Path,
+                              monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("CACHELAB_CACHE_DIR", str(tmp_path / "home"))
+    builder("two-stage", cache=str(tmp_path / "home" / "layer-cache")).build("lookahead")
+
+    code = main(["cache", "ls", "--format", "json"])
+
+    assert code == 0
+    assert len(json.loads(capsys.readouterr().out)) == 4

@@ -13,7 +13,10 @@ from cachelab.cli._tables import format_table, human_size, shorten
 if TYPE_CHECKING:
     from cachelab.cachels.listing import CacheRow
 
-STORE_HELP = "the cache: a layout store DIR, kaniko's oci:DIR form, or a registry repository HOST[:PORT]/REPO"
+STORE_HELP = (
+    "the cache: a layout store DIR, kaniko's oci:DIR form, or a registry repository HOST[:PORT]/REPO "
+    "(default: the builder's default layer cache)"
+)
 
 
 def _duration(text: str) -> timedelta:
@@ -35,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "layer size, the instruction from its history and, for pointers, the content key they point "
         "to. With --dockerfile and --context, mark the entries the Dockerfile's current keys would hit.",
     )
-    listing.add_argument("store", metavar="STORE", help=STORE_HELP)
+    listing.add_argument("store", metavar="STORE", nargs="?", default=None, help=STORE_HELP)
     listing.add_argument("--format", choices=("table", "json"), default="table",
                          help="output format (default: %(default)s)")
     listing.add_argument("--ttl", type=_duration, default=None, metavar="DURATION",
@@ -61,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "them. A layout store untags them and removes unreferenced blobs; oci:DIR removes each key's "
         "directory; a registry deletes their manifests where the registry allows deletes.",
     )
-    prune.add_argument("store", metavar="STORE", help=STORE_HELP)
+    prune.add_argument("store", metavar="STORE", nargs="?", default=None, help=STORE_HELP)
     prune.add_argument("--older-than", type=_duration, required=True, metavar="DURATION",
                        help="minimum age of the entries to delete, such as 336h, 90m or 7d")
     prune.add_argument("--yes", action="store_true", help="delete the selected entries (default: only list them)")
@@ -70,6 +73,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                        "a running build may still tag (default: %(default)s)")
     _add_insecure(prune)
     prune.set_defaults(handler=_prune)
+
+
+def _store_location(args: argparse.Namespace) -> str:
+    if args.store is not None:
+        return str(args.store)
+    from cachelab.build.stores import default_cache_store
+
+    return str(default_cache_store())
 
 
 def _add_insecure(parser: argparse.ArgumentParser) -> None:
@@ -85,7 +96,7 @@ def _ls(args: argparse.Namespace) -> int:
 
     if args.dockerfile and not args.context:
         raise CacheStoreError("--dockerfile needs --context", hint="Pass --context with the build context directory.")
-    store = open_cache_store(args.store, insecure=args.insecure)
+    store = open_cache_store(_store_location(args), insecure=args.insecure)
     try:
         rows = list_cache(store, ttl=args.ttl or _profile_ttl(args.profile))
         if args.dockerfile:
@@ -161,7 +172,8 @@ def _prune(args: argparse.Namespace) -> int:
     from cachelab.cachels.prune import prune_cache
     from cachelab.cachels.stores import open_cache_store
 
-    store = open_cache_store(args.store, insecure=args.insecure, keep_newer_than=args.keep_newer_than)
+    store = open_cache_store(_store_location(args), insecure=args.insecure,
+                             keep_newer_than=args.keep_newer_than)
     try:
         result = prune_cache(store, older_than=args.older_than, delete=args.yes)
     finally:
