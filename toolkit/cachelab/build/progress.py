@@ -15,17 +15,19 @@ from cachelab.plan.decisions import InstructionPlan, StagePlan
 MAX_TEXT = 60
 
 
-def progress_wanted(stream: TextIO = sys.stderr) -> bool:
-    """Tell whether progress lines suit `stream`: a terminal, outside CI."""
+def progress_wanted(stream: TextIO | None = None) -> bool:
+    """Tell whether progress lines suit `stream` (default: stderr): a terminal, outside CI."""
+    stream = stream if stream is not None else sys.stderr
     return stream.isatty() and not os.environ.get("CI")
 
 
 class Progress:
     """Writes progress lines to `stream` when `enabled`, otherwise nothing."""
 
-    def __init__(self, enabled: bool, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, enabled: bool, stream: TextIO | None = None) -> None:
         self.enabled = enabled
-        self.stream = stream
+        # Looked up now, not at import, so a replaced sys.stderr is honoured.
+        self.stream = stream if stream is not None else sys.stderr
 
     def _write(self, line: str) -> None:
         if self.enabled:

@@ -1,0 +1,110 @@
+"""COPY --from an external image, WORKDIR and metadata layers, and the progress lines."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from cachelab.build.builder import build
+from cachelab.build.progress import Progress, progress_wanted
+from cachelab.build.request import BuildRequest
+from cachelab.events import ListSink, SpanRecorded
+
+COPY_FROM_IMAGE = """\
+FROM busybox
+COPY --from=busybox /bin/busybox /copied/busybox
+RUN /copied/busybox test -x /copied/busybox
+"""
+
+WORKDIR_AND_ENV = """\
+FROM busybox
+ENV GREETING=hello
+WORKDIR /srv/app
+RUN echo "$GREETING" > greeting.txt
+CMD ["cat", "greeting.txt"]
+"""
+
+
+def _build(tmp_path: Path, image_store: Path, text: str, strategy: str, **options: object) -> tuple[object, list[object]]:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(text)
+    context = tmp_path / "context"
+    context.mkdir(exist_ok=True)
+    sink = ListSink()
+    request = BuildRequest(
+        dockerfile, context, strategy=strategy, cache=str(tmp_path / "cache"), image_store=str(image_store),
+        **options,  # type: ignore[arg-type]
+    )
+    return build(request, sink=sink, progress=False), sink.events
+
+
+def test_copy_from_external_image(tmp_path: Path, image_store: Path) -> None:
+    cold, _ = _build(tmp_path, image_store, COPY_FROM_IMAGE, "per-stage")
+    warm, events = _build(tmp_path, image_store, COPY_FROM_IMAGE, "per-stage")
+
+    assert [i.decision for i in cold.stages[0].instructions] == ["miss", "not-probed"]  # type: ignore[attr-defined]
+    assert [i.decision for i in warm.stages[0].instructions] == ["hit", "hit"]  # type: ignore[attr-defined]
+    assert warm.stages[0].instructions[0].files_hashed == 1  # type: ignore[attr-defined]
+    unpacks = [event for event in events if isinstance(event, SpanRecorded) and event.phase == "unpack"]
+    assert [event.attributes["digest"] for event in unpacks] == [
+        layer.digest for layer in cold.image.layers[:1]  # type: ignore[attr-defined]
+    ]
+
+
+def test_workdir_env_and_cmd_in_config(tmp_path: Path, image_store: Path) -> None:
+    result, _ = _build(tmp_path, image_store, WORKDIR_AND_ENV, "lookahead")
+
+    config = json.loads(result.image.config)  # type: ignore[attr-defined]
+    assert config["config"]["WorkingDir"] == "/srv/app"
+    assert "GREETING=hello" in config["config"]["Env"]
+    assert config["config"]["Cmd"] == ["cat", "greeting.txt"]
+    # With the cache on, every instruction adds a layer: base, ENV, WORKDIR, RUN, CMD.
+    assert len(result.image.layers) == 5  # type: ignore[attr-defined]
+
+
+def test_workdir_layers_without_cache(tmp_path: Path, image_store: Path) -> None:
+    result, _ = _build(tmp_path, image_store, WORKDIR_AND_ENV, "no-cache")
+
+    config = json.loads(result.image.config)  # type: ignore[attr-defined]
+    # Without the cache only WORKDIR and RUN add layers; ENV and CMD add empty history entries.
+    assert len(result.image.layers) == 3  # type: ignore[attr-defined]
+    assert [entry.get("empty_layer", False) for entry in config["history"][-4:]] == [True, False, False, True]
+
+
+def test_progress_lines_name_decisions(
+    tmp_path: Path, image_store: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(WORKDIR_AND_ENV)
+    (tmp_path / "context").mkdir()
+    request = BuildRequest(dockerfile, tmp_path / "context", strategy="lookahead",
+                           cache=str(tmp_path / "cache"), image_store=str(image_store))
+
+    build(request, progress=True)
+
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "[stage 0] FROM busybox (unpack base)"
+    assert any(" miss " in line and "WORKDIR /srv/app" in line for line in lines)
+    assert any("not-probed" in line and "RUN echo" in line for line in lines)
+    assert lines[-1].startswith("built sha256:")
+
+
+def test_progress_off_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.delenv("CI", raising=False)
+    assert progress_wanted(Terminal()) is True
+    monkeypatch.setenv("CI", "true")
+    assert progress_wanted(Terminal()) is False
+    assert progress_wanted(io.StringIO()) is False
+
+
+def test_progress_disabled_writes_nothing() -> None:
+    stream = io.StringIO()
+    Progress(False, stream).build_finished("sha256:abc", 1.0)
+    assert stream.getvalue() == ""
