@@ -12,6 +12,7 @@ from cachelab.build.builder import build
 from cachelab.build.progress import Progress, progress_wanted
 from cachelab.build.request import BuildRequest
 from cachelab.events import ListSink, SpanRecorded
+from tests.fixtures.images import BusyboxImage
 
 COPY_FROM_IMAGE = """\
 FROM busybox
@@ -108,3 +109,15 @@ def test_progress_disabled_writes_nothing() -> None:
     stream = io.StringIO()
     Progress(False, stream).build_finished("sha256:abc", 1.0)
     assert stream.getvalue() == ""
+
+
+def test_base_pulled_from_registry(tmp_path: Path, image_store: Path, busybox_image: BusyboxImage) -> None:
+    text = f"FROM {busybox_image.registry_ref}\nRUN echo pulled > /pulled.txt\n"
+    result, events = _build(tmp_path, image_store, text, "per-stage")
+
+    downloads = [event for event in events if isinstance(event, SpanRecorded) and event.phase == "download"]
+    assert len(downloads) == 1
+    assert downloads[0].bytes == result.image.layers[0].size  # type: ignore[attr-defined]
+    assert (downloads[0].requests or 0) >= 1
+    assert downloads[0].attributes["origin"] == "base"
+    assert result.stages[0].base_ref == busybox_image.registry_ref  # type: ignore[attr-defined]
