@@ -7,11 +7,13 @@ import hashlib
 import tarfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from cachelab.oci import mediatypes
 from cachelab.oci.image import Blob, ImageResolver
-from cachelab.oci.manifest import Descriptor, Platform, build_config, build_manifest
+from cachelab.oci.layout import LayoutStore
+from cachelab.oci.manifest import Descriptor, Platform, build_config, build_index, build_manifest
 from tests.oci.test_extract import entry, make_tar
 
 CREATED = datetime(2024, 1, 1, tzinfo=UTC)
@@ -23,7 +25,7 @@ def gzip_fixed(data: bytes) -> bytes:
     return gzip.compress(data, mtime=0)
 
 
-__all__ = ["CREATED", "Entries", "SyntheticImage", "entry", "write_image"]
+__all__ = ["CREATED", "Entries", "SyntheticImage", "entry", "write_image", "write_multi_platform_layout"]
 
 
 class SyntheticImage:
@@ -83,3 +85,16 @@ def descriptor_of(image: SyntheticImage, platform: Platform) -> Descriptor:
     """Return an index entry for `image` on `platform`."""
     document = {"os": platform.os, "architecture": platform.architecture}
     return Descriptor(image.media_type, image.manifest_digest, len(image.manifest), platform=document)
+
+
+def write_multi_platform_layout(store: Path) -> tuple[str, str, str]:
+    """Write a linux/amd64 and a linux/arm64 image and an index of both tagged "multi".
+
+    Returns the digests of the index, the amd64 manifest and the arm64 manifest.
+    """
+    amd64 = write_image(f"oci:{store}:amd64", [[entry("arch", data=b"amd64")]], platform=Platform("linux", "amd64"))
+    arm64 = write_image(f"oci:{store}:arm64", [[entry("arch", data=b"arm64")]], platform=Platform("linux", "arm64"))
+    index, media_type = build_index([descriptor_of(amd64, Platform("linux", "amd64")),
+                                     descriptor_of(arm64, Platform("linux", "arm64"))])
+    descriptor = LayoutStore(store).put_manifest(index, media_type, tag="multi")
+    return descriptor["digest"], amd64.manifest_digest, arm64.manifest_digest

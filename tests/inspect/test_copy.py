@@ -10,12 +10,11 @@ from cachelab.oci.copy import copy_image
 from cachelab.oci.errors import DigestMismatch, ManifestNotFound, OCIError
 from cachelab.oci.image import ImageResolver
 from cachelab.oci.layout import LayoutStore
-from cachelab.oci.manifest import Platform, build_index
 from cachelab.oci.reference import parse_registry_reference
 from cachelab.oci.registry import RegistryClient
 from tests.fixtures.images import BusyboxImage
 from tests.fixtures.registry import RegistryServer
-from tests.inspect.synthetic import descriptor_of, entry, write_image
+from tests.inspect.synthetic import entry, write_image, write_multi_platform_layout
 
 
 def test_pull_registry_to_layout(busybox_image: BusyboxImage, tmp_path: Path) -> None:
@@ -90,17 +89,8 @@ def test_corrupted_blob_stops_copy(tmp_path: Path, registry: RegistryServer) -> 
         resolver.close()
 
 
-def _multi_platform_layout(store: Path) -> tuple[str, str, str]:
-    amd64 = write_image(f"oci:{store}:amd64", [[entry("arch", data=b"amd64")]], platform=Platform("linux", "amd64"))
-    arm64 = write_image(f"oci:{store}:arm64", [[entry("arch", data=b"arm64")]], platform=Platform("linux", "arm64"))
-    index, media_type = build_index([descriptor_of(amd64, Platform("linux", "amd64")),
-                                     descriptor_of(arm64, Platform("linux", "arm64"))])
-    descriptor = LayoutStore(store).put_manifest(index, media_type, tag="multi")
-    return descriptor["digest"], amd64.manifest_digest, arm64.manifest_digest
-
-
 def test_all_platforms_copies_index(tmp_path: Path, registry: RegistryServer) -> None:
-    index_digest, amd64, arm64 = _multi_platform_layout(tmp_path / "multi")
+    index_digest, amd64, arm64 = write_multi_platform_layout(tmp_path / "multi")
     destination = f"{registry.address}/inspect/multi:all"
 
     result = copy_image(f"oci:{tmp_path / 'multi'}:multi", destination, all_platforms=True)
@@ -118,7 +108,7 @@ def test_all_platforms_copies_index(tmp_path: Path, registry: RegistryServer) ->
 
 
 def test_single_platform_copies_its_manifest(tmp_path: Path) -> None:
-    _, _, arm64 = _multi_platform_layout(tmp_path / "multi")
+    _, _, arm64 = write_multi_platform_layout(tmp_path / "multi")
     destination = tmp_path / "single"
 
     result = copy_image(f"oci:{tmp_path / 'multi'}:multi", f"oci:{destination}:arm", platform="linux/arm64")
@@ -131,7 +121,7 @@ def test_single_platform_copies_its_manifest(tmp_path: Path) -> None:
 
 
 def test_missing_platform_rejected(tmp_path: Path) -> None:
-    _multi_platform_layout(tmp_path / "multi")
+    write_multi_platform_layout(tmp_path / "multi")
 
     with pytest.raises(ManifestNotFound) as caught:
         copy_image(f"oci:{tmp_path / 'multi'}:multi", f"oci:{tmp_path / 'out'}:x", platform="linux/s390x")

@@ -12,9 +12,9 @@ from cachelab.cli import main
 from cachelab.oci import mediatypes
 from cachelab.oci.errors import DigestMismatch
 from cachelab.oci.image import ImageResolver
-from cachelab.oci.inspect import inspect_image, layer_history
+from cachelab.oci.inspect import inspect_image, inspect_reference, layer_history
 from tests.fixtures.images import BusyboxImage
-from tests.inspect.synthetic import entry, write_image
+from tests.inspect.synthetic import entry, write_image, write_multi_platform_layout
 
 
 @pytest.fixture
@@ -118,3 +118,21 @@ def test_inspect_cli_table(busybox_image: BusyboxImage, capsys: pytest.CaptureFi
     assert code == 0
     assert busybox_image.manifest_digest in output
     assert "cachelab image import rootfs" in output
+
+
+def test_inspect_index_lists_platforms(tmp_path: Path, resolver: ImageResolver) -> None:
+    index_digest, _, arm64 = write_multi_platform_layout(tmp_path / "multi")
+
+    report = inspect_reference(resolver, f"oci:{tmp_path / 'multi'}:multi", platform="linux/arm64")
+
+    assert report.index_digest == index_digest
+    assert report.index_platforms == ["linux/amd64", "linux/arm64"]
+    assert report.manifest_digest == arm64
+    assert report.platform == "linux/arm64"
+
+
+def test_inspect_plain_manifest_has_no_index(busybox_image: BusyboxImage, resolver: ImageResolver) -> None:
+    report = inspect_reference(resolver, busybox_image.layout_ref, read_layers=False)
+
+    assert report.index_digest is None
+    assert report.index_platforms == []

@@ -120,12 +120,12 @@ def _unpack(args: argparse.Namespace) -> int:
 
 def _inspect(args: argparse.Namespace) -> int:
     from cachelab.oci.image import ImageResolver
-    from cachelab.oci.inspect import inspect_image
+    from cachelab.oci.inspect import inspect_reference
 
     resolver = ImageResolver(insecure=args.insecure)
     try:
-        report = inspect_image(resolver.image(args.reference, platform=args.platform),
-                               read_layers=not args.no_layers)
+        report = inspect_reference(resolver, args.reference, platform=args.platform,
+                                   read_layers=not args.no_layers)
     finally:
         resolver.close()
     if args.format == "json":
@@ -162,6 +162,10 @@ def render_report(report: ImageReport) -> str:
     """Render an inspection report as text: image facts, then one table row per layer."""
     lines = [
         f"reference       {report.reference}",
+    ]
+    if report.index_digest is not None:
+        lines.append(f"index           {report.index_digest} ({', '.join(report.index_platforms)})")
+    lines += [
         f"manifest        {report.manifest_digest}",
         f"media type      {report.media_type}",
         f"config          {report.config_digest} ({report.config_media_type})",

@@ -8,12 +8,16 @@ check its diff_id against the config.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from cachelab.oci import mediatypes
 from cachelab.oci.errors import DigestMismatch
-from cachelab.oci.image import Image
+from cachelab.oci.image import Image, ImageResolver
+from cachelab.oci.manifest import platforms_of
+from cachelab.oci.reference import parse_reference
 from cachelab.oci.tarindex import scan_layer
 
 logger = logging.getLogger(__name__)
@@ -53,6 +57,9 @@ class ImageReport:
     labels: dict[str, str] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
     layers: list[LayerReport] = field(default_factory=list)
+    # Set when the reference names an index: its digest and every platform it lists.
+    index_digest: str | None = None
+    index_platforms: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -121,4 +128,20 @@ def inspect_image(image: Image, *, read_layers: bool = True) -> ImageReport:
             entry.uncompressed_size = scan.uncompressed_size
             entry.entries = scan.entries
         report.layers.append(entry)
+    return report
+
+
+def inspect_reference(
+    resolver: ImageResolver, reference: str, *, platform: str | None = None, read_layers: bool = True,
+) -> ImageReport:
+    """Describe the image `reference` names; for an index, also record its digest and platforms.
+
+    The platform's image is chosen from an index as `ImageResolver.image` chooses it.
+    """
+    source = resolver.source_for(reference)
+    top = source.fetch_manifest(parse_reference(reference).identifier)
+    report = inspect_image(resolver.image(reference, platform=platform), read_layers=read_layers)
+    if mediatypes.is_index(top.media_type):
+        report.index_digest = top.digest
+        report.index_platforms = platforms_of(json.loads(top.data))
     return report
