@@ -53,7 +53,7 @@ def write_image(
     labels: dict[str, str] | None = None,
     resolver: ImageResolver | None = None,
 ) -> SyntheticImage:
-    """Write an image whose layers hold `layers` to `reference` (None: build it without writing).
+    """Write an image whose layers contain `layers` to `reference` (None: build it without writing).
 
     Without `history` each layer gets one entry `created_by: "layer <i>"`.
     `diff_ids` replaces the true ones, to make a malformed config.

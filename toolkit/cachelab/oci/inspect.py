@@ -1,4 +1,4 @@
-"""A report of what an image holds: manifest, config, history and each layer.
+"""A report of what an image contains: manifest, config, history and each layer.
 
 `inspect_image` reads the manifest and config, matches the history to the
 layers, and (unless `read_layers` is off) streams every layer blob once to
