@@ -135,8 +135,8 @@ def test_no_cache_pushes_nothing(builder: MakeBuilder, tmp_path_factory: pytest.
     assert len(built.layer_digests) == 4
 
 
-def test_cold_lookahead_pushes_layers_and_pointer(builder: MakeBuilder) -> None:
-    example = builder("two-stage")
+def test_cold_lookahead_pushes_layers_and_pointer(builder: MakeBuilder, cache_location: str) -> None:
+    example = builder("two-stage", cache=cache_location)
     cold = example.build("lookahead")
 
     pushes = [span for span in cold.spans if span.phase == "push-layer"]
@@ -144,3 +144,8 @@ def test_cold_lookahead_pushes_layers_and_pointer(builder: MakeBuilder) -> None:
     assert len(pushes) == 3
     assert len(pointers) == 1
     assert cold.decisions(0) == ["miss"]
+    assert all((span.bytes or 0) > 0 for span in pushes)
+    on_registry = not cache_location.startswith("/")
+    for span in pushes + pointers:
+        # The registry client counts requests; a layout store makes none.
+        assert ((span.requests or 0) > 0) is on_registry

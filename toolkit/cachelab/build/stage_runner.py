@@ -16,9 +16,10 @@ entry.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -41,7 +42,7 @@ from cachelab.build.rootfs import BuildWorkspace
 from cachelab.build.stagefiles import save_stage_files
 from cachelab.build.workdir import make_workdir
 from cachelab.dockerfile.model import Instruction
-from cachelab.events.spans import SpanClock
+from cachelab.events.spans import OpenSpan, SpanClock
 from cachelab.keys.buildargs import StageEnv
 from cachelab.keys.dockerignore import DockerIgnore
 from cachelab.keys.flags import KanikoOptions
@@ -360,14 +361,24 @@ class StageRunner:
             return
         now = datetime.now(timezone.utc)
         if planned.push_layer and planned.key is not None:
-            with self.session.clock.span("push-layer") as span:
+            with self._counted_span("push-layer") as span:
                 cache.put_layer(planned.key, _LayerBlob.of(layer), created_by=planned.text, created=now)
                 span.add_bytes(layer.size)
                 span.attributes["key"] = planned.key
         if planned.push_pointer is not None:
-            with self.session.clock.span("push-pointer") as span:
+            with self._counted_span("push-pointer") as span:
                 cache.put_pointer(planned.push_pointer.key, planned.push_pointer.target, created=now)
                 span.attributes["key"] = planned.push_pointer.key
+
+    @contextlib.contextmanager
+    def _counted_span(self, phase: str) -> Iterator[OpenSpan]:
+        """Open a span that also counts the registry requests made inside it."""
+        stats = self.session.mover.stats
+        before = stats.total_requests if stats is not None else 0
+        with self.session.clock.span(phase) as span:
+            yield span
+            if stats is not None:
+                span.add_requests(stats.total_requests - before)
 
     # After the instructions
 
