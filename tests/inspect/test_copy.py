@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from cachelab.cli import main
 from cachelab.oci import mediatypes
 from cachelab.oci.copy import copy_image
 from cachelab.oci.errors import DigestMismatch, ManifestNotFound, OCIError
@@ -136,3 +137,38 @@ def test_destination_digest_must_match(busybox_image: BusyboxImage, tmp_path: Pa
         copy_image(busybox_image.layout_ref, f"oci:{tmp_path / 'store'}@{wrong}")
 
     assert wrong in str(caught.value)
+
+
+def test_all_platforms_into_layout(tmp_path: Path) -> None:
+    index_digest, amd64, arm64 = write_multi_platform_layout(tmp_path / "multi")
+    destination = tmp_path / "copy"
+
+    result = copy_image(f"oci:{tmp_path / 'multi'}:multi", f"oci:{destination}:all", all_platforms=True)
+
+    assert result.manifest_digest == index_digest
+    store = LayoutStore(destination)
+    assert store.check() == []
+    assert store.find("all")["digest"] == index_digest
+    resolver = ImageResolver()
+    try:
+        for platform, expected in (("linux/amd64", amd64), ("linux/arm64", arm64)):
+            assert resolver.image(f"oci:{destination}:all", platform=platform).manifest_digest == expected
+    finally:
+        resolver.close()
+
+
+def test_pull_cli_prints_digest_and_counts(busybox_image: BusyboxImage, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    destination = f"oci:{tmp_path / 'store'}:cli"
+
+    first = main(["image", "pull", busybox_image.registry_ref, destination])
+    first_output = capsys.readouterr().out
+    second = main(["image", "pull", busybox_image.registry_ref, destination])
+    second_output = capsys.readouterr().out
+
+    assert first == 0
+    assert f"{destination} {busybox_image.manifest_digest}" in first_output
+    assert "copied 2 blobs" in first_output
+    assert second == 0
+    assert "copied 0 blobs" in second_output
+    assert "skipped 2 present" in second_output
