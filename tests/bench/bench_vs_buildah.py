@@ -72,7 +72,9 @@ class Bench:
         command = [
             *CACHELAB, "build", str(self.example),
             "--strategy", strategy,
-            "--cache-repo", f"oci:{cache}",
+            # A plain absolute directory is one layout store, so removing it empties
+            # the cache. `oci:DIR` would put a layout per key beside DIR instead.
+            "--cache-repo", str(cache),
             "--quiet",
         ]
         _run(command, env=self.env)

@@ -13,6 +13,8 @@ from cachelab.cli import main
 from cachelab.record import Recording
 from cachelab.study.compare import compare
 from cachelab.study.errors import StudyError
+from cachelab.study.mutations import ClearCache
+from cachelab.study.scenario import Scenario, Step
 from cachelab.study.summary import stage_table
 from tests.fixtures.paths import REPO_ROOT
 
@@ -159,6 +161,23 @@ def test_build_arg_scenario_misses_run(image_store: Path, tmp_path: Path) -> Non
     runs = instructions[instructions["kind"] == "RUN"].sort_values("step")
     assert list(runs["decision"]) == ["miss", "miss"]
     assert runs["cache_key"].nunique() == 2
+
+
+def test_clear_cache_step_builds_cold(image_store: Path, tmp_path: Path) -> None:
+    scenario = Scenario("clear", (Step(label="cold"), Step(label="warm"), Step((ClearCache(),))))
+    recording = compare(
+        EXAMPLES / "two-stage",
+        strategies=("per-stage",),
+        scenario=scenario,
+        out_dir=tmp_path / "out",
+        image_store=str(image_store),
+    )
+    builds = recording.builds.set_index("step")
+    assert builds.loc[0, "cache_hits"] == 0
+    assert builds.loc[1, "cache_misses"] == 0
+    assert builds.loc[1, "cache_hits"] > 0
+    assert builds.loc[2, "cache_hits"] == 0
+    assert builds.loc[2, "cache_misses"] == builds.loc[0, "cache_misses"]
 
 
 def test_unknown_strategy_rejected(tmp_path: Path) -> None:

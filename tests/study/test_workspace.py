@@ -62,7 +62,7 @@ def test_workspace_copies_files_modes_and_mtimes(workspace: Workspace, build_inp
     assert os.readlink(workspace.context / "link") == "src/app.txt"
     assert workspace.dockerfile.read_text() == build_input.dockerfile.read_text()
     assert workspace.dockerfile.parent == workspace.root
-    assert workspace.cache_ref == f"oci:{workspace.cache_dir}"
+    assert workspace.cache_ref == str(workspace.cache_dir.resolve())
     assert workspace.build_args == {"A": "1"}
 
 

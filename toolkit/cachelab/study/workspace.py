@@ -122,8 +122,13 @@ class Workspace:
 
     @property
     def cache_ref(self) -> str:
-        """The cache store reference the builder takes: `oci:<cache_dir>`."""
-        return f"oci:{self.cache_dir}"
+        """The cache location the builder takes: `cache_dir` as an absolute path.
+
+        An absolute directory is one layout store for every key. The `oci:DIR`
+        form would instead write one layout per key beside DIR, as `DIR:<key>`,
+        which `clear_cache` would not remove.
+        """
+        return str(self.cache_dir.resolve())
 
     def context_path(self, relative: str, *, follow_links: bool = False) -> Path:
         """Return the path of `relative` inside the context, or raise `MutationError`.
