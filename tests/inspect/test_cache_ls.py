@@ -53,8 +53,8 @@ def test_ls_lists_builder_entries(builder: Callable[..., ExampleBuilder], cache_
     assert all(row.age_s is not None and 0 <= row.age_s < 3600 for row in rows)
 
 
-def test_dockerfile_marks_current_keys(builder: Callable[..., ExampleBuilder], tmp_path: Path) -> None:
-    cache = str(tmp_path / "cache")
+def test_dockerfile_marks_current_keys(builder: Callable[..., ExampleBuilder], cache_location: str) -> None:
+    cache = cache_location
     example = builder("two-stage", cache=cache)
     built = example.build("lookahead")
     layers, pointers = _pushed(built)
@@ -63,9 +63,12 @@ def test_dockerfile_marks_current_keys(builder: Callable[..., ExampleBuilder], t
     changed_key = next(key for key, instruction in layers.items() if instruction == "RUN ls -lah /blubb")
 
     store = open_cache_store(cache)
-    rows = list_cache(store, ttl=TTL)
-    uses = dockerfile_key_uses(example.dockerfile, example.context, cache=store.cache,
-                               image_store=example.image_store)
+    try:
+        rows = list_cache(store, ttl=TTL)
+        uses = dockerfile_key_uses(example.dockerfile, example.context, cache=store.cache,
+                                   image_store=example.image_store)
+    finally:
+        store.close()
     marked = mark_dockerfile_hits(rows, uses)
 
     by_key = {row.key: row for row in rows}

@@ -18,6 +18,12 @@ from tests.fixtures.registry import RegistryServer
 from tests.inspect.synthetic import entry, write_image, write_multi_platform_layout
 
 
+def _tagged(store: LayoutStore, tag: str) -> str:
+    descriptor = store.find(tag)
+    assert descriptor is not None, f"no tag {tag!r} in {store.path}"
+    return str(descriptor["digest"])
+
+
 def test_pull_registry_to_layout(busybox_image: BusyboxImage, tmp_path: Path) -> None:
     store = tmp_path / "store"
 
@@ -26,7 +32,7 @@ def test_pull_registry_to_layout(busybox_image: BusyboxImage, tmp_path: Path) ->
     assert result.manifest_digest == busybox_image.manifest_digest
     assert result.blobs_copied == 2
     assert result.blobs_skipped == 0
-    assert LayoutStore(store).find("copied")["digest"] == busybox_image.manifest_digest
+    assert _tagged(LayoutStore(store), "copied") == busybox_image.manifest_digest
     assert LayoutStore(store).check() == []
 
 
@@ -39,7 +45,7 @@ def test_second_pull_skips_present_blobs(busybox_image: BusyboxImage, tmp_path: 
     assert result.blobs_copied == 0
     assert result.blobs_skipped == 2
     assert result.bytes_copied == 0
-    assert LayoutStore(store).find("second")["digest"] == busybox_image.manifest_digest
+    assert _tagged(LayoutStore(store), "second") == busybox_image.manifest_digest
 
 
 def test_push_layout_to_registry(busybox_image: BusyboxImage, registry: RegistryServer) -> None:
@@ -116,7 +122,7 @@ def test_single_platform_copies_its_manifest(tmp_path: Path) -> None:
 
     assert result.manifest_digest == arm64
     stored = LayoutStore(destination)
-    assert stored.find("arm")["digest"] == arm64
+    assert _tagged(stored, "arm") == arm64
     config = json.loads(stored.read_blob(json.loads(stored.read_blob(arm64))["config"]["digest"]))
     assert config["architecture"] == "arm64"
 
@@ -148,7 +154,7 @@ def test_all_platforms_into_layout(tmp_path: Path) -> None:
     assert result.manifest_digest == index_digest
     store = LayoutStore(destination)
     assert store.check() == []
-    assert store.find("all")["digest"] == index_digest
+    assert _tagged(store, "all") == index_digest
     resolver = ImageResolver()
     try:
         for platform, expected in (("linux/amd64", amd64), ("linux/arm64", arm64)):

@@ -4,6 +4,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zstandard
@@ -44,7 +45,7 @@ def test_inspect_busybox(busybox_image: BusyboxImage, resolver: ImageResolver) -
 
 
 def test_history_skips_empty_layers(tmp_path: Path, resolver: ImageResolver) -> None:
-    history = [
+    history: list[dict[str, Any]] = [
         {"created_by": "RUN make a"},
         {"created_by": "ENV A=1", "empty_layer": True},
         {"created_by": "LABEL x=y", "empty_layer": True},

@@ -15,11 +15,17 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from cachelab.cachels.errors import CacheStoreError
 from cachelab.cachels.listing import CacheRow
+from cachelab.oci.cache import KanikoLayoutCache, LayoutLayerCache, RegistryLayerCache
 from cachelab.plan.decisions import StagePlan
 from cachelab.plan.interfaces import LayerCache
+
+# The oci caches match the planner's LayerCache structurally: their CachedLayer
+# has the fields of its CacheEntry, which mypy cannot see through the protocol.
+OCILayerCache = LayoutLayerCache | KanikoLayoutCache | RegistryLayerCache
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +64,7 @@ def dockerfile_key_uses(
     dockerfile: str | os.PathLike[str],
     context: str | os.PathLike[str],
     *,
-    cache: LayerCache,
+    cache: LayerCache | OCILayerCache,
     profile: str = "kaniko-lookahead",
     build_args: Mapping[str, str] | None = None,
     targets: Sequence[str] = (),
@@ -88,7 +94,8 @@ def dockerfile_key_uses(
     images = BuildImages(image_store or default_image_store(), insecure=insecure)
     try:
         planner = Planner(
-            load_dockerfile(dockerfile), options=options, context_dir=context, cache=cache, images=images,
+            load_dockerfile(dockerfile), options=options, context_dir=context, cache=cast(LayerCache, cache),
+            images=images,
             build_args=dict(build_args or {}), targets=targets, platform=platform, dockerfile_path=dockerfile,
         )
         plans = planner.plan()

@@ -102,11 +102,8 @@ def _ls(args: argparse.Namespace) -> int:
         if args.dockerfile:
             from cachelab.cli.plan import parse_build_args, parse_targets
 
-            # The oci caches match the planner's LayerCache structurally; their
-            # CachedLayer has the fields of its CacheEntry.
             uses = dockerfile_key_uses(
-                args.dockerfile, args.context, cache=store.cache,  # type: ignore[arg-type]
-                profile=args.profile,
+                args.dockerfile, args.context, cache=store.cache, profile=args.profile,
                 build_args=parse_build_args(args.build_arg), targets=parse_targets(args.target),
                 platform=args.platform, image_store=args.image_store, insecure=args.insecure,
             )
