@@ -78,6 +78,29 @@ def test_color_log_decisions() -> None:
     assert pd.isna(instructions["cache_key"].iloc[4])
 
 
+def test_color_log_pushes() -> None:
+    recording = ingest_kaniko_logs([COLOR_LOG])
+    instructions = recording.instructions
+
+    assert instructions["cache_layer_pushed"].tolist() == [True, False, False, True, False]
+    assert instructions["cache_pointer_pushed"].tolist() == [False] * 5
+    assert recording.builds.iloc[0]["cache_push_errors"] == 1
+
+
+def test_trace_pushes_match_color_log() -> None:
+    trace = ingest_kaniko_traces([DATA / "kaniko-classic-cold.otlp.json"]).instructions
+    log = ingest_kaniko_logs([COLOR_LOG]).instructions
+
+    assert trace["cache_layer_pushed"].tolist() == log["cache_layer_pushed"].tolist()
+    assert pd.isna(ingest_kaniko_traces([DATA / "kaniko-classic-cold.otlp.json"]).builds.iloc[0]["cache_push_errors"])
+
+
+def test_lookahead_warm_log_pushes_nothing() -> None:
+    instructions = ingest_kaniko_logs([TEXT_LOG]).instructions
+
+    assert instructions["cache_layer_pushed"].tolist() == [False, False, False]
+
+
 def test_color_log_stages_and_timing() -> None:
     recording = ingest_kaniko_logs([COLOR_LOG])
     stages = recording.stages

@@ -74,10 +74,34 @@ def ingest_kaniko_benchmarks(
 
 
 def recording_from_runs(runs: Sequence[KanikoRun], *, run_id: str, scenario: str | None) -> Recording:
-    """Return the tables of `runs`, with kaniko's span names in the spans' `engine_name`."""
+    """Return the tables of `runs` with kaniko's extra columns.
+
+    The spans' `engine_name` is kaniko's span name. The instructions'
+    `cache_layer_pushed` and `cache_pointer_pushed` say whether kaniko pushed a
+    layer or a pointer for the command, and the builds' `cache_push_errors` counts
+    failed cache pushes (a log reports them, a trace does not).
+    """
     events: list[Event] = []
     names: dict[tuple[str, str], str] = {}
     for run in runs:
         events.extend(run.events(run_id=run_id, scenario=scenario))
         names.update({(run.build_id, span_id): name for span_id, name in run.span_names.items()})
-    return recording_from_events(events, names)
+    recording = recording_from_events(events, names)
+
+    instructions = {
+        (run.build_id, i.stage_index, i.index): i for run in runs for i in run.instructions
+    }
+    keys = list(zip(
+        recording.instructions["build_id"],
+        recording.instructions["stage_index"],
+        recording.instructions["instruction_index"],
+    ))
+    add_columns(recording, "instructions", {
+        "cache_layer_pushed": [instructions[key].layer_pushed for key in keys],
+        "cache_pointer_pushed": [instructions[key].pointer_pushed for key in keys],
+    }, "boolean")
+    errors = {run.build_id: run.cache_push_errors for run in runs}
+    add_columns(recording, "builds", {
+        "cache_push_errors": [errors[build_id] for build_id in recording.builds["build_id"]],
+    }, "Int64")
+    return recording

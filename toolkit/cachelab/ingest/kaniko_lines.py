@@ -27,6 +27,9 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("miss", re.compile(r"^No cached layer found for cmd (.*)$")),
     ("unpacking", re.compile(r"^Unpacking rootfs as cmd (.*) requires it\.$")),
     ("skip-unpacking", re.compile(r"^Skipping unpacking as no commands require it\.$")),
+    ("push-layer", re.compile(r"^Pushing layer \S+?:([0-9a-f]{16,}) to cache now")),
+    ("push-pointer", re.compile(r"^Pushing cache pointer \S+?:([0-9a-f]{16,}) -> ([0-9a-f]{16,})")),
+    ("push-error", re.compile(r"^Error uploading layer to cache: (.*)$")),
 )
 
 

@@ -77,6 +77,8 @@ class _LogReader:
         self.probes: list[str] = []
         self.redirect: str | None = None
         self.squashes: list[tuple[str, str]] = []
+        self.layer_pushes: list[tuple[int | None, str]] = []
+        self.pointer_pushes: list[tuple[str, str]] = []
 
     def feed(self, record: LogRecord) -> None:
         self.records += 1
@@ -142,6 +144,15 @@ class _LogReader:
         if self.current is not None:
             self.run.stage(self.current).unpacked = False
 
+    def _on_push_layer(self, message: Message) -> None:
+        self.layer_pushes.append((self.current, message.groups[0]))
+
+    def _on_push_pointer(self, message: Message) -> None:
+        self.pointer_pushes.append((message.groups[0], message.groups[1]))
+
+    def _on_push_error(self, message: Message) -> None:
+        self.run.cache_push_errors = (self.run.cache_push_errors or 0) + 1
+
     def _on_command(self, message: Message) -> None:
         if self.current is not None:
             self.stage_logs[self.current].executed.append(message.groups[0])
@@ -171,6 +182,9 @@ class _LogReader:
         used_keys: set[str] = set()
         for index, stage_log in sorted(self.stage_logs.items()):
             self.run.instructions.extend(self._instructions(index, stage_log, used_keys))
+        if self.run.cache_enabled:
+            self._match_pushes()
+            self.run.cache_push_errors = self.run.cache_push_errors or 0
         self._resolve_squashes()
         logger.info(
             "%s: %d log records, %d stages, %d instructions",
@@ -216,6 +230,38 @@ class _LogReader:
                     instruction.key_source = "content" if instruction.kind in ("COPY", "ADD") else "text"
             instructions.append(instruction)
         return instructions
+
+    def _match_pushes(self) -> None:
+        """Mark the instructions kaniko pushed a layer or pointer for.
+
+        A push line names the key. A command that was not probed has no key in the
+        log until its layer is pushed, so an unmatched layer key goes to the first
+        executed command of the same stage that has no key and did not hit.
+        """
+        for instruction in self.run.instructions:
+            instruction.layer_pushed = False
+            instruction.pointer_pushed = False
+        by_key = {i.cache_key: i for i in self.run.instructions if i.cache_key is not None}
+        for stage_index, key in self.layer_pushes:
+            instruction = by_key.get(key)
+            if instruction is None:
+                instruction = next(
+                    (i for i in self.run.instructions
+                     if i.stage_index == stage_index and i.cache_key is None and i.decision != "hit"),
+                    None,
+                )
+                if instruction is None:
+                    logger.debug("%s: no command for pushed layer %s", self.source, key)
+                    continue
+                instruction.cache_key = key
+                instruction.key_source = "content" if instruction.kind in ("COPY", "ADD") else "text"
+                by_key[key] = instruction
+            instruction.layer_pushed = True
+        for pointer_key, target in self.pointer_pushes:
+            instruction = by_key.get(target)
+            if instruction is not None:
+                instruction.pointer_pushed = True
+                instruction.redirect_key = instruction.redirect_key or pointer_key
 
     def _take_precomputed(self, instruction: KanikoInstruction, used_keys: set[str]) -> None:
         for candidate in self.precompute.get(instruction.text, []):

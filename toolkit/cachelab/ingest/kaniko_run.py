@@ -52,6 +52,9 @@ class KanikoInstruction:
     key_source: str | None = None
     probed: bool = False
     decision: str = "not-probed"
+    # Whether kaniko pushed a layer or a pointer for this command; None without --cache.
+    layer_pushed: bool | None = None
+    pointer_pushed: bool | None = None
 
     @property
     def kind(self) -> str:
@@ -77,6 +80,7 @@ class KanikoRun:
     outcome: str = "ok"
     error: str | None = None
     image_digest: str | None = None
+    cache_push_errors: int | None = None
     stages: dict[int, KanikoStage] = field(default_factory=dict)
     instructions: list[KanikoInstruction] = field(default_factory=list)
     spans: list[SpanRecorded] = field(default_factory=list)

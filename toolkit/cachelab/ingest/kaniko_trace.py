@@ -236,9 +236,9 @@ def _add_spans(
                 if following < len(commands):
                     stage_index = positions[commands[following].span_id][0]
             elif span.name in _AFTER_COMMAND:
-                preceding = bisect.bisect_right(command_starts, span.start_ns) - 1
-                if preceding >= 0:
-                    stage_index, instruction_index = positions[commands[preceding].span_id]
+                preceding = _preceding_command(span, commands, command_starts)
+                if preceding is not None:
+                    stage_index, instruction_index = positions[preceding.span_id]
                     if span.name.startswith("Saving stage"):
                         instruction_index = None
         records.append(
@@ -260,7 +260,46 @@ def _add_spans(
     for stage in run.stages.values():
         if stage.unpacked is None:
             stage.unpacked = False
+    _mark_pushes(run, records)
     run.spans = _with_stage_spans(records, root.span_id if root is not None else None, top_level)
+
+
+def _preceding_command(span: OtlpSpan, commands: list[OtlpSpan], starts: list[int]) -> OtlpSpan | None:
+    """Return the command whose work `span` finishes.
+
+    Cache pushes run in the background, so the next command may start before its
+    predecessor's push does. A layer is pushed only for a command that did not hit,
+    and a pointer only for a cross-stage COPY or ADD, so the latest earlier command
+    of that kind is taken, and the latest earlier command otherwise.
+    """
+    earlier = commands[: bisect.bisect_right(starts, span.start_ns)]
+    if not earlier:
+        return None
+    if span.name == "Pushing cached layer":
+        candidates = [c for c in earlier if c.attributes.get("kaniko.cache.hit") is not True]
+    elif span.name == "Pushing cache pointer":
+        candidates = [c for c in earlier if _is_cross_stage_copy(str(c.attributes.get("kaniko.command", "")))]
+    else:
+        candidates = []
+    return (candidates or earlier)[-1]
+
+
+def _is_cross_stage_copy(text: str) -> bool:
+    words = text.split()
+    return bool(words) and words[0].upper() in ("COPY", "ADD") and any(w.startswith("--from=") for w in words)
+
+
+def _mark_pushes(run: KanikoRun, records: list[SpanRecorded]) -> None:
+    if not run.cache_enabled:
+        return
+    pushed: dict[str, set[tuple[int | None, int | None]]] = {"push-layer": set(), "push-pointer": set()}
+    for record in records:
+        if record.phase in pushed and run.span_names.get(record.span_id, "").startswith("Pushing"):
+            pushed[record.phase].add((record.stage_index, record.instruction_index))
+    for instruction in run.instructions:
+        position = (instruction.stage_index, instruction.index)
+        instruction.layer_pushed = position in pushed["push-layer"]
+        instruction.pointer_pushed = position in pushed["push-pointer"]
 
 
 def _containing_push(span: OtlpSpan, pushes: list[OtlpSpan]) -> OtlpSpan | None:
