@@ -180,6 +180,18 @@ def test_clear_cache_step_builds_cold(image_store: Path, tmp_path: Path) -> None
     assert builds.loc[2, "cache_misses"] == builds.loc[0, "cache_misses"]
 
 
+def test_failed_build_propagates_and_saves_nothing(image_store: Path, tmp_path: Path) -> None:
+    from cachelab.build.errors import RunFailed
+
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM busybox\nRUN exit 3\n")
+    out = tmp_path / "out"
+    with pytest.raises(RunFailed) as caught:
+        compare(dockerfile, strategies=("lookahead",), out_dir=out, image_store=str(image_store))
+    assert "line 2" in str(caught.value)
+    assert not out.exists()
+
+
 def test_unknown_strategy_rejected(tmp_path: Path) -> None:
     with pytest.raises(StudyError) as caught:
         compare(EXAMPLES / "two-stage", strategies=("fastest",), out_dir=tmp_path)

@@ -70,7 +70,7 @@ class CreateFile:
 
     def apply(self, workspace: Workspace) -> None:
         target = workspace.context_path(self.path)
-        if target.exists() or target.is_symlink():
+        if _present(target):
             raise MutationError(
                 f"cannot create {self.path}: it already exists in the build context",
                 hint="Use an `edit` mutation to change an existing file.",
@@ -95,7 +95,7 @@ class DeleteFile:
         target = workspace.context_path(self.path)
         if target.is_dir() and not target.is_symlink():
             shutil.rmtree(target)
-        elif target.exists() or target.is_symlink():
+        elif _present(target):
             target.unlink()
         else:
             raise _missing(self.path, self.op)
@@ -115,9 +115,9 @@ class RenameFile:
     def apply(self, workspace: Workspace) -> None:
         source = workspace.context_path(self.path)
         destination = workspace.context_path(self.to)
-        if not (source.exists() or source.is_symlink()):
+        if not _present(source):
             raise _missing(self.path, self.op)
-        if destination.exists() or destination.is_symlink():
+        if _present(destination):
             raise MutationError(
                 f"cannot rename {self.path} to {self.to}: the destination exists",
                 hint="Delete the destination first or choose another name.",
@@ -290,6 +290,11 @@ def _existing_file(workspace: Workspace, path: str, op: str) -> Path:
     if not target.is_file():
         raise _missing(path, op)
     return target
+
+
+def _present(path: Path) -> bool:
+    # `exists()` follows links, so a dangling link counts only through `is_symlink()`.
+    return path.exists() or path.is_symlink()
 
 
 def _missing(path: str, op: str) -> MutationError:
