@@ -176,6 +176,22 @@ def test_trace_error_status_sets_outcome(tmp_path: Path) -> None:
     assert row["error"] == "error building image"
 
 
+def test_trace_without_cache_not_probed(tmp_path: Path) -> None:
+    document = json.loads(TRACE.read_text())
+    for resource_spans in document["resourceSpans"]:
+        for span in resource_spans["scopeSpans"][0]["spans"]:
+            span["attributes"] = [a for a in span["attributes"] if not a["key"].startswith("kaniko.cache.")]
+    uncached = tmp_path / "uncached.json"
+    uncached.write_text(json.dumps(document))
+
+    recording = ingest_kaniko_traces([uncached])
+
+    assert recording.builds.iloc[0]["strategy"] == "no-cache"
+    assert set(recording.instructions["decision"]) == {"not-probed"}
+    assert recording.instructions["cache_key"].isna().all()
+    assert recording.instructions["cache_layer_pushed"].isna().all()
+
+
 def test_trace_log_count_must_match(tmp_path: Path) -> None:
     with pytest.raises(IngestError, match="1 logs for 2 traces"):
         ingest_kaniko_traces([TRACE, TRACE], logs=[DATA / "kaniko-classic-cold.color.log"])

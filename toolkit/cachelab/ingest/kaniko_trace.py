@@ -8,6 +8,10 @@ command follows them, snapshots and cache pushes to the command before them. A
 `Total Push Time` span that lies inside a cache push is timed again by kaniko's
 push code, so it becomes a child of that push. Each stage gets a derived `stage`
 span from its first to its last non-push span, because kaniko records none.
+
+A stage that lookahead eliminated, or that a squash merged into its child, runs no
+command and so has no row unless the log of the same build is paired with the
+trace. Neither does the trace name a stage's base.
 """
 
 from __future__ import annotations
