@@ -1,7 +1,8 @@
 """Writing copied files into a stage root with the owners, modes and times COPY sets.
 
 Owners: `--chown` when given; otherwise the source's own uid and gid are kept,
-as kaniko does (Docker would use 0:0 for files from the build context). As
+as kaniko does with its "do not change" default owner (Docker would use 0:0 for
+files from the build context). As
 root, owners are set with `lchown`; otherwise they go to the snapshot's owner
 side table through `record_owner`. Modes: `--chmod` for every copied file and
 directory when given, else the source's mode. Modification times are kept.
