@@ -188,6 +188,20 @@ def test_log_squash_marks_absorbed_stage() -> None:
     assert [i.index for i in run.instructions] == [0, 1]
 
 
+def test_log_without_stage_line_one_stage() -> None:
+    lines = [
+        "INFO[0000] Checking for cached layer registry.test/cache:" + "ab" * 32 + "...",
+        "INFO[0000] Using caching version of cmd: RUN make",
+        "INFO[0000] RUN make",
+        "INFO[0001] COPY out /out",
+    ]
+    run = run_from_log_lines(lines, build_id="single")
+
+    assert list(run.stages) == [0]
+    assert [(i.index, i.decision) for i in run.instructions] == [(0, "hit"), (1, "not-probed")]
+    assert run.instructions[0].cache_key == "ab" * 32
+
+
 def test_log_without_records_rejected(tmp_path: Path) -> None:
     empty = tmp_path / "empty.log"
     empty.write_text("plain output\n")

@@ -154,9 +154,24 @@ class _LogReader:
         self.run.cache_push_errors = (self.run.cache_push_errors or 0) + 1
 
     def _on_command(self, message: Message) -> None:
-        if self.current is not None:
-            self.stage_logs[self.current].executed.append(message.groups[0])
+        if self.current is None:
+            self._start_unannounced_stage()
+        assert self.current is not None
+        self.stage_logs[self.current].executed.append(message.groups[0])
         self._reset_probe()
+
+    def _start_unannounced_stage(self) -> None:
+        """Treat a log that runs commands before any `Building stage` line as one stage.
+
+        Only the lookahead precompute pass prints cache lines before that line, and it
+        runs no command, so the cache lines seen so far belong to this stage.
+        """
+        self.current = 0
+        self.run.stage(0)
+        stage_log = self.stage_logs[0]
+        for text, decisions in self.precompute.items():
+            stage_log.decisions[text].extend(decisions)
+        self.precompute.clear()
 
     def _decide(self, text: str, decision: str) -> None:
         self.run.cache_enabled = True
