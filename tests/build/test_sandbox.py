@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from cachelab.build import fsstate
+from cachelab.build import sandbox as sandbox_module
 from cachelab.build.errors import InstructionError, RunFailed, SandboxUnavailable
 from cachelab.build.mounts import MountSources, resolve_mounts
 from cachelab.build.run import execute_run, network_allowed, run_command
@@ -192,6 +194,24 @@ def test_user_writes_own_home(busybox_root: Path) -> None:
 
     made = os.lstat(busybox_root / "home" / "app" / "made")
     assert (made.st_uid, made.st_gid) == (1000, 1000)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to fake an unprivileged caller's files")
+def test_owner_restore_without_root_uses_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "root"
+    (root / "old").mkdir(parents=True)
+    before = fsstate.scan(root)
+    (root / "old" / "new-file").write_text("x")
+    os.chown(root / "old" / "new-file", 1000, 1000)  # as a user namespace run leaves it
+    monkeypatch.setattr(sandbox_module.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(sandbox_module.os, "getegid", lambda: 1000)
+    recorded: dict[str, tuple[int, int]] = {}
+
+    sandbox_module._restore_owners(str(root), before, UserIds(0, 0),
+                                   lambda rel, uid, gid: recorded.__setitem__(rel, (uid, gid)))
+
+    assert recorded == {"old/new-file": (0, 0)}
+    assert os.lstat(root / "old" / "new-file").st_uid == 1000
 
 
 def test_user_cannot_write_root_files(busybox_root: Path) -> None:

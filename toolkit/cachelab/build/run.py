@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from cachelab.build.errors import InstructionError, RunFailed
 from cachelab.build.rootpath import resolve_in_root
-from cachelab.build.sandbox import RunRequest, RunResult, Sandbox, SandboxMount
+from cachelab.build.sandbox import RecordOwner, RunRequest, RunResult, Sandbox, SandboxMount
 from cachelab.build.users import ROOT, UserIds, home_directory
 from cachelab.dockerfile.model import Instruction
 
@@ -89,11 +89,13 @@ def execute_run(
     network: bool = False,
     timeout_s: float | None = None,
     temp_dir: str | None = None,
+    record_owner: RecordOwner | None = None,
 ) -> RunResult:
     """Run a RUN instruction on `root`; raise `RunFailed` unless it exits with 0.
 
     `env` is the environment (config Env and build args) as `K=V`; HOME is
-    added from /etc/passwd unless `env` sets it.
+    added from /etc/passwd unless `env` sets it. `record_owner` is passed to
+    `Sandbox.run`.
     """
     command = run_command(instruction, shell=shell, temp_dir=temp_dir)
     environment = list(env)
@@ -114,7 +116,7 @@ def execute_run(
         timeout_s=timeout_s,
     )
     try:
-        result = sandbox.run(root, request)
+        result = sandbox.run(root, request, record_owner=record_owner)
     finally:
         for script in command.scripts:
             if script.source:

@@ -35,7 +35,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +46,7 @@ from cachelab.build.users import ROOT, UserIds
 logger = logging.getLogger(__name__)
 
 HOSTNAME = "cachelab"
+RecordOwner = Callable[[str, int, int], None]
 _NSINIT = Path(__file__).with_name("_nsinit.py")
 _MAX_LINE = 8192
 
@@ -126,8 +127,19 @@ class Sandbox:
             return "unshare"
         return self._choices[0]
 
-    def run(self, root: str | os.PathLike[str], request: RunRequest) -> RunResult:
-        """Run `request` on `root` and wait for it; the root is changed in place."""
+    def run(
+        self,
+        root: str | os.PathLike[str],
+        request: RunRequest,
+        *,
+        record_owner: RecordOwner | None = None,
+    ) -> RunResult:
+        """Run `request` on `root` and wait for it; the root is changed in place.
+
+        `record_owner(rel, uid, gid)` receives the owners of files the command
+        created when they cannot be set with `lchown` (bubblewrap without root);
+        pass the snapshot's owner side table.
+        """
         root_str = os.path.realpath(root)
         backend = self.backend_for(request)
         stubs = _missing_stub_paths(root_str, request.mounts)
@@ -144,7 +156,7 @@ class Sandbox:
         finally:
             _remove_stubs(root_str, stubs)
         if before is not None:
-            _restore_owners(root_str, before, request.user)
+            _restore_owners(root_str, before, request.user, record_owner)
         return result
 
     def _execute(self, argv: list[str], request: RunRequest, backend: str) -> RunResult:
@@ -275,13 +287,16 @@ def _remove_stubs(root: str, stubs: list[str]) -> None:
             logger.debug("kept mount point %s: %s", path, exc)
 
 
-def _restore_owners(root: str, before: fsstate.FsState, user: UserIds) -> None:
+def _restore_owners(
+    root: str, before: fsstate.FsState, user: UserIds, record_owner: RecordOwner | None
+) -> None:
     """Give inodes created during a user-namespace run to the requested uid and gid.
 
     In bubblewrap's user namespace only the requested uid exists, mapped to the
     caller's own, so every inode created there belongs to the caller on disk and
     nothing else could have created it. Inodes that existed before keep their
     owner. A new entry in a set-group-ID directory keeps the directory's group.
+    Without root the owner goes to `record_owner` instead of `lchown`.
     NOTE: inside such a run, files owned by other ids look like they belong to
     `nobody`, and permission checks use the caller's real id.
     """
@@ -295,4 +310,7 @@ def _restore_owners(root: str, before: fsstate.FsState, user: UserIds) -> None:
         parent = after.get(rel.rpartition("/")[0]) if "/" in rel else None
         if parent is not None and parent.mode & 0o2000:
             gid = parent.gid
-        os.lchown(os.path.join(root, rel), user.uid, gid)
+        if caller[0] == 0:
+            os.lchown(os.path.join(root, rel), user.uid, gid)
+        elif record_owner is not None:
+            record_owner(rel, user.uid, gid)
