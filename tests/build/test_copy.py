@@ -192,6 +192,11 @@ def test_wildcard_matching_nothing(context: Path, stage: Path) -> None:
         _copy("COPY *.rs /dst/", context, stage)
 
 
+def test_invalid_wildcard(context: Path, stage: Path) -> None:
+    with pytest.raises(CopyError, match="line 2: invalid wildcard"):
+        _copy("COPY [a-.txt /dst/", context, stage)
+
+
 def test_multiple_sources_need_dir(context: Path, stage: Path) -> None:
     with pytest.raises(CopyError, match="more than one source"):
         _copy("COPY a.txt b.txt /file", context, stage)

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from cachelab.build.errors import CopySourceNotFound
+from cachelab.build.errors import CopyError, CopySourceNotFound
 from cachelab.build.rootpath import resolve_in_root
 from cachelab.keys import gopath
 from cachelab.keys.dockerignore import DockerIgnore
@@ -55,7 +55,14 @@ def match_sources(root: SourceRoot, word: str, *, line: int | None) -> list[Matc
     """Return the paths `word` names under `root`, sorted; raise if there are none."""
     cleaned = gopath.clean("/" + word).lstrip("/")
     if gopath.has_glob(cleaned):
-        matches = sorted(_glob(root, cleaned))
+        try:
+            matches = sorted(_glob(root, cleaned))
+        except gopath.BadPatternError:
+            where = f"line {line}: " if line is not None else ""
+            raise CopyError(
+                f"{where}invalid wildcard in COPY/ADD source {word!r}",
+                hint="Check the brackets and escapes; the syntax is Go's filepath.Match.",
+            ) from None
     else:
         matches = [cleaned] if os.path.lexists(resolve_in_root(root.path, cleaned)) or not cleaned else []
     matches = [rel for rel in matches if not root.excluded(rel)]

@@ -258,25 +258,26 @@ class _LogReader:
             instruction.pointer_pushed = False
         by_key = {i.cache_key: i for i in self.run.instructions if i.cache_key is not None}
         for stage_index, key in self.layer_pushes:
-            instruction = by_key.get(key)
-            if instruction is None:
-                instruction = next(
-                    (i for i in self.run.instructions
-                     if i.stage_index == stage_index and i.cache_key is None and i.decision != "hit"),
-                    None,
-                )
-                if instruction is None:
-                    logger.debug("%s: no command for pushed layer %s", self.source, key)
-                    continue
-                instruction.cache_key = key
-                instruction.key_source = "content" if instruction.kind in ("COPY", "ADD") else "text"
-                by_key[key] = instruction
-            instruction.layer_pushed = True
+            pushed = by_key.get(key) or self._unkeyed_command(stage_index)
+            if pushed is None:
+                logger.debug("%s: no command for pushed layer %s", self.source, key)
+                continue
+            if pushed.cache_key is None:
+                pushed.cache_key = key
+                pushed.key_source = "content" if pushed.kind in ("COPY", "ADD") else "text"
+                by_key[key] = pushed
+            pushed.layer_pushed = True
         for pointer_key, target in self.pointer_pushes:
-            instruction = by_key.get(target)
-            if instruction is not None:
-                instruction.pointer_pushed = True
-                instruction.redirect_key = instruction.redirect_key or pointer_key
+            pointed = by_key.get(target)
+            if pointed is not None:
+                pointed.pointer_pushed = True
+                pointed.redirect_key = pointed.redirect_key or pointer_key
+
+    def _unkeyed_command(self, stage_index: int | None) -> KanikoInstruction | None:
+        for instruction in self.run.instructions:
+            if instruction.stage_index == stage_index and instruction.cache_key is None and instruction.decision != "hit":
+                return instruction
+        return None
 
     def _take_precomputed(self, instruction: KanikoInstruction, used_keys: set[str]) -> None:
         for candidate in self.precompute.get(instruction.text, []):

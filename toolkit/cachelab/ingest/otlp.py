@@ -90,8 +90,8 @@ def spans_from_protobuf(data: bytes, *, source: str) -> Iterator[OtlpSpan]:
 def protobuf_to_request(data: bytes, *, source: str) -> dict[str, Any]:
     """Decode a protobuf request into the same dict the JSON encoding gives."""
     try:
-        from google.protobuf import json_format
-        from google.protobuf.message import DecodeError
+        from google.protobuf import json_format  # type: ignore[import-untyped]
+        from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
         from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
     except ImportError:
         raise IngestError(
