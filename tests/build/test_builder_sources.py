@@ -10,8 +10,8 @@ import pytest
 
 from cachelab.build.builder import build
 from cachelab.build.progress import Progress, progress_wanted
-from cachelab.build.request import BuildRequest
-from cachelab.events import ListSink, SpanRecorded
+from cachelab.build.request import BuildRequest, BuildResult
+from cachelab.events import Event, ListSink, SpanRecorded
 from tests.fixtures.images import BusyboxImage
 
 COPY_FROM_IMAGE = """\
@@ -29,7 +29,7 @@ CMD ["cat", "greeting.txt"]
 """
 
 
-def _build(tmp_path: Path, image_store: Path, text: str, strategy: str, **options: object) -> tuple[object, list[object]]:
+def _build(tmp_path: Path, image_store: Path, text: str, strategy: str, **options: object) -> tuple[BuildResult, list[Event]]:
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_text(text)
     context = tmp_path / "context"
@@ -46,32 +46,32 @@ def test_copy_from_external_image(tmp_path: Path, image_store: Path) -> None:
     cold, _ = _build(tmp_path, image_store, COPY_FROM_IMAGE, "per-stage")
     warm, events = _build(tmp_path, image_store, COPY_FROM_IMAGE, "per-stage")
 
-    assert [i.decision for i in cold.stages[0].instructions] == ["miss", "not-probed"]  # type: ignore[attr-defined]
-    assert [i.decision for i in warm.stages[0].instructions] == ["hit", "hit"]  # type: ignore[attr-defined]
-    assert warm.stages[0].instructions[0].files_hashed == 1  # type: ignore[attr-defined]
+    assert [i.decision for i in cold.stages[0].instructions] == ["miss", "not-probed"]
+    assert [i.decision for i in warm.stages[0].instructions] == ["hit", "hit"]
+    assert warm.stages[0].instructions[0].files_hashed == 1
     unpacks = [event for event in events if isinstance(event, SpanRecorded) and event.phase == "unpack"]
     assert [event.attributes["digest"] for event in unpacks] == [
-        layer.digest for layer in cold.image.layers[:1]  # type: ignore[attr-defined]
+        layer.digest for layer in cold.image.layers[:1]
     ]
 
 
 def test_workdir_env_and_cmd_in_config(tmp_path: Path, image_store: Path) -> None:
     result, _ = _build(tmp_path, image_store, WORKDIR_AND_ENV, "lookahead")
 
-    config = json.loads(result.image.config)  # type: ignore[attr-defined]
+    config = json.loads(result.image.config)
     assert config["config"]["WorkingDir"] == "/srv/app"
     assert "GREETING=hello" in config["config"]["Env"]
     assert config["config"]["Cmd"] == ["cat", "greeting.txt"]
     # With the cache on, every instruction adds a layer: base, ENV, WORKDIR, RUN, CMD.
-    assert len(result.image.layers) == 5  # type: ignore[attr-defined]
+    assert len(result.image.layers) == 5
 
 
 def test_workdir_layers_without_cache(tmp_path: Path, image_store: Path) -> None:
     result, _ = _build(tmp_path, image_store, WORKDIR_AND_ENV, "no-cache")
 
-    config = json.loads(result.image.config)  # type: ignore[attr-defined]
+    config = json.loads(result.image.config)
     # Without the cache only WORKDIR and RUN add layers; ENV and CMD add empty history entries.
-    assert len(result.image.layers) == 3  # type: ignore[attr-defined]
+    assert len(result.image.layers) == 3
     assert [entry.get("empty_layer", False) for entry in config["history"][-4:]] == [True, False, False, True]
 
 
@@ -117,7 +117,7 @@ def test_base_pulled_from_registry(tmp_path: Path, image_store: Path, busybox_im
 
     downloads = [event for event in events if isinstance(event, SpanRecorded) and event.phase == "download"]
     assert len(downloads) == 1
-    assert downloads[0].bytes == result.image.layers[0].size  # type: ignore[attr-defined]
+    assert downloads[0].bytes == result.image.layers[0].size
     assert (downloads[0].requests or 0) >= 1
     assert downloads[0].attributes["origin"] == "base"
-    assert result.stages[0].base_ref == busybox_image.registry_ref  # type: ignore[attr-defined]
+    assert result.stages[0].base_ref == busybox_image.registry_ref

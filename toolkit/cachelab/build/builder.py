@@ -24,7 +24,7 @@ import platform as host_platform
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cachelab import __version__
@@ -131,7 +131,7 @@ def _started_event(request: BuildRequest, build_id: str, flags: str) -> BuildSta
         flags=flags,
         dockerfile_id=request.dockerfile_id or _dockerfile_id(request.dockerfile),
         target=",".join(request.targets) or None,
-        started_at=datetime.now(timezone.utc),
+        started_at=datetime.now(UTC),
         scenario=request.scenario,
         step=request.step,
         repeat=request.repeat,

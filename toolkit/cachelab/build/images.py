@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cachelab.build.errors import BuildError
 from cachelab.oci.busybox import DEFAULT_BUSYBOX, busybox_rootfs
-from cachelab.oci.errors import InvalidReference
 from cachelab.oci.image import (
     Image,
     ImageResolver,
@@ -133,7 +133,10 @@ class BuildImages:
             import_rootfs(rootfs, f"oci:{self.store.path}:{temporary}", resolver=self.resolver)
         descriptor = self.store.find(temporary)
         if descriptor is None:
-            raise InvalidReference(f"busybox import into {self.store.path} left no image tagged {temporary!r}")
+            raise BuildError(
+                f"busybox import into {self.store.path} left no image tagged {temporary!r}",
+                hint="Run `cachelab store check` on the image store and remove it if it is damaged.",
+            )
         self.store.tag(tag, descriptor)
         self.store.untag(temporary)
 

@@ -10,7 +10,7 @@ the manifest is built from the layer descriptors and its digest computed.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from cachelab.build.request import LayerDescriptor, OutputImage
 from cachelab.build.stage_image import StageImage
@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 def assemble(image: StageImage, *, created: datetime | None = None) -> tuple[bytes, str, bytes]:
     """Return the manifest, its media type and the config of a stage image."""
     config = image.config.copy()
-    config.created = (created or datetime.now(timezone.utc)).isoformat().replace("+00:00", "Z")
+    config.created = (created or datetime.now(UTC)).isoformat().replace("+00:00", "Z")
     config_bytes = config.to_json()
     descriptors = [Descriptor(layer.media_type, layer.digest, layer.size) for layer in image.layers]
     manifest, media_type = build_manifest(config_bytes, descriptors, docker=image.docker_media_types)

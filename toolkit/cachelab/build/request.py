@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cachelab.build.errors import BuildError
-from cachelab.keys.flags import KanikoOptions, profile as named_profile
+from cachelab.keys.flags import KanikoOptions
+from cachelab.keys.flags import profile as named_profile
 from cachelab.plan.decisions import StagePlan
 
 STRATEGIES = ("no-cache", "per-stage", "lookahead")
@@ -115,4 +116,4 @@ class BuildResult:
     image_digest: str | None
     wall_s: float
     stages: list[StagePlan]
-    image: OutputImage | None
+    image: OutputImage

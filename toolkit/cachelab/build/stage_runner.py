@@ -21,7 +21,7 @@ import logging
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cachelab.build.config import ImageConfig
@@ -33,13 +33,13 @@ from cachelab.build.layer_io import LayerMover
 from cachelab.build.metadata import METADATA_KINDS, apply_metadata
 from cachelab.build.mounts import MountSources, resolve_mounts
 from cachelab.build.progress import Progress
+from cachelab.build.rootfs import BuildWorkspace
 from cachelab.build.run import execute_run, network_allowed
 from cachelab.build.sandbox import Sandbox
 from cachelab.build.snapshot import ChangeSet, Snapshot, Snapshotter, write_layer_tar
 from cachelab.build.stage_image import ImageLayer, StageImage, take_root
-from cachelab.build.users import UserIds, resolve_user
-from cachelab.build.rootfs import BuildWorkspace
 from cachelab.build.stagefiles import save_stage_files
+from cachelab.build.users import UserIds, resolve_user
 from cachelab.build.workdir import make_workdir
 from cachelab.dockerfile.model import Instruction
 from cachelab.events.spans import OpenSpan, SpanClock
@@ -359,7 +359,7 @@ class StageRunner:
         cache = self.session.cache
         if cache is None:
             return
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if planned.push_layer and planned.key is not None:
             with self._counted_span("push-layer") as span:
                 cache.put_layer(planned.key, _LayerBlob.of(layer), created_by=planned.text, created=now)
@@ -395,7 +395,7 @@ class StageRunner:
             span.attributes["files"] = str(saved)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _LayerBlob:
     """A built layer in the shape of the planner's `LayerBlob`."""
 
