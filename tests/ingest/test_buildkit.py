@@ -42,6 +42,7 @@ def test_buildkit_stages_from_step_labels() -> None:
     assert stages["stage_name"].iloc[0] == "builder"
     assert stages["stage_name"].isna().tolist() == [False, True]
     assert stages["base"].str.startswith("registry.test/library/alpine:3.20@sha256:").all()
+    assert stages["wall_s"].tolist() == pytest.approx([4.2 - 0.91, 4.3 - 0.91])
 
 
 def test_buildkit_instruction_decisions() -> None:

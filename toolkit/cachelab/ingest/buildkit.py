@@ -310,4 +310,22 @@ def _spans(
                 )
             )
             names[(build_id, span_id)] = status_name
-    return spans, names
+    return spans + _stage_spans(spans, build_id), names
+
+
+def _stage_spans(spans: list[SpanRecorded], build_id: str) -> list[SpanRecorded]:
+    """Return a derived `stage` span per stage, from its first vertex start to its last vertex end.
+
+    BuildKit runs independent stages in parallel, so stage spans may overlap.
+    """
+    by_stage: dict[int, list[SpanRecorded]] = {}
+    for span in spans:
+        if span.stage_index is not None and span.parent_id is None:
+            by_stage.setdefault(span.stage_index, []).append(span)
+    return [
+        SpanRecorded(
+            build_id=build_id, span_id=f"stage-{index}", parent_id=None, phase="stage",
+            start_s=min(s.start_s for s in members), end_s=max(s.end_s for s in members), stage_index=index,
+        )
+        for index, members in sorted(by_stage.items())
+    ]
