@@ -345,3 +345,32 @@ def test_seed_from_saved_busybox_files(context: Path, rolling: bool, expected: s
 
     # The key kaniko v1.28.3 logged for `RUN echo one > /one` on this base.
     assert first.key == expected
+
+
+@pytest.mark.parametrize("profile_name", ["kaniko", "kaniko-copy"])
+def test_build_pass_keys_each_instruction_once(context: Path, profile_name: str) -> None:
+    planner = make_planner(CASE01, profile(profile_name), MemoryCache(), context)
+    calls: list[str] = []
+    keyed = planner.keyer.parts
+
+    def counting_parts(instruction, environment, *, source):  # type: ignore[no-untyped-def]
+        calls.append(instruction.text)
+        return keyed(instruction, environment, source=source)
+
+    planner.keyer.parts = counting_parts  # type: ignore[method-assign]
+    plan = planner.plan_stage(0)
+
+    assert calls == ["COPY app.txt /src/app.txt", "RUN tr a-z A-Z < /src/app.txt > /out.txt"]
+    assert plan.key_a_priori is True
+    assert plan.key_blockers == []
+
+
+def test_structural_a_priori_stops_at_copy_from(context: Path, builder_output: Path) -> None:
+    planner = make_planner(CASE01, profile("kaniko-copy"), MemoryCache(), context)
+    planner.stage_done(0, planner.plan_stage(0).final_key)
+
+    final = planner.plan_stage(1, lambda source: (str(builder_output), f"/kaniko/deps/{source}"))
+
+    assert [i.a_priori for i in final.instructions] == [False, False]
+    assert final.key_a_priori is False
+    assert final.key_blockers == ["inference-disabled"]

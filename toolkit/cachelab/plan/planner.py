@@ -29,8 +29,11 @@ from pathlib import Path
 from cachelab.dockerfile.model import Dockerfile
 from cachelab.keys.composite import CompositeKey, Mode
 from cachelab.keys.flags import KanikoOptions
+from cachelab.keys.parts import MissingSourcePolicy
 from cachelab.plan.decisions import (
     BLOCKER_BASE_STAGE_UNKEYED,
+    BLOCKER_COPY_FROM_CONTENT,
+    BLOCKER_INFERENCE_DISABLED,
     BLOCKER_NO_CACHE,
     InstructionPlan,
     StageAction,
@@ -60,6 +63,9 @@ class Planner:
     off); `images` resolves remote bases and `COPY --from=<image>` references.
     `now` is the time expiry is judged against (default: the current time).
     `cache_repo` only names the repository in UPLOAD lines of the plan text.
+    `missing_source` is the key engine's policy for file inputs that do not exist
+    (`raise`, as kaniko does, or `placeholder` for studies of Dockerfiles whose
+    context is absent).
     """
 
     def __init__(
@@ -76,6 +82,7 @@ class Planner:
         dockerfile_path: str | os.PathLike[str] | None = None,
         now: datetime | None = None,
         cache_repo: str | None = None,
+        missing_source: MissingSourcePolicy = "raise",
     ) -> None:
         self.dockerfile = dockerfile
         self.options = options
@@ -99,6 +106,7 @@ class Planner:
             options, dockerfile=dockerfile, context_dir=self.context_dir,
             dockerfile_path=dockerfile_path or dockerfile.path, build_args=self.build_args,
             platform=platform, last_stage=final.name if final is not None else None,
+            missing_source=missing_source,
         )
         self.eliminated: list[int] = []
         self.squashed_into: dict[int, int] = dict(self.selection.squashed_into)
@@ -108,6 +116,7 @@ class Planner:
         self._precompute_env: dict[int, StageEnvironment] = {}
         self._static: dict[int, StagePlan] | None = None
         self._static_env: dict[int, StageEnvironment] = {}
+        self._known_a_priori: dict[int, bool] = {}
         self._final_keys: dict[int, str] = {}
         self._build_env: dict[int, StageEnvironment] = {}
         self._planned: dict[int, StagePlan] = {}
@@ -170,7 +179,6 @@ class Planner:
             self._static = {}
             results = self._walk_all("static")
             self._static = {index: plan for index, (plan, _) in results.items()}
-            self._static_env = {index: result.environment for index, (_, result) in results.items()}
         return self._static
 
     def plan(self) -> list[StagePlan]:
@@ -204,7 +212,6 @@ class Planner:
         on a fresh Planner: it records final keys as `stage_done` does.
         """
         self.eliminate()
-        static = self.static_keys()
         built: dict[int, StagePlan] = {}
         for index in self.build_order():
             stage = self._stage(index)
@@ -217,7 +224,7 @@ class Planner:
                 self.stage_done(index, plan.final_key)
         plans = []
         for index in range(len(self.dockerfile.stages)):
-            plans.append(built[index] if index in built else self._dropped(index, static))
+            plans.append(built[index] if index in built else self._dropped(index, {}))
         return plans
 
     # The build pass
@@ -303,6 +310,16 @@ class Planner:
             results[stage.index] = (self._stage_plan(stage, result, pass_name), result)
         return results
 
+    def _unkeyed_environments(self) -> dict[int, StageEnvironment]:
+        if not self._static_env:
+            context = WalkContext(
+                gates=self.gates, keyer=self.keyer, pass_name="static", final_keys={}, image_digests={},
+            )
+            for stage in self.stages:
+                environment = self._environment(stage, self._static_env)
+                self._static_env[stage.index] = walk_stage(stage.commands, None, environment, context).environment
+        return self._static_env
+
     def _unkeyed(self, stage: PlanStage) -> StagePlan:
         environment = self._environment(stage, self._build_env)
         context = WalkContext(
@@ -327,10 +344,9 @@ class Planner:
             inherited = environments.get(stage.base_index) or self._precompute_env.get(stage.base_index)
             if inherited is None:
                 # The builder reported the base with `stage_done` without planning it
-                # here: ENV and ARG are fixed by the Dockerfile, so the cold-build walk
-                # gives the same environment.
-                self.static_keys()
-                inherited = self._static_env.get(stage.base_index)
+                # here. ENV and ARG are fixed by the Dockerfile, so a walk that keys
+                # nothing gives the same environment.
+                inherited = self._unkeyed_environments().get(stage.base_index)
             if inherited is not None:
                 return inherited.copy()
         return self.keyer.stage_environment(self.bases.config_env(stage))
@@ -364,14 +380,34 @@ class Planner:
         plan.key_a_priori = pass_name != "build" and result.final_key is not None
         for instruction in plan.instructions:
             instruction.a_priori = pass_name != "build" and instruction.key is not None
-        if pass_name == "build":
-            a_priori = self.precomputed.get(stage.index) or self.static_keys().get(stage.index)
-            _copy_a_priori(plan, a_priori)
+        if pass_name == "build" and stage.index in self.precomputed:
+            _copy_a_priori(plan, self.precomputed[stage.index])
+        elif pass_name == "build":
+            self._structural_a_priori(stage, plan)
         if not self.gates.cache:
             plan.key_a_priori = False
             plan.key_blockers = [BLOCKER_NO_CACHE]
         plan.should_unpack, plan.unpack_reason = decide_unpack(stage, plan)
         return plan
+
+    def _structural_a_priori(self, stage: PlanStage, plan: StagePlan) -> None:
+        # Without a precompute pass, decide what was knowable before building from the
+        # Dockerfile alone, so the build pass hashes nothing twice: keys are known up
+        # to the first COPY --from, on a base stage whose key was known.
+        known = True
+        blockers: list[str] = []
+        if stage.base_index is not None and not self._known_a_priori.get(stage.base_index, False):
+            known = False
+            blockers.append(BLOCKER_BASE_STAGE_UNKEYED)
+        for instruction in plan.instructions:
+            cross_stage = instruction.source_stage is not None or instruction.source_image is not None
+            if known and cross_stage:
+                known = False
+                blockers.append(BLOCKER_COPY_FROM_CONTENT if self.gates.inference else BLOCKER_INFERENCE_DISABLED)
+            instruction.a_priori = known and instruction.key is not None
+        plan.key_a_priori = known and plan.final_key is not None
+        plan.key_blockers = blockers
+        self._known_a_priori[stage.index] = plan.key_a_priori
 
     def _merged_precompute(self, stage: PlanStage) -> StagePlan:
         # A re-squashed stage keeps the precomputed decisions of its parts, in command order.
