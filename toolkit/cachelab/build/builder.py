@@ -73,6 +73,8 @@ def build(
     options = request.kaniko_options()
     build_id = uuid.uuid4().hex[:16]
     clock = SpanClock(build_id, sink)
+    logger.info("build %s of %s: strategy %s, cache %s", build_id, request.dockerfile, request.strategy,
+                (request.cache or "default store") if options.cache else "off")
     sink.emit(_started_event(request, build_id, options.render()))
     started = time.perf_counter()
     show = Progress(progress if progress is not None else progress_wanted())
@@ -80,9 +82,11 @@ def build(
         with clock.span("build"):
             result = _Build(request, build_id, clock, sink, show).run(images)
     except BaseException as error:
+        logger.info("build %s failed: %s", build_id, error)
         sink.emit(BuildFinished(build_id, time.perf_counter() - started, "error", error=str(error)))
         raise
     result.wall_s = time.perf_counter() - started
+    logger.info("build %s finished in %.2fs: image %s", build_id, result.wall_s, result.image_digest)
     sink.emit(BuildFinished(build_id, result.wall_s, "ok", image_digest=result.image_digest))
     show.build_finished(result.image_digest, result.wall_s)
     return result

@@ -59,6 +59,7 @@ class LayerMover:
             stats = extract_layer(blob, root, layer_digest=layer.digest)
             span.add_bytes(stats.file_bytes)
             span.attributes["digest"] = layer.digest
+            span.attributes["origin"] = layer.origin
         return local
 
 

@@ -35,7 +35,7 @@ class ImageLayer:
     media_type: str
     open: Callable[[], BinaryIO]
     path: str | None = None
-    origin: str = ""  # "base", "cache" or "built", for logs
+    origin: str = ""  # "base", "cache", "built" or "copy-from-image", for spans and logs
 
 
 @dataclass
