@@ -16,6 +16,7 @@ MAINTAINER contributes nothing at all.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -36,6 +37,11 @@ from cachelab.keys.flags import KanikoOptions
 logger = logging.getLogger(__name__)
 
 PartKind = Literal["env-count", "env", "instruction", "file", "inferred"]
+
+#: What hashing does with a file input that does not exist: `raise` (kaniko fails the
+#: build) or `placeholder` (a stand-in part, for studying Dockerfiles without their
+#: context, see `placeholder_part`).
+MissingSourcePolicy = Literal["raise", "placeholder"]
 
 #: The path kaniko saves a stage's files under for later `COPY --from`.
 KANIKO_DEPS_DIR = "/kaniko/deps"
@@ -101,6 +107,16 @@ class SourceRoot:
 def frame(text: str) -> str:
     """Return `"<UTF-8 byte length>:<text>"`, kaniko's length framing."""
     return f"{len(text.encode('utf-8', 'surrogateescape'))}:{text}"
+
+
+def placeholder_part(key_path: str) -> str:
+    """Return the stand-in part of a missing source under the `placeholder` policy.
+
+    It is the SHA-256 of `cachelab-missing-source:<key path>`, so it is stable
+    across builds and differs per path: it stands for unchanged content, never
+    for a real file hash.
+    """
+    return hashlib.sha256(f"cachelab-missing-source:{key_path}".encode()).hexdigest()
 
 
 def is_remote_url(source: str) -> bool:
@@ -221,9 +237,13 @@ class _FileInput:
 
 def copy_file_inputs(
     instruction: Instruction, env_state: StageEnv, *, context_root: str,
-    source_root: SourceRoot | None = None,
+    source_root: SourceRoot | None = None, keep_unmatched: bool = False,
 ) -> list[_FileInput]:
-    """Return the paths a COPY or ADD hashes, in kaniko's order (ADD skips URLs)."""
+    """Return the paths a COPY or ADD hashes, in kaniko's order (ADD skips URLs).
+
+    With `keep_unmatched` a wildcard source that matches nothing is returned as
+    written, so the `placeholder` policy can stand in for it.
+    """
     variables = env_state.variables()
     sources = [
         _clean_source(_expand(word, variables, env_state.escape))
@@ -234,7 +254,14 @@ def copy_file_inputs(
 
     if any(gopath.has_glob(source) for source in sources):
         try:
-            resolved = match_sources(sources, real_root)
+            if keep_unmatched and os.path.isdir(real_root):
+                resolved = []
+                for source in sources:
+                    resolved.extend(match_sources([source], real_root) or [source])
+            elif keep_unmatched:
+                resolved = sources
+            else:
+                resolved = match_sources(sources, real_root)
         except gopath.BadPatternError as exc:
             raise ExpansionError(f"invalid source pattern: {exc}").located(
                 None, instruction.start_line
@@ -303,6 +330,7 @@ def instruction_parts(
     dockerignore: DockerIgnore | None = None,
     source_root_for_from: SourceRoot | None = None,
     include_files: bool = True,
+    missing_source: MissingSourcePolicy = "raise",
 ) -> KeyParts:
     """Compute the key parts of `instruction` given the stage state before it.
 
@@ -311,7 +339,8 @@ def instruction_parts(
     `COPY --from`, `source_root_for_from` gives the directory of the source
     stage's files. With `include_files=False` no file is read, for the inference path,
     where the planner appends the source stage's key with `KeyParts.with_inferred`.
-    Raises `SourceNotFoundError` when a source does not exist.
+    Raises `SourceNotFoundError` when a source does not exist, unless
+    `missing_source` is `placeholder`, which appends `placeholder_part` instead.
     """
     kind = instruction.kind
     if kind == "MAINTAINER":
@@ -337,7 +366,7 @@ def instruction_parts(
     if include_files:
         file_context = _context_of(context, dockerignore, options)
         parts.extend(_file_parts(instruction, env_state, options, file_context,
-                                 source_root_for_from, stats))
+                                 source_root_for_from, stats, missing_source))
     return KeyParts(instruction, tuple(parts), tuple(replacement), stats.files_hashed,
                     stats.bytes_hashed)
 
@@ -349,6 +378,7 @@ def _file_parts(
     context: FileContext | None,
     source_root: SourceRoot | None,
     stats: HashStats,
+    missing_source: MissingSourcePolicy = "raise",
 ) -> list[KeyPart]:
     kind = instruction.kind
     if kind not in ("COPY", "ADD", "RUN"):
@@ -373,13 +403,17 @@ def _file_parts(
                                      run_mount_bind=options.run_mount_bind)
         else:
             inputs = copy_file_inputs(instruction, env_state, context_root=context.root,
-                                      source_root=source_root)
+                                      source_root=source_root,
+                                      keep_unmatched=missing_source == "placeholder")
     except ExpansionError as exc:
         raise exc.located(None, instruction.start_line) from None
 
     parts: list[KeyPart] = []
     for item in inputs:
         if not os.path.lexists(item.real):
+            if missing_source == "placeholder":
+                parts.append(KeyPart("file", placeholder_part(item.key), path=item.key))
+                continue
             root = source_root.real if source_root else context.root
             raise SourceNotFoundError(item.source, root=root, line=instruction.start_line,
                                       instruction=instruction.text)

@@ -10,7 +10,7 @@ from cachelab.dockerfile.model import Dockerfile, Instruction
 from cachelab.keys.buildargs import BuildArgs, StageEnv, predefined_args
 from cachelab.keys.dockerignore import FileContext
 from cachelab.keys.flags import KanikoOptions
-from cachelab.keys.parts import KeyParts, SourceRoot, instruction_parts
+from cachelab.keys.parts import KeyParts, MissingSourcePolicy, SourceRoot, instruction_parts
 
 # The symbolic config Env and build arguments of a stage (ENV and ARG applied).
 StageEnvironment = StageEnv
@@ -53,8 +53,10 @@ class Keyer:
         build_args: Mapping[str, str],
         platform: str | None,
         last_stage: str | None,
+        missing_source: MissingSourcePolicy = "raise",
     ) -> None:
         self.options = options
+        self.missing_source = missing_source
         self.escape = dockerfile.escape
         self.context = FileContext.from_dockerfile(
             dockerfile_path, context_dir,
@@ -79,7 +81,7 @@ class Keyer:
         root = SourceRoot(real=source[0], virtual=source[1]) if source is not None else None
         return CommandParts(instruction_parts(
             instruction, environment, options=self.options, context=self.context,
-            source_root_for_from=root,
+            source_root_for_from=root, missing_source=self.missing_source,
         ))
 
     def instruction_part(self, instruction: Instruction, environment: StageEnv) -> list[str]:

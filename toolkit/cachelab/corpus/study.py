@@ -1,0 +1,272 @@
+"""The static study of real Dockerfiles: stage graphs, base pinning and a-priori keys.
+
+For each Dockerfile it records, per stage as written, the shape of the stage graph
+(FROM chains, `COPY --from` fan-in and fan-out, external-image sources), how the
+base is pinned, and, for each profile of `PROFILE_STRATEGIES`, what the real
+Planner decides on an unchanged warm rebuild: the stage's action, whether its
+key is known a priori, what blocks it, and the static risks.
+
+Nothing is fetched, built or hashed. The Planner runs against the model's
+simulated cache (`cachelab.model`): a cold build writes every layer and pointer,
+then the rebuild is planned. Two stand-ins make this possible offline, and both
+are stated in every output:
+
+* every base image resolves to `StandInImageSource`'s synthetic image, whose seed
+  is the SHA-256 of the reference text;
+* every context or stage file resolves to the key engine's `placeholder` part.
+
+Files are studied one at a time from a stream (`study_entries`), optionally on
+several processes in chunks (`study_corpus`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from cachelab.corpus.manifest import CorpusEntry
+from cachelab.corpus.scan import SCAN_PLATFORM, reference_pin
+from cachelab.dockerfile import Dockerfile, DockerfileError, StageGraph, parse_dockerfile, plan_stages
+from cachelab.errors import CachelabError
+from cachelab.keys.errors import KeyEngineError
+from cachelab.model.catalog import BaseImageCatalog
+from cachelab.model.costs import CostModel
+from cachelab.model.simulate import SimulationInputs
+from cachelab.model.standin import StandInImageSource
+from cachelab.model.warm import PROFILE_STRATEGIES, STRATEGY_PROFILES, WarmRebuild, warm_rebuild
+from cachelab.plan.errors import PlanError
+
+logger = logging.getLogger(__name__)
+
+STUDY_PROFILES = tuple(PROFILE_STRATEGIES)
+# How stand-ins are named in the outputs (the `assumptions` of the headline table).
+BASE_STANDIN = "unknown bases: synthetic image, seed = sha256(reference)"
+FILE_PLACEHOLDER = "absent context and stage files: placeholder part sha256('cachelab-missing-source:' + path)"
+
+
+@dataclass(slots=True)
+class FileStudy:
+    """The study of one Dockerfile: a file row and its stage rows (one per stage and profile).
+
+    `rebuilds` keeps the simulated builds by profile when the caller asks for them
+    (to record the four tables); it is empty otherwise.
+    """
+
+    dockerfile_id: str
+    file_row: dict[str, object]
+    stage_rows: list[dict[str, object]] = field(default_factory=list)
+    rebuilds: dict[str, WarmRebuild] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class StudySettings:
+    """The inputs every file of one study shares."""
+
+    costs: CostModel = field(default_factory=CostModel)
+    catalog: BaseImageCatalog = field(default_factory=BaseImageCatalog.load)
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    keep_builds: bool = False
+
+
+class Study:
+    """Studies Dockerfiles one after another with one empty context directory and one image stand-in."""
+
+    def __init__(self, settings: StudySettings | None = None) -> None:
+        self.settings = settings or StudySettings()
+        self._context = tempfile.TemporaryDirectory(prefix="cachelab-study-")
+        self.images = StandInImageSource()
+
+    def close(self) -> None:
+        self._context.cleanup()
+
+    def __enter__(self) -> Study:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def study_text(self, text: str, dockerfile_id: str) -> FileStudy:
+        """Study one Dockerfile's text; parse and planning failures become a file row with `error`."""
+        file_row: dict[str, object] = {"dockerfile_id": dockerfile_id, "mode": "static", "error": None}
+        result = FileStudy(dockerfile_id, file_row)
+        try:
+            dockerfile = parse_dockerfile(text, dockerfile_id)
+            graph = plan_stages(dockerfile, platform=SCAN_PLATFORM)
+        except DockerfileError as exc:
+            file_row.update(error_kind="parse", error=str(exc), stages=None)
+            return result
+        file_row.update(_file_shape(dockerfile, graph))
+        inputs = SimulationInputs(
+            dockerfile=dockerfile, images=self.images, context_dir=self._context.name,
+            costs=self.settings.costs, catalog=self.settings.catalog, now=self.settings.now,
+        )
+        shapes = _stage_shapes(dockerfile, graph)
+        try:
+            rebuilds = {name: warm_rebuild(inputs, name) for name in STUDY_PROFILES}
+        except (DockerfileError, KeyEngineError, PlanError, CachelabError) as exc:
+            file_row.update(error_kind="plan", error=str(exc))
+            logger.info("%s: planning failed: %s", dockerfile_id, exc)
+            return result
+        for name, rebuild in rebuilds.items():
+            for plan in rebuild.warm.plans:
+                row = dict(shapes[plan.index])
+                row.update(
+                    dockerfile_id=dockerfile_id, profile=name, strategy=rebuild.strategy,
+                    action=plan.action, key_a_priori=plan.key_a_priori,
+                    key_blockers=list(plan.key_blockers), key_risks=list(plan.key_risks),
+                    mode="static",
+                )
+                result.stage_rows.append(row)
+        file_row.update(_modelled_savings(rebuilds))
+        if self.settings.keep_builds:
+            result.rebuilds = rebuilds
+        return result
+
+
+def _file_shape(dockerfile: Dockerfile, graph: StageGraph) -> dict[str, object]:
+    chains: dict[int, int] = {}
+    for stage in graph.stages:
+        base = stage.base_stage
+        chains[stage.index] = 1 + (chains[base] if base is not None else 0)
+    return {
+        "error_kind": None,
+        "stages": len(dockerfile.stages),
+        "multistage": len(dockerfile.stages) > 1,
+        "live_stages": sum(1 for stage in graph.stages if stage.live),
+        "built_stages": len(graph.built),
+        "max_from_chain": max(chains.values(), default=0),
+        "copy_from_stage": sum(1 for s in graph.stages for ref in s.sources if ref.stage is not None),
+        "copy_from_image": sum(1 for s in graph.stages for ref in s.sources if ref.image is not None),
+    }
+
+
+def base_pin(written_base: str, base_kind: str, base_image: str | None) -> str:
+    """Classify how a stage's base is pinned: scratch, stage, arg, digest, tag or latest.
+
+    `arg` means the FROM word needs a variable (its meta ARG default decides the image).
+    """
+    if base_kind == "scratch":
+        return "scratch"
+    if base_kind == "stage":
+        return "stage"
+    if "$" in written_base:
+        return "arg"
+    return reference_pin(base_image or written_base)
+
+
+def _stage_shapes(dockerfile: Dockerfile, graph: StageGraph) -> dict[int, dict[str, object]]:
+    """Return the graph features of every stage as written, by index."""
+    consumers: Counter[int] = Counter()
+    children: Counter[int] = Counter()
+    for info in graph.stages:
+        for source in {ref.stage for ref in info.sources if ref.stage is not None}:
+            consumers[source] += 1
+        if info.base_stage is not None:
+            children[info.base_stage] += 1
+
+    shapes: dict[int, dict[str, object]] = {}
+    depth: dict[int, int] = {}
+    for info, stage in zip(graph.stages, dockerfile.stages, strict=True):
+        depth[info.index] = 1 + (depth[info.base_stage] if info.base_stage is not None else 0)
+        shapes[info.index] = {
+            "stage_index": info.index,
+            "stage_name": info.name,
+            "base": stage.base,
+            "base_kind": info.base_kind,
+            "base_pin": base_pin(stage.base, info.base_kind, info.base_image),
+            "from_chain_depth": depth[info.index],
+            "from_children": children[info.index],
+            "copy_from_sources": len({ref.stage for ref in info.sources if ref.stage is not None}),
+            "copy_from_consumers": consumers[info.index],
+            "external_sources": sum(1 for ref in info.sources if ref.image is not None),
+            "live": info.live,
+        }
+    return shapes
+
+
+def _modelled_savings(rebuilds: dict[str, WarmRebuild]) -> dict[str, object]:
+    row: dict[str, object] = {}
+    for strategy, profile_name in STRATEGY_PROFILES.items():
+        warm = rebuilds[profile_name].warm
+        column = strategy.replace("-", "_")
+        row[f"{column}_warm_s"] = warm.wall_s
+        row[f"{column}_warm_bytes"] = warm.bytes_downloaded
+        row[f"{column}_stages_built"] = warm.count("built")
+    lookahead = rebuilds[STRATEGY_PROFILES["lookahead"]].warm
+    row["stages_eliminated"] = lookahead.count("eliminated")
+    row["saved_s"] = row["per_stage_warm_s"] - row["lookahead_warm_s"]  # type: ignore[operator]
+    per_stage_s = row["per_stage_warm_s"]
+    row["saved_fraction"] = row["saved_s"] / per_stage_s if per_stage_s else 0.0  # type: ignore[operator]
+    row["saved_bytes"] = row["per_stage_warm_bytes"] - row["lookahead_warm_bytes"]  # type: ignore[operator]
+    return row
+
+
+def study_entries(entries: Iterable[CorpusEntry], settings: StudySettings | None = None) -> Iterator[FileStudy]:
+    """Study each entry in order, reading one file at a time; undecodable files get an error row."""
+    with Study(settings) as study:
+        for entry in entries:
+            yield _study_entry(study, entry.id, entry.read_bytes())
+
+
+def _study_entry(study: Study, dockerfile_id: str, data: bytes) -> FileStudy:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        row: dict[str, object] = {
+            "dockerfile_id": dockerfile_id, "mode": "static", "error_kind": "decode",
+            "error": f"not valid UTF-8 at byte offset {exc.start}",
+        }
+        return FileStudy(dockerfile_id, row)
+    return study.study_text(text, dockerfile_id)
+
+
+# Multiprocessing: each worker keeps one Study for its lifetime.
+_WORKER_STUDY: Study | None = None
+
+
+def _init_worker(settings: StudySettings) -> None:
+    global _WORKER_STUDY
+    _WORKER_STUDY = Study(settings)
+
+
+def _study_chunk(chunk: list[tuple[str, bytes]]) -> list[FileStudy]:
+    assert _WORKER_STUDY is not None
+    return [_study_entry(_WORKER_STUDY, dockerfile_id, data) for dockerfile_id, data in chunk]
+
+
+def study_corpus(
+    entries: Iterable[CorpusEntry],
+    settings: StudySettings | None = None,
+    *,
+    workers: int = 1,
+    chunk_size: int = 64,
+) -> Iterator[FileStudy]:
+    """Study a stream of entries, in input order, on `workers` processes (1: this process).
+
+    Entries are read and sent in chunks of `chunk_size`, so memory stays bounded
+    by a few chunks whatever the corpus size.
+    """
+    if workers <= 1:
+        yield from study_entries(entries, settings)
+        return
+    import multiprocessing
+
+    def chunks() -> Iterator[list[tuple[str, bytes]]]:
+        chunk: list[tuple[str, bytes]] = []
+        for entry in entries:
+            chunk.append((entry.id, entry.read_bytes()))
+            if len(chunk) >= chunk_size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    context = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+    with context.Pool(workers, initializer=_init_worker, initargs=(settings or StudySettings(),)) as pool:
+        for studied in pool.imap(_study_chunk, chunks()):
+            yield from studied
