@@ -149,3 +149,15 @@ def test_cold_lookahead_pushes_layers_and_pointer(builder: MakeBuilder, cache_lo
     for span in pushes + pointers:
         # The registry client counts requests; a layout store makes none.
         assert ((span.requests or 0) > 0) is on_registry
+
+
+def test_kaniko_layout_cache_form(builder: MakeBuilder, tmp_path_factory: pytest.TempPathFactory) -> None:
+    prefix = tmp_path_factory.mktemp("kaniko-cache") / "cache"
+    example = builder("two-stage", cache=f"oci:{prefix}")
+    example.build("lookahead")
+    warm = example.build("lookahead")
+
+    assert _built_stages(warm) == [1]
+    assert warm.decisions(1) == ["hit", "hit", "hit"]
+    # kaniko's form keeps one layout directory per key: three layers and one pointer.
+    assert len(list(prefix.parent.glob("cache:*"))) == 4

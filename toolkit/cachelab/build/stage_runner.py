@@ -321,8 +321,11 @@ class StageRunner:
     # Snapshots and pushes
 
     def _prepare_snapshot(self) -> None:
-        """Bring the snapshot state up to date with the root before a change is made."""
+        """Bring the root and the snapshot state up to date before a change is made."""
         root = self._root()
+        if not self.image.root_complete:
+            # The plan extracts every hit that a later command needs; this only guards that rule.
+            self._extract_pending()
         if self.snapshotter is None:
             self.snapshotter = Snapshotter(str(root))
         elif self.snapshot_stale:
