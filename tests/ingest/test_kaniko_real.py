@@ -113,5 +113,6 @@ def test_real_cold_classic_unpacks_every_stage(kaniko_dir: Path) -> None:
     recording = ingest_kaniko_traces([trace_path])
 
     assert recording.stages["unpacked"].tolist() == [True, True, True]
+    assert recording.builds.iloc[0]["kaniko_registry_sockets_opened"] > 0
     assert recording.builds.iloc[0]["strategy"] == "per-stage"
     assert (recording.stages["execute_s"] > 0).all()

@@ -50,6 +50,7 @@ def test_trace_build_row() -> None:
     assert row["started_at"].year == 2026
     assert row["cache_hits"] == 2
     assert row["cache_misses"] == 2
+    assert row["kaniko_registry_requests"] == 31
 
 
 def test_trace_instruction_decisions() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -79,7 +80,9 @@ def recording_from_runs(runs: Sequence[KanikoRun], *, run_id: str, scenario: str
     The spans' `engine_name` is kaniko's span name. The instructions'
     `cache_layer_pushed` and `cache_pointer_pushed` say whether kaniko pushed a
     layer or a pointer for the command, and the builds' `cache_push_errors` counts
-    failed cache pushes (a log reports them, a trace does not).
+    failed cache pushes (a log reports them, a trace does not). A trace adds one
+    `kaniko_registry_<counter>` builds column per registry counter of its build
+    span, such as `kaniko_registry_requests`.
     """
     events: list[Event] = []
     names: dict[tuple[str, str], str] = {}
@@ -101,7 +104,15 @@ def recording_from_runs(runs: Sequence[KanikoRun], *, run_id: str, scenario: str
         "cache_pointer_pushed": [instructions[key].pointer_pushed for key in keys],
     }, "boolean")
     errors = {run.build_id: run.cache_push_errors for run in runs}
+    build_ids = list(recording.builds["build_id"])
+    add_columns(recording, "builds", {"cache_push_errors": [errors[build_id] for build_id in build_ids]}, "Int64")
+
+    counters = {run.build_id: run.registry_counters for run in runs}
+    counter_names = sorted({name for run in runs for name in run.registry_counters})
     add_columns(recording, "builds", {
-        "cache_push_errors": [errors[build_id] for build_id in recording.builds["build_id"]],
+        "kaniko_registry_" + re.sub(r"[^0-9a-z]+", "_", name.lower()): [
+            counters[build_id].get(name) for build_id in build_ids
+        ]
+        for name in counter_names
     }, "Int64")
     return recording

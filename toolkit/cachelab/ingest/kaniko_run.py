@@ -81,6 +81,9 @@ class KanikoRun:
     error: str | None = None
     image_digest: str | None = None
     cache_push_errors: int | None = None
+    # kaniko's registry transport counters (`kaniko.registry.*` on the build span),
+    # by name without the prefix, e.g. `requests` or `sockets.opened`.
+    registry_counters: dict[str, int] = field(default_factory=dict)
     stages: dict[int, KanikoStage] = field(default_factory=dict)
     instructions: list[KanikoInstruction] = field(default_factory=list)
     spans: list[SpanRecorded] = field(default_factory=list)

@@ -107,6 +107,11 @@ def _run_from_trace(spans: list[OtlpSpan], source: str) -> KanikoRun:
         dockerfile_id=str(attributes.get("kaniko.dockerfile") or "") or None,
         target=str(attributes.get("kaniko.target") or "") or None,
     )
+    run.registry_counters = {
+        key.removeprefix("kaniko.registry."): int(value)
+        for key, value in attributes.items()
+        if key.startswith("kaniko.registry.") and isinstance(value, int) and not isinstance(value, bool)
+    }
     if root is not None and root.name == "build":
         run.wall_s = (root.end_ns - root.start_ns) / 1e9
         if root.status_code == "STATUS_CODE_ERROR":
