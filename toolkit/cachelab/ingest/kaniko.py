@@ -78,7 +78,7 @@ def recording_from_runs(runs: Sequence[KanikoRun], *, run_id: str, scenario: str
     """Return the tables of `runs` with kaniko's extra columns.
 
     The spans' `engine_name` is kaniko's span name. The instructions'
-    `cache_layer_pushed` and `cache_pointer_pushed` say whether kaniko pushed a
+    `cache_layer_pushed` and `cache_pointer_pushed` record whether kaniko pushed a
     layer or a pointer for the command, and the builds' `cache_push_errors` counts
     failed cache pushes (a log reports them, a trace does not). A trace adds one
     `kaniko_registry_<counter>` builds column per registry counter of its build

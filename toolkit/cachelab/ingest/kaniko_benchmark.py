@@ -77,9 +77,9 @@ def category_column(category: str) -> str:
     return f"kaniko_{slug}_s"
 
 
-def _unique(name: str, taken: dict[str, float]) -> str:
+def _unique(name: str, existing: dict[str, float]) -> str:
     # Two command texts can differ only in punctuation and give the same slug.
     candidate, number = name, 2
-    while candidate in taken:
+    while candidate in existing:
         candidate, number = f"{name.removesuffix('_s')}_{number}_s", number + 1
     return candidate

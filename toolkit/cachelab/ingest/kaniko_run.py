@@ -1,4 +1,4 @@
-"""What an ingester learned about one kaniko build, and the events it becomes.
+"""The facts an ingester reads about one kaniko build, and the events they become.
 
 The trace reader and the log reader fill the same `KanikoRun`, so both produce the
 same rows for the same build. Only the log states bases and eliminated or squashed
