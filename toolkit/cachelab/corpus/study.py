@@ -21,6 +21,7 @@ several processes in chunks (`study_corpus`).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import tempfile
@@ -33,12 +34,20 @@ from cachelab.corpus.manifest import CorpusEntry
 from cachelab.corpus.scan import SCAN_PLATFORM, reference_pin
 from cachelab.dockerfile import Dockerfile, DockerfileError, StageGraph, parse_dockerfile, plan_stages
 from cachelab.errors import CachelabError
+from cachelab.events import Event
 from cachelab.keys.errors import KeyEngineError
 from cachelab.model.catalog import BaseImageCatalog
 from cachelab.model.costs import CostModel
+from cachelab.model.events import BuildLabels, simulated_events
 from cachelab.model.simulate import SimulationInputs
 from cachelab.model.standin import StandInImageSource
-from cachelab.model.warm import PROFILE_STRATEGIES, STRATEGY_PROFILES, WarmRebuild, warm_rebuild
+from cachelab.model.warm import (
+    PROFILE_STRATEGIES,
+    SCENARIO,
+    STRATEGY_PROFILES,
+    WarmRebuild,
+    warm_rebuild,
+)
 from cachelab.plan.errors import PlanError
 
 logger = logging.getLogger(__name__)
@@ -53,14 +62,14 @@ FILE_PLACEHOLDER = "absent context and stage files: placeholder part sha256('cac
 class FileStudy:
     """The study of one Dockerfile: a file row and its stage rows (one per stage and profile).
 
-    `rebuilds` keeps the simulated builds by profile when the caller asks for them
-    (to record the four tables); it is empty otherwise.
+    `events` holds the model's build events (cold and warm build of each
+    strategy, `engine="model"`) when the settings ask for them; it is empty otherwise.
     """
 
     dockerfile_id: str
     file_row: dict[str, object]
     stage_rows: list[dict[str, object]] = field(default_factory=list)
-    rebuilds: dict[str, WarmRebuild] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -70,7 +79,8 @@ class StudySettings:
     costs: CostModel = field(default_factory=CostModel)
     catalog: BaseImageCatalog = field(default_factory=BaseImageCatalog.load)
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
-    keep_builds: bool = False
+    record_events: bool = False
+    run_id: str = "model"
 
 
 class Study:
@@ -92,7 +102,7 @@ class Study:
 
     def study_text(self, text: str, dockerfile_id: str) -> FileStudy:
         """Study one Dockerfile's text; parse and planning failures become a file row with `error`."""
-        file_row: dict[str, object] = {"dockerfile_id": dockerfile_id, "mode": "static", "error": None}
+        file_row: dict[str, object] = {"dockerfile_id": dockerfile_id, "error": None}
         result = FileStudy(dockerfile_id, file_row)
         try:
             dockerfile = parse_dockerfile(text, dockerfile_id)
@@ -123,9 +133,26 @@ class Study:
                 )
                 result.stage_rows.append(row)
         file_row.update(_modelled_savings(rebuilds))
-        if self.settings.keep_builds:
-            result.rebuilds = rebuilds
+        if self.settings.record_events:
+            result.events = model_events(rebuilds, dockerfile_id, run_id=self.settings.run_id, now=self.settings.now)
         return result
+
+
+def model_events(
+    rebuilds: dict[str, WarmRebuild], dockerfile_id: str, *, run_id: str, now: datetime,
+) -> list[Event]:
+    """Return the events of the cold (step 0) and warm (step 1) builds of each modelled strategy."""
+    digest = hashlib.sha256(dockerfile_id.encode("utf-8")).hexdigest()[:16]
+    events: list[Event] = []
+    for strategy, profile_name in STRATEGY_PROFILES.items():
+        rebuild = rebuilds[profile_name]
+        for step, build in enumerate((rebuild.cold, rebuild.warm)):
+            labels = BuildLabels(
+                build_id=f"{run_id}-{digest}-{strategy}-{step}", run_id=run_id,
+                dockerfile_id=dockerfile_id, scenario=SCENARIO, step=step, started_at=now,
+            )
+            events.extend(simulated_events(build, labels))
+    return events
 
 
 def _file_shape(dockerfile: Dockerfile, graph: StageGraph) -> dict[str, object]:
@@ -190,20 +217,22 @@ def _stage_shapes(dockerfile: Dockerfile, graph: StageGraph) -> dict[int, dict[s
 
 
 def _modelled_savings(rebuilds: dict[str, WarmRebuild]) -> dict[str, object]:
-    row: dict[str, object] = {}
-    for strategy, profile_name in STRATEGY_PROFILES.items():
-        warm = rebuilds[profile_name].warm
-        column = strategy.replace("-", "_")
-        row[f"{column}_warm_s"] = warm.wall_s
-        row[f"{column}_warm_bytes"] = warm.bytes_downloaded
-        row[f"{column}_stages_built"] = warm.count("built")
+    """Return the model's warm-rebuild columns of a file row, each prefixed `model_`."""
+    per_stage = rebuilds[STRATEGY_PROFILES["per-stage"]].warm
     lookahead = rebuilds[STRATEGY_PROFILES["lookahead"]].warm
-    row["stages_eliminated"] = lookahead.count("eliminated")
-    row["saved_s"] = row["per_stage_warm_s"] - row["lookahead_warm_s"]  # type: ignore[operator]
-    per_stage_s = row["per_stage_warm_s"]
-    row["saved_fraction"] = row["saved_s"] / per_stage_s if per_stage_s else 0.0  # type: ignore[operator]
-    row["saved_bytes"] = row["per_stage_warm_bytes"] - row["lookahead_warm_bytes"]  # type: ignore[operator]
-    return row
+    saved_s = per_stage.wall_s - lookahead.wall_s
+    return {
+        "model_per_stage_warm_s": per_stage.wall_s,
+        "model_lookahead_warm_s": lookahead.wall_s,
+        "model_per_stage_warm_bytes": per_stage.bytes_downloaded,
+        "model_lookahead_warm_bytes": lookahead.bytes_downloaded,
+        "model_per_stage_stages_built": per_stage.count("built"),
+        "model_lookahead_stages_built": lookahead.count("built"),
+        "stages_eliminated": lookahead.count("eliminated"),
+        "model_saved_s": saved_s,
+        "model_saved_fraction": saved_s / per_stage.wall_s if per_stage.wall_s else 0.0,
+        "model_saved_bytes": per_stage.bytes_downloaded - lookahead.bytes_downloaded,
+    }
 
 
 def study_entries(entries: Iterable[CorpusEntry], settings: StudySettings | None = None) -> Iterator[FileStudy]:
@@ -218,7 +247,7 @@ def _study_entry(study: Study, dockerfile_id: str, data: bytes) -> FileStudy:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         row: dict[str, object] = {
-            "dockerfile_id": dockerfile_id, "mode": "static", "error_kind": "decode",
+            "dockerfile_id": dockerfile_id, "error_kind": "decode",
             "error": f"not valid UTF-8 at byte offset {exc.start}",
         }
         return FileStudy(dockerfile_id, row)

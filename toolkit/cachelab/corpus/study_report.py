@@ -1,0 +1,116 @@
+"""Tables and the text report of a corpus study: file rows, stage rows and headline numbers.
+
+The headline table is long: one row per metric (and profile where it applies),
+with `mode` saying where the number comes from: `static` (the Planner's
+decisions on the corpus) or `model` (modelled times and bytes, see
+`cachelab.model.costs`). Shares are fractions between 0 and 1.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+import pandas as pd
+
+from cachelab.corpus.study import BASE_STANDIN, FILE_PLACEHOLDER, STUDY_PROFILES, FileStudy
+
+# Stages that have a key of their own in a profile's build (squashed or unused ones do not).
+KEYED_ACTIONS = ("built", "eliminated")
+TOP_REASONS = 5
+
+
+def study_frames(studies: Iterable[FileStudy]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return the file table and the stage table (one row per stage and profile) of `studies`."""
+    file_rows: list[dict[str, object]] = []
+    stage_rows: list[dict[str, object]] = []
+    for study in studies:
+        file_rows.append(study.file_row)
+        stage_rows.extend(study.stage_rows)
+    files = pd.DataFrame(file_rows)
+    stages = pd.DataFrame(stage_rows)
+    return files, stages
+
+
+def headline(files: pd.DataFrame, stages: pd.DataFrame) -> pd.DataFrame:
+    """Return the headline numbers of a study as rows of metric, profile, value, mode and note."""
+    rows: list[dict[str, object]] = []
+
+    def add(metric: str, value: float, *, mode: str = "static", profile: str | None = None, note: str = "") -> None:
+        rows.append({"metric": metric, "profile": profile, "value": float(value), "mode": mode, "note": note})
+
+    studied = files[files["error"].isna()] if "error" in files else files
+    add("files", len(files), note="Dockerfiles read")
+    add("files_studied", len(studied), note="parsed and planned; the rest failed to parse or plan")
+    if len(studied) == 0:
+        return pd.DataFrame(rows)
+    add("multistage_share", studied["multistage"].mean(), note="files with more than one FROM")
+    add("stages_per_file_mean", studied["stages"].mean())
+    add("stages_per_file_median", studied["stages"].median())
+
+    lookahead = stages[stages["profile"] == "kaniko-lookahead"]
+    add(
+        "eliminated_share", (lookahead["action"] == "eliminated").mean(), profile="kaniko-lookahead",
+        note="stages as written that lookahead drops on a warm unchanged rebuild",
+    )
+    multistage_ids = set(studied.loc[studied["multistage"], "dockerfile_id"])
+    in_multistage = lookahead[lookahead["dockerfile_id"].isin(multistage_ids)]
+    if len(in_multistage):
+        add(
+            "eliminated_share_multistage", (in_multistage["action"] == "eliminated").mean(),
+            profile="kaniko-lookahead", note="the same, over stages of multistage files only",
+        )
+    for name in STUDY_PROFILES:
+        keyed = stages[(stages["profile"] == name) & stages["action"].isin(KEYED_ACTIONS)]
+        if not len(keyed):
+            continue
+        add("a_priori_share", keyed["key_a_priori"].mean(), profile=name,
+            note="stages built or eliminated whose final key is known before building")
+        for blocker, count in _top(keyed["key_blockers"]):
+            add(f"blocker:{blocker}", count / len(keyed), profile=name, note="share of keyed stages")
+    risks = stages[stages["profile"] == STUDY_PROFILES[0]]
+    for risk, count in _top(risks["key_risks"]):
+        add(f"risk:{risk}", count / len(risks), note="share of stages as written")
+    for pin, count in Counter(risks["base_pin"]).most_common():
+        add(f"base_pin:{pin}", count / len(risks), note="share of stages as written")
+    _add_model(add, studied)
+    add("assumption", 0, note=BASE_STANDIN)
+    add("assumption", 0, note=FILE_PLACEHOLDER)
+    return pd.DataFrame(rows)
+
+
+def _add_model(add, studied: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
+    multistage = studied[studied["multistage"]]
+    if not len(multistage):
+        return
+    add("saved_fraction_median", multistage["model_saved_fraction"].median(), mode="model",
+        note="lookahead vs per-stage warm rebuild time, multistage files")
+    add("saved_fraction_mean", multistage["model_saved_fraction"].mean(), mode="model",
+        note="lookahead vs per-stage warm rebuild time, multistage files")
+    total = multistage["model_per_stage_warm_s"].sum()
+    add("saved_fraction_total", multistage["model_saved_s"].sum() / total if total else 0.0, mode="model",
+        note="summed over multistage files")
+    add("saved_bytes_median", multistage["model_saved_bytes"].median(), mode="model",
+        note="bytes downloaded per-stage minus lookahead, multistage files")
+
+
+def _top(lists: pd.Series) -> list[tuple[str, int]]:
+    counts: Counter[str] = Counter()
+    for values in lists:
+        counts.update(set(values))
+    return counts.most_common(TOP_REASONS)
+
+
+def text_report(table: pd.DataFrame) -> str:
+    """Render the headline table as short aligned lines, one metric per line."""
+    lines = []
+    for row in table.itertuples(index=False):
+        if row.metric == "assumption":
+            lines.append(f"assumption: {row.note}")
+            continue
+        label = row.metric if row.profile is None or pd.isna(row.profile) else f"{row.metric} [{row.profile}]"
+        is_share = "share" in row.metric or "fraction" in row.metric or ":" in row.metric
+        value = f"{row.value:.1%}" if is_share else f"{row.value:,.1f}"
+        note = f"  ({row.note})" if row.note else ""
+        lines.append(f"{row.mode:<6}  {label:<52} {value:>10}{note}")
+    return "\n".join(lines) + "\n"
