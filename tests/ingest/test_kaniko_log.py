@@ -154,6 +154,21 @@ def test_lookahead_log_memo_hit_takes_precomputed_key() -> None:
     assert copy["key_source"] == "inferred"
 
 
+def test_lookahead_log_stage_span() -> None:
+    recording = ingest_kaniko_logs([TEXT_LOG])
+    stages = recording.stages.set_index("stage_index")
+
+    assert recording.spans["phase"].tolist() == ["stage"]
+    assert stages.loc[2, "wall_s"] == pytest.approx(1.625 - 0.4)
+    # Eliminated stages took no time of their own.
+    assert stages.loc[0, "wall_s"] == 0.0
+    assert stages.loc[1, "wall_s"] == 0.0
+
+
+def test_color_log_whole_seconds_no_spans() -> None:
+    assert ingest_kaniko_logs([COLOR_LOG]).spans.empty
+
+
 def test_lookahead_log_subsecond_wall_time() -> None:
     build = ingest_kaniko_logs([TEXT_LOG]).builds.iloc[0]
 

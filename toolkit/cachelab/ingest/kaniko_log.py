@@ -21,8 +21,10 @@ import logging
 from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
+from cachelab.events import SpanRecorded
 from cachelab.ingest.errors import IngestError
 from cachelab.ingest.kaniko_lines import Message, classify
 from cachelab.ingest.kaniko_log_lines import LogRecord, read_records
@@ -79,11 +81,14 @@ class _LogReader:
         self.squashes: list[tuple[str, str]] = []
         self.layer_pushes: list[tuple[int | None, str]] = []
         self.pointer_pushes: list[tuple[str, str]] = []
+        self.stage_starts: list[tuple[int, datetime | None]] = []
+        self.subsecond = False
 
     def feed(self, record: LogRecord) -> None:
         self.records += 1
         self.first = self.first or record
         self.last = record
+        self.subsecond = self.subsecond or (record.time is not None and record.time.microsecond != 0)
         if record.level in ("fatal", "panic"):
             self.run.outcome, self.run.error = "error", record.message
         message = classify(record.message)
@@ -109,6 +114,8 @@ class _LogReader:
             stage.base_kind = "image"
         stage.action = "built"
         self.current = index
+        assert self.last is not None
+        self.stage_starts.append((index, self.last.time))
         self.stage_logs[index]
         self._reset_probe()
 
@@ -222,6 +229,27 @@ class _LogReader:
         # second has no measurable wall time and keeps NA instead of 0.
         if elapsed > 0 or not whole_seconds:
             self.run.wall_s = elapsed
+        if self.subsecond:
+            self._stage_spans()
+
+    def _stage_spans(self) -> None:
+        """Add a `stage` span per built stage, from its `Building stage` line to the next one.
+
+        Only logs with sub-second timestamps get them, because whole seconds would
+        round short stages to 0.
+        """
+        first, last = self.first, self.last
+        assert first is not None and last is not None and first.time is not None and last.time is not None
+        starts = [(index, moment) for index, moment in self.stage_starts if moment is not None]
+        ends = [moment for _, moment in starts[1:]] + [last.time]
+        for (index, start), end in zip(starts, ends):
+            self.run.spans.append(
+                SpanRecorded(
+                    build_id=self.run.build_id, span_id=f"stage-{index}", parent_id=None, phase="stage",
+                    start_s=(start - first.time).total_seconds(), end_s=(end - first.time).total_seconds(),
+                    stage_index=index,
+                )
+            )
 
     def _instructions(self, stage_index: int, stage_log: _StageLog, used_keys: set[str]) -> list[KanikoInstruction]:
         instructions = []
