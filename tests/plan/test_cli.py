@@ -116,3 +116,33 @@ def test_unknown_profile_reports_error(context: Path, capsys: pytest.CaptureFixt
 
     assert code == 1
     assert "unknown profile 'fast'" in capsys.readouterr().err
+
+
+def test_plan_against_layout_cache_eliminates(
+    context: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Fill an OCI layout cache the way kaniko's golden harness fills its fake one
+    # (every key a pointer to itself) until the plan stops finding new keys.
+    from datetime import UTC, datetime
+
+    from cachelab.oci.cache import open_layer_cache
+
+    store = tmp_path / "cache"
+    argv = [
+        "plan", str(CASE / "Dockerfile"), "--context", str(context), "--base", BASE,
+        "--cache", str(store), "--format", "json",
+    ]
+    cache = open_layer_cache(str(store))
+    stored: set[str] = set()
+    for _ in range(4):
+        rows = run_json(capsys, argv)
+        keys = {row[name] for row in rows for name in ("key", "redirect_key") if row[name]}
+        for key in keys - stored:
+            cache.put_pointer(str(key), str(key), created=datetime.now(UTC))
+        if keys <= stored:
+            break
+        stored |= keys
+
+    assert [row["decision"] for row in rows] == ["skipped", "skipped", "hit", "hit"]
+    assert [row["action"] for row in rows] == ["eliminated", "eliminated", "built", "built"]
+    assert rows[2]["redirect_key"] == rows[2]["key"]
