@@ -196,23 +196,38 @@ class PrefetchReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def read(self, size: int = -1) -> bytes:
+        """Return up to `size` bytes from the current chunk (all the rest when `size` < 0)."""
+        if size < 0:
+            return self.readall()
+        if not self._view and not self._next_chunk():
+            return b""
+        data = bytes(self._view[:size])
+        self._view = self._view[len(data):]
+        return data
+
+    def _next_chunk(self) -> bool:
+        """Move to the next filled buffer; returns False at the end of the stream."""
+        if self._current is not None:
+            self._free.put(self._current)
+            self._current = None
+        if self._finished:
+            return False
+        item = self._filled.get()
+        if item is None:
+            self._finished = True
+            return False
+        if isinstance(item, BaseException):
+            self._finished = True
+            raise item
+        self._current, count = item
+        self._view = memoryview(self._current)[:count]
+        return True
+
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         view = memoryview(buffer).cast("B")
-        if not self._view:
-            if self._current is not None:
-                self._free.put(self._current)
-                self._current = None
-            if self._finished:
-                return 0
-            item = self._filled.get()
-            if item is None:
-                self._finished = True
-                return 0
-            if isinstance(item, BaseException):
-                self._finished = True
-                raise item
-            self._current, count = item
-            self._view = memoryview(self._current)[:count]
+        if not self._view and not self._next_chunk():
+            return 0
         count = min(len(view), len(self._view))
         view[:count] = self._view[:count]
         self._view = self._view[count:]

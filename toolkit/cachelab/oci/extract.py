@@ -29,7 +29,7 @@ import stat
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from cachelab.oci.compression import PrefetchReader, open_decompressed
 from cachelab.oci.errors import UnsafeLayerError
@@ -105,14 +105,23 @@ class _ForwardReader:
         return self._position
 
     def read(self, size: int = -1) -> bytes:
-        prefix = b""
+        """Return `size` bytes, fewer only at the end of the stream (tarfile relies on that)."""
+        parts = []
+        wanted = size if size >= 0 else self._limit + 1
+        while wanted > 0:
+            data = self.read_some(wanted)
+            if not data:
+                break
+            parts.append(data)
+            wanted -= len(data)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def read_some(self, size: int) -> bytes:
+        """Return at most `size` bytes from one read of the source; empty only at the end."""
         if self._replay:
             self._replay = False
-            prefix = self._last
             self._position += 1
-            if size == 1:
-                return prefix
-            size = size - 1 if size > 0 else size
+            return self._last
         data = self._raw.read(size)
         self._position += len(data)
         if self._position > self._limit:
@@ -121,7 +130,7 @@ class _ForwardReader:
             )
         if data:
             self._last = data[-1:]
-        return prefix + data if prefix else data
+        return data
 
 
 def extract_layer(
@@ -149,12 +158,12 @@ def extract_layer(
     state.root.mkdir(parents=True, exist_ok=True)
     # Decompression runs in a prefetch thread, in parallel with writing files.
     with PrefetchReader(open_decompressed(blob)) as prefetched:
-        reader = _ForwardReader(io.BufferedReader(prefetched, COPY_BUFFER), max_size, layer_digest)  # type: ignore[arg-type]
+        reader = _ForwardReader(prefetched, max_size, layer_digest)  # type: ignore[arg-type]
         with tarfile.open(fileobj=reader, mode="r:") as archive:  # type: ignore[call-overload]
             while (member := archive.next()) is not None:
                 # tarfile keeps every member it read; drop them to keep memory flat.
                 archive.members.clear()
-                _extract_member(archive, member, state, max_size - state.stats.file_bytes)
+                _extract_member(archive, reader, member, state, max_size - state.stats.file_bytes)
         # Read past the end-of-archive blocks to the end of the blob, so a
         # verifying source stream checks the digest of every byte.
         while reader.read(COPY_BUFFER):
@@ -172,7 +181,7 @@ def extract_layer(
 
 
 def _extract_member(
-    archive: tarfile.TarFile, member: tarfile.TarInfo, state: _State, remaining: int
+    archive: tarfile.TarFile, reader: _ForwardReader, member: tarfile.TarInfo, state: _State, remaining: int
 ) -> None:
     name = _checked_name(member.name, state)
     if name is None:
@@ -214,7 +223,7 @@ def _extract_member(
 
     _remove(target)
     if member.isreg():
-        _write_file(archive, member, target, state)
+        _write_file(archive, reader, member, target, state)
     elif member.issym():
         os.symlink(member.linkname, target)
     elif member.islnk():
@@ -309,15 +318,27 @@ def _make_directory(target: Path) -> None:
     target.mkdir(mode=0o755, exist_ok=True)
 
 
-def _write_file(archive: tarfile.TarFile, member: tarfile.TarInfo, target: Path, state: _State) -> None:
-    source = archive.extractfile(member)
-    assert source is not None  # a regular member always has content
+def _write_file(
+    archive: tarfile.TarFile, reader: _ForwardReader, member: tarfile.TarInfo, target: Path, state: _State
+) -> None:
+    # A plain member's data follows its header in the stream, so it is copied
+    # straight from the reader; tarfile's file object would copy every byte twice
+    # more. Sparse members need tarfile's map of holes.
+    source: _ForwardReader | IO[bytes]
+    if member.sparse is None:
+        reader.seek(member.offset_data)
+        source = reader
+    else:
+        extracted = archive.extractfile(member)
+        assert extracted is not None  # a regular member always has content
+        source = extracted
+    read = source.read_some if isinstance(source, _ForwardReader) else source.read
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     descriptor = os.open(target, flags, 0o600)
     with os.fdopen(descriptor, "wb", buffering=0) as out:
         remaining = member.size
         while remaining:
-            chunk = source.read(min(COPY_BUFFER, remaining))
+            chunk = read(min(COPY_BUFFER, remaining))
             if not chunk:
                 raise UnsafeLayerError(state.digest, member.name, "layer ends inside this entry's content")
             out.write(chunk)
