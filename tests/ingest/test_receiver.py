@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -103,12 +104,13 @@ def test_receiver_rejects_bad_requests(
     assert not receiver.requests_path.exists()
 
 
-def test_receive_command_writes_tables(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", ["max-requests", "sigterm"])
+def test_receive_command_writes_tables(tmp_path: Path, stop: str) -> None:
     out = tmp_path / "out"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cachelab", "receive", "--port", "0", "--out", str(out), "--max-requests", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT,
-    )
+    command = [sys.executable, "-m", "cachelab", "receive", "--port", "0", "--out", str(out)]
+    if stop == "max-requests":
+        command += ["--max-requests", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
     try:
         assert process.stdout is not None
         first = process.stdout.readline()
@@ -117,6 +119,8 @@ def test_receive_command_writes_tables(tmp_path: Path) -> None:
 
         response = _post(url, content=TRACE.read_bytes(), headers={"Content-Type": "application/json"})
         assert response.status_code == 200
+        if stop == "sigterm":
+            process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=60)
     finally:
         if process.poll() is None:

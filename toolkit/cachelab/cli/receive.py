@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+from types import FrameType
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -14,7 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Listen for OTLP/HTTP trace exports on POST /v1/traces (JSON or protobuf), "
             "append each request to DIR/traces.otlp.jsonl, and on Ctrl-C or after "
             "--max-requests write the builds, stages, instructions and spans tables "
-            "of the received kaniko traces as Parquet files into DIR. Point kaniko at "
+            "of the received kaniko traces as Parquet files into DIR (SIGTERM acts like "
+            "Ctrl-C). Point kaniko at "
             "it with KANIKO_TELEMETRY_ENDPOINT=http://HOST:PORT."
         ),
     )
@@ -26,6 +29,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # A service manager stops the receiver with SIGTERM; it should still save the tables.
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace) -> int:
     from cachelab.ingest.kaniko import ingest_kaniko_traces
     from cachelab.ingest.receiver import TraceReceiver
@@ -34,11 +42,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"cachelab: error: --max-requests must be at least 1, not {args.max_requests}", file=sys.stderr)
         return 2
     receiver = TraceReceiver(args.out, host=args.host, port=args.port, max_requests=args.max_requests)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     print(f"listening on {receiver.url}", flush=True)
     try:
         receiver.serve_forever()
     except KeyboardInterrupt:
         print("stopping", file=sys.stderr)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
     if receiver.received == 0 or not receiver.requests_path.exists():
         print(f"no requests received, so nothing was written to {args.out}", file=sys.stderr)
