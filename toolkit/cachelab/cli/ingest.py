@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cachelab.record import Recording
 
 ENGINES = ("kaniko-trace", "kaniko-log", "kaniko-benchmark", "buildkit")
 
@@ -51,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _read(args: argparse.Namespace) -> Recording:
     options = {"run_id": args.run_id, "scenario": args.scenario}
     if args.engine == "kaniko-trace":
         from cachelab.ingest.kaniko import ingest_kaniko_traces
