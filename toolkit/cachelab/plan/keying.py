@@ -57,7 +57,6 @@ class Keyer:
     ) -> None:
         self.options = options
         self.missing_source = missing_source
-        self.escape = dockerfile.escape
         self.context = FileContext.from_dockerfile(
             dockerfile_path, context_dir,
             scoped=options.scoped_dockerignore, precompile=options.precompile_dockerignore,
@@ -65,13 +64,15 @@ class Keyer:
         self._args = BuildArgs.from_options(
             dict(build_args), predefined=predefined_args(target_platform=platform, last_stage=last_stage),
         )
-        self._args.add_meta_args(dockerfile.meta_args, escape=dockerfile.escape)
+        # kaniko expands ARG and ENV values with a backslash escape whatever the
+        # Dockerfile's escape directive says, so the default escape is kept here.
+        self._args.add_meta_args(dockerfile.meta_args)
 
     def stage_environment(self, base_env: Sequence[str] | None) -> StageEnv:
         """Start the environment of a stage on a remote base (None: its config has no Env)."""
         return StageEnv.for_base(
             base_env, self._args.clone(),
-            arg_precedence=self.options.buildkit_arg_env_precedence, escape=self.escape,
+            arg_precedence=self.options.buildkit_arg_env_precedence,
         )
 
     def parts(
