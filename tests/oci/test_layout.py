@@ -154,3 +154,30 @@ def test_read_blob_detects_corruption(tmp_path: Path) -> None:
     store.blob_path(digest).write_bytes(b"tampered")
     with pytest.raises(DigestMismatch):
         store.read_blob(digest)
+
+
+def test_layout_index_platform_and_digest(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from cachelab.oci.image import Blob, ImageResolver, LayoutImageSource
+    from cachelab.oci.manifest import Platform, build_config, build_index
+
+    source = LayoutImageSource(LayoutStore(tmp_path))
+    descriptors = []
+    for platform in (Platform("linux", "amd64"), Platform("linux", "arm64")):
+        config = build_config(diff_ids=[], created=datetime(2024, 1, 1, tzinfo=UTC), history=[], target=platform)
+        manifest, media_type = build_manifest(config, [])
+        digest = source.write_image(manifest, media_type, [Blob.from_bytes(config, mediatypes.OCI_CONFIG)], tag=None)
+        descriptors.append(Descriptor(media_type, digest, len(manifest),
+                                      platform={"os": "linux", "architecture": platform.architecture}))
+    index, index_type = build_index(descriptors)
+    source.write_image(index, index_type, [], tag="multi")
+    resolver = ImageResolver()
+
+    arm = resolver.resolve(f"oci:{tmp_path}:multi", platform="linux/arm64")
+    pinned = resolver.resolve(f"oci:{tmp_path}@{descriptors[0].digest}")
+
+    assert arm.manifest_digest == descriptors[1].digest
+    assert json.loads(arm.config)["architecture"] == "arm64"
+    assert pinned.manifest_digest == descriptors[0].digest
+    assert LayoutStore(tmp_path).check() == []
