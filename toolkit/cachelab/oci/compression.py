@@ -56,8 +56,8 @@ class _PeekReader(io.RawIOBase):
 class _GzipReader(io.RawIOBase):
     """Streaming gzip decoder over zlib, accepting concatenated members.
 
-    zlib directly is faster than `gzip.GzipFile`, whose per-read bookkeeping costs
-    on the large reads tarfile makes.
+    zlib is used directly, not `gzip.GzipFile`, so that each call can cap its
+    output size and a new member simply starts a new decoder.
     """
 
     def __init__(self, raw: BinaryIO) -> None:
@@ -86,7 +86,7 @@ class _GzipReader(io.RawIOBase):
             self._eof = True
             return
         self._in_member = True
-        # The output limit bounds memory per call even for highly compressed input;
+        # The output limit bounds memory per call even for highly compressed input.
         # zlib may hold back output after consuming all input, so an empty chunk is
         # still fed to the decoder until it reaches the end of the member.
         self._pending = self._decoder.decompress(chunk, limit)

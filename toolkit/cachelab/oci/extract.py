@@ -171,8 +171,8 @@ def extract_layer(
 
     # Directory modes and times last: writing children changes a directory's mtime,
     # and a read-only mode would block later entries. A later entry may have
-    # replaced a directory or one of its parents with a symlink; such paths are
-    # skipped, since following them could change files outside the root.
+    # replaced a directory or one of its parents with a symlink. Such paths are
+    # skipped, because following them could change files outside the root.
     for path, member in reversed(state.directories):
         if _is_real_directory(state.root, path):
             _apply_metadata(path, member, state)
