@@ -11,8 +11,8 @@ from __future__ import annotations
 from cachelab.study.errors import MutationError, ScenarioError, StudyError
 from cachelab.study.mutations import (
     MUTATIONS,
-    ClearCache,
     Chmod,
+    ClearCache,
     CreateFile,
     DeleteFile,
     EditFile,

@@ -144,4 +144,4 @@ def strategy_ratios(
 
 def _median_count(values: pd.Series) -> int | None:
     value = median(values)
-    return None if math.isnan(value) else int(round(value))
+    return None if math.isnan(value) else round(value)
