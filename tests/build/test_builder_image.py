@@ -6,6 +6,10 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from cachelab.build.builder import build
+from cachelab.build.request import BuildRequest, BuildResult
 from cachelab.build.sandbox import RunRequest, Sandbox
 from cachelab.oci.extract import extract_layer
 from cachelab.oci.image import ImageResolver
@@ -85,3 +89,34 @@ def test_image_config_lists_every_layer(builder: MakeBuilder) -> None:
     history = config["history"]
     assert sum(1 for entry in history if not entry.get("empty_layer")) == len(image.layers)
     assert history[-1]["created_by"] == "RUN ls -R /srv > /srv/index.txt"
+
+
+@pytest.mark.parametrize("strategy", ["per-stage", "lookahead"])
+def test_child_of_pushed_image_hits_after_repush(
+    strategy: str, registry: RegistryServer, image_store: Path, tmp_path: Path,
+) -> None:
+    base_ref = f"{registry.address}/app-base-{strategy}:1"
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nWORKDIR /app\nRUN echo hello > /app/hello.txt\n")
+    (tmp_path / "Dockerfile.child").write_text(f"FROM {base_ref}\nRUN cat /app/hello.txt > /app/child.txt\n")
+    (tmp_path / "context").mkdir()
+    cache = f"{registry.address}/cache-{strategy}"
+
+    def run(dockerfile: str, destination: str | None = None) -> BuildResult:
+        request = BuildRequest(
+            tmp_path / dockerfile, tmp_path / "context", strategy=strategy, cache=cache,
+            destination=destination, image_store=str(image_store),
+        )
+        return build(request, progress=False)
+
+    first_base = run("Dockerfile", base_ref)
+    first_child = run("Dockerfile.child")
+    second_base = run("Dockerfile", base_ref)
+    second_child = run("Dockerfile.child")
+
+    assert [i.decision for i in first_child.stages[0].instructions] == ["miss"]
+    assert [i.decision for i in second_base.stages[0].instructions] == ["hit", "hit"]
+    # The base was pushed again with new timestamps, so its manifest digest moved,
+    # but kaniko's seed ignores them: the child's key stays and hits.
+    assert second_base.image_digest != first_base.image_digest
+    assert [i.decision for i in second_child.stages[0].instructions] == ["hit"]
+    assert second_child.stages[0].instructions[0].key == first_child.stages[0].instructions[0].key

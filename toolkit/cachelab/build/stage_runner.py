@@ -56,6 +56,10 @@ logger = logging.getLogger(__name__)
 
 _FILESYSTEM_KINDS = frozenset({"RUN", "COPY", "ADD"})
 
+# kaniko leaves the time of history entries unset, which Go writes as its zero time.
+# A rebuilt image therefore keeps the seed its FROM children start their keys with.
+HISTORY_CREATED = datetime(1, 1, 1, tzinfo=UTC)
+
 
 @dataclass
 class BuildSession:
@@ -191,11 +195,11 @@ class StageRunner:
             apply_metadata(self.image.config, instruction, self.env.expand)
         if entry.layer_digest is None:
             # Only a WORKDIR entry written by kaniko before v1.25 has no layer.
-            self.image.config.append_empty_history(planned.text)
+            self.image.config.append_empty_history(planned.text, created=HISTORY_CREATED)
             return
         layer = self._cached_layer(entry)
         self.image.layers.append(layer)
-        self.image.config.append_layer(layer.diff_id, planned.text)
+        self.image.config.append_layer(layer.diff_id, planned.text, created=HISTORY_CREATED)
         root = self.image.root
         if root is not None and self.image.extracted == len(self.image.layers) - 1 and self._needs_files_after(planned):
             self._extract_pending()
@@ -237,13 +241,13 @@ class StageRunner:
         if kind == "MAINTAINER":
             return
         if not self._appends_layer(instruction):
-            self.image.config.append_empty_history(planned.text)
+            self.image.config.append_empty_history(planned.text, created=HISTORY_CREATED)
             return
         layer = self._snapshot(instruction, touched)
         self.image.layers.append(layer)
         if self.image.root is not None and self.image.extracted == len(self.image.layers) - 1:
             self.image.extracted += 1
-        self.image.config.append_layer(layer.diff_id, planned.text)
+        self.image.config.append_layer(layer.diff_id, planned.text, created=HISTORY_CREATED)
         self._push(planned, layer)
 
     def _appends_layer(self, instruction: Instruction) -> bool:
