@@ -465,9 +465,18 @@ class RegistryClient:
             body = lambda: _stream_chunks(opener)
             sent = size
         put_url = str(httpx.URL(location).copy_merge_params({"digest": digest}))
-        self._request("PUT", put_url, operation="blob PUT", reference=reference, scope=scope,
-                      headers={"Content-Type": "application/octet-stream", "Content-Length": str(sent)},
-                      content=body, sent=sent, ok=(201, 204))
+        try:
+            self._request("PUT", put_url, operation="blob PUT", reference=reference, scope=scope,
+                          headers={"Content-Type": "application/octet-stream", "Content-Length": str(sent)},
+                          content=body, sent=sent, ok=(201, 204))
+        except RegistryError as error:
+            # When the response to a completed PUT is lost, the retry reaches a session
+            # the registry already closed (404 BLOB_UPLOAD_UNKNOWN) although it stored
+            # the blob. The registry verified the digest, so a blob of the right size is
+            # the one sent.
+            if error.status != 404 or self.head_blob(repository, digest) != size:
+                raise
+            logger.warning("blob PUT %s: the upload session is gone but the registry has the blob", reference)
         return "uploaded"
 
     def _start_upload(self, repository: str, digest: str, mount_from: str | None) -> httpx.Response:
