@@ -1,0 +1,36 @@
+"""Fixtures of the reliability tests: a fault-injecting proxy in front of the test registry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from cachelab.oci import registry as registry_module
+from tests.fixtures.registry import RegistryServer
+from tests.reliability.faultproxy import FaultProxy
+
+# Backoff before the first retry in these tests; the client's default is 0.5 s,
+# which would make every injected fault cost seconds of sleeping.
+FAST_BACKOFF = 0.01
+
+
+@pytest.fixture
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry_module, "BACKOFF_BASE", FAST_BACKOFF)
+
+
+@pytest.fixture
+def fault_proxy(registry: RegistryServer, fast_retries: None) -> Iterator[FaultProxy]:
+    """A proxy to the session's anonymous registry that injects no fault until told to."""
+    proxy = FaultProxy(registry.address)
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture
+def token_proxy(registry: RegistryServer, fast_retries: None) -> Iterator[FaultProxy]:
+    """A proxy that answers 401 to every /v2/ request without a token from its /token endpoint."""
+    proxy = FaultProxy(registry.address, require_token=True)
+    yield proxy
+    proxy.close()
