@@ -51,6 +51,10 @@ def test_per_stage_warm_rebuilds_ancestors(builder: MakeBuilder, cache_location:
     assert warm.span_bytes("download", 0) > 0
     assert warm.span_bytes("unpack", 0) > 0
     assert sum(event.files_hashed or 0 for event in warm.instructions(1)) == 1
+    # Hashing and probing happen in the planner; their spans still belong to the stage.
+    hashes = [span for span in warm.spans if span.phase == "hash-context" and span.stage_index == 1]
+    assert [span.attributes["files"] for span in hashes] == ["1"]
+    assert "probe-cache" in warm.phases(1)
 
 
 @pytest.mark.parametrize(("example_name", "replace"), EXAMPLES)
