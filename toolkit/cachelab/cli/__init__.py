@@ -29,6 +29,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "scan",
     "build",
     "compare",
+    "study",
     "plan",
     "keys",
     "explain",

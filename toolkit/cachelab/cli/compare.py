@@ -56,10 +56,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help=f"output directory (default: ./{DEFAULT_OUT_ROOT}/<example or Dockerfile directory name>)",
     )
     parser.add_argument("--quiet", action="store_true", help="print no line per build on stderr")
+    from cachelab.cli.study import add_corpus_arguments
+
+    add_corpus_arguments(parser)
     parser.set_defaults(handler=run_compare)
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    if args.mode is not None:
+        from cachelab.cli.study import run_study
+
+        return run_study(args)
     from cachelab.study.compare import compare
     from cachelab.study.errors import StudyError
     from cachelab.study.workspace import resolve_input

@@ -114,3 +114,43 @@ def text_report(table: pd.DataFrame) -> str:
         note = f"  ({row.note})" if row.note else ""
         lines.append(f"{row.mode:<6}  {label:<52} {value:>10}{note}")
     return "\n".join(lines) + "\n"
+
+
+SUMMARY_COLUMNS = (
+    "wall_s", "bytes_downloaded", "bytes_unpacked", "stages_total", "stages_built", "stages_eliminated",
+)
+
+
+def warm_summary(builds: pd.DataFrame, *, mode: str) -> pd.DataFrame:
+    """Return one row per Dockerfile and strategy for its warm rebuild (step 1), labelled with `mode`.
+
+    `saved_fraction` is `1 - wall_s / wall_s of per-stage` for the same file; it is
+    NA where the per-stage rebuild failed or took no time.
+    """
+    warm = builds[(builds["step"] == 1) & (builds["outcome"] == "ok")]
+    summary = warm[["dockerfile_id", "strategy", "engine", *SUMMARY_COLUMNS]].copy()
+    summary.insert(0, "mode", mode)
+    baseline = summary[summary["strategy"] == "per-stage"].set_index("dockerfile_id")["wall_s"]
+    reference = summary["dockerfile_id"].map(baseline).astype("Float64")
+    summary["saved_fraction"] = (1 - summary["wall_s"].astype("Float64") / reference).where(reference > 0)
+    return summary.reset_index(drop=True)
+
+
+def savings_direction(summary: pd.DataFrame) -> pd.DataFrame:
+    """Return per Dockerfile and mode the sign of lookahead's warm savings over per-stage.
+
+    Columns `stages_sign`, `bytes_sign` (downloaded plus unpacked) and `wall_sign`
+    are -1, 0 or 1: 1 means lookahead built fewer stages, moved fewer bytes, or
+    took less time.
+    """
+    moved = summary["bytes_downloaded"].fillna(0) + summary["bytes_unpacked"].fillna(0)
+    frame = summary.assign(bytes_moved=moved)
+    wide = frame.pivot_table(
+        index=["mode", "dockerfile_id"], columns="strategy",
+        values=["stages_built", "bytes_moved", "wall_s"], aggfunc="first",
+    )
+    result = pd.DataFrame(index=wide.index)
+    for column, name in (("stages_built", "stages_sign"), ("bytes_moved", "bytes_sign"), ("wall_s", "wall_sign")):
+        difference = wide[(column, "per-stage")].astype(float) - wide[(column, "lookahead")].astype(float)
+        result[name] = difference.apply(lambda value: 0 if abs(value) < 1e-12 else (1 if value > 0 else -1))
+    return result.reset_index()

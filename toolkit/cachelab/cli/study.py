@@ -1,0 +1,252 @@
+"""`cachelab study CORPUS --mode model|replay`: what lookahead saves on real Dockerfiles.
+
+`cachelab compare CORPUS --mode ...` runs the same handler. Mode `model`
+studies every file statically and simulates its builds (engine `model`);
+mode `replay` builds runnable twins of a sample of multistage files with the
+real builder (engine `cachelab`) and models the same files for comparison.
+Every table carries its `mode` or `engine`, so modelled and measured numbers
+are never mixed up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from cachelab.corpus.manifest import CorpusEntry
+
+logger = logging.getLogger(__name__)
+
+MODES = ("model", "replay")
+DEFAULT_REPLAY_SAMPLE = 20
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "study",
+        help="estimate what lookahead saves on a corpus of real Dockerfiles (modelled or replayed)",
+        description=(
+            "Study a corpus of Dockerfiles: stage graphs, base pinning, a-priori keys and "
+            "blockers per profile, and the warm-rebuild savings of lookahead over per-stage, "
+            "either modelled (--mode model) or measured on runnable twins (--mode replay). "
+            "Writes Parquet tables, a summary, a text report and figures into --out."
+        ),
+    )
+    parser.add_argument(
+        "corpus", metavar="CORPUS",
+        help="a fetched corpus name (real-v1), a *.jsonl.zst store, a manifest.jsonl or a directory",
+    )
+    add_corpus_arguments(parser, required_mode=True)
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory")
+    parser.set_defaults(handler=run_study)
+
+
+def add_corpus_arguments(parser: argparse.ArgumentParser, *, required_mode: bool = False) -> None:
+    """Add the corpus-study options; `cachelab compare` adds them with `--mode` optional."""
+    parser.add_argument(
+        "--mode", choices=MODES, required=required_mode,
+        help="model: simulate every file; replay: build twins of a sample with the real builder"
+        + ("" if required_mode else " (turns compare into a corpus study)"),
+    )
+    parser.add_argument(
+        "--sample", type=int, metavar="N",
+        help=f"study N files drawn with a fixed seed (default: all for model, {DEFAULT_REPLAY_SAMPLE} "
+        "multistage files for replay)",
+    )
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="processes for the static study and model (default: %(default)s)")
+    parser.add_argument("--scale", type=float, default=None, metavar="F",
+                        help="replay: divide every modelled size and RUN time by F (default: 500)")
+    parser.add_argument("--catalog", type=Path, metavar="FILE",
+                        help="base-image size catalog (default: datasets/base-images.json)")
+
+
+def run_study(args: argparse.Namespace) -> int:
+    """Run the study `args.mode` on `args.corpus` and write its outputs into `args.out`."""
+    from cachelab.corpus.study import StudySettings
+    from cachelab.model.catalog import BaseImageCatalog
+
+    corpus = getattr(args, "corpus", None) or args.dockerfile
+    out: Path = args.out or Path("cachelab-out") / f"{Path(corpus).name}-{args.mode}"
+    out.mkdir(parents=True, exist_ok=True)
+    # The key engine warns once per hashed instruction; a corpus repeats them thousands of times.
+    logging.getLogger("cachelab.keys.parts").addFilter(_FirstOccurrence())
+    catalog = BaseImageCatalog.load(args.catalog)
+    progress = sys.stderr.isatty() and "CI" not in os.environ
+    settings = StudySettings(catalog=catalog, record_events=True, run_id=f"{args.mode}-study")
+
+    if args.mode == "model":
+        entries = list(_sampled(_entries(corpus), args.sample))
+        _write_model(entries, settings, out, workers=args.workers, progress=progress)
+    else:
+        _write_replay(corpus, settings, out, args=args, progress=progress)
+    print(f"wrote the {args.mode} study of {corpus} to {out}")
+    return 0
+
+
+class _FirstOccurrence(logging.Filter):
+    """Pass each distinct log message once and drop its repeats."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message in self._seen:
+            return False
+        self._seen.add(message)
+        return True
+
+
+def _entries(corpus: str) -> Iterator[CorpusEntry]:
+    from cachelab.corpus.fetch import load
+    from cachelab.corpus.manifest import CorpusEntry, read_corpus
+
+    if Path(corpus).exists():
+        yield from read_corpus(corpus)
+        return
+    for record in load(corpus):
+        yield CorpusEntry(
+            id=record.id, repo=record.repo, commit=record.commit, path=record.path,
+            license=record.license, sha256=record.sha256, stages=record.stages, text=record.text,
+        )
+
+
+def _sampled(entries: Iterator[CorpusEntry], size: int | None) -> Iterator[CorpusEntry]:
+    from cachelab.replay.run import sample_ids
+
+    if size is None:
+        yield from entries
+        return
+    listed = list(entries)
+    chosen = set(sample_ids([entry.id for entry in listed], size))
+    yield from (entry for entry in listed if entry.id in chosen)
+
+
+def _write_model(entries: list[CorpusEntry], settings, out: Path, *, workers: int, progress: bool) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    from cachelab.corpus.study import study_corpus
+    from cachelab.corpus.study_report import headline, study_frames, text_report, warm_summary
+    from cachelab.record import Recording
+
+    events = []
+    studies = study_corpus(entries, settings, workers=workers)
+    if progress:
+        from tqdm import tqdm
+
+        studies = tqdm(studies, total=len(entries), desc="study", unit="file")
+
+    def collect():  # type: ignore[no-untyped-def]
+        for study in studies:
+            events.extend(study.events)
+            study.events = []
+            yield study
+
+    files, stages = study_frames(collect())
+    recording = Recording.from_events(events)
+    summary = warm_summary(recording.builds, mode="model")
+    table = headline(files, stages)
+
+    files.to_parquet(out / "files.parquet")
+    stages.to_parquet(out / "stages.parquet")
+    table.to_parquet(out / "headline.parquet")
+    summary.to_parquet(out / "summary.parquet")
+    recording.save(out / "model")
+    (out / "report.txt").write_text(text_report(table), encoding="utf-8")
+    _figures(recording.builds, stages, out, mode="model")
+    sys.stdout.write(text_report(table))
+    return summary
+
+
+def _write_replay(corpus: str, settings, out: Path, *, args: argparse.Namespace, progress: bool) -> None:  # type: ignore[no-untyped-def]
+    from cachelab.corpus.study_report import savings_direction, warm_summary
+    from cachelab.record import Recording
+    from cachelab.replay.run import ReplaySettings, multistage_ids, replay_entries, sample_ids
+    from cachelab.replay.twin import DEFAULT_SCALE
+
+    by_id = {entry.id: entry for entry in _entries(corpus)}
+    eligible = list(multistage_ids(by_id.values()))
+    chosen = [by_id[identifier] for identifier in sample_ids(eligible, args.sample or DEFAULT_REPLAY_SAMPLE)]
+
+    model_summary = _write_model(chosen, settings, out, workers=1, progress=False)
+    replay_settings = ReplaySettings(
+        work_dir=out / "work", scale=args.scale or DEFAULT_SCALE, catalog=settings.catalog,
+        run_id="replay-study",
+    )
+    events = []
+    errors: list[dict[str, str]] = []
+    for result in replay_entries(chosen, replay_settings, progress=progress):
+        events.extend(result.events)
+        errors.extend({"dockerfile_id": result.dockerfile_id, "error": error} for error in result.errors)
+    recording = Recording.from_events(events)
+    recording.save(out / "replay")
+    replay_summary = warm_summary(recording.builds, mode="replay")
+
+    import pandas as pd
+
+    summary = pd.concat([model_summary, replay_summary], ignore_index=True)
+    summary.to_parquet(out / "summary.parquet")
+    direction = savings_direction(summary)
+    direction.to_parquet(out / "direction.parquet")
+    pd.DataFrame(errors, columns=["dockerfile_id", "error"]).to_parquet(out / "replay-errors.parquet")
+    _figures(recording.builds, None, out, mode="replay")
+    sys.stdout.write(_direction_report(direction, scale=replay_settings.scale, failed=len(errors)))
+
+
+def _direction_report(direction: pd.DataFrame, *, scale: float, failed: int) -> str:
+    wide = direction.pivot_table(index="dockerfile_id", columns="mode", values=["stages_sign", "bytes_sign"])
+    lines = [f"replay: twins scaled down by {scale:g}; {failed} twin builds failed"]
+    for column in ("stages_sign", "bytes_sign"):
+        if (column, "model") in wide and (column, "replay") in wide:
+            pairs = wide[[(column, "model"), (column, "replay")]].dropna()
+            agree = int((pairs[(column, "model")] == pairs[(column, "replay")]).sum())
+            lines.append(f"{column}: model and replay agree on {agree} of {len(pairs)} files")
+    return "\n".join(lines) + "\n"
+
+
+def _figures(builds: pd.DataFrame, stages: pd.DataFrame | None, out: Path, *, mode: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cachelab.plots import savings_hist
+
+    warm = builds[builds["step"] == 1]
+    # A file whose rebuild costs nothing (FROM scratch alone) has no savings ratio.
+    timed = warm.groupby("dockerfile_id")["wall_s"].transform("min") > 0
+    warm = warm[timed]
+    figure, ax = plt.subplots(figsize=(6, 4))
+    savings_hist(warm, baseline="per-stage", strategy="lookahead", ax=ax)
+    ax.set_title(f"lookahead warm-rebuild savings over per-stage ({mode})")
+    figure.savefig(out / f"savings-{mode}.png", dpi=120, bbox_inches="tight")
+    plt.close(figure)
+    if stages is None or stages.empty:
+        return
+
+    keyed = stages[stages["action"].isin(("built", "eliminated"))]
+    shares = keyed.groupby("profile")["action"].apply(lambda actions: (actions == "eliminated").mean())
+    figure, ax = plt.subplots(figsize=(6, 3))
+    ax.barh(list(shares.index), list(shares.values * 100))
+    ax.set_xlabel("stages eliminated on a warm unchanged rebuild (%)")
+    ax.set_title("share of stages eliminated (static study)")
+    figure.savefig(out / "eliminated.png", dpi=120, bbox_inches="tight")
+    plt.close(figure)
+
+    blockers = keyed.explode("key_blockers").dropna(subset=["key_blockers"])
+    counts = blockers.groupby(["key_blockers", "profile"]).size().unstack(fill_value=0)
+    figure, ax = plt.subplots(figsize=(7, 3))
+    if not counts.empty:
+        counts.plot.barh(ax=ax)
+    ax.set_xlabel("stages whose key is blocked")
+    ax.set_title("blockers of a-priori keys per profile (static study)")
+    figure.savefig(out / "blockers.png", dpi=120, bbox_inches="tight")
+    plt.close(figure)
