@@ -97,3 +97,28 @@ def test_study_records_failed_cell(image_store: Path, tmp_path: Path) -> None:
     assert "line 2" in error
     assert "exit code 1" in error
     assert (builds[builds["dockerfile_id"] != str(broken)]["outcome"] == "ok").all()
+
+
+def test_study_reruns_cells_for_new_build_args(image_store: Path, tmp_path: Path) -> None:
+    dockerfile = tmp_path / "app" / "Dockerfile"
+    dockerfile.parent.mkdir()
+    dockerfile.write_text("FROM busybox\nARG VERSION=1\nRUN echo $VERSION > /version\n")
+    arguments: dict[str, Any] = {
+        "strategies": ["lookahead"],
+        "out_dir": tmp_path / "study",
+        "image_store": str(image_store),
+        "progress": False,
+    }
+    first = CountingBuilder()
+    study([dockerfile], build_args={"VERSION": "1"}, builder=first, **arguments)
+    assert first.calls == 2
+
+    same = CountingBuilder()
+    study([dockerfile], build_args={"VERSION": "1"}, builder=same, **arguments)
+    assert same.calls == 0
+
+    changed = CountingBuilder()
+    recording = study([dockerfile], build_args={"VERSION": "2"}, builder=changed, **arguments)
+    assert changed.calls == 2
+    assert all(request.build_args == {"VERSION": "2"} for request in changed.requests)
+    assert len(recording.builds) == 2

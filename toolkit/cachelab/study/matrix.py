@@ -19,7 +19,7 @@ import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +63,8 @@ def study(
     *,
     out_dir: str | Path,
     image_store: str | None = None,
+    build_args: Mapping[str, str] | None = None,
+    targets: Sequence[str] = (),
     work_dir: str | Path | None = None,
     progress: bool = True,
     builder: BuildFunction | None = None,
@@ -73,8 +75,9 @@ def study(
     directories. Scenario names are resolved per Dockerfile, so a scenario file
     beside each one can define its own. Cells run Dockerfile by Dockerfile,
     scenario by scenario, repeat by repeat, with the strategies interleaved
-    within each repeat. The run_id is kept in `out_dir/study.json`, so resumed
-    builds share it. The combined recording is also saved to `out_dir`.
+    within each repeat. `build_args` and `targets` apply to every build until a
+    scenario step changes them. The run_id is kept in `out_dir/study.json`, so
+    resumed builds share it. The combined recording is also saved to `out_dir`.
     """
     strategy_list = check_strategies(strategies)
     if repeats < 1:
@@ -84,8 +87,13 @@ def study(
     cells_dir.mkdir(parents=True, exist_ok=True)
     run_id = _study_run_id(out)
     sources = [resolve_input(path) for path in dockerfiles]
-    cells = list(_cells(sources, scenarios, strategy_list, repeats, run_id))
-    settings = BuildSettings(image_store=image_store, builder=builder)
+    settings = BuildSettings(
+        image_store=image_store,
+        build_args=tuple(sorted((build_args or {}).items())),
+        targets=tuple(targets),
+        builder=builder,
+    )
+    cells = list(_cells(sources, scenarios, strategy_list, repeats, run_id, settings))
 
     pending = [cell for cell in cells if not (cells_dir / cell.cell_id).is_dir()]
     logger.info("study %s: %d cells, %d already done", run_id, len(cells), len(cells) - len(pending))
@@ -115,6 +123,7 @@ def _cells(
     strategies: Sequence[str],
     repeats: int,
     run_id: str,
+    settings: BuildSettings,
 ) -> Iterator[Cell]:
     for source in sources:
         for scenario in scenarios:
@@ -122,14 +131,23 @@ def _cells(
             for repeat in range(repeats):
                 for strategy in strategies:
                     run = ScenarioRun(source, resolved, strategy, repeat, run_id)
-                    yield Cell(run, _cell_id(run))
+                    yield Cell(run, _cell_id(run, settings))
 
 
-def _cell_id(run: ScenarioRun) -> str:
+def _cell_id(run: ScenarioRun, settings: BuildSettings) -> str:
     # Readable prefix, plus a digest of the full identity because two Dockerfiles
     # may share a directory name and scenario names may contain any character.
+    # Build arguments and targets are part of it, so changing them reruns the cells.
     identity = json.dumps(
-        [run.source.dockerfile_id, str(run.source.dockerfile), run.scenario.name, run.strategy, run.repeat]
+        [
+            run.source.dockerfile_id,
+            str(run.source.dockerfile),
+            run.scenario.name,
+            run.strategy,
+            run.repeat,
+            settings.build_args,
+            settings.targets,
+        ]
     )
     digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
     readable = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{run.source.name}-{run.scenario.name}")
