@@ -37,7 +37,8 @@ def _copy_uses(stage: PlanStage, precomputed: StagePlan | None) -> list[int]:
         if command.source_stage is None:
             continue
         decided = precomputed.instructions[position] if precomputed is not None else None
-        if decided is not None and decided.decision == "hit" and decided.redirect_hit:
+        # An inferred key is known without the source's files: through a pointer, or by the graph model.
+        if decided is not None and decided.decision == "hit" and (decided.redirect_hit or decided.key_source == "inferred"):
             continue
         used.append(command.source_stage)
     return used

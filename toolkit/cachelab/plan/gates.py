@@ -23,6 +23,8 @@ class Gates:
     infer: bool
     skip_cached_stages: bool
     shared_base_cache: bool
+    # The `graph` model keys a COPY --from by its source's key, with no pointers.
+    graph: bool = False
 
     @classmethod
     def from_options(cls, options: KanikoOptions) -> Gates:
@@ -47,8 +49,11 @@ class Gates:
 
     @property
     def inference(self) -> bool:
-        """COPY --from keys go through pointers (INFER, copy and run layers cached)."""
-        return self.cache and self.infer and self.cache_copy_layers and self.cache_run_layers
+        """COPY --from keys go through pointers (INFER, copy and run layers cached; not `graph`)."""
+        return (
+            self.cache and self.infer and self.cache_copy_layers and self.cache_run_layers
+            and not self.graph
+        )
 
     @property
     def elimination(self) -> bool:

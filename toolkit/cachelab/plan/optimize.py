@@ -33,6 +33,7 @@ from cachelab.plan.decisions import (
 )
 from cachelab.plan.errors import PlanError
 from cachelab.plan.gates import Gates
+from cachelab.plan.graph import key_cross_stage_copy
 from cachelab.plan.keying import CommandParts, Keyer, StageEnvironment
 from cachelab.plan.probe import MemoizedCache
 from cachelab.plan.stages import Command
@@ -132,6 +133,13 @@ def _key_command(
         _record_parts(plan, parts, key=chain.hash(), source="content" if parts.files else "text")
         return chain, precomputed
 
+    if context.gates.graph:
+        source_key = _source_key(command, context)
+        graph_chain = key_cross_stage_copy(
+            command, plan, chain, environment, keyer=context.keyer, source_key=source_key, blockers=blockers,
+        )
+        return graph_chain, False
+
     resolved = None
     if context.gates.inference:
         resolved, precomputed = _infer(command, plan, chain, environment, context, blockers)
@@ -174,10 +182,7 @@ def _infer(
     blockers: list[str],
 ) -> tuple[CompositeKey | None, bool]:
     """Try the inferred key of a cross-stage COPY; return the content chain from its pointer."""
-    if command.source_stage is not None:
-        source_key = context.final_keys.get(command.source_stage)
-    else:
-        source_key = context.image_digests.get(command.source_image or "")
+    source_key = _source_key(command, context)
     if source_key is None:
         blockers.append(BLOCKER_COPY_FROM_STAGE_UNKEYED)
         return None, False
@@ -196,6 +201,13 @@ def _infer(
         return None, precomputed
     logger.info("cache hit via inferred cross-stage key for %r", command.instruction.text)
     return CompositeKey.resume(target, mode=chain.mode), precomputed
+
+
+def _source_key(command: Command, context: WalkContext) -> str | None:
+    # A source stage's final key, or a source image's manifest digest.
+    if command.source_stage is not None:
+        return context.final_keys.get(command.source_stage)
+    return context.image_digests.get(command.source_image or "")
 
 
 def _verify(

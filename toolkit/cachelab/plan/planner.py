@@ -20,6 +20,7 @@ cold build without touching the cache.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -42,6 +43,7 @@ from cachelab.plan.decisions import (
 from cachelab.plan.elimination import EliminationResult, eliminate
 from cachelab.plan.errors import PlanOrderError
 from cachelab.plan.gates import Gates
+from cachelab.plan.graph import GRAPH_STRATEGIES
 from cachelab.plan.interfaces import BaseImageSource, LayerCache
 from cachelab.plan.keying import Keyer, StageEnvironment
 from cachelab.plan.optimize import Pass, StageFiles, WalkContext, WalkResult, walk_stage
@@ -63,7 +65,9 @@ class Planner:
     off); `images` resolves remote bases and `COPY --from=<image>` references.
     `now` is the time expiry is judged against (default: the current time).
     `cache_repo` only names the repository in UPLOAD lines of the plan text.
-    `missing_source` is the key engine's policy for file inputs that do not exist
+    `strategy` names the cache model: a strategy of `GRAPH_STRATEGIES` keys
+    `COPY --from` by its source's key (see `cachelab.plan.graph`); any other
+    keeps kaniko's keys. `missing_source` is the key engine's policy for file inputs that do not exist
     (`raise`, as kaniko does, or `placeholder` for studies of Dockerfiles whose
     context is absent).
     """
@@ -83,10 +87,13 @@ class Planner:
         now: datetime | None = None,
         cache_repo: str | None = None,
         missing_source: MissingSourcePolicy = "raise",
+        strategy: str | None = None,
     ) -> None:
         self.dockerfile = dockerfile
         self.options = options
         self.gates = Gates.from_options(options)
+        if strategy in GRAPH_STRATEGIES:
+            self.gates = dataclasses.replace(self.gates, graph=True)
         self.context_dir = str(Path(context_dir).resolve())
         self.build_args = dict(build_args or {})
         self.cache_repo = cache_repo
@@ -353,7 +360,7 @@ class Planner:
 
     def _external_digests(self) -> dict[str, str]:
         # Only inferred keys read an external image's digest; content keys hash its files.
-        if not self.gates.inference:
+        if not (self.gates.inference or self.gates.graph):
             return {}
         if self._image_digests is None:
             self._image_digests = {
