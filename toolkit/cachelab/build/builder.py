@@ -111,7 +111,7 @@ def _planner(request: BuildRequest, images: BuildImages, cache: object | None) -
         load_dockerfile(request.dockerfile), options=request.kaniko_options(), context_dir=request.context,
         cache=cache, images=images, build_args=dict(request.build_args),  # type: ignore[arg-type]
         targets=request.targets, platform=request.platform, dockerfile_path=request.dockerfile,
-        cache_repo=request.cache,
+        cache_repo=request.cache, strategy=request.strategy,
     )
 
 

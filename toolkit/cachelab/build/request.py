@@ -3,6 +3,8 @@
 A strategy names a kaniko option set: `no-cache` builds without `--cache`,
 `per-stage` caches each stage's layers on its own (`kaniko-copy` by default),
 and `lookahead` adds kaniko's multistage lookahead (`kaniko-lookahead`).
+`graph` uses lookahead's options with BuildKit-like keys for `COPY --from`
+(`cachelab.plan.graph`).
 """
 
 from __future__ import annotations
@@ -15,14 +17,16 @@ from cachelab.build.errors import BuildError
 from cachelab.keys.flags import KanikoOptions
 from cachelab.keys.flags import profile as named_profile
 from cachelab.plan.decisions import StagePlan
+from cachelab.plan.graph import GRAPH_PROFILE
 
-STRATEGIES = ("no-cache", "per-stage", "lookahead")
+STRATEGIES = ("no-cache", "per-stage", "lookahead", "graph")
 
 # The kaniko option set each strategy uses unless the request names another.
 DEFAULT_PROFILES: dict[str, str] = {
     "no-cache": "no-cache",
     "per-stage": "kaniko-copy",
     "lookahead": "kaniko-lookahead",
+    "graph": GRAPH_PROFILE,
 }
 
 
@@ -72,7 +76,7 @@ class BuildRequest:
         if self.strategy not in DEFAULT_PROFILES:
             raise InvalidBuildRequest(
                 f"unknown strategy {self.strategy!r}; known strategies: {', '.join(STRATEGIES)}",
-                hint="Pass --strategy no-cache, per-stage or lookahead.",
+                hint=f"Pass --strategy with one of: {', '.join(STRATEGIES)}.",
             )
         return DEFAULT_PROFILES[self.strategy]
 

@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("dockerfile", metavar="FILE", help="a Dockerfile, or a directory with Dockerfile and context/")
     parser.add_argument("--context", metavar="DIR", help="the build context (default: FILE's context/ directory)")
     parser.add_argument(
-        "--strategy", choices=("no-cache", "per-stage", "lookahead"), default="lookahead",
+        "--strategy", choices=("no-cache", "per-stage", "lookahead", "graph"), default="lookahead",
         help="caching strategy (default: lookahead)",
     )
     parser.add_argument(
