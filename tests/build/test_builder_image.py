@@ -120,3 +120,20 @@ def test_child_of_pushed_image_hits_after_repush(
     assert second_base.image_digest != first_base.image_digest
     assert [i.decision for i in second_child.stages[0].instructions] == ["hit"]
     assert second_child.stages[0].instructions[0].key == first_child.stages[0].instructions[0].key
+
+
+def test_warm_image_mounts_cached_layers(builder: MakeBuilder, registry: RegistryServer, tmp_path: Path) -> None:
+    example = builder("two-stage", cache=f"{registry.address}/mount-cache")
+    example.build("lookahead")
+    warm = example.build("lookahead", destination=f"{registry.address}/mounted/two-stage:warm")
+
+    pushes = [span for span in warm.spans if span.phase == "push-image"]
+    assert len(pushes) == 1
+    # The stage layers come from the cache repository on the same registry. Two of
+    # them are one blob (RUN touch /blubb and the COPY of /blubb), so it is mounted
+    # once and then exists. The base comes from the local image store: uploaded.
+    assert pushes[0].attributes["layers_mounted"] == "2"
+    assert pushes[0].attributes["layers_exists"] == "1"
+    assert pushes[0].attributes["layers_uploaded"] == "1"
+    _pull_and_unpack(f"{registry.address}/mounted/two-stage:warm", tmp_path / "root")
+    assert _run(tmp_path / "root", "ls", "/blubb") == (0, ["/blubb"])

@@ -1,14 +1,16 @@
 """The final stage's image: manifest and config, written to the destination or only digested.
 
 Writing copies each layer blob from wherever it lives (a built file, the cache
-store, the base image's source) unless the destination already has it; blobs of
-a destination that is the base image's own registry repository are skipped by
-the registry client's existence check. Without a destination no blob is read:
+store, the base image's source) unless the destination already has it. On a
+registry, a layer that came from another repository of the same registry (the
+base image's or the cache's) is mounted from there instead of uploaded. Without a destination no blob is read:
 the manifest is built from the layer descriptors and its digest computed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from datetime import UTC, datetime
 
@@ -16,7 +18,7 @@ from cachelab.build.request import LayerDescriptor, OutputImage
 from cachelab.build.stage_image import StageImage
 from cachelab.events.spans import SpanClock
 from cachelab.oci import mediatypes
-from cachelab.oci.image import Blob, ImageResolver, LayoutImageSource
+from cachelab.oci.image import Blob, ImageResolver, LayoutImageSource, RegistryImageSource
 from cachelab.oci.manifest import Descriptor, build_manifest
 from cachelab.oci.reference import LayoutReference, parse_reference
 from cachelab.oci.transfer import TransferStats
@@ -44,9 +46,7 @@ def write_output(
 ) -> OutputImage:
     """Write the image to `destination` (`oci:DIR:TAG` or a registry reference), or only digest it."""
     manifest, media_type, config = assemble(image)
-    from cachelab.oci._files import sha256_digest
-
-    digest = sha256_digest(manifest)
+    digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
     layers = tuple(LayerDescriptor(layer.digest, layer.diff_id, layer.size, layer.media_type) for layer in image.layers)
     if destination is None:
         return OutputImage(manifest, media_type, config, digest, layers)
@@ -64,10 +64,46 @@ def write_output(
             written = source.write_image(manifest, media_type, [*blobs, config_blob], tag=parsed.tag)
         else:
             target = resolver.source_for(destination)
-            written = target.write_image(manifest, media_type, [*blobs, config_blob], tag=parsed.tag)
+            assert isinstance(target, RegistryImageSource)
+            outcomes: dict[str, int] = {}
+            for layer, blob in zip(image.layers, blobs, strict=True):
+                outcome = target.client.upload_blob(
+                    target.repository, blob.open, blob.digest, blob.size,
+                    mount_from=_mount_source(layer.repository, target),
+                )
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            span.attributes.update({f"layers_{name}": str(count) for name, count in outcomes.items()})
+            # Every layer is there now; this pushes the config and the manifest.
+            written = target.write_image(manifest, media_type, [config_blob], tag=parsed.tag)
             if stats is not None:
                 after = stats.snapshot()
                 span.add_bytes(sum(c.bytes_sent for c in after.values()) - sum(c.bytes_sent for c in before.values()))
                 span.add_requests(sum(c.requests for c in after.values()) - sum(c.requests for c in before.values()))
     logger.info("wrote image %s to %s", written, destination)
     return OutputImage(manifest, media_type, config, digest, layers, reference=destination)
+
+
+def content_digest(image: OutputImage) -> str:
+    """Return the sha256 of the image's layer diff IDs and its config without `created` times.
+
+    Two builds that produced the same files and settings have the same content
+    digest even when they ran at different times, which the manifest digest
+    does not allow because the config records when each layer was created.
+    """
+    config = json.loads(image.config)
+    config.pop("created", None)
+    for entry in config.get("history") or []:
+        entry.pop("created", None)
+    document = {"config": config, "diff_ids": [layer.diff_id for layer in image.layers]}
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+    return "sha256:" + hashlib.sha256(canonical).hexdigest()
+
+
+def _mount_source(repository: str | None, target: RegistryImageSource) -> str | None:
+    """Return the repository to mount a layer from: its own, when on the destination's registry."""
+    if repository is None:
+        return None
+    registry, _, name = repository.partition("/")
+    if registry != target.client.registry or name == target.repository:
+        return None
+    return name

@@ -36,6 +36,7 @@ class ImageLayer:
     open: Callable[[], BinaryIO]
     path: str | None = None
     origin: str = ""  # "base", "cache", "built" or "copy-from-image", for spans and logs
+    repository: str | None = None  # "registry/repository" holding the blob, for cross-repository mounts
 
 
 @dataclass

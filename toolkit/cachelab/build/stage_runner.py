@@ -47,6 +47,7 @@ from cachelab.keys.buildargs import StageEnv
 from cachelab.keys.dockerignore import DockerIgnore
 from cachelab.keys.flags import KanikoOptions
 from cachelab.oci import mediatypes
+from cachelab.oci.image import RegistryImageSource
 from cachelab.oci.layers import write_layer
 from cachelab.plan.decisions import InstructionPlan, StagePlan
 from cachelab.plan.interfaces import CacheEntry, LayerCache
@@ -136,8 +137,10 @@ class StageRunner:
             span.attributes["reference"] = self.stage.base_ref
             span.attributes["local"] = "true" if base.local else "false"
         config = ImageConfig.from_json(base.image.config)
+        repository = _registry_repository(base.image.source)
         layers = [
-            ImageLayer(layer.digest, layer.diff_id, layer.size, layer.media_type, layer.opener, origin="base")
+            ImageLayer(layer.digest, layer.diff_id, layer.size, layer.media_type, layer.opener, origin="base",
+                       repository=repository)
             for layer in base.image.layers()
         ]
         self.image = StageImage(
@@ -211,6 +214,7 @@ class StageRunner:
         return ImageLayer(
             entry.layer_digest, entry.diff_id or "", entry.layer_size or 0, media_type,
             lambda: cache.open_layer(entry), origin="cache",
+            repository=_registry_repository(getattr(cache, "source", None)),
         )
 
     def _execute(self, planned: InstructionPlan, instruction: Instruction) -> None:
@@ -416,6 +420,13 @@ class _LayerBlob:
     def of(cls, layer: ImageLayer) -> _LayerBlob:
         assert layer.path is not None
         return cls(layer.path, layer.digest, layer.size, layer.diff_id, layer.media_type)
+
+
+def _registry_repository(source: object) -> str | None:
+    """Return "registry/repository" of a registry image source, None for any other source."""
+    if isinstance(source, RegistryImageSource):
+        return f"{source.client.registry}/{source.repository}"
+    return None
 
 
 def _opener(path: str):  # type: ignore[no-untyped-def]
