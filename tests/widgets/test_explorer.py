@@ -12,6 +12,7 @@ from cachelab.widgets import (
     EditContextFile,
     Explorer,
     ExplorerError,
+    ForgetCachedLayer,
     MakeRunNondeterministic,
     MoveBaseTag,
 )
@@ -79,7 +80,7 @@ def test_nondeterministic_run_lookahead(explorer: Explorer) -> None:
     assert rows[6]["decision"] == "miss"
     assert rows[6]["what_changed"].startswith("instruction text differs")
     assert "date +%s%N" in rows[6]["instruction"]
-    # Lookahead keys the consumer's COPY from the unchanged config stage, not from bytes.
+    # The config stage is unchanged, so its COPY into the final stage still hits.
     assert rows[17]["decision"] == "hit"
 
 
@@ -186,3 +187,35 @@ def test_close_removes_scratch(tmp_path: Path, explorer: Explorer) -> None:
     assert explorer.scratch.is_dir()
     explorer.close()
     assert not explorer.scratch.exists()
+
+
+def test_forgotten_run_per_stage(explorer: Explorer) -> None:
+    explorer.select("nondeterministic", "per-stage")
+    explorer.rebuild()
+    explorer.apply(ForgetCachedLayer(7))
+    rows = by_line(explorer.decisions())
+
+    # The RUN executes again and writes a new time, so the COPY --from sees new bytes.
+    assert rows[7]["decision"] == "miss"
+    assert not rows[7]["key_changed"]
+    assert rows[10]["decision"] == "miss"
+    assert rows[10]["what_changed"].startswith("files of")
+
+
+def test_forgotten_run_lookahead(explorer: Explorer) -> None:
+    explorer.select("nondeterministic", "lookahead")
+    explorer.rebuild()
+    explorer.apply(ForgetCachedLayer(7))
+    rows = by_line(explorer.decisions())
+
+    # The COPY --from key is inferred from the stage key, so the stage is never rebuilt.
+    assert rows[7]["decision"] == "skipped"
+    assert rows[7]["stage_action"] == "eliminated"
+    assert rows[10]["decision"] == "hit"
+    assert rows[10]["key_source"] == "inferred"
+
+
+def test_forget_unknown_line_raises(explorer: Explorer) -> None:
+    explorer.select("two-stage", "per-stage")
+    with pytest.raises(ExplorerError, match="no entry for the instruction on line 3"):
+        explorer.apply(ForgetCachedLayer(3))

@@ -1,7 +1,8 @@
 """An interactive explorer of kaniko's cache decisions on the example builds.
 
 `Explorer` builds an example under a strategy, applies a change (edit a context
-file, change a build argument, move a base tag, make a RUN nondeterministic),
+file, change a build argument, move a base tag, make a RUN nondeterministic,
+forget a cached layer),
 rebuilds, and returns the decisions of each instruction with what changed in its
 key. `explore()` wraps it in ipywidgets controls for a notebook; importing it
 without ipywidgets installed raises an ImportError that names the package.
@@ -16,6 +17,7 @@ from cachelab.widgets.changes import (
     Change,
     ChangeBuildArg,
     EditContextFile,
+    ForgetCachedLayer,
     MakeRunNondeterministic,
     MoveBaseTag,
 )
@@ -31,6 +33,7 @@ __all__ = [
     "Explorer",
     "ExplorerBuild",
     "ExplorerError",
+    "ForgetCachedLayer",
     "MakeRunNondeterministic",
     "MoveBaseTag",
     "decision_table",

@@ -134,9 +134,33 @@ class MoveBaseTag:
         return f"move base tag {self.reference} to a new image"
 
 
+@dataclass(frozen=True)
+class ForgetCachedLayer:
+    """Delete the cache entry of the instruction on Dockerfile line `line`, as if it expired.
+
+    `key` is that instruction's cache key in the latest build; the explorer fills
+    it in. A RUN forgotten this way executes again on the next build.
+    """
+
+    kind: ClassVar[str] = "forget-layer"
+    line: int
+    key: str | None = None
+
+    def apply(self, workspace: Workspace, image_store: Path) -> None:
+        if self.key is None or not LayoutStore(workspace.cache_dir).untag(self.key):
+            raise ExplorerError(
+                f"the layer cache has no entry for the instruction on line {self.line}",
+                hint="Pick an instruction that hit or was pushed in the latest build.",
+            )
+
+    def describe(self) -> str:
+        return f"forget the cached layer of line {self.line}"
+
+
 CHANGE_KINDS: tuple[str, ...] = (
     EditContextFile.kind,
     ChangeBuildArg.kind,
     MoveBaseTag.kind,
     MakeRunNondeterministic.kind,
+    ForgetCachedLayer.kind,
 )

@@ -26,7 +26,7 @@ from cachelab.keys.explain import explain
 from cachelab.plan.decisions import InstructionPlan
 from cachelab.record import Recording
 from cachelab.study import Workspace, resolve_input
-from cachelab.widgets.changes import Change, MoveBaseTag
+from cachelab.widgets.changes import Change, ForgetCachedLayer, MoveBaseTag
 from cachelab.widgets.errors import ExplorerError
 
 if TYPE_CHECKING:
@@ -132,6 +132,9 @@ class Explorer:
         if isinstance(change, MoveBaseTag):
             self._moves += 1
             change = MoveBaseTag(change.reference, version=self._moves)
+        if isinstance(change, ForgetCachedLayer) and change.key is None:
+            keys = {plan.line: plan.key for plan in _instruction_plans(self.last.result)}
+            change = ForgetCachedLayer(change.line, keys.get(change.line))
         logger.info("explorer: %s", change.describe())
         change.apply(self.workspace, self.image_store)
         return self._build(change.describe())
@@ -166,6 +169,11 @@ class Explorer:
         stages = self.last.result.stages
         found = [stage.base_ref for stage in stages if stage.base_kind == "image" and stage.base_ref]
         return list(dict.fromkeys(found))
+
+    def keyed_lines(self) -> list[tuple[int, str]]:
+        """Return the Dockerfile line and text of every keyed instruction of the latest build."""
+        plans = _instruction_plans(self.last.result)
+        return sorted({(plan.line, plan.text) for plan in plans if plan.key is not None})
 
     def build_arg_names(self) -> list[str]:
         """Return the names the Dockerfile declares with ARG, before and inside stages."""

@@ -16,6 +16,7 @@ from cachelab.widgets.changes import (
     Change,
     ChangeBuildArg,
     EditContextFile,
+    ForgetCachedLayer,
     MakeRunNondeterministic,
     MoveBaseTag,
 )
@@ -41,6 +42,7 @@ CHANGE_LABELS = {
     ChangeBuildArg.kind: "change a build arg",
     MoveBaseTag.kind: "move a base tag",
     MakeRunNondeterministic.kind: "make a RUN nondeterministic",
+    ForgetCachedLayer.kind: "forget a cached layer",
 }
 
 
@@ -105,6 +107,8 @@ class ExplorerView:
             return ChangeBuildArg(str(target), self.arg_value.value)
         if kind == MoveBaseTag.kind:
             return MoveBaseTag(str(target))
+        if kind == ForgetCachedLayer.kind:
+            return ForgetCachedLayer(int(target))
         return MakeRunNondeterministic(int(target))
 
     def _on_selection(self, _: Any) -> None:
@@ -121,6 +125,8 @@ class ExplorerView:
             options = self.explorer.build_arg_names() or ["VERSION"]
         elif kind == MoveBaseTag.kind:
             options = self.explorer.base_references()
+        elif kind == ForgetCachedLayer.kind:
+            options = [(f"line {line}: {text[:50]}", line) for line, text in self.explorer.keyed_lines()]
         else:
             options = [(f"line {line}: {text[:50]}", line) for line, text in self.explorer.run_lines()]
         self.target.options = options
