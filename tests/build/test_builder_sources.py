@@ -121,3 +121,21 @@ def test_base_pulled_from_registry(tmp_path: Path, image_store: Path, busybox_im
     assert (downloads[0].requests or 0) >= 1
     assert downloads[0].attributes["origin"] == "base"
     assert result.stages[0].base_ref == busybox_image.registry_ref
+
+
+def test_run_cache_mount_kept_between_builds(
+    tmp_path: Path, image_store: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CACHELAB_CACHE_DIR", str(tmp_path / "home"))
+    text = (
+        "FROM busybox\n"
+        "RUN --mount=type=cache,target=/var/cache/count echo run >> /var/cache/count/runs && "
+        "wc -l < /var/cache/count/runs > /runs-seen\n"
+    )
+    for _ in range(2):
+        result, _ = _build(tmp_path, image_store, text, "no-cache")
+
+    runs = list((tmp_path / "home" / "run-mount-cache").glob("*/runs"))
+    assert len(runs) == 1
+    assert runs[0].read_text() == "run\nrun\n"
+    assert len(result.image.layers) == 2

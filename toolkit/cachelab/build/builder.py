@@ -31,14 +31,14 @@ from cachelab import __version__
 from cachelab.build.external import ExternalImages
 from cachelab.build.images import BuildImages
 from cachelab.build.layer_io import LayerMover
-from cachelab.build.output_image import write_output
+from cachelab.build.output_image import content_digest, write_output
 from cachelab.build.progress import Progress, progress_wanted
 from cachelab.build.recording import record_stage
 from cachelab.build.request import BuildRequest, BuildResult, InvalidBuildRequest
 from cachelab.build.rootfs import BuildWorkspace
 from cachelab.build.stage_image import StageImage
 from cachelab.build.stage_runner import BuildSession, StageRunner
-from cachelab.build.stores import default_image_store, open_cache
+from cachelab.build.stores import default_image_store, open_cache, run_mount_cache
 from cachelab.build.timing import Position, TimedCache, TimedKeyer
 from cachelab.dockerfile.parse import load_dockerfile
 from cachelab.events import BuildFinished, BuildStarted, EventSink, NullSink, SpanClock
@@ -87,7 +87,8 @@ def build(
         raise
     result.wall_s = time.perf_counter() - started
     logger.info("build %s finished in %.2fs: image %s", build_id, result.wall_s, result.image_digest)
-    sink.emit(BuildFinished(build_id, result.wall_s, "ok", image_digest=result.image_digest))
+    sink.emit(BuildFinished(build_id, result.wall_s, "ok", image_digest=result.image_digest,
+                            image_content_digest=content_digest(result.image)))
     show.build_finished(result.image_digest, result.wall_s)
     return result
 
@@ -171,7 +172,7 @@ class _Build:
                 store = request.image_store or str(default_image_store())
                 images = BuildImages(store, insecure=request.insecure_registries, stats=self.stats)
                 closing.callback(images.close)
-            workspace = BuildWorkspace.create(request.work_dir)
+            workspace = BuildWorkspace.create(request.work_dir, cache_dir=run_mount_cache())
             closing.callback(workspace.cleanup)
             position = Position()
             cache = open_cache(request.cache, self.options, insecure=request.insecure_registries,

@@ -1,8 +1,8 @@
 """Where a build keeps data between runs: the layer cache and the local image store.
 
 Defaults live under `cachelab.cachedir.cache_home()`: `layer-cache/` (an OCI
-layout store whose tags are cache keys) and `images/` (base images, tagged by
-full reference).
+layout store whose tags are cache keys), `images/` (base images, tagged by
+full reference) and `run-mount-cache/` (`RUN --mount=type=cache` directories).
 """
 
 from __future__ import annotations
@@ -29,6 +29,11 @@ def default_cache_store() -> Path:
 
 def default_image_store() -> Path:
     return cache_home() / "images"
+
+
+def run_mount_cache() -> Path:
+    """The directories of `RUN --mount=type=cache`, kept between builds as BuildKit keeps them."""
+    return cache_home() / "run-mount-cache"
 
 
 def open_cache(
