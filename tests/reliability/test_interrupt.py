@@ -1,0 +1,206 @@
+"""`cachelab build` killed with SIGKILL at seeded random moments.
+
+After every kill, `cachelab store check` must pass on the cache, image and
+output stores, no process of the build may survive, and the next build must
+succeed and hit every cache entry that was complete before it started.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from cachelab.build.builder import build
+from cachelab.build.request import BuildRequest
+from cachelab.cli import main as cachelab_main
+from cachelab.events import InstructionRecorded, ListSink
+from cachelab.oci.layout import LayoutStore
+
+pytestmark = pytest.mark.sandbox
+
+SEED = 20261204
+DEFAULT_TRIALS = 5
+SLOW_TRIALS = 60
+# A cold build of DOCKERFILE takes about 2.5 s on a laptop, busybox import
+# included; kills are spread over this window, so some land after the build ended.
+KILL_WINDOW = (0.0, 3.0)
+SLEEPER = "cachelab-interrupt-sleeper"
+LEFTOVER_WAIT = 5.0  # seconds for killed sandboxes to disappear
+
+DOCKERFILE = f"""\
+FROM busybox AS gen
+COPY seed.txt /seed.txt
+RUN head -c 4000000 /dev/urandom > /blob && cat /seed.txt >> /blob
+RUN sh -c 'sleep 0.3; true' {SLEEPER} && sha256sum /blob > /blob.sha
+
+FROM busybox
+COPY --from=gen /blob.sha /blob.sha
+COPY seed.txt /seed.txt
+RUN cat /seed.txt /blob.sha > /out.txt
+"""
+
+
+@dataclass
+class Tally:
+    """What a series of trials did, for the assertions and the reliability page."""
+
+    trials: int = 0
+    killed_running: int = 0
+    finished_before_kill: int = 0
+    complete_entries_reused: int = 0
+    hits: int = 0
+    leftovers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Workspace:
+    root: Path
+
+    @property
+    def cache(self) -> Path:
+        return self.root / "cache"
+
+    @property
+    def images(self) -> Path:
+        return self.root / "images"
+
+    @property
+    def output(self) -> Path:
+        return self.root / "out"
+
+    @property
+    def context(self) -> Path:
+        return self.root / "context"
+
+    @property
+    def scratch(self) -> Path:
+        return self.root / "scratch"
+
+    def prepare(self) -> None:
+        self.context.mkdir(parents=True)
+        self.scratch.mkdir()
+        (self.root / "Dockerfile").write_text(DOCKERFILE)
+
+    def command(self, strategy: str) -> list[str]:
+        return [
+            sys.executable, "-m", "cachelab", "build", str(self.root / "Dockerfile"),
+            "--context", str(self.context), "--strategy", strategy, "--quiet",
+            "--cache-repo", str(self.cache), "--image-store", str(self.images),
+            "--destination", f"oci:{self.output}:image",
+        ]
+
+
+def store_check(path: Path) -> int:
+    if not LayoutStore(path).exists():
+        return 0  # killed before the store was created
+    return cachelab_main(["store", "check", str(path)])
+
+
+def processes_matching(marker: str) -> list[str]:
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            cmdline = Path("/proc", pid, "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in cmdline:
+            words = cmdline.replace(b"\0", b" ").decode(errors="replace")
+            found.append(f"{pid}: {words}")
+    return found
+
+
+def wait_for_no_leftovers(markers: list[str]) -> list[str]:
+    deadline = time.monotonic() + LEFTOVER_WAIT
+    while True:
+        leftovers = [line for marker in markers for line in processes_matching(marker)]
+        if not leftovers or time.monotonic() > deadline:
+            return leftovers
+        time.sleep(0.05)
+
+
+def run_trial(workspace: Workspace, rng: random.Random, tally: Tally) -> None:
+    strategy = rng.choice(["per-stage", "lookahead"])
+    (workspace.context / "seed.txt").write_text(f"seed {rng.randrange(4)}\n")
+    delay = rng.uniform(*KILL_WINDOW)
+
+    environment = {**os.environ, "TMPDIR": str(workspace.scratch)}
+    process = subprocess.Popen(workspace.command(strategy), env=environment,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        process.wait(timeout=delay)
+        tally.finished_before_kill += 1
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        tally.killed_running += 1
+    if process.stderr is not None:
+        process.stderr.close()
+    tally.trials += 1
+
+    leftovers = wait_for_no_leftovers([SLEEPER, str(workspace.root)])
+    tally.leftovers.extend(leftovers)
+    assert leftovers == []
+    for store in (workspace.cache, workspace.images, workspace.output):
+        assert store_check(store) == 0, f"store check failed on {store} after a kill at {delay:.2f} s"
+
+    complete = set(LayoutStore(workspace.cache).tags()) if LayoutStore(workspace.cache).exists() else set()
+    sink = ListSink()
+    request = BuildRequest(
+        workspace.root / "Dockerfile", workspace.context, strategy=strategy, cache=str(workspace.cache),
+        destination=f"oci:{workspace.output}:image", image_store=str(workspace.images), work_dir=workspace.scratch,
+    )
+    result = build(request, sink=sink, progress=False)
+    assert result.image_digest is not None
+
+    for event in sink.events:
+        if not isinstance(event, InstructionRecorded) or not event.probed:
+            continue
+        if event.cache_key in complete:
+            tally.complete_entries_reused += 1
+            # Lookahead skips a stage no later step needs; that is reuse too.
+            assert event.decision in ("hit", "skipped"), (
+                f"{event.instruction} (key {event.cache_key}) was complete in the cache but decided {event.decision}"
+            )
+        if event.decision == "hit":
+            tally.hits += 1
+    for store in (workspace.cache, workspace.images, workspace.output):
+        assert store_check(store) == 0
+
+
+def run_trials(root: Path, count: int, seed: int) -> Tally:
+    workspace = Workspace(root)
+    workspace.prepare()
+    rng = random.Random(seed)
+    tally = Tally()
+    for _ in range(count):
+        run_trial(workspace, rng, tally)
+    print(f"\ninterruption: {tally}")
+    return tally
+
+
+def test_kill_build_few_trials(tmp_path: Path) -> None:
+    tally = run_trials(tmp_path, DEFAULT_TRIALS, SEED)
+
+    assert tally.trials == DEFAULT_TRIALS
+    assert tally.killed_running >= 1
+    assert tally.leftovers == []
+
+
+@pytest.mark.slow
+def test_kill_build_many_trials(tmp_path: Path) -> None:
+    tally = run_trials(tmp_path, SLOW_TRIALS, SEED + 1)
+
+    assert tally.trials == SLOW_TRIALS
+    assert tally.killed_running >= SLOW_TRIALS // 2
+    assert tally.complete_entries_reused >= 1
+    assert tally.leftovers == []
