@@ -1,9 +1,9 @@
 """`cachelab study CORPUS --mode model|replay`: what lookahead saves on real Dockerfiles.
 
 `cachelab compare CORPUS --mode ...` runs the same handler. Mode `model`
-studies every file statically and simulates its builds (engine `model`);
-mode `replay` builds runnable twins of a sample of multistage files with the
-real builder (engine `cachelab`) and models the same files for comparison.
+studies every file statically and simulates its builds (engine `model`).
+Mode `replay` builds runnable twins of a sample of multistage files with the
+real builder (engine `cachelab`), and models the same files for comparison.
 Every table carries its `mode` or `engine`, so modelled and measured numbers
 are never mixed up.
 """

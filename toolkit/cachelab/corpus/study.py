@@ -1,10 +1,10 @@
 """The static study of real Dockerfiles: stage graphs, base pinning and a-priori keys.
 
 For each Dockerfile it records, per stage as written, the shape of the stage graph
-(FROM chains, `COPY --from` fan-in and fan-out, external-image sources), how the
-base is pinned, and, for each profile of `PROFILE_STRATEGIES`, what the real
-Planner decides on an unchanged warm rebuild: the stage's action, whether its
-key is known a priori, what blocks it, and the static risks.
+(FROM chains, `COPY --from` fan-in and fan-out, external-image sources) and how
+the base is pinned. For each profile of `PROFILE_STRATEGIES` it also records what
+the real Planner decides on an unchanged warm rebuild: the stage's action,
+whether its key is known a priori, what blocks it, and the static risks.
 
 Nothing is fetched, built or hashed. The Planner runs against the model's
 simulated cache (`cachelab.model`): a cold build writes every layer and pointer,
@@ -53,7 +53,7 @@ from cachelab.plan.errors import PlanError
 logger = logging.getLogger(__name__)
 
 STUDY_PROFILES = tuple(PROFILE_STRATEGIES)
-# How stand-ins are named in the outputs (the `assumptions` of the headline table).
+# Descriptions of the stand-ins, repeated as `assumption` rows of the headline table.
 BASE_STANDIN = "unknown bases: synthetic image, seed = sha256(reference)"
 FILE_PLACEHOLDER = "absent context and stage files: placeholder part sha256('cachelab-missing-source:' + path)"
 
@@ -62,7 +62,7 @@ FILE_PLACEHOLDER = "absent context and stage files: placeholder part sha256('cac
 class FileStudy:
     """The study of one Dockerfile: a file row and its stage rows (one per stage and profile).
 
-    `events` holds the model's build events (cold and warm build of each
+    `events` contains the model's build events (cold and warm build of each
     strategy, `engine="model"`) when the settings ask for them; it is empty otherwise.
     """
 
@@ -111,31 +111,41 @@ class Study:
             file_row.update(error_kind="parse", error=str(exc), stages=None)
             return result
         file_row.update(_file_shape(dockerfile, graph))
+
         inputs = SimulationInputs(
             dockerfile=dockerfile, images=self.images, context_dir=self._context.name,
             costs=self.settings.costs, catalog=self.settings.catalog, now=self.settings.now,
         )
-        shapes = _stage_shapes(dockerfile, graph)
         try:
             rebuilds = {name: warm_rebuild(inputs, name) for name in STUDY_PROFILES}
         except (DockerfileError, KeyEngineError, PlanError, CachelabError) as exc:
             file_row.update(error_kind="plan", error=str(exc))
             logger.info("%s: planning failed: %s", dockerfile_id, exc)
             return result
-        for name, rebuild in rebuilds.items():
-            for plan in rebuild.warm.plans:
-                row = dict(shapes[plan.index])
-                row.update(
-                    dockerfile_id=dockerfile_id, profile=name, strategy=rebuild.strategy,
-                    action=plan.action, key_a_priori=plan.key_a_priori,
-                    key_blockers=list(plan.key_blockers), key_risks=list(plan.key_risks),
-                    mode="static",
-                )
-                result.stage_rows.append(row)
+
+        result.stage_rows = _stage_rows(dockerfile_id, _stage_shapes(dockerfile, graph), rebuilds)
         file_row.update(_modelled_savings(rebuilds))
         if self.settings.record_events:
             result.events = model_events(rebuilds, dockerfile_id, run_id=self.settings.run_id, now=self.settings.now)
         return result
+
+
+def _stage_rows(
+    dockerfile_id: str, shapes: dict[int, dict[str, object]], rebuilds: dict[str, WarmRebuild],
+) -> list[dict[str, object]]:
+    """Return one row per stage as written and profile: its shape and the warm rebuild's decisions."""
+    rows = []
+    for name, rebuild in rebuilds.items():
+        for plan in rebuild.warm.plans:
+            row = dict(shapes[plan.index])
+            row.update(
+                dockerfile_id=dockerfile_id, profile=name, strategy=rebuild.strategy,
+                action=plan.action, key_a_priori=plan.key_a_priori,
+                key_blockers=list(plan.key_blockers), key_risks=list(plan.key_risks),
+                mode="static",
+            )
+            rows.append(row)
+    return rows
 
 
 def model_events(

@@ -152,5 +152,11 @@ def savings_direction(summary: pd.DataFrame) -> pd.DataFrame:
     result = pd.DataFrame(index=wide.index)
     for column, name in (("stages_built", "stages_sign"), ("bytes_moved", "bytes_sign"), ("wall_s", "wall_sign")):
         difference = wide[(column, "per-stage")].astype(float) - wide[(column, "lookahead")].astype(float)
-        result[name] = difference.apply(lambda value: 0 if abs(value) < 1e-12 else (1 if value > 0 else -1))
+        result[name] = difference.apply(_sign)
     return result.reset_index()
+
+
+def _sign(value: float) -> int:
+    if abs(value) < 1e-12:
+        return 0
+    return 1 if value > 0 else -1

@@ -1,8 +1,8 @@
 """The cost model: simulated builds from the real Planner, a simulated cache and stated costs.
 
-`warm_rebuild` simulates a cold build that fills a `ModelCache` and the unchanged
-rebuild after it; `simulated_events` turns a simulated build into the builder's
-event stream with `engine="model"`. `CostModel` holds the parameters and
+`warm_rebuild` simulates a cold build that fills a `ModelCache`, then the
+unchanged rebuild after it. `simulated_events` turns a simulated build into the
+builder's event stream with `engine="model"`. `CostModel` holds the parameters and
 `calibrate` fits them to recorded builds. Base images of real Dockerfiles are
 served by `StandInImageSource` and sized by `BaseImageCatalog`.
 """

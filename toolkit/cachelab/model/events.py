@@ -28,7 +28,7 @@ ENGINE = "model"
 
 @dataclass(frozen=True, slots=True)
 class BuildLabels:
-    """How one simulated build is named in the builds table."""
+    """Identifiers and labels of one simulated build in the builds table."""
 
     build_id: str
     run_id: str

@@ -120,7 +120,7 @@ class SimulatedBuild:
 
 @dataclass(frozen=True, slots=True)
 class SimulationInputs:
-    """What every simulated build of one Dockerfile shares."""
+    """Inputs shared by every simulated build of one Dockerfile."""
 
     dockerfile: Dockerfile
     images: BaseImageSource

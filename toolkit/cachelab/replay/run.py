@@ -36,7 +36,7 @@ STRATEGIES = ("per-stage", "lookahead")
 
 @dataclass(slots=True)
 class ReplaySettings:
-    """Where the replay works and how twins are sized (`scale` divides every modelled size)."""
+    """Settings of a replay: its work directory, and `scale`, which divides every modelled size."""
 
     work_dir: Path
     scale: float = DEFAULT_SCALE

@@ -10,9 +10,10 @@ kind where that is safe to run offline:
 * RUN writes a deterministic file of `run_output_bytes / scale` bytes under
   `/twin` (busybox awk with a fixed seed, eight hex digits per draw, so it
   compresses to about half) and sleeps `run_s / scale` seconds;
-* COPY and ADD from the context (a remote ADD included) keep their kind and copy a generated file set
-  of `copy_context_bytes / scale` bytes; `COPY --from` copies the source stage's
-  `/twin` directory (or its base's marker when the source writes nothing);
+* COPY and ADD from the context (a remote ADD included) keep their kind and copy
+  a generated file set of `copy_context_bytes / scale` bytes;
+* `COPY --from` copies the source stage's `/twin` directory, or its base's
+  marker file when the source stage writes nothing there;
 * WORKDIR, ENV, ARG, LABEL, EXPOSE, CMD, ENTRYPOINT, STOPSIGNAL, HEALTHCHECK,
   SHELL and MAINTAINER keep their kind with fixed harmless values; USER becomes
   `USER root`; VOLUME and ONBUILD become LABELs, because a volume or a trigger
