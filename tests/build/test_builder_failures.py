@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -9,8 +10,9 @@ import pytest
 from cachelab.build.builder import build
 from cachelab.build.errors import RunFailed
 from cachelab.build.request import BuildRequest, InvalidBuildRequest
-from cachelab.events import BuildFinished, ListSink
+from cachelab.events import BuildFinished, ListSink, SpanRecorded
 from cachelab.oci.layout import LayoutStore
+from tests.fixtures.registry import RegistryServer
 
 FAILING = """\
 FROM busybox
@@ -88,3 +90,31 @@ def test_unknown_strategy_rejected(tmp_path: Path) -> None:
 def test_missing_dockerfile_rejected(tmp_path: Path) -> None:
     with pytest.raises(InvalidBuildRequest, match="not found"):
         build(BuildRequest(tmp_path / "Dockerfile", tmp_path), progress=False)
+
+
+def test_unusable_cache_only_warns(
+    tmp_path: Path, image_store: Path, auth_registry: RegistryServer, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No credentials for the registry: every lookup and push is denied.
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-docker-config"))
+    dockerfile, context = _write(tmp_path, "FROM busybox\nRUN echo one > /one\nRUN echo two > /two\n")
+    request = BuildRequest(
+        dockerfile, context, strategy="per-stage", cache=f"{auth_registry.address}/cache",
+        image_store=str(image_store),
+    )
+    sink = ListSink()
+
+    with caplog.at_level(logging.WARNING, logger="cachelab.build"):
+        result = build(request, sink=sink, progress=False)
+
+    # kaniko treats a failed lookup as a miss and a failed push as a warning.
+    assert [i.decision for i in result.stages[0].instructions] == ["miss", "not-probed"]
+    failed_pushes = [
+        event for event in sink.events
+        if isinstance(event, SpanRecorded) and event.phase == "push-layer" and event.attributes.get("failed")
+    ]
+    assert len(failed_pushes) == 2
+    warnings = [record.getMessage() for record in caplog.records]
+    assert any("failed, going on without it" in message for message in warnings)
+    assert any("3 cache operations failed" in message for message in warnings)

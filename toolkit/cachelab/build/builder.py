@@ -183,7 +183,7 @@ class _Build:
             planner.keyer = keyer  # type: ignore[assignment]
             session = BuildSession(
                 options=self.options, workspace=workspace, clock=self.clock,
-                mover=LayerMover(self.clock, workspace.layers_dir, self.stats), cache=cache, images=images,
+                mover=LayerMover(self.clock, workspace.layers_dir, self.stats), cache=timed_cache, images=images,
                 context_dir=Path(request.context).resolve(),
                 dockerignore=DockerIgnore.find(request.dockerfile, request.context),
                 progress=self.progress, platform=request.platform,
@@ -235,6 +235,8 @@ class _Build:
             record_stage(self.sink, self.build_id, plan, unpacked=plan.should_unpack if plan.built else False)
         if final_image is None:
             raise InvalidBuildRequest("the plan builds no stage", hint="Check --target and the Dockerfile's stages.")
+        if session.cache is not None and session.cache.failures > 1:
+            logger.warning("%d cache operations failed; the first is logged above", session.cache.failures)
         output = write_output(final_image, self.request.destination, clock=self.clock,
                               resolver=session.images.resolver, stats=self.stats)
         return BuildResult(self.build_id, output.digest, 0.0, plans, output)

@@ -39,6 +39,7 @@ from cachelab.build.sandbox import Sandbox
 from cachelab.build.snapshot import ChangeSet, Snapshot, Snapshotter, write_layer_tar
 from cachelab.build.stage_image import ImageLayer, StageImage, take_root
 from cachelab.build.stagefiles import save_stage_files
+from cachelab.build.timing import TimedCache
 from cachelab.build.users import UserIds, resolve_user
 from cachelab.build.workdir import make_workdir
 from cachelab.dockerfile.model import Instruction
@@ -50,7 +51,7 @@ from cachelab.oci import mediatypes
 from cachelab.oci.image import RegistryImageSource
 from cachelab.oci.layers import write_layer
 from cachelab.plan.decisions import InstructionPlan, StagePlan
-from cachelab.plan.interfaces import CacheEntry, LayerCache
+from cachelab.plan.interfaces import CacheEntry
 from cachelab.plan.stages import PlanStage
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class BuildSession:
     workspace: BuildWorkspace
     clock: SpanClock
     mover: LayerMover
-    cache: LayerCache | None
+    cache: TimedCache | None
     images: BuildImages
     context_dir: Path
     dockerignore: DockerIgnore
@@ -214,7 +215,7 @@ class StageRunner:
         return ImageLayer(
             entry.layer_digest, entry.diff_id or "", entry.layer_size or 0, media_type,
             lambda: cache.open_layer(entry), origin="cache",
-            repository=_registry_repository(getattr(cache, "source", None)),
+            repository=_registry_repository(getattr(cache.cache, "source", None)),
         )
 
     def _execute(self, planned: InstructionPlan, instruction: Instruction) -> None:
@@ -373,13 +374,16 @@ class StageRunner:
         now = datetime.now(UTC)
         if planned.push_layer and planned.key is not None:
             with self._counted_span("push-layer") as span:
-                cache.put_layer(planned.key, _LayerBlob.of(layer), created_by=planned.text, created=now)
-                span.add_bytes(layer.size)
                 span.attributes["key"] = planned.key
+                if cache.put_layer(planned.key, _LayerBlob.of(layer), created_by=planned.text, created=now):
+                    span.add_bytes(layer.size)
+                else:
+                    span.attributes["failed"] = "true"
         if planned.push_pointer is not None:
             with self._counted_span("push-pointer") as span:
-                cache.put_pointer(planned.push_pointer.key, planned.push_pointer.target, created=now)
                 span.attributes["key"] = planned.push_pointer.key
+                if not cache.put_pointer(planned.push_pointer.key, planned.push_pointer.target, created=now):
+                    span.attributes["failed"] = "true"
 
     @contextlib.contextmanager
     def _counted_span(self, phase: str) -> Iterator[OpenSpan]:

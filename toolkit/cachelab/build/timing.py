@@ -2,7 +2,8 @@
 
 The planner hashes files through its `Keyer` and probes through the `LayerCache`
 it was given. The builder wraps both, so the time spent in each shows up as spans
-without the planner knowing about clocks: `TimedCache` times every lookup, and
+without the planner knowing about clocks: `TimedCache` times every lookup (and
+turns store errors into misses, see its docstring), and
 `TimedKeyer` times the key parts of instructions that may read files (COPY, ADD,
 RUN with mounts). Both attribute the span to the instruction the planner keyed
 last, because the planner keys a command before it probes it.
@@ -17,6 +18,7 @@ from datetime import datetime
 from typing import Any, BinaryIO
 
 from cachelab.events.spans import SpanClock
+from cachelab.oci.errors import OCIError
 from cachelab.oci.transfer import TransferStats
 from cachelab.plan.interfaces import CacheEntry, LayerBlob, LayerCache
 from cachelab.plan.stages import PlanStage
@@ -78,7 +80,14 @@ class TimedKeyer:
 
 
 class TimedCache:
-    """A `LayerCache` proxy that records a `probe-cache` span per lookup, with its requests."""
+    """A `LayerCache` proxy that times lookups and tolerates store errors as kaniko does.
+
+    Each lookup records a `probe-cache` span with its registry requests. Like
+    kaniko, a lookup that fails (unreachable registry, denied access, broken
+    entry) counts as a miss, and a failed push only logs a warning: the build
+    goes on without that entry. The first failure is logged as a warning, the
+    rest at debug level; `failures` counts them all.
+    """
 
     def __init__(self, cache: LayerCache, clock: SpanClock, position: Position, stats: TransferStats | None) -> None:
         self.cache = cache
@@ -86,9 +95,13 @@ class TimedCache:
         self._position = position
         self._stats = stats
         self.lookups = 0
+        self.failures = 0
 
     def __repr__(self) -> str:
         return f"TimedCache({self.cache!r})"
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.cache, name)
 
     def lookup(self, key: str) -> CacheEntry | None:
         before = self._stats.total_requests if self._stats is not None else 0
@@ -97,9 +110,14 @@ class TimedCache:
             stage_index=self._position.stage_index,
             instruction_index=self._position.instruction_index,
         ) as span:
-            entry = self.cache.lookup(key)
-            self.lookups += 1
             span.attributes["key"] = key
+            self.lookups += 1
+            try:
+                entry = self.cache.lookup(key)
+            except OCIError as error:
+                self._failed("lookup", key, error)
+                span.attributes["error"] = str(error)
+                entry = None
             span.attributes["found"] = "true" if entry is not None else "false"
             if self._stats is not None:
                 span.add_requests(self._stats.total_requests - before)
@@ -108,8 +126,27 @@ class TimedCache:
     def open_layer(self, entry: CacheEntry) -> BinaryIO:
         return self.cache.open_layer(entry)
 
-    def put_layer(self, key: str, layer: LayerBlob, *, created_by: str, created: datetime) -> None:
-        self.cache.put_layer(key, layer, created_by=created_by, created=created)
+    def put_layer(self, key: str, layer: LayerBlob, *, created_by: str, created: datetime) -> bool:
+        """Store a layer entry; return False (after logging) when the store failed."""
+        try:
+            self.cache.put_layer(key, layer, created_by=created_by, created=created)
+        except OCIError as error:
+            self._failed("push of layer", key, error)
+            return False
+        return True
 
-    def put_pointer(self, key: str, target: str, *, created: datetime) -> None:
-        self.cache.put_pointer(key, target, created=created)
+    def put_pointer(self, key: str, target: str, *, created: datetime) -> bool:
+        """Store a pointer entry; return False (after logging) when the store failed."""
+        try:
+            self.cache.put_pointer(key, target, created=created)
+        except OCIError as error:
+            self._failed("push of pointer", key, error)
+            return False
+        return True
+
+    def _failed(self, operation: str, key: str, error: OCIError) -> None:
+        self.failures += 1
+        if self.failures == 1:
+            logger.warning("cache %s %s failed, going on without it: %s", operation, key, error)
+        else:
+            logger.debug("cache %s %s failed (failure %d): %s", operation, key, self.failures, error)
