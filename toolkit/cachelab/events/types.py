@@ -53,6 +53,9 @@ class BuildFinished:
     outcome: str  # "ok" or "error"
     error: str | None = None
     image_digest: str | None = None
+    # sha256 of the image's layer diff IDs and its config without timestamps, so two
+    # builds of the same content compare equal whenever they ran.
+    image_content_digest: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,8 @@ class InstructionRecorded:
     a_priori: bool | None
     files_hashed: int | None = None
     bytes_hashed: int | None = None
+    # The parts this instruction added to its key, in `cachelab.events.keyparts` form.
+    key_parts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import pyarrow as pa
 
 # Version of the table layout written to Parquet metadata. Raise it with every
 # change to the columns below and add an upgrade step in `cachelab.record.storage`.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 STRING = "string"
 INT = "Int64"
@@ -39,6 +39,8 @@ BUILDS: dict[str, str] = {
     "outcome": STRING,
     "error": STRING,
     "image_digest": STRING,
+    "image_content_digest": STRING,
+    "transparent": BOOL,
     "bytes_downloaded": INT,
     "bytes_unpacked": INT,
     "bytes_pushed": INT,
@@ -76,6 +78,24 @@ BYTE_COLUMNS: dict[str, tuple[str, ...]] = {
 # build, stage or instruction they belong to.
 CONTAINER_PHASES = ("build", "stage", "instruction")
 
+# Key stability across the steps of a scenario, against the same stage or instruction
+# one step earlier (`cachelab.study.stability` fills them; NA elsewhere).
+STABILITY: dict[str, str] = {
+    "key_changed": BOOL,
+    "key_change_expected": BOOL,
+    "key_change_part": STRING,
+    "decision_flipped": BOOL,
+}
+
+# Columns added by each schema version after 1, by table, for the upgrade steps.
+ADDED_IN: dict[int, dict[str, tuple[str, ...]]] = {
+    2: {
+        "builds": ("image_content_digest", "transparent"),
+        "stages": tuple(STABILITY),
+        "instructions": (*STABILITY, "key_parts"),
+    },
+}
+
 STAGES: dict[str, str] = {
     "build_id": STRING,
     "stage_index": INT,
@@ -88,6 +108,7 @@ STAGES: dict[str, str] = {
     "key_a_priori": BOOL,
     "key_blockers": STRING_LIST,
     "key_risks": STRING_LIST,
+    **STABILITY,
     "wall_s": FLOAT,
     **{column: FLOAT for column in PHASE_COLUMNS},
     "bytes_downloaded": INT,
@@ -112,6 +133,7 @@ INSTRUCTIONS: dict[str, str] = {
     "probed": BOOL,
     "decision": STRING,
     "a_priori": BOOL,
+    **STABILITY,
     "wall_s": FLOAT,
     "bytes_downloaded": INT,
     "bytes_unpacked": INT,
@@ -119,6 +141,7 @@ INSTRUCTIONS: dict[str, str] = {
     "requests": INT,
     "files_hashed": INT,
     "bytes_hashed": INT,
+    "key_parts": STRING_LIST,
 }
 
 SPANS: dict[str, str] = {

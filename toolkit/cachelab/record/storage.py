@@ -35,6 +35,18 @@ Upgrade = Callable[[Tables], Tables]
 UPGRADES: dict[int, Upgrade] = {}
 
 
+def _add_columns(version: int) -> Upgrade:
+    # An upgrade step that adds the columns of `version` as NA; `coerce_table` sets their dtypes.
+    def upgrade(tables: Tables) -> Tables:
+        for name, columns in schema.ADDED_IN[version].items():
+            for column in columns:
+                if column not in tables[name].columns:
+                    tables[name][column] = pd.Series([None] * len(tables[name]), dtype=object)
+        return tables
+
+    return upgrade
+
+
 def register_upgrade(from_version: int) -> Callable[[Upgrade], Upgrade]:
     """Register a function that turns tables of `from_version` into the next version."""
 
@@ -43,6 +55,11 @@ def register_upgrade(from_version: int) -> Callable[[Upgrade], Upgrade]:
         return function
 
     return register
+
+
+# Version 2 added the image content digest, the cache transparency and key stability
+# columns and the recorded key parts.
+UPGRADES[1] = _add_columns(2)
 
 
 def save_tables(tables: Tables, environments: list[dict[str, object]], directory: Path) -> None:

@@ -243,6 +243,7 @@ def _build_row(grouped: _BuildEvents, spans: _SpanIndex) -> dict[str, object]:
             outcome=finished.outcome,
             error=finished.error,
             image_digest=finished.image_digest,
+            image_content_digest=finished.image_content_digest,
         )
     else:
         row["wall_s"] = spans.seconds(
@@ -315,6 +316,7 @@ def _instruction_row(instruction: InstructionRecorded, spans: _SpanIndex) -> dic
         "requests": spans.requests(own_spans),
         "files_hashed": instruction.files_hashed,
         "bytes_hashed": instruction.bytes_hashed,
+        "key_parts": list(instruction.key_parts) if instruction.key_parts else None,
     }
     row.update(spans.byte_columns(own_spans))
     return row
