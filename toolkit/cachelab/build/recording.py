@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cachelab.events import EventSink, InstructionRecorded, StageRecorded
+from cachelab.events.keyparts import format_key_part
 from cachelab.plan.decisions import StagePlan
 
 
@@ -38,4 +39,7 @@ def record_stage(sink: EventSink, build_id: str, plan: StagePlan, *, unpacked: b
             a_priori=instruction.a_priori,
             files_hashed=instruction.files_hashed,
             bytes_hashed=instruction.bytes_hashed,
+            key_parts=tuple(
+                format_key_part(part.kind, part.value, part.path) for part in instruction.labelled_parts
+            ),
         ))
