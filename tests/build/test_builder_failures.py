@@ -10,6 +10,7 @@ import pytest
 from cachelab.build.builder import build
 from cachelab.build.errors import RunFailed
 from cachelab.build.request import BuildRequest, InvalidBuildRequest
+from cachelab.cli import main
 from cachelab.events import BuildFinished, ListSink, SpanRecorded
 from cachelab.oci.layout import LayoutStore
 from tests.fixtures.registry import RegistryServer
@@ -58,6 +59,7 @@ def test_failed_run_leaves_cache_consistent(tmp_path: Path, image_store: Path) -
 
     store = LayoutStore(cache)
     assert store.check() == []
+    assert main(["store", "check", str(cache)]) == 0
     # The RUN before the failing one was pushed; nothing of the failed one was.
     assert len(store.tags()) == 1
 
