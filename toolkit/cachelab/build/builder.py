@@ -94,7 +94,7 @@ def build(
 
 
 def render_plan(request: BuildRequest) -> str:
-    """Return kaniko's dry-run plan of `request` after precompute and elimination; builds nothing."""
+    """Return kaniko's dry-run plan of `request` after precompute and elimination, building nothing."""
     _check_paths(request)
     options = request.kaniko_options()
     stats = TransferStats()
@@ -223,7 +223,7 @@ class _Build:
                 if stage.base_index is not None:
                     self._release_root(session, stage.base_index, stages[stage.base_index])
                 self.progress.stage_finished(plan, self.clock.now() - started)
-            # kaniko builds the target stage last; its image is the result.
+            # kaniko builds the target stage last, so its image is the result.
             final_image = image
             logger.info("stage %d built: %d hits, %d misses", index, plan.cache_hits, plan.cache_misses)
 
@@ -248,7 +248,7 @@ class _Build:
         return planner.keyer.stage_environment(planner.bases.config_env(stage))  # type: ignore[no-any-return]
 
     def _release_root(self, session: BuildSession, index: int, stage: PlanStage) -> None:
-        # kaniko wipes a stage's root after saving its files; a root that a later
+        # kaniko wipes a stage's root after saving its files. A root that a later
         # FROM child may take over is kept until every child is built.
         if stage.is_final or session.root_consumers.get(index, 0) > 0:
             return

@@ -48,7 +48,7 @@ class ExternalImages:
             logger.info("unpacked %s for COPY --from into %s", reference, target)
 
     def stage_files(self, source: int | str) -> tuple[str, str] | None:
-        """Return (real directory, kaniko's name) of a COPY --from source; None when not available."""
+        """Return (real directory, kaniko's name) of a COPY --from source, or None when not available."""
         if isinstance(source, int):
             deps = self.session.workspace.deps_dir(source)
             if source not in self.session.stage_images or not deps.is_dir():

@@ -52,7 +52,7 @@ class LayerMover:
         return dataclasses.replace(layer, path=str(target), open=_file_opener(str(target)))
 
     def unpack(self, layer: ImageLayer, root: Path) -> ImageLayer:
-        """Extract `layer` onto `root` (downloading it first if needed); return it with its local file."""
+        """Extract `layer` onto `root`, downloading it first if needed, and return it with its local file."""
         local = self.download(layer)
         assert local.path is not None
         with self.clock.span("unpack") as span, open(local.path, "rb") as blob:

@@ -73,7 +73,7 @@ def write_output(
                 )
                 outcomes[outcome] = outcomes.get(outcome, 0) + 1
             span.attributes.update({f"layers_{name}": str(count) for name, count in outcomes.items()})
-            # Every layer is there now; this pushes the config and the manifest.
+            # Every layer is there now, so this pushes only the config and the manifest.
             written = target.write_image(manifest, media_type, [config_blob], tag=parsed.tag)
             if stats is not None:
                 after = stats.snapshot()

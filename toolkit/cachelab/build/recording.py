@@ -8,7 +8,7 @@ from cachelab.plan.decisions import StagePlan
 
 
 def record_stage(sink: EventSink, build_id: str, plan: StagePlan, *, unpacked: bool | None) -> None:
-    """Emit the stage's event, then one per instruction; a stage not built has `skipped` decisions."""
+    """Emit the stage's event, then one per instruction (`skipped` decisions when the stage is not built)."""
     sink.emit(StageRecorded(
         build_id=build_id,
         stage_index=plan.index,

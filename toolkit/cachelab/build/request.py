@@ -1,4 +1,4 @@
-"""What a build is asked to do (`BuildRequest`) and what it produced (`BuildResult`).
+"""What a build is requested to do (`BuildRequest`) and what it produced (`BuildResult`).
 
 A strategy names a kaniko option set: `no-cache` builds without `--cache`,
 `per-stage` caches each stage's layers on its own (`kaniko-copy` by default),
@@ -109,7 +109,7 @@ class OutputImage:
     config: bytes
     digest: str
     layers: tuple[LayerDescriptor, ...]
-    reference: str | None = None  # where it was written; None when only digested
+    reference: str | None = None  # where it was written, or None when only digested
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""A stage's image while it is built: config, layers, and the root filesystem that holds them.
+"""A stage's image while it is built: config, layers, and the root filesystem that contains them.
 
 The root of a stage may lag behind its layer list: cached layers are extracted
 only when a later step needs the files, so `extracted` counts the leading layers
@@ -46,7 +46,7 @@ class StageImage:
     config: ImageConfig
     layers: list[ImageLayer] = field(default_factory=list)
     root: Path | None = None
-    extracted: int = 0  # leading layers the root holds
+    extracted: int = 0  # leading layers the root contains
     docker_media_types: bool = False
 
     @property
@@ -54,7 +54,7 @@ class StageImage:
         return self.root is not None and self.extracted == len(self.layers)
 
     def derive(self) -> StageImage:
-        """Return a copy for a child stage; the root directory is handed over separately."""
+        """Return a copy for a child stage, without the root directory (`take_root` hands it over)."""
         return StageImage(
             config=self.config.copy(),
             layers=list(self.layers),
@@ -63,7 +63,7 @@ class StageImage:
 
 
 def take_root(parent: StageImage, dest: Path, *, move: bool) -> int:
-    """Give `dest` the parent's root (renamed when `move`, else copied); return the layers it holds."""
+    """Give `dest` the parent's root (renamed when `move`, else copied) and return the layers it contains."""
     if parent.root is None or not parent.root.is_dir():
         dest.mkdir(parents=True, exist_ok=True)
         return 0

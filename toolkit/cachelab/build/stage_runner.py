@@ -109,7 +109,7 @@ class StageRunner:
     # The stage as a whole
 
     def run(self) -> StageImage:
-        """Prepare the base, run every instruction, save files; return the stage image."""
+        """Prepare the base, run every instruction, save files and return the stage image."""
         self._prepare_base()
         if self.plan.should_unpack:
             self._materialize_root()
@@ -150,14 +150,14 @@ class StageRunner:
         )
 
     def _materialize_root(self) -> None:
-        """Give the stage a root that holds every layer so far (base and parent)."""
+        """Give the stage a root that contains every layer so far (base and parent)."""
         session = self.session
         root = session.workspace.stage_root(self.plan.index)
         held = 0
         if self.stage.base_index is not None:
             parent = session.stage_images[self.stage.base_index]
             root.rmdir()
-            # The last FROM child takes the parent's root over; earlier ones copy it.
+            # The last FROM child takes the parent's root over, and earlier ones copy it.
             held = take_root(parent, root, move=session.root_consumers[self.stage.base_index] <= 0)
         self.image.root = root
         self.image.extracted = held
@@ -333,7 +333,7 @@ class StageRunner:
         """Bring the root and the snapshot state up to date before a change is made."""
         root = self._root()
         if not self.image.root_complete:
-            # The plan extracts every hit that a later command needs; this only guards that rule.
+            # The plan extracts every hit that a later command needs, so this only guards that rule.
             self._extract_pending()
         if self.snapshotter is None:
             self.snapshotter = Snapshotter(str(root))

@@ -44,7 +44,7 @@ def open_cache(
     stats: TransferStats | None = None,
     closing: contextlib.ExitStack | None = None,
 ) -> LayerCache | None:
-    """Open the cache store `location` names (None: the default store); None when caching is off.
+    """Open the cache store `location` names (None: the default store), or return None when caching is off.
 
     A registry client made here is closed by `closing` when given.
 

@@ -127,7 +127,7 @@ class TimedCache:
         return self.cache.open_layer(entry)
 
     def put_layer(self, key: str, layer: LayerBlob, *, created_by: str, created: datetime) -> bool:
-        """Store a layer entry; return False (after logging) when the store failed."""
+        """Store a layer entry and return whether it worked (a failure is logged)."""
         try:
             self.cache.put_layer(key, layer, created_by=created_by, created=created)
         except OCIError as error:
@@ -136,7 +136,7 @@ class TimedCache:
         return True
 
     def put_pointer(self, key: str, target: str, *, created: datetime) -> bool:
-        """Store a pointer entry; return False (after logging) when the store failed."""
+        """Store a pointer entry and return whether it worked (a failure is logged)."""
         try:
             self.cache.put_pointer(key, target, created=created)
         except OCIError as error:
