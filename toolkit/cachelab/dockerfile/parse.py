@@ -167,6 +167,38 @@ def _run_parser(text: str, path: str) -> Sequence[buildkit_parser.Command]:
                 "no instructions", path=path, line=None, hint="add at least a FROM line"
             ) from None
         raise DockerfileError(message, path=path, line=_locate_parse_error(text)) from None
+    except UnicodeDecodeError:
+        raise _undecodable_flag(path, _locate_parse_error(text)) from None
+
+
+def _undecodable_flag(path: str, line: int) -> DockerfileError:
+    # The `dockerfile` package (3.4.0) fails to decode some non-ASCII flag words,
+    # for example ones with characters of the supplementary private use planes.
+    return DockerfileError(
+        "the parser could not decode a flag with non-ASCII characters",
+        path=path,
+        line=line,
+        hint="write flag names and values in ASCII",
+    )
+
+
+def _decoded_flags(flags: Sequence[str]) -> tuple[str, ...]:
+    """Return the flag words with the `dockerfile` package's mis-decoding undone.
+
+    The package (3.4.0) decodes flag words as Latin-1 although the Go parser
+    returns UTF-8, so `--chown=é` arrives as `--chown=Ã©`. Words that are not
+    such mojibake stay as they are.
+    """
+    decoded = []
+    for flag in flags:
+        if flag.isascii():
+            decoded.append(flag)
+            continue
+        try:
+            decoded.append(flag.encode("latin-1").decode("utf-8"))
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            decoded.append(flag)
+    return tuple(decoded)
 
 
 def _locate_parse_error(text: str) -> int:
@@ -181,7 +213,7 @@ def _locate_parse_error(text: str) -> int:
     for count in range(len(lines) - 1, 0, -1):
         try:
             buildkit_parser.parse_string("".join(lines[:count]))
-        except buildkit_parser.GoParseError as exc:
+        except (buildkit_parser.GoParseError, UnicodeDecodeError) as exc:
             if str(exc) != _NO_INSTRUCTIONS:
                 continue
         return count + 1
@@ -191,13 +223,21 @@ def _locate_parse_error(text: str) -> int:
 def _instruction(
     command: buildkit_parser.Command, escape: str, path: str, text: str
 ) -> Instruction:
-    kind = command.cmd.upper()
     line = command.start_line
+    if not command.cmd:
+        # The Go parser returns a command without a name for a lone line continuation.
+        raise DockerfileError(
+            "empty instruction: a line continuation is followed by nothing",
+            path=path,
+            line=line,
+            hint="remove the trailing escape character or put an instruction after it",
+        )
+    kind = command.cmd.upper()
     if kind not in INSTRUCTIONS:
         raise _unknown_instruction(command.cmd, path=path, line=line)
 
     original = command.original
-    flags = parse_flags(kind, command.flags, path=path, line=line) if command.flags else ()
+    flags = parse_flags(kind, _decoded_flags(command.flags), path=path, line=line) if command.flags else ()
     mounts: tuple[Mount, ...] = ()
     if kind == "RUN" and flags:
         mounts = tuple(
@@ -284,6 +324,8 @@ def parse_trigger(
         inner = buildkit_parser.parse_string(source)
     except buildkit_parser.GoParseError as exc:
         raise DockerfileError(f"invalid ONBUILD trigger: {exc}", path=path, line=line) from None
+    except UnicodeDecodeError:
+        raise _undecodable_flag(path, line) from None
     if len(inner) != 1:
         raise DockerfileError(
             f"ONBUILD trigger must be one instruction, found {len(inner)}", path=path, line=line
