@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from cachelab.build.builder import build
 from cachelab.build.progress import Progress, progress_wanted
 from cachelab.build.request import BuildRequest, BuildResult
 from cachelab.events import Event, ListSink, SpanRecorded
+from cachelab.oci.extract import extract_layer
+from cachelab.oci.image import ImageResolver
 from tests.fixtures.images import BusyboxImage
 
 COPY_FROM_IMAGE = """\
@@ -139,3 +142,60 @@ def test_run_cache_mount_kept_between_builds(
     assert len(runs) == 1
     assert runs[0].read_text() == "run\nrun\n"
     assert len(result.image.layers) == 2
+
+
+MANY_KINDS = """\
+ARG BASE=busybox
+FROM ${BASE} AS tools
+ARG GREETING=hi
+LABEL purpose=test
+SHELL ["/bin/sh", "-e", "-c"]
+ADD files.tar.gz /opt/files/
+RUN <<EOF
+echo "$GREETING from heredoc" > /opt/heredoc.txt
+EOF
+USER nobody
+RUN id -u > /tmp/uid.txt
+USER root
+EXPOSE 8080/tcp
+STOPSIGNAL SIGTERM
+
+FROM busybox
+COPY --from=tools /opt/ /opt/
+COPY --from=tools /tmp/uid.txt /uid.txt
+ENTRYPOINT ["cat"]
+CMD ["/opt/heredoc.txt"]
+"""
+
+
+def test_many_instruction_kinds(tmp_path: Path, image_store: Path) -> None:
+    context = tmp_path / "context"
+    context.mkdir()
+    (tmp_path / "inner.txt").write_text("from the archive\n")
+    with tarfile.open(context / "files.tar.gz", "w:gz") as archive:
+        archive.add(tmp_path / "inner.txt", arcname="inner.txt")
+    destination = f"oci:{tmp_path / 'out'}:many"
+
+    cold, _ = _build(tmp_path, image_store, MANY_KINDS, "lookahead",
+                     build_args={"GREETING": "hello"}, destination=destination)
+    warm, _ = _build(tmp_path, image_store, MANY_KINDS, "lookahead",
+                     build_args={"GREETING": "hello"}, destination=destination)
+
+    assert [plan.action for plan in warm.stages] == ["eliminated", "built"]
+    assert all(i.decision in ("hit", "not-probed") for i in warm.stages[1].instructions)
+    assert warm.image.layers == cold.image.layers
+    config = json.loads(cold.image.config)["config"]
+    assert config["Entrypoint"] == ["cat"]
+    assert config["Cmd"] == ["/opt/heredoc.txt"]
+
+    root = tmp_path / "root"
+    resolver = ImageResolver()
+    try:
+        for layer in resolver.image(destination).layers():
+            with layer.open() as blob:
+                extract_layer(blob, root, layer_digest=layer.digest)
+    finally:
+        resolver.close()
+    assert (root / "opt" / "heredoc.txt").read_text() == "hello from heredoc\n"
+    assert (root / "opt" / "files" / "inner.txt").read_text() == "from the archive\n"
+    assert (root / "uid.txt").read_text() == "65534\n"
