@@ -13,6 +13,7 @@ from cachelab.build.builder import build
 from cachelab.build.progress import Progress, progress_wanted
 from cachelab.build.request import BuildRequest, BuildResult
 from cachelab.events import Event, ListSink, SpanRecorded
+from cachelab.keys.flags import profile
 from cachelab.oci.extract import extract_layer
 from cachelab.oci.image import ImageResolver
 from tests.fixtures.images import BusyboxImage
@@ -199,3 +200,16 @@ def test_many_instruction_kinds(tmp_path: Path, image_store: Path) -> None:
     assert (root / "opt" / "heredoc.txt").read_text() == "hello from heredoc\n"
     assert (root / "opt" / "files" / "inner.txt").read_text() == "from the archive\n"
     assert (root / "uid.txt").read_text() == "65534\n"
+
+
+def test_zstd_layers(tmp_path: Path, image_store: Path) -> None:
+    options = profile("kaniko-lookahead").with_changes(compression="zstd")
+    text = "FROM busybox\nRUN echo zstd > /z.txt\n"
+
+    cold, _ = _build(tmp_path, image_store, text, "lookahead", options=options)
+    warm, _ = _build(tmp_path, image_store, text, "lookahead", options=options)
+
+    built = cold.image.layers[1:]
+    assert [layer.media_type for layer in built] == ["application/vnd.oci.image.layer.v1.tar+zstd"]
+    assert [i.decision for i in warm.stages[0].instructions] == ["hit"]
+    assert warm.image.layers == cold.image.layers
