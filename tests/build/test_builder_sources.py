@@ -213,3 +213,23 @@ def test_zstd_layers(tmp_path: Path, image_store: Path) -> None:
     assert [layer.media_type for layer in built] == ["application/vnd.oci.image.layer.v1.tar+zstd"]
     assert [i.decision for i in warm.stages[0].instructions] == ["hit"]
     assert warm.image.layers == cold.image.layers
+
+
+def test_unused_stage_costs_nothing(tmp_path: Path, image_store: Path) -> None:
+    text = (
+        "FROM busybox AS unused\n"
+        "COPY data.bin /data.bin\n"
+        "RUN cat /data.bin > /copy.bin\n"
+        "\n"
+        "FROM busybox\n"
+        "RUN echo final > /final.txt\n"
+    )
+    (tmp_path / "context").mkdir()
+    (tmp_path / "context" / "data.bin").write_bytes(b"x" * 4096)
+
+    result, events = _build(tmp_path, image_store, text, "lookahead")
+
+    assert [plan.action for plan in result.stages] == ["unused", "built"]
+    spans_of_unused = [event for event in events if isinstance(event, SpanRecorded) and event.stage_index == 0]
+    assert spans_of_unused == []
+    assert not any(isinstance(event, SpanRecorded) and event.phase == "hash-context" for event in events)
