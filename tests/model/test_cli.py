@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 
 from cachelab.cli import main
+from cachelab.corpus.study_output import StudyWriter, load_model_recording, read_study
+from cachelab.corpus.study import Study, StudySettings
 from cachelab.oci.busybox import DEFAULT_BUSYBOX
 from cachelab.record import Recording
 
@@ -43,7 +45,7 @@ def test_study_model_writes_outputs(corpus_dir, tmp_path, capsys):
     files = pd.read_parquet(out / "files.parquet").set_index("dockerfile_id")
     assert files.loc["broken/Dockerfile", "error_kind"] == "parse"
     assert files.loc["fan-in/Dockerfile", "stages_eliminated"] == 2
-    recording = Recording.load(out / "model")
+    recording = load_model_recording(out)
     assert set(recording.builds["engine"]) == {"model"}
     assert len(recording.builds) == 2 * 2 * 2
     summary = pd.read_parquet(out / "summary.parquet")
@@ -86,3 +88,20 @@ def test_study_replay_writes_measured_tables(corpus_dir, tmp_path, capsys):
     direction = pd.read_parquet(out / "direction.parquet").set_index("mode")
     assert direction.loc["replay", "stages_sign"] == direction.loc["model", "stages_sign"] == 1
     assert "stages_sign: model and replay agree on 1 of 1 files" in capsys.readouterr().out
+
+
+def test_study_writer_chunks(tmp_path):
+    out = tmp_path / "out"
+    texts = {f"f{number}": FILES["fan-in/Dockerfile"] for number in range(5)}
+    texts["broken"] = FILES["broken/Dockerfile"]
+
+    with Study(StudySettings(record_events=True)) as study, StudyWriter(out, chunk_files=2) as writer:
+        for identifier, text in texts.items():
+            writer.add(study.study_text(text, identifier))
+
+    files, stages = read_study(out)
+    assert list(files["dockerfile_id"]) == list(texts)
+    assert len(stages) == 5 * 3 * 3
+    assert sorted(path.name for path in (out / "model").iterdir()) == ["part-00000", "part-00001", "part-00002"]
+    assert len(load_model_recording(out).builds) == 5 * 4
+    assert list(stages.loc[stages["profile"] == "kaniko", "key_blockers"].iloc[2]) == ["inference-disabled"]

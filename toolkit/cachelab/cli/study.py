@@ -14,7 +14,7 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from cachelab.corpus.manifest import CorpusEntry
+    from cachelab.corpus.study import FileStudy
 
 logger = logging.getLogger(__name__)
 
@@ -71,97 +72,78 @@ def add_corpus_arguments(parser: argparse.ArgumentParser, *, required_mode: bool
 
 def run_study(args: argparse.Namespace) -> int:
     """Run the study `args.mode` on `args.corpus` and write its outputs into `args.out`."""
-    from cachelab.corpus.study import StudySettings
+    from cachelab.corpus.study import StudySettings, quiet_repeated_warnings
     from cachelab.model.catalog import BaseImageCatalog
 
     corpus = getattr(args, "corpus", None) or args.dockerfile
     out: Path = args.out or Path("cachelab-out") / f"{Path(corpus).name}-{args.mode}"
     out.mkdir(parents=True, exist_ok=True)
-    # The key engine warns once per hashed instruction; a corpus repeats them thousands of times.
-    logging.getLogger("cachelab.keys.parts").addFilter(_FirstOccurrence())
+    quiet_repeated_warnings()
     catalog = BaseImageCatalog.load(args.catalog)
     progress = sys.stderr.isatty() and "CI" not in os.environ
     settings = StudySettings(catalog=catalog, record_events=True, run_id=f"{args.mode}-study")
 
     if args.mode == "model":
-        entries = list(_sampled(_entries(corpus), args.sample))
-        _write_model(entries, settings, out, workers=args.workers, progress=progress)
+        selected, count = _select(corpus, args.sample)
+        _write_model(selected, count, settings, out, workers=args.workers, progress=progress)
     else:
         _write_replay(corpus, settings, out, args=args, progress=progress)
     print(f"wrote the {args.mode} study of {corpus} to {out}")
     return 0
 
 
-class _FirstOccurrence(logging.Filter):
-    """Pass each distinct log message once and drop its repeats."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._seen: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if message in self._seen:
-            return False
-        self._seen.add(message)
-        return True
-
-
-def _entries(corpus: str) -> Iterator[CorpusEntry]:
+def _entries(corpus: str, chosen: set[str] | None = None) -> Iterator[CorpusEntry]:
+    """Stream the entries of `corpus` (a path or a fetched name), only those in `chosen` if given."""
     from cachelab.corpus.fetch import load
     from cachelab.corpus.manifest import CorpusEntry, read_corpus
 
     if Path(corpus).exists():
-        yield from read_corpus(corpus)
-        return
-    for record in load(corpus):
-        yield CorpusEntry(
-            id=record.id, repo=record.repo, commit=record.commit, path=record.path,
-            license=record.license, sha256=record.sha256, stages=record.stages, text=record.text,
+        entries: Iterable[CorpusEntry] = read_corpus(corpus)
+    else:
+        entries = (
+            CorpusEntry(
+                id=record.id, repo=record.repo, commit=record.commit, path=record.path,
+                license=record.license, sha256=record.sha256, stages=record.stages, text=record.text,
+            )
+            for record in load(corpus)
         )
+    for entry in entries:
+        if chosen is None or entry.id in chosen:
+            yield entry
 
 
-def _sampled(entries: Iterator[CorpusEntry], size: int | None) -> Iterator[CorpusEntry]:
+def _select(corpus: str, size: int | None) -> tuple[Iterator[CorpusEntry], int]:
+    """Return a stream of the sampled entries and their count; only ids are held in memory."""
     from cachelab.replay.run import sample_ids
 
-    if size is None:
-        yield from entries
-        return
-    listed = list(entries)
-    chosen = set(sample_ids([entry.id for entry in listed], size))
-    yield from (entry for entry in listed if entry.id in chosen)
+    ids = [entry.id for entry in _entries(corpus)]
+    chosen = set(sample_ids(ids, size))
+    return _entries(corpus, chosen if size is not None else None), len(chosen)
 
 
-def _write_model(entries: list[CorpusEntry], settings, out: Path, *, workers: int, progress: bool) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+def _write_model(  # type: ignore[no-untyped-def]
+    entries: Iterable[CorpusEntry], count: int, settings, out: Path, *, workers: int, progress: bool,
+) -> pd.DataFrame:
     from cachelab.corpus.study import study_corpus
-    from cachelab.corpus.study_report import headline, study_frames, text_report, warm_summary
-    from cachelab.record import Recording
+    from cachelab.corpus.study_output import StudyWriter, read_study
+    from cachelab.corpus.study_report import headline, text_report, warm_summary
 
-    events = []
-    studies = study_corpus(entries, settings, workers=workers)
+    studies: Iterable[FileStudy] = study_corpus(entries, settings, workers=workers)
     if progress:
         from tqdm import tqdm
 
-        studies = tqdm(studies, total=len(entries), desc="study", unit="file")
-
-    def collect():  # type: ignore[no-untyped-def]
+        studies = tqdm(studies, total=count, desc="study", unit="file")
+    with StudyWriter(out) as writer:
         for study in studies:
-            events.extend(study.events)
-            study.events = []
-            yield study
-
-    files, stages = study_frames(collect())
-    recording = Recording.from_events(events)
-    summary = warm_summary(recording.builds, mode="model")
+            writer.add(study)
+    summary = warm_summary(writer.all_builds(), mode="model")
+    files, stages = read_study(out)
     table = headline(files, stages)
 
-    files.to_parquet(out / "files.parquet")
-    stages.to_parquet(out / "stages.parquet")
     table.to_parquet(out / "headline.parquet")
     summary.to_parquet(out / "summary.parquet")
-    recording.save(out / "model")
     (out / "report.txt").write_text(text_report(table), encoding="utf-8")
-    _figures(recording.builds, stages, out, mode="model")
+    _figures(writer.all_builds(), stages, out, mode="model")
     sys.stdout.write(text_report(table))
     return summary
 
@@ -172,18 +154,17 @@ def _write_replay(corpus: str, settings, out: Path, *, args: argparse.Namespace,
     from cachelab.replay.run import ReplaySettings, multistage_ids, replay_entries, sample_ids
     from cachelab.replay.twin import DEFAULT_SCALE
 
-    by_id = {entry.id: entry for entry in _entries(corpus)}
-    eligible = list(multistage_ids(by_id.values()))
-    chosen = [by_id[identifier] for identifier in sample_ids(eligible, args.sample or DEFAULT_REPLAY_SAMPLE)]
+    eligible = list(multistage_ids(_entries(corpus)))
+    chosen = set(sample_ids(eligible, args.sample or DEFAULT_REPLAY_SAMPLE))
 
-    model_summary = _write_model(chosen, settings, out, workers=1, progress=False)
+    model_summary = _write_model(_entries(corpus, chosen), len(chosen), settings, out, workers=1, progress=False)
     replay_settings = ReplaySettings(
         work_dir=out / "work", scale=args.scale or DEFAULT_SCALE, catalog=settings.catalog,
         run_id="replay-study",
     )
     events = []
     errors: list[dict[str, str]] = []
-    for result in replay_entries(chosen, replay_settings, progress=progress):
+    for result in replay_entries(_entries(corpus, chosen), replay_settings, progress=progress):
         events.extend(result.events)
         errors.extend({"dockerfile_id": result.dockerfile_id, "error": error} for error in result.errors)
     recording = Recording.from_events(events)
