@@ -2,7 +2,7 @@
 
 Each change is a frozen dataclass with `apply(workspace, images)` and
 `describe()`. Context edits, build arguments and Dockerfile edits reuse the
-study's mutations; moving a base tag rewrites a tag of the explorer's own image
+study's mutations. Moving a base tag rewrites a tag of the explorer's own image
 store, never the user's.
 """
 

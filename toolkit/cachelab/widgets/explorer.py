@@ -190,7 +190,7 @@ class Explorer:
         """Return one row per instruction of `build` (default: the latest), with what changed.
 
         `previous_decision` and `what_changed` compare each instruction with the
-        same Dockerfile line in the build before; `what_changed` is the first key
+        same Dockerfile line in the build before. `what_changed` is the first key
         part that differs, as `cachelab.keys.explain` names it.
         """
         chosen = build or self.last
