@@ -16,7 +16,7 @@ from cachelab.corpus.study import Study, StudySettings
 from cachelab.corpus.study_report import savings_direction, warm_summary
 from cachelab.dockerfile import parse_dockerfile, plan_stages
 from cachelab.model.catalog import BaseImageCatalog
-from cachelab.model.costs import CostModel
+from cachelab.model.costs import CostModel, calibrate
 from cachelab.oci.busybox import DEFAULT_BUSYBOX
 from cachelab.record import Recording
 from cachelab.replay import ReplaySettings, Replayer, TwinWriter, multistage_ids, sample_ids, twin_reference
@@ -156,6 +156,22 @@ def test_replay_self_written_fan_in(tmp_path):
     assert warm.loc[("lookahead", 1), "stages_eliminated"] == 2
     assert warm.loc[("per-stage", 1), "stages_built"] == 3
     assert warm.loc[("lookahead", 1), "bytes_downloaded"] < warm.loc[("per-stage", 1), "bytes_downloaded"]
+
+
+@needs_sandbox
+@pytest.mark.sandbox
+def test_calibrate_from_replayed_builds(tmp_path):
+    entry = CorpusEntry(id="fan-in", text=FAN_IN.replace("FROM scratch\n", "FROM busybox\n"))
+    replay, _ = replay_and_model([entry], tmp_path / "work")
+
+    fitted = calibrate(replay)
+
+    defaults = CostModel()
+    for parameter in ("download_bytes_per_s", "upload_bytes_per_s", "unpack_bytes_per_s",
+                      "snapshot_bytes_per_s", "hash_bytes_per_s", "request_s"):
+        assert getattr(fitted, parameter) > 0, parameter
+        assert getattr(fitted, parameter) != getattr(defaults, parameter), parameter
+    assert fitted.run_s == defaults.run_s
 
 
 @pytest.fixture(scope="module")
