@@ -232,7 +232,8 @@ class _Build:
             if not plan.built:
                 logger.info("stage %d %s, not built", plan.index, plan.action)
                 self.progress.stage_skipped(plan)
-            record_stage(self.sink, self.build_id, plan, unpacked=plan.should_unpack if plan.built else False)
+            record_stage(self.sink, self.build_id, plan, unpacked=plan.should_unpack if plan.built else False,
+                         context_dir=str(Path(self.request.context).resolve()))
         if final_image is None:
             raise InvalidBuildRequest("the plan builds no stage", hint="Check --target and the Dockerfile's stages.")
         if session.cache is not None and session.cache.failures > 1:

@@ -7,8 +7,14 @@ from cachelab.events.keyparts import format_key_part
 from cachelab.plan.decisions import StagePlan
 
 
-def record_stage(sink: EventSink, build_id: str, plan: StagePlan, *, unpacked: bool | None) -> None:
-    """Emit the stage's event, then one per instruction (`skipped` decisions when the stage is not built)."""
+def record_stage(
+    sink: EventSink, build_id: str, plan: StagePlan, *, unpacked: bool | None, context_dir: str | None = None,
+) -> None:
+    """Emit the stage's event, then one per instruction (`skipped` decisions when the stage is not built).
+
+    File key parts under `context_dir` are recorded relative to it, so builds of
+    copies of one context in different directories record the same parts.
+    """
     sink.emit(StageRecorded(
         build_id=build_id,
         stage_index=plan.index,
@@ -40,6 +46,16 @@ def record_stage(sink: EventSink, build_id: str, plan: StagePlan, *, unpacked: b
             files_hashed=instruction.files_hashed,
             bytes_hashed=instruction.bytes_hashed,
             key_parts=tuple(
-                format_key_part(part.kind, part.value, part.path) for part in instruction.labelled_parts
+                format_key_part(part.kind, part.value, _relative(part.path, context_dir))
+                for part in instruction.labelled_parts
             ),
         ))
+
+
+def _relative(path: str | None, context_dir: str | None) -> str | None:
+    if path is None or context_dir is None:
+        return path
+    prefix = context_dir.rstrip("/") + "/"
+    if path.startswith(prefix):
+        return path[len(prefix):]
+    return "." if path == context_dir.rstrip("/") else path
