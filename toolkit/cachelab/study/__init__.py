@@ -24,6 +24,7 @@ from cachelab.study.mutations import (
     SetTarget,
     Touch,
 )
+from cachelab.study.rebuild import MakeRunNondeterministic, MoveBaseTag, SetCacheTTL
 from cachelab.study.scenario import (
     SCENARIO_FILE,
     Scenario,
@@ -33,9 +34,28 @@ from cachelab.study.scenario import (
 )
 from cachelab.study.workspace import BuildInput, Workspace, resolve_input
 
+# Running a study needs pandas and the builder, so these load on first use.
+_LAZY = {
+    "study": "cachelab.study.matrix",
+    "add_stability": "cachelab.study.stability",
+    "stability_summary": "cachelab.study.stability",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "MUTATIONS",
     "SCENARIO_FILE",
+    "MakeRunNondeterministic",
+    "MoveBaseTag",
+    "SetCacheTTL",
     "BuildInput",
     "Chmod",
     "ClearCache",
@@ -55,7 +75,10 @@ __all__ = [
     "StudyError",
     "Touch",
     "Workspace",
+    "add_stability",
     "load_scenarios",
     "resolve_input",
     "resolve_scenario",
+    "stability_summary",
+    "study",
 ]

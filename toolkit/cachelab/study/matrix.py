@@ -38,6 +38,7 @@ from cachelab.study.runner import (
     run_scenario,
 )
 from cachelab.study.scenario import WARM_UNCHANGED, Scenario, resolve_scenario
+from cachelab.study.stability import add_stability, scenario_map
 from cachelab.study.workspace import BuildInput, resolve_input
 
 logger = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ def study(
     strategies: Sequence[str] = DEFAULT_STRATEGIES,
     repeats: int = 1,
     *,
-    out_dir: str | Path,
+    out_dir: str | Path | None = None,
     image_store: str | None = None,
     build_args: Mapping[str, str] | None = None,
     targets: Sequence[str] = (),
@@ -77,8 +78,17 @@ def study(
     scenario by scenario, repeat by repeat, with the strategies interleaved
     within each repeat. `build_args` and `targets` apply to every build until a
     scenario step changes them. The run_id is kept in `out_dir/study.json`, so
-    resumed builds share it. The combined recording is also saved to `out_dir`.
+    resumed builds share it. The combined recording, with the key stability and
+    transparency columns of `cachelab.study.stability`, is also saved to
+    `out_dir`. Without `out_dir` the cells go to a temporary directory that is
+    removed afterwards, so nothing can resume.
     """
+    if out_dir is None:
+        with tempfile.TemporaryDirectory(prefix="cachelab-study-out-", dir=work_dir) as scratch:
+            return study(
+                dockerfiles, scenarios, strategies, repeats, out_dir=scratch, image_store=image_store,
+                build_args=build_args, targets=targets, work_dir=work_dir, progress=progress, builder=builder,
+            )
     strategy_list = check_strategies(strategies)
     if repeats < 1:
         raise StudyError(f"repeats is {repeats}, must be at least 1", hint="Pass repeats=1 or more.")
@@ -104,6 +114,9 @@ def study(
             bar.update(1)
 
     recording = concat(Recording.load(cells_dir / cell.cell_id) for cell in cells)
+    recording = add_stability(
+        recording, scenario_map((cell.run.source.dockerfile_id, cell.run.scenario) for cell in cells),
+    )
     recording.save(out)
     return recording
 

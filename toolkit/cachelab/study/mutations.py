@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import ClassVar, Protocol
 
 from cachelab.study.errors import MutationError
+from cachelab.study.rebuild import MakeRunNondeterministic, MoveBaseTag, SetCacheTTL
 from cachelab.study.workspace import Workspace
 
 logger = logging.getLogger(__name__)
@@ -281,6 +282,9 @@ MUTATIONS: dict[str, type] = {
         SetTarget,
         EditInstruction,
         ClearCache,
+        MoveBaseTag,
+        MakeRunNondeterministic,
+        SetCacheTTL,
     )
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import time
@@ -99,7 +100,8 @@ def run_scenario(
     builder = settings.builder or _default_builder()
     root = work_root / f"{run.strategy}-repeat{run.repeat}"
     workspace = Workspace.create(
-        run.source, root, build_args=dict(settings.build_args), targets=settings.targets
+        run.source, root, build_args=dict(settings.build_args), targets=settings.targets,
+        image_store=settings.image_store,
     )
     tracking = _TrackingSink(sink)
     try:
@@ -114,13 +116,16 @@ def run_scenario(
                 build_args=dict(workspace.build_args),
                 targets=workspace.targets,
                 cache=workspace.cache_ref,
-                image_store=settings.image_store,
+                image_store=str(workspace.image_store) if workspace.image_store is not None else None,
                 dockerfile_id=run.source.dockerfile_id,
                 run_id=run.run_id,
                 scenario=run.scenario.name,
                 step=step_index,
                 repeat=run.repeat,
             )
+            if workspace.cache_ttl is not None:
+                options = request.kaniko_options().with_changes(cache_ttl=workspace.cache_ttl)
+                request = dataclasses.replace(request, options=options, profile=request.profile_name)
             started = time.perf_counter()
             try:
                 builder(request, sink=tracking, progress=False)

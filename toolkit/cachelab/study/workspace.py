@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import shutil
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from cachelab.study.errors import MutationError, StudyError
@@ -82,6 +83,8 @@ class Workspace:
     """A private copy of one build input, and the build settings mutations change.
 
     `cache_dir` contains the layer cache (an OCI layout store) of this scenario run.
+    `image_store` is the local image store its builds read bases from (None: the
+    builder's default); `cache_ttl` overrides the strategy's `--cache-ttl`.
     """
 
     root: Path
@@ -90,6 +93,8 @@ class Workspace:
     cache_dir: Path
     build_args: dict[str, str] = field(default_factory=dict)
     targets: tuple[str, ...] = ()
+    image_store: Path | None = None
+    cache_ttl: timedelta | None = None
 
     @classmethod
     def create(
@@ -99,6 +104,7 @@ class Workspace:
         *,
         build_args: dict[str, str] | None = None,
         targets: tuple[str, ...] = (),
+        image_store: str | Path | None = None,
     ) -> Workspace:
         """Copy `source` into `root` (created, must not exist) and return the workspace.
 
@@ -118,6 +124,7 @@ class Workspace:
             cache_dir=cache_dir,
             build_args=dict(build_args or {}),
             targets=tuple(targets),
+            image_store=Path(image_store) if image_store is not None else None,
         )
 
     @property
