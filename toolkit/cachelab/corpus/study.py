@@ -29,10 +29,17 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Self
 
 from cachelab.corpus.manifest import CorpusEntry
 from cachelab.corpus.scan import SCAN_PLATFORM, reference_pin
-from cachelab.dockerfile import Dockerfile, DockerfileError, StageGraph, parse_dockerfile, plan_stages
+from cachelab.dockerfile import (
+    Dockerfile,
+    DockerfileError,
+    StageGraph,
+    parse_dockerfile,
+    plan_stages,
+)
 from cachelab.errors import CachelabError
 from cachelab.events import Event
 from cachelab.keys.errors import KeyEngineError
@@ -94,7 +101,7 @@ class Study:
     def close(self) -> None:
         self._context.cleanup()
 
-    def __enter__(self) -> Study:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

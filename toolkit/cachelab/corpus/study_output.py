@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Self
 
 import pandas as pd
 import pyarrow as pa
@@ -114,7 +115,7 @@ class StudyWriter:
         self._files.close()
         self._stages.close()
 
-    def __enter__(self) -> StudyWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cachelab.model.errors import CalibrationError
 
@@ -73,7 +73,7 @@ def calibrate(recording: Recording, base: CostModel | None = None) -> CostModel:
     if spans.empty:
         raise CalibrationError("the recording has no spans to calibrate from")
     durations = spans["end_s"] - spans["start_s"]
-    fitted: dict[str, float] = {}
+    fitted: dict[str, Any] = {}
     for parameter, phases in _THROUGHPUT_PHASES.items():
         mask = spans["phase"].isin(phases) & spans["bytes"].notna() & (durations > 0)
         seconds = float(durations[mask].sum())

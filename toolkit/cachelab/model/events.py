@@ -69,15 +69,15 @@ def simulated_events(build: SimulatedBuild, labels: BuildLabels) -> Iterator[Eve
         stage_start = clock
         for phase in cost.before:
             add(phase, stage_span, index, None)
-        for instruction in cost.instructions:
+        for instruction_cost in cost.instructions:
             instruction_span = f"{build_id}/{next(numbers)}"
             instruction_start = clock
-            for phase in instruction.phases:
-                add(phase, instruction_span, index, instruction.index)
+            for phase in instruction_cost.phases:
+                add(phase, instruction_span, index, instruction_cost.index)
             spans.append(SpanRecorded(
                 build_id=build_id, span_id=instruction_span, parent_id=stage_span, phase="instruction",
                 start_s=instruction_start, end_s=clock, stage_index=index,
-                instruction_index=instruction.index,
+                instruction_index=instruction_cost.index,
             ))
         for phase in cost.after:
             add(phase, stage_span, index, None)

@@ -8,7 +8,14 @@ twin cold and warm under per-stage and lookahead, keeping the builder's events.
 from __future__ import annotations
 
 from cachelab.replay.bases import TwinBaseStore
-from cachelab.replay.run import ReplayResult, Replayer, ReplaySettings, multistage_ids, replay_entries, sample_ids
+from cachelab.replay.run import (
+    Replayer,
+    ReplayResult,
+    ReplaySettings,
+    multistage_ids,
+    replay_entries,
+    sample_ids,
+)
 from cachelab.replay.twin import Twin, TwinWriter, twin_reference
 
 __all__ = [

@@ -14,6 +14,7 @@ import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 from cachelab.build.builder import build
 from cachelab.build.errors import BuildError
@@ -88,7 +89,7 @@ class Replayer:
     def close(self) -> None:
         self.bases.close()
 
-    def __enter__(self) -> Replayer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -25,10 +25,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cachelab.dockerfile.graph import StageGraph
+from cachelab.dockerfile.graph import SourceRef, StageGraph
 from cachelab.dockerfile.model import Dockerfile, Instruction
 from cachelab.model.catalog import BaseImageCatalog
 from cachelab.model.costs import CostModel
@@ -122,7 +123,7 @@ class TwinWriter:
         instruction: Instruction,
         stage: int,
         position: int,
-        sources: dict[int, object],
+        sources: Mapping[int, SourceRef],
         writes_twin: dict[int, bool],
         context: Path,
         twin: Twin,
@@ -155,13 +156,12 @@ class TwinWriter:
         for number in range(CONTEXT_FILES):
             (directory / f"f{number}").write_bytes(deterministic_bytes(each, f"{name}/{number}"))
 
-    def _copy_from_line(self, source: object, name: str, writes_twin: dict[int, bool], twin: Twin) -> str:
-        stage = getattr(source, "stage", None)
-        if stage is not None:
-            path = "/twin/" if writes_twin.get(stage, False) else "/twin-base/marker"
-            return f"COPY --from=s{stage} {path} /twin/f{name}/"
-        image = getattr(source, "image", None) or "scratch"
-        return f"COPY --from={self._base(image, twin)} /twin-base/marker /twin/f{name}/"
+    def _copy_from_line(self, source: SourceRef, name: str, writes_twin: dict[int, bool], twin: Twin) -> str:
+        if source.stage is not None:
+            path = "/twin/" if writes_twin.get(source.stage, False) else "/twin-base/marker"
+            return f"COPY --from=s{source.stage} {path} /twin/f{name}/"
+        image = self._base(source.image or "scratch", twin)
+        return f"COPY --from={image} /twin-base/marker /twin/f{name}/"
 
 
 def _seed(name: str) -> int:
