@@ -168,6 +168,17 @@ class UnsafeLayerError(OCIError):
         self.reason = reason
 
 
+class InvalidLayerError(OCIError):
+    """A layer blob that is not a valid tar stream, plain or compressed."""
+
+    default_hint = "The blob is damaged or is not a layer; fetch or build it again."
+
+    def __init__(self, layer_digest: str, reason: str) -> None:
+        super().__init__(f"layer {layer_digest} is not a valid tar stream: {reason}")
+        self.layer_digest = layer_digest
+        self.reason = reason
+
+
 class LayoutError(OCIError):
     """An OCI image layout directory that is missing, malformed or inconsistent."""
 

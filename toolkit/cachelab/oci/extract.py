@@ -15,7 +15,8 @@ an existing symlink there is replaced, not written through. The rules:
 * the sum of the entries' sizes is capped, so a decompression bomb stops early.
 
 A rejected entry raises `UnsafeLayerError` naming the layer digest and the entry;
-entries before it stay written, inside the root.
+entries before it stay written, inside the root. A stream that does not
+decompress or is not a tar archive raises `InvalidLayerError`.
 """
 
 from __future__ import annotations
@@ -27,12 +28,15 @@ import os
 import shutil
 import stat
 import tarfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, BinaryIO
 
-from cachelab.oci.compression import PrefetchReader, open_decompressed
-from cachelab.oci.errors import UnsafeLayerError
+import zstandard
+
+from cachelab.oci.compression import PrefetchReader, deflate, open_decompressed
+from cachelab.oci.errors import InvalidLayerError, UnsafeLayerError
 from cachelab.oci.layers import OPAQUE_WHITEOUT, WHITEOUT_PREFIX
 
 logger = logging.getLogger(__name__)
@@ -43,6 +47,8 @@ DEFAULT_MAX_SIZE = 64 << 30
 # Symlinks followed while resolving one entry name, as Linux's MAXSYMLINKS.
 MAX_SYMLINK_HOPS = 40
 COPY_BUFFER = 1 << 20
+# What a damaged or non-layer stream raises while it is decompressed or read as tar.
+_STREAM_ERRORS = (tarfile.TarError, EOFError, zlib.error, deflate.error, zstandard.ZstdError)
 
 
 @dataclass
@@ -156,6 +162,24 @@ def extract_layer(
         same_owner=is_root if same_owner is None else same_owner,
     )
     state.root.mkdir(parents=True, exist_ok=True)
+    try:
+        _extract_stream(blob, state, max_size)
+    except _STREAM_ERRORS as error:
+        raise InvalidLayerError(layer_digest, f"{type(error).__name__}: {error}") from error
+
+    # Directory modes and times last: writing children changes a directory's mtime,
+    # and a read-only mode would block later entries. A later entry may have
+    # replaced a directory or one of its parents with a symlink. Such paths are
+    # skipped, because following them could change files outside the root.
+    for path, member in reversed(state.directories):
+        if _is_real_directory(state.root, path):
+            _apply_metadata(path, member, state)
+    logger.debug("extracted layer %s: %s", layer_digest, state.stats)
+    return state.stats
+
+
+def _extract_stream(blob: BinaryIO, state: _State, max_size: int) -> None:
+    layer_digest = state.digest
     # Decompression runs in a prefetch thread, in parallel with writing files.
     with PrefetchReader(open_decompressed(blob)) as prefetched:
         reader = _ForwardReader(prefetched, max_size, layer_digest)  # type: ignore[arg-type]
@@ -168,16 +192,6 @@ def extract_layer(
         # verifying source stream checks the digest of every byte.
         while reader.read(COPY_BUFFER):
             pass
-
-    # Directory modes and times last: writing children changes a directory's mtime,
-    # and a read-only mode would block later entries. A later entry may have
-    # replaced a directory or one of its parents with a symlink. Such paths are
-    # skipped, because following them could change files outside the root.
-    for path, member in reversed(state.directories):
-        if _is_real_directory(state.root, path):
-            _apply_metadata(path, member, state)
-    logger.debug("extracted layer %s: %s", layer_digest, state.stats)
-    return state.stats
 
 
 def _extract_member(
