@@ -8,7 +8,9 @@ whether its key is known a priori, what blocks it, and the static risks.
 
 Nothing is fetched, built or hashed. The Planner runs against the model's
 simulated cache (`cachelab.model`): a cold build writes every layer and pointer,
-then the rebuild is planned. Two stand-ins make this possible offline, and both
+then the rebuild is planned. Profiles without lookahead (`kaniko`) are planned
+once with `static_stage_plans`, because their decisions about a stage's key do
+not depend on the cache. Two stand-ins make this possible offline, and both
 are stated in every output:
 
 * every base image resolves to `StandInImageSource`'s synthetic image, whose seed
@@ -43,10 +45,11 @@ from cachelab.dockerfile import (
 from cachelab.errors import CachelabError
 from cachelab.events import Event
 from cachelab.keys.errors import KeyEngineError
+from cachelab.keys.flags import profile as named_profile
 from cachelab.model.catalog import BaseImageCatalog
 from cachelab.model.costs import CostModel
 from cachelab.model.events import BuildLabels, simulated_events
-from cachelab.model.simulate import SimulationInputs
+from cachelab.model.simulate import SimulationInputs, static_stage_plans
 from cachelab.model.standin import StandInImageSource
 from cachelab.model.warm import (
     PROFILE_STRATEGIES,
@@ -55,6 +58,7 @@ from cachelab.model.warm import (
     WarmRebuild,
     warm_rebuild,
 )
+from cachelab.plan.decisions import StagePlan
 from cachelab.plan.errors import PlanError
 
 logger = logging.getLogger(__name__)
@@ -124,13 +128,17 @@ class Study:
             costs=self.settings.costs, catalog=self.settings.catalog, now=self.settings.now,
         )
         try:
-            rebuilds = {name: warm_rebuild(inputs, name) for name in STUDY_PROFILES}
+            rebuilds = {name: warm_rebuild(inputs, name) for name in STRATEGY_PROFILES.values()}
+            plans = {name: rebuild.warm.plans for name, rebuild in rebuilds.items()}
+            for name in STUDY_PROFILES:
+                if name not in plans:
+                    plans[name] = static_stage_plans(inputs, named_profile(name))
         except (DockerfileError, KeyEngineError, PlanError, CachelabError) as exc:
             file_row.update(error_kind="plan", error=str(exc))
             logger.info("%s: planning failed: %s", dockerfile_id, exc)
             return result
 
-        result.stage_rows = _stage_rows(dockerfile_id, _stage_shapes(dockerfile, graph), rebuilds)
+        result.stage_rows = _stage_rows(dockerfile_id, _stage_shapes(dockerfile, graph), plans)
         file_row.update(_modelled_savings(rebuilds))
         if self.settings.record_events:
             result.events = model_events(rebuilds, dockerfile_id, run_id=self.settings.run_id, now=self.settings.now)
@@ -138,15 +146,15 @@ class Study:
 
 
 def _stage_rows(
-    dockerfile_id: str, shapes: dict[int, dict[str, object]], rebuilds: dict[str, WarmRebuild],
+    dockerfile_id: str, shapes: dict[int, dict[str, object]], plans: dict[str, list[StagePlan]],
 ) -> list[dict[str, object]]:
     """Return one row per stage as written and profile: its shape and the warm rebuild's decisions."""
     rows = []
-    for name, rebuild in rebuilds.items():
-        for plan in rebuild.warm.plans:
+    for name in STUDY_PROFILES:
+        for plan in plans[name]:
             row = dict(shapes[plan.index])
             row.update(
-                dockerfile_id=dockerfile_id, profile=name, strategy=rebuild.strategy,
+                dockerfile_id=dockerfile_id, profile=name, strategy=PROFILE_STRATEGIES[name],
                 action=plan.action, key_a_priori=plan.key_a_priori,
                 key_blockers=list(plan.key_blockers), key_risks=list(plan.key_risks),
                 mode="static",

@@ -130,15 +130,31 @@ class SimulationInputs:
     now: datetime
 
 
-def simulate_build(
-    inputs: SimulationInputs, *, strategy: str, profile: str, options: KanikoOptions, cache: ModelCache,
-) -> SimulatedBuild:
-    """Plan and simulate one build of `inputs.dockerfile`, writing its outputs into `cache`."""
-    planner = Planner(
+def _planner(inputs: SimulationInputs, options: KanikoOptions, cache: ModelCache) -> Planner:
+    return Planner(
         inputs.dockerfile, options=options, context_dir=inputs.context_dir,
         cache=cache if options.cache else None, images=inputs.images, now=inputs.now,
         dockerfile_path=os.path.join(inputs.context_dir, "Dockerfile"), missing_source="placeholder",
     )
+
+
+def static_stage_plans(inputs: SimulationInputs, options: KanikoOptions) -> list[StagePlan]:
+    """Return every stage's plan as written, without simulating a build (`Planner.plan()`).
+
+    Without lookahead the planner takes a stage's action, a-priori key, blockers
+    and risks from the Dockerfile alone, so they equal those of any rebuild. Raises
+    ValueError for options with lookahead, whose decisions depend on the cache.
+    """
+    if options.cache_lookahead:
+        raise ValueError("a lookahead plan depends on the cache; simulate the builds with warm_rebuild")
+    return _planner(inputs, options, ModelCache()).plan()
+
+
+def simulate_build(
+    inputs: SimulationInputs, *, strategy: str, profile: str, options: KanikoOptions, cache: ModelCache,
+) -> SimulatedBuild:
+    """Plan and simulate one build of `inputs.dockerfile`, writing its outputs into `cache`."""
+    planner = _planner(inputs, options, cache)
     build = SimulatedBuild(strategy=strategy, profile=profile, plans=[], costs={})
     planner.eliminate()
     build.precompute = _precompute_costs(planner, inputs.costs)
