@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from cachelab.cli import main
-from cachelab.corpus.study_output import StudyWriter, load_model_recording, read_study
 from cachelab.corpus.study import Study, StudySettings
+from cachelab.corpus.study_output import StudyWriter, load_model_recording, read_study
 from cachelab.oci.busybox import DEFAULT_BUSYBOX
 from cachelab.record import Recording
 
@@ -64,6 +64,24 @@ def test_compare_mode_model_delegates(corpus_dir, tmp_path):
 
     assert code == 0
     assert len(pd.read_parquet(out / "files.parquet")) == 2
+
+
+def test_study_calibrated_costs(corpus_dir, tmp_path):
+    recorded = tmp_path / "recorded"
+    main(["study", str(corpus_dir), "--mode", "model", "--out", str(recorded)])
+    slow = tmp_path / "slow-recording"
+    recording = load_model_recording(recorded)
+    recording.spans["end_s"] = recording.spans["start_s"] + 10 * (recording.spans["end_s"] - recording.spans["start_s"])
+    recording.save(slow)
+    out = tmp_path / "out"
+
+    code = main(["study", str(corpus_dir), "--mode", "model", "--calibrate", str(slow), "--out", str(out)])
+
+    assert code == 0
+    default = pd.read_parquet(recorded / "files.parquet").set_index("dockerfile_id")
+    calibrated = pd.read_parquet(out / "files.parquet").set_index("dockerfile_id")
+    fan_in = "fan-in/Dockerfile"
+    assert calibrated.loc[fan_in, "model_lookahead_warm_s"] > default.loc[fan_in, "model_lookahead_warm_s"]
 
 
 def test_study_requires_mode(corpus_dir, tmp_path):

@@ -68,12 +68,17 @@ def add_corpus_arguments(parser: argparse.ArgumentParser, *, required_mode: bool
                         help="replay: divide every modelled size and RUN time by F (default: 500)")
     parser.add_argument("--catalog", type=Path, metavar="FILE",
                         help="base-image size catalog (default: datasets/base-images.json)")
+    parser.add_argument(
+        "--calibrate", type=Path, metavar="DIR",
+        help="fit the model's throughputs to a recording saved by `cachelab build --record DIR`",
+    )
 
 
 def run_study(args: argparse.Namespace) -> int:
     """Run the study `args.mode` on `args.corpus` and write its outputs into `args.out`."""
     from cachelab.corpus.study import StudySettings, quiet_repeated_warnings
     from cachelab.model.catalog import BaseImageCatalog
+    from cachelab.model.costs import CostModel, calibrate
 
     corpus = getattr(args, "corpus", None) or args.dockerfile
     out: Path = args.out or Path("cachelab-out") / f"{Path(corpus).name}-{args.mode}"
@@ -81,7 +86,13 @@ def run_study(args: argparse.Namespace) -> int:
     quiet_repeated_warnings()
     catalog = BaseImageCatalog.load(args.catalog)
     progress = sys.stderr.isatty() and "CI" not in os.environ
-    settings = StudySettings(catalog=catalog, record_events=True, run_id=f"{args.mode}-study")
+    costs = CostModel()
+    if args.calibrate is not None:
+        from cachelab.record import Recording
+
+        costs = calibrate(Recording.load(args.calibrate), costs)
+        logger.info("model costs calibrated from %s: %s", args.calibrate, costs)
+    settings = StudySettings(costs=costs, catalog=catalog, record_events=True, run_id=f"{args.mode}-study")
 
     if args.mode == "model":
         selected, count = _select(corpus, args.sample)
