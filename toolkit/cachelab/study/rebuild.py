@@ -73,7 +73,7 @@ class MoveBaseTag:
         # The image store tags images by full reference, which a layout reference cannot spell.
         store.tag(str(parsed), descriptor)
         store.untag(temporary)
-        logger.info("moved %s to %s in %s", parsed, result.digest, store.path)
+        logger.info("moved %s to %s in %s", parsed, result.manifest_digest, store.path)
 
     def describe(self) -> str:
         return f"move base tag {self.reference}"

@@ -1,8 +1,10 @@
 """Key stability across the steps of a scenario, and cache transparency per build.
 
 Each instruction and stage of a build at step N is compared with the same one
-(same stage index as written, same instruction index) of the same run at step
-N - 1. A run is one Dockerfile, scenario, strategy and repeat of one run_id.
+of the same run at step N - 1. A run is one Dockerfile, scenario, strategy and
+repeat of one run_id. A stage is the same by its index as written; an
+instruction by its Dockerfile line (a squash moves a base stage's instructions
+into its child), or by stage and position where a line occurs twice.
 `add_stability` fills these columns:
 
 - `key_changed`: the cache key differs (NA when either side has no key).
@@ -201,6 +203,15 @@ class _BuildRows:
     table: pd.DataFrame
     positions: list[int]
 
+    def by_unique_line(self) -> dict[int, int]:
+        """Return the rows by Dockerfile line, for the lines that only one row has."""
+        rows: dict[int, list[int]] = {}
+        for position in self.positions:
+            line = self.table.at[position, "line"]
+            if pd.notna(line):
+                rows.setdefault(int(line), []).append(position)
+        return {line: found[0] for line, found in rows.items() if len(found) == 1}
+
     def by_key(self, *columns: str) -> dict[tuple[int, ...], int]:
         return {
             tuple(int(self.table.at[position, column]) for column in columns): position
@@ -235,6 +246,8 @@ def _compare_builds(
     old_by_index = old_stages.by_key("stage_index")
     old_by_position = old_instructions.by_key("stage_index", "instruction_index")
     new_by_position = new_instructions.by_key("stage_index", "instruction_index")
+    old_by_line = old_instructions.by_unique_line()
+    new_by_line = new_instructions.by_unique_line()
     names = {
         str(stages.at[row, "stage_name"]): int(stages.at[row, "stage_index"])
         for row in new_stages.positions if pd.notna(stages.at[row, "stage_name"])
@@ -252,7 +265,7 @@ def _compare_builds(
         flips: list[bool] = []
         for position in positions:
             new = new_by_position[(index, position)]
-            old = old_by_position.get((index, position))
+            old = _previous_row(new_instructions.table, new, new_by_line, old_by_line, old_by_position)
             if old is None:
                 continue
             result = _compare_instruction(
@@ -304,8 +317,10 @@ def _compare_instruction(
     part = _changed_part(_parts(old_table.at[old, "key_parts"]), _parts(table.at[new, "key_parts"]))
     source = _source_stage(str(table.at[new, "instruction"]), names)
     if part is None:
-        # Its own parts are equal, so an input key changed: a pointer's target, the base or an earlier instruction.
-        if table.at[new, "key_source"] == "inferred" and source is not None:
+        # Its own parts are equal, so an input key changed: the base, an earlier
+        # instruction, or the target of a pointer (whose key records no parts).
+        unrecorded = not _parts(old_table.at[old, "key_parts"]) and not _parts(table.at[new, "key_parts"])
+        if unrecorded and table.at[new, "key_source"] == "inferred" and source is not None:
             label, expected = "inferred", _source_expected(source, outcomes)
         else:
             label, expected = upstream.label, upstream.outcome.expected
@@ -317,6 +332,21 @@ def _compare_instruction(
     if changes is not None and expected is not None:
         table.at[new, "key_change_expected"] = expected
     return _StageOutcome(True, expected if changes is not None else None)
+
+
+def _previous_row(
+    table: pd.DataFrame,
+    row: int,
+    new_by_line: Mapping[int, int],
+    old_by_line: Mapping[int, int],
+    old_by_position: Mapping[tuple[int, ...], int],
+) -> int | None:
+    # An instruction is the same one when it comes from the same Dockerfile line: a
+    # squash moves a base stage's instructions into its child, which shifts positions.
+    line = table.at[row, "line"]
+    if pd.notna(line) and new_by_line.get(int(line)) == row and int(line) in old_by_line:
+        return old_by_line[int(line)]
+    return old_by_position.get((int(table.at[row, "stage_index"]), int(table.at[row, "instruction_index"])))
 
 
 def _base_outcome(
