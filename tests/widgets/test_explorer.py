@@ -18,15 +18,30 @@ from cachelab.widgets import (
 )
 
 
-def by_line(table: pd.DataFrame) -> dict[int, pd.Series]:
-    return {int(row["line"]): row for _, row in table.iterrows()}
+def by_text(table: pd.DataFrame) -> dict[str, pd.Series]:
+    """Return the rows of a decisions table by a short name of their instruction."""
+    names = {
+        "COPY docs/": "copy docs", "RUN cat /src/docs": "run docs",
+        "COPY config.ini": "copy config", "RUN sed": "run config", "RUN mkdir /assets": "run assets",
+        "COPY --from=docs": "from docs", "COPY --from=config": "from config",
+        "COPY --from=assets": "from assets", "RUN ls -R": "run final",
+        "COPY version.txt": "copy version", "RUN date": "run stamp", "COPY --from=stamp": "from stamp",
+        "RUN echo": "run version", "COPY --from=base /version": "from base", "COPY app.txt": "copy app",
+        "RUN touch": "run touch", "COPY --from=base /blubb": "from blubb", "RUN ls -lah": "run ls",
+    }
+    rows = {}
+    for _, row in table.iterrows():
+        for prefix, name in names.items():
+            if row["instruction"].startswith(prefix):
+                rows[name] = row
+    return rows
 
 
 def test_cold_build_has_no_previous(explorer: Explorer) -> None:
     explorer.select("two-stage", "per-stage")
     table = explorer.decisions()
 
-    assert list(table["line"]) == [5, 8, 9]
+    assert [text.split()[0] for text in table["instruction"]] == ["RUN", "COPY", "RUN"]
     assert table["previous_decision"].isna().all()
     assert not table["key_changed"].any()
     assert set(table["decision"]) == {"miss", "not-probed"}
@@ -45,49 +60,49 @@ def test_unchanged_rebuild_hits_everything(explorer: Explorer) -> None:
 def test_context_edit_per_stage(explorer: Explorer) -> None:
     explorer.select("fan-in", "per-stage")
     explorer.apply(EditContextFile("config.ini"))
-    rows = by_line(explorer.decisions())
+    rows = by_text(explorer.decisions())
 
     # The edited file's COPY misses and names the file; the other producers hit.
-    assert rows[9]["decision"] == "miss"
-    assert rows[9]["what_changed"].startswith("files of")
-    assert "config.ini: content" in rows[9]["what_changed"]
-    assert rows[5]["decision"] == "hit"
-    assert rows[13]["decision"] == "hit"
+    assert rows["copy config"]["decision"] == "miss"
+    assert rows["copy config"]["what_changed"].startswith("files of")
+    assert "config.ini: content" in rows["copy config"]["what_changed"]
+    assert rows["copy docs"]["decision"] == "hit"
+    assert rows["run assets"]["decision"] == "hit"
     # The consumer's COPY of the rebuilt stage sees new bytes and misses.
-    assert rows[17]["decision"] == "miss"
-    assert rows[17]["key_changed"]
-    assert rows[16]["decision"] == "hit"
-    assert not rows[16]["key_changed"]
+    assert rows["from config"]["decision"] == "miss"
+    assert rows["from config"]["key_changed"]
+    assert rows["from docs"]["decision"] == "hit"
+    assert not rows["from docs"]["key_changed"]
 
 
 def test_context_edit_lookahead(explorer: Explorer) -> None:
     explorer.select("fan-in", "lookahead")
     explorer.apply(EditContextFile("config.ini"))
-    rows = by_line(explorer.decisions())
+    rows = by_text(explorer.decisions())
 
-    assert rows[9]["decision"] == "miss"
-    assert rows[17]["decision"] == "miss"
-    assert rows[17]["key_changed"]
-    assert rows[16]["decision"] == "hit"
-    assert rows[18]["decision"] == "not-probed"
+    assert rows["copy config"]["decision"] == "miss"
+    assert rows["from config"]["decision"] == "miss"
+    assert rows["from config"]["key_changed"]
+    assert rows["from docs"]["decision"] == "hit"
+    assert rows["from assets"]["decision"] == "not-probed"
 
 
 def test_nondeterministic_run_lookahead(explorer: Explorer) -> None:
     explorer.select("fan-in", "lookahead")
-    explorer.apply(MakeRunNondeterministic(6))
-    rows = by_line(explorer.decisions())
+    explorer.apply(MakeRunNondeterministic(explorer.find_line("RUN cat /src/docs")))
+    rows = by_text(explorer.decisions())
 
-    assert rows[6]["decision"] == "miss"
-    assert rows[6]["what_changed"].startswith("instruction text differs")
-    assert "date +%s%N" in rows[6]["instruction"]
+    assert rows["run docs"]["decision"] == "miss"
+    assert rows["run docs"]["what_changed"].startswith("instruction text differs")
+    assert "/dev/urandom" in rows["run docs"]["instruction"]
     # The config stage is unchanged, so its COPY into the final stage still hits.
-    assert rows[17]["decision"] == "hit"
+    assert rows["from config"]["decision"] == "hit"
 
 
 def test_nondeterministic_rejects_non_run(explorer: Explorer) -> None:
     explorer.select("two-stage", "lookahead")
     with pytest.raises(ExplorerError, match="not a one-line RUN"):
-        explorer.apply(MakeRunNondeterministic(8))
+        explorer.apply(MakeRunNondeterministic(explorer.find_line("COPY --from=base")))
 
 
 def test_moved_base_tag_misses_first_instructions(explorer: Explorer) -> None:
@@ -95,13 +110,13 @@ def test_moved_base_tag_misses_first_instructions(explorer: Explorer) -> None:
     assert explorer.base_references() == ["busybox"]
     explorer.apply(MoveBaseTag("busybox"))
     table = explorer.decisions()
-    rows = by_line(table)
+    rows = by_text(table)
 
     assert (table["decision"] != "hit").all()
     assert table["key_changed"].all()
-    for line in (5, 9, 13, 16):
-        assert rows[line]["decision"] == "miss"
-        assert "stage's base changed" in rows[line]["what_changed"]
+    for name in ("copy docs", "copy config", "run assets", "from docs"):
+        assert rows[name]["decision"] == "miss"
+        assert "stage's base changed" in rows[name]["what_changed"]
 
 
 def test_moved_tag_twice_changes_again(explorer: Explorer) -> None:
@@ -119,14 +134,14 @@ def test_declared_build_arg_change(explorer: Explorer, arg_examples: Path) -> No
         custom.select("with-arg", "per-stage")
         assert custom.build_arg_names() == ["VERSION"]
         custom.apply(ChangeBuildArg("VERSION", "2"))
-        rows = by_line(custom.decisions())
+        rows = by_text(custom.decisions())
     finally:
         custom.close()
 
-    assert rows[3]["decision"] == "miss"
-    assert rows[3]["what_changed"] == "RUN environment differs: VERSION changed"
-    assert rows[6]["decision"] == "miss"
-    assert rows[7]["decision"] == "not-probed"
+    assert rows["run version"]["decision"] == "miss"
+    assert rows["run version"]["what_changed"] == "RUN environment differs: VERSION changed"
+    assert rows["from base"]["decision"] == "miss"
+    assert rows["copy app"]["decision"] == "not-probed"
 
 
 def test_undeclared_build_arg_changes_nothing(explorer: Explorer) -> None:
@@ -152,7 +167,10 @@ def test_context_files_and_run_lines(explorer: Explorer) -> None:
     explorer.select("fan-in", "per-stage")
 
     assert explorer.context_files() == ["config.ini", "docs/intro.txt", "docs/usage.txt"]
-    assert [line for line, _ in explorer.run_lines()] == [6, 10, 13, 19]
+    runs = [text for _, text in explorer.run_lines()]
+    assert len(runs) == 4
+    assert runs[0].startswith("RUN cat /src/docs")
+    assert runs[-1].startswith("RUN ls -R")
 
 
 def test_unknown_example_raises(explorer: Explorer) -> None:
@@ -192,30 +210,40 @@ def test_close_removes_scratch(tmp_path: Path, explorer: Explorer) -> None:
 def test_forgotten_run_per_stage(explorer: Explorer) -> None:
     explorer.select("nondeterministic", "per-stage")
     explorer.rebuild()
-    explorer.apply(ForgetCachedLayer(7))
-    rows = by_line(explorer.decisions())
+    explorer.apply(ForgetCachedLayer(explorer.find_line("RUN date")))
+    rows = by_text(explorer.decisions())
 
     # The RUN executes again and writes a new time, so the COPY --from sees new bytes.
-    assert rows[7]["decision"] == "miss"
-    assert not rows[7]["key_changed"]
-    assert rows[10]["decision"] == "miss"
-    assert rows[10]["what_changed"].startswith("files of")
+    assert rows["run stamp"]["decision"] == "miss"
+    assert not rows["run stamp"]["key_changed"]
+    assert rows["from stamp"]["decision"] == "miss"
+    assert rows["from stamp"]["what_changed"].startswith("files of")
 
 
 def test_forgotten_run_lookahead(explorer: Explorer) -> None:
     explorer.select("nondeterministic", "lookahead")
     explorer.rebuild()
-    explorer.apply(ForgetCachedLayer(7))
-    rows = by_line(explorer.decisions())
+    explorer.apply(ForgetCachedLayer(explorer.find_line("RUN date")))
+    rows = by_text(explorer.decisions())
 
     # The COPY --from key is inferred from the stage key, so the stage is never rebuilt.
-    assert rows[7]["decision"] == "skipped"
-    assert rows[7]["stage_action"] == "eliminated"
-    assert rows[10]["decision"] == "hit"
-    assert rows[10]["key_source"] == "inferred"
+    assert rows["run stamp"]["decision"] == "skipped"
+    assert rows["run stamp"]["stage_action"] == "eliminated"
+    assert rows["from stamp"]["decision"] == "hit"
+    assert rows["from stamp"]["key_source"] == "inferred"
 
 
 def test_forget_unknown_line_raises(explorer: Explorer) -> None:
     explorer.select("two-stage", "per-stage")
-    with pytest.raises(ExplorerError, match="no entry for the instruction on line 3"):
-        explorer.apply(ForgetCachedLayer(3))
+    with pytest.raises(ExplorerError, match="no entry for the instruction on line 1"):
+        explorer.apply(ForgetCachedLayer(1))
+
+
+def test_find_line_rejects_ambiguous(explorer: Explorer) -> None:
+    explorer.select("two-stage", "per-stage")
+
+    assert explorer.find_line("RUN touch") < explorer.find_line("RUN ls")
+    with pytest.raises(ExplorerError, match="instructions on lines"):
+        explorer.find_line("RUN")
+    with pytest.raises(ExplorerError, match="no instruction"):
+        explorer.find_line("ADD")

@@ -29,15 +29,15 @@ def test_view_context_edit_changes_table(explorer: Explorer) -> None:
     view.target.value = "config.ini"
     view.on_apply()
     table = explorer.decisions()
-    decisions = dict(zip(table["line"], table["decision"]))
+    decisions = {text.split()[1]: decision for text, decision in zip(table["instruction"], table["decision"])}
 
     assert explorer.example == "fan-in"
     assert explorer.strategy == "per-stage"
     assert view.status.value.startswith("build 1 (edit context file config.ini)")
-    assert decisions[9] == "miss"
-    assert decisions[5] == "hit"
-    assert decisions[17] == "miss"
-    assert decisions[16] == "hit"
+    assert decisions["config.ini"] == "miss"
+    assert decisions["docs/"] == "hit"
+    assert decisions["--from=config"] == "miss"
+    assert decisions["--from=docs"] == "hit"
 
 
 def test_view_strategy_change_starts_cold(explorer: Explorer) -> None:
@@ -60,8 +60,9 @@ def test_view_targets_follow_change_kind(explorer: Explorer) -> None:
     view.change_kind.value = MoveBaseTag.kind
     assert list(view.target.options) == ["busybox"]
     view.change_kind.value = MakeRunNondeterministic.kind
-    assert [value for _, value in view.target.options] == [5, 9]
-    assert view.current_change() == MakeRunNondeterministic(5)
+    run_lines = [line for line, _ in explorer.run_lines()]
+    assert [value for _, value in view.target.options] == run_lines
+    assert view.current_change() == MakeRunNondeterministic(run_lines[0])
 
 
 def test_view_shows_error_in_status(explorer: Explorer) -> None:

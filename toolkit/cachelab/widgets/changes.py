@@ -25,8 +25,9 @@ logger = logging.getLogger(__name__)
 
 # The line an edit appends; any new content changes the file's hash and so the key.
 EDIT_LINE = "# edited in the cachelab explorer\n"
-# Appended to a RUN so that its output differs on every execution.
-NONDETERMINISTIC_SUFFIX = " && date +%s%N > /.built-at"
+# Appended to a RUN so that its output differs on every execution. Random bytes,
+# because busybox's `date` has no %N and the time alone repeats within a second.
+NONDETERMINISTIC_SUFFIX = " && head -c 8 /dev/urandom | od -A n -t x1 > /.random-bytes"
 # The file a moved tag's image adds to busybox, so the new image has a new digest.
 MOVED_TAG_FILE = "etc/cachelab-tag-version"
 
@@ -72,7 +73,7 @@ class ChangeBuildArg:
 
 @dataclass(frozen=True)
 class MakeRunNondeterministic:
-    """Append a command that writes the current time to the RUN on Dockerfile line `line`.
+    """Append a command that writes random bytes to the RUN on Dockerfile line `line`.
 
     The RUN's text changes, so it misses once; from then on every execution of it
     writes different bytes, which per-stage caching sees in a later `COPY --from`.

@@ -170,6 +170,17 @@ class Explorer:
         found = [stage.base_ref for stage in stages if stage.base_kind == "image" and stage.base_ref]
         return list(dict.fromkeys(found))
 
+    def find_line(self, fragment: str) -> int:
+        """Return the Dockerfile line of the one instruction of the latest build whose text contains `fragment`."""
+        lines = sorted({plan.line for plan in _instruction_plans(self.last.result) if fragment in plan.text})
+        if len(lines) != 1:
+            found = "no instruction" if not lines else f"instructions on lines {lines}"
+            raise ExplorerError(
+                f"{found} of {self.example} contain {fragment!r}",
+                hint="Give a fragment of exactly one instruction's text.",
+            )
+        return lines[0]
+
     def keyed_lines(self) -> list[tuple[int, str]]:
         """Return the Dockerfile line and text of every keyed instruction of the latest build."""
         plans = _instruction_plans(self.last.result)
