@@ -195,7 +195,10 @@ def _write_replay(corpus: str, settings, out: Path, *, args: argparse.Namespace,
 
 def _direction_report(direction: pd.DataFrame, *, scale: float, failed: int) -> str:
     wide = direction.pivot_table(index="dockerfile_id", columns="mode", values=["stages_sign", "bytes_sign"])
-    lines = [f"replay: twins scaled down by {scale:g}; {failed} twin builds failed"]
+    lines = [
+        f"replay: twins scaled down by {scale:g}; {failed} twin builds failed; "
+        "twin base images are kept in work/images for the next run",
+    ]
     for column in ("stages_sign", "bytes_sign"):
         if (column, "model") in wide and (column, "replay") in wide:
             pairs = wide[[(column, "model"), (column, "replay")]].dropna()
