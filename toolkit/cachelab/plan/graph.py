@@ -3,9 +3,9 @@
 BuildKit (moby/buildkit) keys each step of its build graph by the step's
 definition and the cache keys of its inputs. A `COPY --from=<stage>` is a step
 whose input is the source stage's last step, so its key follows from the source
-stage's key: no file of the source has to exist, and no pointer entry has to be
-stored, to look the COPY up. Context files enter a key as content checksums,
-because the definition of a local source says nothing about its bytes.
+stage's key. Looking the COPY up therefore needs neither the source's files nor
+a stored pointer entry. Context files enter a key as content checksums, because
+the definition of a local source says nothing about its bytes.
 
 This model keeps everything else of the planner and changes the keying of
 cross-stage copies only:

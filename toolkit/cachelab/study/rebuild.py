@@ -1,4 +1,4 @@
-"""Mutations of what a rebuild sees besides the context files.
+"""Mutations of the inputs of a rebuild other than the context files.
 
 - `MoveBaseTag` (`move-base-tag`): a base reference now names another image, as
   when an upstream maintainer pushes a new `busybox:latest`.
@@ -83,9 +83,10 @@ class MoveBaseTag:
 class MakeRunNondeterministic:
     """Make the single-line RUN on Dockerfile line `line` also write 16 random bytes to `path`.
 
-    The RUN's text changes once, at this step; from then on every execution of it
-    writes other bytes into `path` (read from /dev/urandom, because busybox's
-    `date` has no nanoseconds), so its layer and anything copied from it differ.
+    The RUN's text changes once, at this step. From then on every execution of
+    it writes other bytes into `path`, so its layer and anything copied from it
+    differ. The bytes come from /dev/urandom because busybox's `date` has no
+    nanoseconds.
     """
 
     op: ClassVar[str] = "nondeterministic-run"

@@ -2,9 +2,10 @@
 
 Each instruction and stage of a build at step N is compared with the same one
 of the same run at step N - 1. A run is one Dockerfile, scenario, strategy and
-repeat of one run_id. A stage is the same by its index as written; an
-instruction by its Dockerfile line (a squash moves a base stage's instructions
-into its child), or by stage and position where a line occurs twice.
+repeat of one run_id. A stage is identified by its index as written. An
+instruction is identified by its Dockerfile line, because a squash moves a base
+stage's instructions into its child; where a line occurs twice, by stage and
+position.
 `add_stability` fills these columns:
 
 - `key_changed`: the cache key differs (NA when either side has no key).
@@ -157,10 +158,10 @@ def add_stability(recording: Recording, scenarios: ScenarioMap | None = None) ->
 def stability_summary(recording: Recording) -> pd.DataFrame:
     """Return per-strategy stability rates of a recording that `add_stability` filled.
 
-    Rates are over instructions compared with their previous step: the share
-    whose key changed, whose key changed unexpectedly, and whose decision
-    flipped; and over warm builds with step-0 inputs, the share that were
-    transparent. A rate is NA where nothing was compared.
+    Key and decision rates are shares of the instructions compared with their
+    previous step. `transparent_rate` is the share of transparent builds among
+    the warm builds whose inputs equal step 0's. A rate is NA where nothing was
+    compared.
     """
     instructions = recording.instructions.merge(
         recording.builds[["build_id", "strategy"]], on="build_id", how="left",
@@ -221,7 +222,7 @@ class _BuildRows:
 
 @dataclass
 class _StageOutcome:
-    """What the comparison found for one stage, for the stages and instructions that read it."""
+    """The comparison result of one stage or instruction: key changed, and whether expectedly."""
 
     changed: bool | None
     expected: bool | None
@@ -286,7 +287,12 @@ def _compare_builds(
             expected = all(expectations) if expectations and None not in expectations else None
             if not expectations:
                 expected = base.expected
-        outcomes[index] = _StageOutcome(changed, expected if changed else (None if changed is None else True))
+        if changed:
+            outcomes[index] = _StageOutcome(True, expected)
+        elif changed is None:
+            outcomes[index] = _StageOutcome(None, None)
+        else:
+            outcomes[index] = _StageOutcome(False, True)
         stages.at[row, "key_changed"] = changed if changed is not None else pd.NA
         stages.at[row, "key_change_expected"] = expected if expected is not None else pd.NA
         stages.at[row, "key_change_part"] = first_part if changed and first_part is not None else pd.NA
@@ -389,7 +395,7 @@ def _part_expected(
 
 
 def _source_expected(source: int | None, outcomes: Mapping[int, _StageOutcome]) -> bool | None:
-    # A source stage whose key did not change yet gave other files ran nondeterministically.
+    # When the source stage's key stayed the same but its files changed, it ran nondeterministically.
     outcome = outcomes.get(source) if source is not None else None
     if outcome is None or outcome.changed is None:
         return None
