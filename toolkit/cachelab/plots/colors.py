@@ -63,6 +63,7 @@ STRATEGY_COLORS: dict[str, str] = {
     "no-cache": "#7f7f7f",
     "per-stage": "#1f77b4",
     "lookahead": "#2ca02c",
+    "graph": "#9467bd",
 }
 
 
