@@ -85,7 +85,7 @@ class FileStudy:
 
 @dataclass(slots=True)
 class StudySettings:
-    """The inputs every file of one study shares."""
+    """Inputs shared by every file of one study."""
 
     costs: CostModel = field(default_factory=CostModel)
     catalog: BaseImageCatalog = field(default_factory=BaseImageCatalog.load)
@@ -298,7 +298,7 @@ def quiet_repeated_warnings() -> None:
     """Log each key-engine warning once in this process.
 
     The key engine warns on every keying of some instructions (cross-stage bind
-    mounts), and a study keys each instruction six times.
+    mounts), and a study keys each instruction once per planner pass, several times per file.
     """
     logging.getLogger("cachelab.keys.parts").addFilter(FirstOccurrenceFilter())
 
