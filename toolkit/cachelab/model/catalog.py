@@ -147,6 +147,7 @@ def refresh_catalog(
     """
     from cachelab.model.registry_sizes import compressed_size
 
+    # NOTE: no test runs this: it contacts public registries, which tests must not.
     source = Path(path) if path is not None else DEFAULT_CATALOG
     document = json.loads(source.read_text(encoding="utf-8"))
     changed = 0
