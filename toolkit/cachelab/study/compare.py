@@ -31,6 +31,7 @@ from cachelab.study.runner import (
     run_scenario,
 )
 from cachelab.study.scenario import WARM_UNCHANGED, Scenario, resolve_scenario
+from cachelab.study.stability import add_stability
 from cachelab.study.summary import BASELINE_STRATEGY, stage_table, strategy_ratios
 from cachelab.study.workspace import resolve_input
 
@@ -59,8 +60,9 @@ def compare(
     """Run `scenario` under each of `strategies` `repeats` times and return the recording.
 
     `dockerfile` is a Dockerfile or an example directory with `Dockerfile` and
-    `context/`. The recording is saved to `out_dir` with `timeline-<strategy>.png`
-    files. With `report`, the per-stage table and the wall-time ratios of the
+    `context/`. The recording, with the key stability columns of
+    `cachelab.study.stability`, is saved to `out_dir` with
+    `timeline-<strategy>.png` files. With `report`, the per-stage table and the wall-time ratios of the
     last step are written to it. `progress` prints one line per build on stderr.
     A build error propagates after the scratch copies are removed; nothing is
     saved then. `builder` replaces `cachelab.build.builder.build`.
@@ -91,7 +93,7 @@ def compare(
                     on_build=_print_build if progress else None,
                 )
 
-    recording = Recording.from_events(sink.events)
+    recording = add_stability(Recording.from_events(sink.events), {chosen.name: chosen})
     write_outputs(recording, Path(out_dir), report=report, confidence=confidence, seed=seed)
     return recording
 
