@@ -94,22 +94,23 @@ class MakeRunNondeterministic:
     path: str = "/.cachelab-run-time"
 
     def apply(self, workspace: Workspace) -> None:
-        lines = workspace.dockerfile.read_text().splitlines(keepends=True)
+        # mutations.py registers this class, so it is imported here, not at module level.
+        from cachelab.study.mutations import EditInstruction
+
+        lines = workspace.dockerfile.read_text().splitlines()
         if not 1 <= self.line <= len(lines):
             raise MutationError(
                 f"{workspace.dockerfile.name} has {len(lines)} lines, so line {self.line} has no RUN",
                 hint="Give the line number of a RUN instruction.",
             )
-        text = lines[self.line - 1].rstrip("\n")
+        text = lines[self.line - 1].rstrip()
         words = text.split(None, 1)
-        if not words or words[0].upper() != "RUN" or text.rstrip().endswith("\\"):
+        if not words or words[0].upper() != "RUN" or text.endswith("\\"):
             raise MutationError(
                 f"{workspace.dockerfile.name} line {self.line} is not a single-line RUN: {text!r}",
                 hint="Name a RUN instruction that is written on one line.",
             )
-        ending = "\n" if lines[self.line - 1].endswith("\n") else ""
-        lines[self.line - 1] = f"{text.rstrip()} && head -c 16 /dev/urandom | od -A n -t x1 > {self.path}{ending}"
-        workspace.dockerfile.write_text("".join(lines))
+        EditInstruction(self.line, f"{text} && head -c 16 /dev/urandom | od -A n -t x1 > {self.path}").apply(workspace)
 
     def describe(self) -> str:
         return f"make the RUN on line {self.line} nondeterministic"
