@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cachelab.dockerfile import parse_dockerfile
+from cachelab.keys.flags import profile
 from cachelab.model.cache import ModelCache
 from cachelab.model.catalog import BaseImageCatalog, repository_of, tag_of
 from cachelab.model.costs import CostModel, calibrate
@@ -17,7 +18,6 @@ from cachelab.model.events import BuildLabels, simulated_events
 from cachelab.model.simulate import SimulationInputs, simulate_build
 from cachelab.model.standin import StandInImageSource, standin_digest
 from cachelab.model.warm import warm_rebuild
-from cachelab.keys.flags import profile
 from cachelab.record import Recording
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)

@@ -19,7 +19,14 @@ from cachelab.model.catalog import BaseImageCatalog
 from cachelab.model.costs import CostModel, calibrate
 from cachelab.oci.busybox import DEFAULT_BUSYBOX
 from cachelab.record import Recording
-from cachelab.replay import ReplaySettings, Replayer, TwinWriter, multistage_ids, sample_ids, twin_reference
+from cachelab.replay import (
+    Replayer,
+    ReplaySettings,
+    TwinWriter,
+    multistage_ids,
+    sample_ids,
+    twin_reference,
+)
 from tests.fixtures.paths import REPO_ROOT
 
 MB = 1_000_000
