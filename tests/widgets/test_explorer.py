@@ -66,6 +66,7 @@ def test_context_edit_per_stage(explorer: Explorer) -> None:
     assert rows["copy config"]["decision"] == "miss"
     assert rows["copy config"]["what_changed"].startswith("files of")
     assert "config.ini: content" in rows["copy config"]["what_changed"]
+    assert str(explorer.scratch) not in rows["copy config"]["what_changed"]
     assert rows["copy docs"]["decision"] == "hit"
     assert rows["run assets"]["decision"] == "hit"
     # The consumer's COPY of the rebuilt stage sees new bytes and misses.
@@ -198,6 +199,16 @@ def test_timeline_draws_stage_rows(explorer: Explorer) -> None:
     labels = [label.get_text() for label in ax.get_yticklabels()]
     assert any("base" in label for label in labels)
     assert "per-stage" in ax.get_title()
+
+
+def test_new_session_removes_previous(explorer: Explorer) -> None:
+    explorer.select("two-stage", "per-stage")
+    assert explorer.workspace is not None
+    first = explorer.workspace.root.parent
+    explorer.select("two-stage", "lookahead")
+
+    assert not first.exists()
+    assert explorer.workspace.root.is_dir()
 
 
 def test_close_removes_scratch(tmp_path: Path, explorer: Explorer) -> None:

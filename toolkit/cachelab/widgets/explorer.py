@@ -206,7 +206,12 @@ class Explorer:
         """
         chosen = build or self.last
         previous = self.builds[chosen.step - 1] if chosen.step > 0 else None
-        return decision_table(chosen, previous)
+        table = decision_table(chosen, previous)
+        if self.workspace is not None:
+            # Name context files relative to the context, not by the session's scratch path.
+            prefix = f"{self.workspace.context}/"
+            table["what_changed"] = table["what_changed"].str.replace(prefix, "", regex=False)
+        return table
 
     def timeline(self, build: ExplorerBuild | None = None, *, ax: Axes | None = None) -> Axes:
         """Draw the spans of `build` (default: the latest) with `cachelab.plots.timeline`."""
@@ -219,6 +224,9 @@ class Explorer:
         return ax
 
     def _new_session(self) -> None:
+        if self.workspace is not None:
+            # The previous session's copy, cache and image store are no longer reachable.
+            shutil.rmtree(self.workspace.root.parent, ignore_errors=True)
         session = self.scratch / f"session-{uuid.uuid4().hex[:8]}"
         source = resolve_input(self.examples_dir / str(self.example))
         self.workspace = Workspace.create(source, session / "work")
