@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from cachelab.plan.decisions import (
     RISK_ADD_GIT,
@@ -14,7 +15,21 @@ from cachelab.plan.decisions import (
 from cachelab.plan.stages import PlanStage
 
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
-_GIT = re.compile(r"^(git@|git://)|\.git(#.*)?$")
+
+
+def is_git_source(source: str) -> bool:
+    """Tell whether an ADD source names a Git repository rather than a file.
+
+    Git sources are `git://` URLs, `git@host:path` addresses and any other URL whose
+    path ends in `.git`. A `?ref=` query or a `#ref:dir` fragment only selects the
+    revision, so it is ignored here.
+    """
+    if source.startswith(("git@", "git://")):
+        return True
+    if not _URL.match(source):
+        return False
+    path = urlsplit(source).path.rstrip("/")
+    return path.endswith(".git")
 
 
 def stage_risks(stage: PlanStage) -> list[str]:
@@ -29,7 +44,7 @@ def stage_risks(stage: PlanStage) -> list[str]:
         if instruction.kind == "ADD":
             sources = [word for word in instruction.args[:-1] if not word.startswith("--")]
             for source in sources:
-                if _GIT.search(source):
+                if is_git_source(source):
                     found.add(RISK_ADD_GIT)
                 elif _URL.match(source) and instruction.flag("checksum") is None:
                     found.add(RISK_ADD_REMOTE_UNCHECKSUMMED)
