@@ -300,3 +300,23 @@ def test_framing_flag_changes_directory_part(tmp_path: Path):
     for rel, entry in (("/d", plain.parts[-1].file.entries[0]), ("/d/x", plain.parts[-1].file.entries[1])):
         digest.update(f"{len(rel)}:{rel}{len(entry.digest)}:{entry.digest}".encode())
     assert framed.values[-1] == digest.hexdigest()
+
+
+def test_cross_stage_bind_mount_warns_once(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    context = make_tree(tmp_path / "ctx", {"src/main.c": "int main;"})
+    run = instructions(f"RUN --mount=type=bind,from=build,source=/out,target=/s make {tmp_path.name}\n")[0]
+    other = instructions(f"RUN --mount=type=bind,from=tools,source=/bin,target=/t make {tmp_path.name}\n")[0]
+
+    with caplog.at_level("DEBUG", logger="cachelab.keys.parts"):
+        for _ in range(3):
+            instruction_parts(run, state(), options=DEFAULT, context=str(context))
+        instruction_parts(other, state(), options=DEFAULT, context=str(context))
+
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    debugs = [record.getMessage() for record in caplog.records
+              if record.levelname == "DEBUG" and "is not hashed" in record.getMessage()]
+    assert warnings == [
+        "line 2: bind mount from 'build' is not hashed (kaniko skips cross-stage bind mounts)",
+        "line 2: bind mount from 'tools' is not hashed (kaniko skips cross-stage bind mounts)",
+    ]
+    assert len(debugs) == 2

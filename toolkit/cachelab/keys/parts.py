@@ -285,6 +285,20 @@ def _expand(word: str, variables: dict[str, str], escape: str) -> str:
     return ShellLexer(escape).process(word, variables, split_fields=False).value
 
 
+# Bind mounts already warned about, by (line, instruction text, origin). One instruction
+# is keyed several times per build, so later sightings log at DEBUG only.
+_warned_bind_mounts: set[tuple[int, str, str]] = set()
+
+
+def _log_unhashed_bind_mount(instruction: Instruction, origin: str) -> None:
+    """Warn once per process that a RUN bind mount from another stage or image is not hashed."""
+    seen = (instruction.start_line, instruction.text, origin)
+    level = logging.DEBUG if seen in _warned_bind_mounts else logging.WARNING
+    _warned_bind_mounts.add(seen)
+    logger.log(level, "line %d: bind mount from %r is not hashed (kaniko skips cross-stage "
+               "bind mounts)", instruction.start_line, origin)
+
+
 def run_file_inputs(
     instruction: Instruction, env_state: StageEnv, *, context_root: str, run_mount_bind: bool,
 ) -> list[_FileInput]:
@@ -299,8 +313,7 @@ def run_file_inputs(
             continue
         origin = _expand(mount.from_ or "", variables, env_state.escape)
         if origin not in ("", "context"):
-            logger.warning("line %d: bind mount from %r is not hashed (kaniko skips cross-stage "
-                           "bind mounts)", instruction.start_line, origin)
+            _log_unhashed_bind_mount(instruction, origin)
             continue
         source = _expand(mount.source or "", variables, env_state.escape)
         path = _join(context_root, source)
