@@ -8,7 +8,7 @@ from cachelab.widgets import EditContextFile, Explorer, MakeRunNondeterministic,
 
 pytest.importorskip("ipywidgets")
 
-from cachelab.widgets.view import ExplorerView  # noqa: E402
+from cachelab.widgets.view import ExplorerView
 
 
 def test_view_starts_with_cold_build(explorer: Explorer) -> None:

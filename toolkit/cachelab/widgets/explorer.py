@@ -15,7 +15,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 import pandas as pd
 
@@ -96,7 +96,7 @@ class Explorer:
         shutil.rmtree(self.scratch, ignore_errors=True)
         self.workspace = None
 
-    def __enter__(self) -> Explorer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from cachelab.build.request import STRATEGIES
+from cachelab.study.runner import BUILD_FAILURES
 from cachelab.widgets.changes import (
     CHANGE_KINDS,
     Change,
@@ -20,7 +21,6 @@ from cachelab.widgets.changes import (
     MakeRunNondeterministic,
     MoveBaseTag,
 )
-from cachelab.study.runner import BUILD_FAILURES
 from cachelab.widgets.errors import ExplorerError
 from cachelab.widgets.explorer import Explorer
 
