@@ -138,10 +138,25 @@ def test_clear_cache_mutation(workspace: Workspace) -> None:
     assert not any(workspace.cache_dir.iterdir())
 
 
-def test_mutations_are_registered_by_op() -> None:
-    assert MUTATIONS["edit"] is EditFile
-    assert MUTATIONS["clear-cache"] is ClearCache
-    assert len(MUTATIONS) == 11
+@pytest.mark.parametrize(
+    ("op", "cls"),
+    [
+        ("edit", EditFile),
+        ("create", CreateFile),
+        ("delete", DeleteFile),
+        ("rename", RenameFile),
+        ("chmod", Chmod),
+        ("touch", Touch),
+        ("set-arg", SetBuildArg),
+        ("remove-arg", RemoveBuildArg),
+        ("target", SetTarget),
+        ("edit-instruction", EditInstruction),
+        ("clear-cache", ClearCache),
+    ],
+)
+def test_mutation_registered_by_op(op: str, cls: type) -> None:
+    assert MUTATIONS[op] is cls
+    assert cls.op == op  # type: ignore[attr-defined]
 
 
 def test_mutation_describes_itself() -> None:
