@@ -233,3 +233,16 @@ def test_timing_box_rejects_unknown_order(ax: Axes) -> None:
 def test_functions_reject_non_frames(ax: Axes) -> None:
     with pytest.raises(PlotInputError, match="`data` must be a pandas DataFrame, not list"):
         timing_box([1.0, 2.0], ax=ax)  # type: ignore[arg-type]
+
+
+def test_savings_hist_drops_nan_ratios(ax: Axes) -> None:
+    builds = strategies(repeats=3, dockerfiles=4).builds.copy()
+    builds.loc[builds["dockerfile_id"] == "d0", "wall_s"] = 0.0
+    savings_hist(builds, bins=5, ax=ax)
+    heights = [bar.get_height() for bar in bars(ax)]
+    [median_line] = ax.get_lines()
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+
+    assert sum(heights) == 3
+    assert median_line.get_xdata()[0] == pytest.approx(50.0)
+    assert labels == ["3 groups (1 without a finite ratio dropped)", "median 50.0%"]

@@ -26,16 +26,23 @@ def savings_hist(
 
     Each group of `by` contributes one value, `1 - median(strategy) / median(baseline)`
     over its successful builds, drawn in percent. Negative values mean the strategy
-    was slower. A dashed vertical line marks the median saving.
+    was slower. A dashed vertical line marks the median saving. Groups whose ratio
+    is not finite (a baseline median of zero) are left out, and the legend counts them.
     """
     data = require_frame("savings_hist", "data", data)
     require_columns("savings_hist", "data", data, ("build_id", "strategy", "outcome", "wall_s", *by))
     ratios = data.cachelab.wall_ratio(baseline, strategy, by=by)
     savings = (1.0 - ratios["ratio"].astype(float).to_numpy()) * 100.0
+    finite = np.isfinite(savings)
+    dropped = int((~finite).sum())
+    savings = savings[finite]
     ax = axes_or_current(ax)
 
     color = strategy_colors([strategy])[strategy]
-    ax.hist(savings, bins=bins, color=color, edgecolor="white", label=f"{len(savings)} groups")
+    label = f"{len(savings)} groups"
+    if dropped:
+        label += f" ({dropped} without a finite ratio dropped)"
+    ax.hist(savings, bins=bins, color=color, edgecolor="white", label=label)
     if len(savings):
         median = float(np.median(savings))
         ax.axvline(median, color="black", linestyle="dashed", label=f"median {median:.1f}%")
