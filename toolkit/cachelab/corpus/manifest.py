@@ -10,6 +10,7 @@ fetch`) carries the text itself.
 
 from __future__ import annotations
 
+import builtins
 import fnmatch
 import json
 import os
@@ -52,7 +53,8 @@ class CorpusEntry:
     stages: int | None = None
     text: str | None = None
 
-    def read_bytes(self) -> bytes:
+    # The field `bytes` shadows the builtin type inside this class body.
+    def read_bytes(self) -> builtins.bytes:
         """Return the Dockerfile's bytes, from the store record or the file."""
         if self.text is not None:
             return self.text.encode("utf-8")
