@@ -120,3 +120,20 @@ def test_graph_context_edit_misses_dependents(builder: MakeBuilder, tmp_path: Pa
     assert edited.decisions(2) == ["hit"]
     assert edited.decisions(3)[:2] == ["hit", "miss"]
     assert "hit" not in edited.decisions(3)[2:]
+
+
+def test_graph_records_key_parts(builder: MakeBuilder, tmp_path: Path) -> None:
+    declare_token = {"FROM busybox AS config\n": "FROM busybox AS config\nARG TOKEN\n"}
+    example = builder("fan-in", cache=str(tmp_path / "cache"), replace=declare_token)
+    built = example.build("graph", build_args={"TOKEN": "secret-value"})
+
+    config_copy = built.instructions(1)[1]
+    assert config_copy.key_parts[0] == "instruction:COPY config.ini /src/config.ini"
+    assert config_copy.key_parts[1].startswith("file:config.ini:")
+    run = built.instructions(1)[2]
+    env = [part for part in run.key_parts if part.startswith("env:")]
+    assert any(part.startswith("env:TOKEN=sha256:") for part in env), run.key_parts
+    assert all("=sha256:" in part for part in env)
+    assert not any("secret-value" in part for event in built.instructions() for part in event.key_parts)
+    docs_copy = built.instructions(3)[0]
+    assert docs_copy.key_parts[-1] == "inferred:" + built.stage_events[0].final_key

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from cachelab.events import EventSink, InstructionRecorded, StageRecorded
 from cachelab.events.keyparts import format_key_part
 from cachelab.plan.decisions import StagePlan
@@ -13,7 +15,9 @@ def record_stage(
     """Emit the stage's event, then one per instruction (`skipped` decisions when the stage is not built).
 
     File key parts under `context_dir` are recorded relative to it, so builds of
-    copies of one context in different directories record the same parts.
+    copies of one context in different directories record the same parts. An
+    env part keeps its name but records a digest of its value, because build
+    arguments may carry secrets and the tables are shared.
     """
     sink.emit(StageRecorded(
         build_id=build_id,
@@ -46,10 +50,19 @@ def record_stage(
             files_hashed=instruction.files_hashed,
             bytes_hashed=instruction.bytes_hashed,
             key_parts=tuple(
-                format_key_part(part.kind, part.value, _relative(part.path, context_dir))
+                format_key_part(part.kind, _recorded_value(part.kind, part.value), _relative(part.path, context_dir))
                 for part in instruction.labelled_parts
             ),
         ))
+
+
+def _recorded_value(kind: str, value: str) -> str:
+    if kind != "env":
+        return value
+    name, equals, text = value.partition("=")
+    if not equals:
+        return value
+    return f"{name}=sha256:{hashlib.sha256(text.encode('utf-8', 'surrogateescape')).hexdigest()[:16]}"
 
 
 def _relative(path: str | None, context_dir: str | None) -> str | None:

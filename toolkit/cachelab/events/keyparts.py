@@ -3,6 +3,8 @@
 A part is written `KIND:VALUE`, and a file part `file:PATH:VALUE` where PATH is
 the source path as the key engine names it. KIND is one of `env-count`, `env`,
 `instruction`, `file` and `inferred` (a source stage's key or image digest).
+The builder records an `env` part as `env:NAME=sha256:<16 hex digits>`, a
+digest of the value, because build arguments may carry secrets.
 """
 
 from __future__ import annotations
