@@ -102,13 +102,38 @@ def test_explain_equal_files(context: Path, tmp_path: Path, capsys: pytest.Captu
     assert "no difference" in capsys.readouterr().out
 
 
-def test_missing_base_reports_error(context: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["plan", str(CASE / "Dockerfile"), "--context", str(context)])
+def test_missing_saved_base_reports_error(
+    context: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # With --base, only saved files are used: a FROM without one is an error.
+    manifest, config = tmp_path / "m.json", tmp_path / "c.json"
+    manifest.write_text("{}")
+    config.write_text("{}")
+
+    code = main([
+        "plan", str(CASE / "Dockerfile"), "--context", str(context),
+        "--base", f"other.example/image:1={manifest},{config}",
+    ])
 
     error = capsys.readouterr().err
     assert code == 1
     assert "example.org/busybox:1" in error
     assert "hint: Give each base as REF=MANIFEST.json,CONFIG.json" in error
+
+
+def test_unreachable_registry_base_reports_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Without --base, bases come from the local image store, then their registry.
+    monkeypatch.setenv("CACHELAB_CACHE_DIR", str(tmp_path / "cache"))
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM 127.0.0.1:9/nothing:1\nRUN true\n")
+
+    code = main(["plan", str(dockerfile), "--context", str(tmp_path)])
+
+    error = capsys.readouterr().err
+    assert code == 1
+    assert "127.0.0.1:9/nothing:1" in error
 
 
 def test_unknown_profile_reports_error(context: Path, capsys: pytest.CaptureFixture[str]) -> None:

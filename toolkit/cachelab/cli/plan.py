@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from cachelab.keys.flags import KanikoOptions
     from cachelab.plan.decisions import StagePlan
-    from cachelab.plan.interfaces import LayerCache
+    from cachelab.plan.interfaces import BaseImageSource, LayerCache
     from cachelab.plan.planner import Planner
 
 
@@ -27,9 +27,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_build_arguments(parser)
     parser.add_argument(
-        "--cache", default="mem", metavar="STORE",
+        "--cache", default=None, metavar="STORE",
         help="cache to probe: 'mem' (an empty cache), 'oci:DIR' (kaniko's layout form), "
-        "a layout store DIR, or a registry repository HOST/REPO (default: mem)",
+        "a layout store DIR, or a registry repository HOST/REPO (default: the cache "
+        "`cachelab build` writes by default, so the plan shows what the next build does)",
     )
     parser.add_argument(
         "--format", choices=("text", "table", "json"), default="text",
@@ -100,8 +101,12 @@ def build_options(profile_name: str) -> KanikoOptions:
     return options.with_changes(**changes) if changes else options
 
 
-def open_cache(location: str) -> LayerCache:
-    """Open the cache a `--cache` value names."""
+def open_cache(location: str | None) -> LayerCache:
+    """Open the cache a `--cache` value names (None: the builder's default store)."""
+    if location is None:
+        from cachelab.build.stores import default_cache_store
+
+        location = str(default_cache_store())
     if location == "mem":
         from cachelab.plan.memory import MemoryCache
 
@@ -121,7 +126,17 @@ def make_planner(args: argparse.Namespace, cache: LayerCache | None) -> Planner:
     from cachelab.plan.planner import Planner
 
     dockerfile = load_dockerfile(args.dockerfile)
-    images = FileImageSource(dict(parse_base_option(value) for value in args.base))
+    images: BaseImageSource
+    if args.base:
+        # Saved files only: `--base` is the way to plan with no store and no network.
+        images = FileImageSource(dict(parse_base_option(value) for value in args.base))
+    else:
+        # The builder's sources: the local image store, an automatic busybox import,
+        # then the image's registry.
+        from cachelab.build.images import BuildImages
+        from cachelab.build.stores import default_image_store
+
+        images = BuildImages(default_image_store())
     return Planner(
         dockerfile,
         options=build_options(args.profile),
@@ -132,7 +147,7 @@ def make_planner(args: argparse.Namespace, cache: LayerCache | None) -> Planner:
         targets=parse_targets(args.target),
         platform=args.platform,
         dockerfile_path=args.dockerfile,
-        cache_repo=None if getattr(args, "cache", "mem") == "mem" else args.cache,
+        cache_repo=None if getattr(args, "cache", "mem") in ("mem", None) else args.cache,
     )
 
 
