@@ -44,24 +44,25 @@ def _known_error_types() -> tuple[type[BaseException], ...]:
 
 @contextlib.contextmanager
 def error_boundary() -> Iterator[Outcome]:
-    """Turn a known library error into one line on stderr and exit status 1."""
+    """Turn a known library error into one line on stderr and exit status 1.
+
+    The error families are imported only when an exception arrives, so a command
+    that succeeds does not pay for importing every layer.
+    """
     outcome = Outcome()
-    known = _known_error_types()
     try:
         yield outcome
     except KeyboardInterrupt:
         print("cachelab: interrupted", file=sys.stderr)
         outcome.code = EXIT_INTERRUPTED
-    except known as exc:
+    except Exception as exc:
+        # File-system and network errors outside any layer's own family still get a
+        # readable line naming the path or address.
+        if not isinstance(exc, (*_known_error_types(), OSError)):
+            raise
         print(f"cachelab: error: {exc}", file=sys.stderr)
         hint = getattr(exc, "hint", None)
         if hint:
             print(f"cachelab: hint: {hint}", file=sys.stderr)
-        logger.debug("traceback of the error above", exc_info=True)
-        outcome.code = EXIT_FAILURE
-    except OSError as exc:
-        # File-system and network errors outside any layer's own family still get a
-        # readable line naming the path or address.
-        print(f"cachelab: error: {exc}", file=sys.stderr)
         logger.debug("traceback of the error above", exc_info=True)
         outcome.code = EXIT_FAILURE
