@@ -153,12 +153,32 @@ def test_missing_column_after_upgrade_rejected(tmp_path: Path) -> None:
 
 def test_extra_columns_survive(tmp_path: Path) -> None:
     recording = sample_recording()
-    recording.builds["note"] = pd.array(["x", "y"], dtype="string")
+    recording.builds["note"] = pd.array(["x", None], dtype="string")
     recording.save(tmp_path)
     loaded = Recording.load(tmp_path)
 
     assert list(loaded.builds.columns)[-1] == "note"
-    assert list(loaded.builds["note"]) == ["x", "y"]
+    assert loaded.builds["note"].iloc[0] == "x"
+    assert loaded.builds["note"].iloc[1] is pd.NA
+    assert loaded.builds["note"].dtype == pd.StringDtype()
+
+
+def test_version_2_gains_squash_and_attributes(tmp_path: Path) -> None:
+    sample_recording().save(tmp_path)
+    dropped = {"stages": ["squashed_into"], "spans": ["attributes"]}
+    for table in schema.TABLES:
+        path = tmp_path / f"{table}.parquet"
+        arrow_table = pq.read_table(path)
+        metadata = {**arrow_table.schema.metadata, storage.VERSION_KEY: b"2"}
+        arrow_table = arrow_table.drop_columns(dropped.get(table, []))
+        pq.write_table(arrow_table.replace_schema_metadata(metadata), path)
+
+    loaded = Recording.load(tmp_path)
+
+    assert loaded.stages["squashed_into"].isna().all()
+    assert loaded.stages["squashed_into"].dtype == "Int64"
+    assert loaded.spans["attributes"].isna().all()
+    assert loaded.spans["attributes"].dtype == "string"
 
 
 def test_concat_joins_tables_and_environments() -> None:

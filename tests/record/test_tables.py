@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from datetime import datetime
 
 import pandas as pd
@@ -329,3 +331,24 @@ def test_span_clock_events_become_tables() -> None:
     assert row["wall_s"] == spans.loc["stage", "end_s"] - spans.loc["stage", "start_s"]
     assert spans.loc["execute", "parent_id"] == spans.loc["download", "parent_id"]
     assert recording.builds.iloc[0]["bytes_downloaded"] == 2048
+
+
+def test_squashed_stage_names_its_child() -> None:
+    squashed = dataclasses.replace(stage(index=0, action="squashed"), squashed_into=1)
+    events = [started(), squashed, stage(index=1)]
+    stages = Recording.from_events(events, environment={}).stages
+
+    assert stages["squashed_into"].dtype == "Int64"
+    assert stages["squashed_into"].iloc[0] == 1
+    assert pd.isna(stages["squashed_into"].iloc[1])
+
+
+def test_span_attributes_kept_as_json() -> None:
+    tagged = dataclasses.replace(span("c", "execute", 0.0, 1.0), attributes={"line": "3", "cmd": "make"})
+    events = [started(), stage(), tagged, span("u", "unpack", 1.0, 2.0)]
+    spans = Recording.from_events(events, environment={}).spans.set_index("span_id")
+
+    assert spans["attributes"].dtype == "string"
+    assert json.loads(spans.loc["c", "attributes"]) == {"cmd": "make", "line": "3"}
+    assert spans.loc["c", "attributes"] == '{"cmd": "make", "line": "3"}'
+    assert pd.isna(spans.loc["u", "attributes"])

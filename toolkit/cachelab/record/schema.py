@@ -12,7 +12,7 @@ import pyarrow as pa
 
 # Version of the table layout written to Parquet metadata. Raise it with every
 # change to the columns below and add an upgrade step in `cachelab.record.storage`.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 STRING = "string"
 INT = "Int64"
@@ -94,6 +94,10 @@ ADDED_IN: dict[int, dict[str, tuple[str, ...]]] = {
         "stages": tuple(STABILITY),
         "instructions": (*STABILITY, "key_parts"),
     },
+    3: {
+        "stages": ("squashed_into",),
+        "spans": ("attributes",),
+    },
 }
 
 STAGES: dict[str, str] = {
@@ -103,6 +107,8 @@ STAGES: dict[str, str] = {
     "base": STRING,
     "base_kind": STRING,
     "action": STRING,
+    # Index of the stage that absorbed this one when `action` is "squashed".
+    "squashed_into": INT,
     "unpacked": BOOL,
     "final_key": STRING,
     "key_a_priori": BOOL,
@@ -155,6 +161,8 @@ SPANS: dict[str, str] = {
     "end_s": FLOAT,
     "bytes": INT,
     "requests": INT,
+    # The span's attributes as a JSON object with sorted keys, NA when it has none.
+    "attributes": STRING,
 }
 
 TABLES: dict[str, dict[str, str]] = {

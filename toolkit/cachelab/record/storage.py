@@ -60,6 +60,8 @@ def register_upgrade(from_version: int) -> Callable[[Upgrade], Upgrade]:
 # Version 2 added the image content digest, the cache transparency and key stability
 # columns and the recorded key parts.
 UPGRADES[1] = _add_columns(2)
+# Version 3 added the stage a squashed stage was merged into and the span attributes.
+UPGRADES[2] = _add_columns(3)
 
 
 def save_tables(tables: Tables, environments: list[dict[str, object]], directory: Path) -> None:
@@ -156,7 +158,7 @@ def coerce_table(name: str, table: pd.DataFrame, *, source: str) -> pd.DataFrame
     extra = [column for column in table.columns if column not in columns]
     frame = pd.DataFrame(coerced, columns=list(columns))
     for column in extra:
-        frame[column] = table[column].to_numpy()
+        frame[column] = table[column].reset_index(drop=True)
     return frame
 
 

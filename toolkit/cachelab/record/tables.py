@@ -12,6 +12,7 @@ index takes it from its nearest ancestor that has one, in the spans table too.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -275,6 +276,7 @@ def _stage_row(
         "base": stage.base,
         "base_kind": stage.base_kind,
         "action": stage.action,
+        "squashed_into": stage.squashed_into,
         "unpacked": stage.unpacked,
         "final_key": stage.final_key,
         "key_a_priori": stage.key_a_priori,
@@ -334,6 +336,7 @@ def _span_row(span: SpanRecorded) -> dict[str, object]:
         "end_s": span.end_s,
         "bytes": span.bytes,
         "requests": span.requests,
+        "attributes": json.dumps(span.attributes, sort_keys=True) if span.attributes else None,
     }
 
 
