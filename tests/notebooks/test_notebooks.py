@@ -34,7 +34,8 @@ def execute(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **extra:
 
     for variable, value in {**SMALL, "CACHELAB_NB_OUT": str(tmp_path / "out"), **extra}.items():
         monkeypatch.setenv(variable, value)
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+    # The kernel's own inline backend renders the figures, as in JupyterLab.
+    monkeypatch.delenv("MPLBACKEND", raising=False)
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
     client = NotebookClient(
         notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
