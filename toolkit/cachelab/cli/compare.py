@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument(
         "--strategies", default="per-stage,lookahead", metavar="LIST",
-        help="comma-separated strategies among no-cache, per-stage, lookahead (default: %(default)s)",
+        help="comma-separated strategies among no-cache, per-stage, lookahead, graph (default: %(default)s)",
     )
     parser.add_argument("--repeats", type=int, default=1, metavar="N",
                         help="runs of the whole scenario per strategy (default: %(default)s)")
