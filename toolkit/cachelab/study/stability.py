@@ -9,8 +9,8 @@ position.
 `add_stability` fills these columns:
 
 - `key_changed`: the cache key differs (NA when either side has no key).
-- `key_change_part`: for a changed key, the first of its own parts that
-  differs: `instruction`, `env` (the RUN environment), `file:<path>` (a context
+- `key_change_part`: for a changed key, the first of its own recorded parts
+  that differs (found with `cachelab.keys.explain`): `instruction`, `env` (the RUN environment), `file:<path>` (a context
   file or the saved files of a source stage under `/kaniko/deps/<index>`),
   `inferred` (a `COPY --from` keyed by its source's key or pointer); or, when
   its own parts are equal, `base` (the stage's base changed) or `parent` (an
@@ -41,7 +41,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from cachelab.events.keyparts import RecordedPart, parse_key_part
-from cachelab.keys.parts import KANIKO_DEPS_DIR
+from cachelab.keys.explain import explain
+from cachelab.keys.parts import KANIKO_DEPS_DIR, KeyPart
 from cachelab.record import Recording
 from cachelab.record.schema import BOOL, STABILITY, pandas_dtype
 from cachelab.study.mutations import (
@@ -450,13 +451,20 @@ def _parts(value: object) -> list[RecordedPart] | None:
 
 
 def _changed_part(old: list[RecordedPart] | None, new: list[RecordedPart] | None) -> RecordedPart | None:
-    """Return the first of the new parts that differs from the old ones; None when they are equal."""
-    if old is None or new is None or old == new:
+    """Return the first part where the new parts differ from the old ones; None when they are equal."""
+    if old is None or new is None:
         return None
-    for before, after in zip(old, new, strict=False):
-        if before != after:
-            return after
-    return new[len(old)] if len(new) > len(old) else old[len(new)]
+    difference = explain(
+        [KeyPart(part.kind, part.value, part.path) for part in old],  # type: ignore[arg-type]
+        [KeyPart(part.kind, part.value, part.path) for part in new],  # type: ignore[arg-type]
+    )
+    if difference is None:
+        return None
+    if difference.kind == "missing":
+        # One list is longer: the extra part is what changed.
+        longer = new if len(new) > len(old) else old
+        return longer[difference.index]
+    return RecordedPart(difference.kind, difference.after or "", difference.path)
 
 
 def _source_stage(instruction: str, names: Mapping[str, int]) -> int | None:
