@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from cachelab.widgets import EditContextFile, Explorer, MakeRunNondeterministic, MoveBaseTag
+from cachelab.widgets import (
+    ChangeBuildArg,
+    EditContextFile,
+    Explorer,
+    MakeRunNondeterministic,
+    MoveBaseTag,
+)
 
 pytest.importorskip("ipywidgets")
 
-from cachelab.widgets.view import ExplorerView
+from cachelab.widgets.view import UNDECLARED_ARG, ExplorerView
 
 
 def test_view_starts_with_cold_build(explorer: Explorer) -> None:
@@ -63,6 +69,20 @@ def test_view_targets_follow_change_kind(explorer: Explorer) -> None:
     run_lines = [line for line, _ in explorer.run_lines()]
     assert [value for _, value in view.target.options] == run_lines
     assert view.current_change() == MakeRunNondeterministic(run_lines[0])
+    view.change_kind.value = ChangeBuildArg.kind
+    assert [value for _, value in view.target.options] == [UNDECLARED_ARG]
+
+
+def test_view_undeclared_arg_hits(explorer: Explorer) -> None:
+    view = ExplorerView(explorer)
+    view.example.value = "two-stage"
+    view.change_kind.value = ChangeBuildArg.kind
+    view.arg_value.value = "2"
+    view.on_apply()
+
+    assert view.current_change() == ChangeBuildArg(UNDECLARED_ARG, "2")
+    assert view.status.value.startswith(f"build 1 (--build-arg {UNDECLARED_ARG}=2)")
+    assert (explorer.decisions()["decision"] == "hit").all()
 
 
 def test_view_shows_error_in_status(explorer: Explorer) -> None:

@@ -37,6 +37,9 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 # Errors shown in the status line instead of raised: a bad choice or a failed build.
 EXPLORER_FAILURES: tuple[type[Exception], ...] = (*BUILD_FAILURES, ExplorerError)
 
+# The build argument offered besides the declared ones; no Dockerfile here declares it.
+UNDECLARED_ARG = "CACHELAB_UNDECLARED"
+
 CHANGE_LABELS = {
     EditContextFile.kind: "edit a context file",
     ChangeBuildArg.kind: "change a build arg",
@@ -122,7 +125,8 @@ class ExplorerView:
         elif kind == EditContextFile.kind:
             options = self.explorer.context_files()
         elif kind == ChangeBuildArg.kind:
-            options = self.explorer.build_arg_names() or ["VERSION"]
+            # An undeclared argument is offered too: passing it changes no key.
+            options = [*self.explorer.build_arg_names(), (f"{UNDECLARED_ARG} (not declared)", UNDECLARED_ARG)]
         elif kind == MoveBaseTag.kind:
             options = self.explorer.base_references()
         elif kind == ForgetCachedLayer.kind:
@@ -146,20 +150,18 @@ class ExplorerView:
         self._redraw()
 
     def _redraw(self) -> None:
+        from IPython.display import display
         from matplotlib.figure import Figure
 
         table = self.explorer.decisions()
         self.table.clear_output(wait=True)
         with self.table:
-            from IPython.display import display
-
             display(table.drop(columns=["cache_key"]))
+
         figure = Figure(figsize=(9, 0.6 * (len(self.explorer.last.recording.stages) + 2)))
         self.explorer.timeline(ax=figure.subplots())
         self.figure.clear_output(wait=True)
         with self.figure:
-            from IPython.display import display
-
             display(figure)
 
 
