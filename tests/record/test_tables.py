@@ -352,3 +352,18 @@ def test_span_attributes_kept_as_json() -> None:
     assert json.loads(spans.loc["c", "attributes"]) == {"cmd": "make", "line": "3"}
     assert spans.loc["c", "attributes"] == '{"cmd": "make", "line": "3"}'
     assert pd.isna(spans.loc["u", "attributes"])
+
+
+def test_unknown_start_fields_are_na() -> None:
+    unknown = dataclasses.replace(started(), strategy=None, dockerfile_id=None, started_at=None)
+    base_unknown = dataclasses.replace(stage(), base=None, base_kind=None)
+    recording = Recording.from_events([unknown, base_unknown], environment={})
+    build = recording.builds.iloc[0]
+    row = recording.stages.iloc[0]
+
+    assert pd.isna(build["strategy"])
+    assert pd.isna(build["dockerfile_id"])
+    assert pd.isna(build["started_at"])
+    assert recording.builds["started_at"].dtype == "datetime64[ns, UTC]"
+    assert pd.isna(row["base"])
+    assert pd.isna(row["base_kind"])

@@ -32,12 +32,13 @@ class BuildStarted:
     run_id: str
     engine: str
     engine_version: str
-    strategy: str
+    # None where the source cannot know it, such as a log of a foreign engine.
+    strategy: str | None
     profile: str | None
     flags: str | None
-    dockerfile_id: str
+    dockerfile_id: str | None
     target: str | None
-    started_at: datetime
+    started_at: datetime | None
     scenario: str | None = None
     step: int | None = None
     repeat: int | None = None
@@ -65,8 +66,8 @@ class StageRecorded:
     build_id: str
     stage_index: int
     stage_name: str | None
-    base: str
-    base_kind: str  # "image", "stage" or "scratch"
+    base: str | None  # None when an ingested log does not name the base
+    base_kind: str | None  # "image", "stage" or "scratch"; None when `base` is unknown
     action: str  # "built", "eliminated", "squashed" or "unused"
     unpacked: bool | None
     final_key: str | None

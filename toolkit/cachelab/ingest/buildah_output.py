@@ -124,8 +124,8 @@ def buildah_events(
             names[stage_index] = name
         events.append(
             StageRecorded(
-                build_id=build_id, stage_index=stage_index, stage_name=name, base=base,  # type: ignore[arg-type]
-                base_kind=kind,  # type: ignore[arg-type]
+                build_id=build_id, stage_index=stage_index, stage_name=name, base=base,
+                base_kind=kind,
                 action="built", unpacked=None, final_key=None, key_a_priori=None,
             )
         )

@@ -178,8 +178,8 @@ def events_from_vertexes(
     events: list[Event] = [
         BuildStarted(
             build_id=build_id, run_id=run_id, engine=ENGINE, engine_version="unknown", strategy=STRATEGY,
-            profile=None, flags=None, dockerfile_id=dockerfile_id, target=None,  # type: ignore[arg-type]
-            started_at=origin, scenario=scenario,  # type: ignore[arg-type]
+            profile=None, flags=None, dockerfile_id=dockerfile_id, target=None,
+            started_at=origin, scenario=scenario,
         )
     ]
 
@@ -191,8 +191,8 @@ def events_from_vertexes(
         name = None if label is None or _UNNAMED_STAGE.match(label) else label
         events.append(
             StageRecorded(
-                build_id=build_id, stage_index=index, stage_name=name, base=base,  # type: ignore[arg-type]
-                base_kind="image" if base is not None else None,  # type: ignore[arg-type]
+                build_id=build_id, stage_index=index, stage_name=name, base=base,
+                base_kind="image" if base is not None else None,
                 action="built", unpacked=None, final_key=None, key_a_priori=None,
             )
         )

@@ -141,13 +141,13 @@ class KanikoRun:
                 run_id=run_id,
                 engine=ENGINE,
                 engine_version=self.engine_version,
-                strategy=self.strategy,  # type: ignore[arg-type]
+                strategy=self.strategy,
                 profile=None,
                 flags=self.flags_text(),
-                dockerfile_id=self.dockerfile_id,  # type: ignore[arg-type]
+                dockerfile_id=self.dockerfile_id,
                 target=self.target,
                 # NOTE: a log without timestamps gives no start instant, so the column is NA.
-                started_at=self.started_at,  # type: ignore[arg-type]
+                started_at=self.started_at,
                 scenario=scenario,
             )
         ]
@@ -158,8 +158,8 @@ class KanikoRun:
                     stage_index=stage.index,
                     stage_name=stage.name,
                     # A trace alone does not name a stage's base, so both columns are NA.
-                    base=stage.base,  # type: ignore[arg-type]
-                    base_kind=stage.base_kind,  # type: ignore[arg-type]
+                    base=stage.base,
+                    base_kind=stage.base_kind,
                     action=stage.action,
                     unpacked=stage.unpacked,
                     final_key=None,

@@ -233,7 +233,7 @@ def _build_row(grouped: _BuildEvents, spans: _SpanIndex) -> dict[str, object]:
         "scenario": started.scenario,
         "step": started.step,
         "repeat": started.repeat,
-        "started_at": _utc(started.started_at),
+        "started_at": None if started.started_at is None else _utc(started.started_at),
         "host": started.host,
         "cpu_count": started.cpu_count,
         "python_version": started.python_version,
