@@ -70,7 +70,16 @@ def host_platform() -> Platform:
 def platform_args(
     target: Platform | str | None = None, build: Platform | str | None = None
 ) -> dict[str, str]:
-    """Return the predefined platform ARGs; either platform defaults to the host's."""
+    """Return the platform ARGs that FROM lines see; either platform defaults to the host's.
+
+    These are the eight BuildKit names, with the platforms normalised by
+    `Platform.parse`. `cachelab.keys.buildargs.predefined_args` serves a different
+    step, the values a stage's declared ARGs fall back to in its RUN keys. That set
+    adds `BUILDOSVERSION`, `TARGETOSVERSION` (both empty) and `TARGETSTAGE`, and
+    keeps `--custom-platform` as written, because kaniko hashes that text. The
+    target stage is not known yet when FROM lines are expanded, so one function
+    cannot serve both.
+    """
     build_platform = _as_platform(build)
     target_platform = _as_platform(target) if target is not None else build_platform
     return {
