@@ -161,8 +161,10 @@ def resolve_manifest(
 ) -> ResolvedImage:
     """Fetch a manifest, follow an index to the platform's manifest, and read the config.
 
-    `identifier` is the tag or digest to fetch, `reference` the name display_name in errors
-    and results. `fetch` takes a tag or digest; `read_blob` returns a verified small blob.
+    `identifier` is the tag or digest to fetch. `reference` is the image reference that
+    errors and the result show. `fetch` takes a tag or digest, and `read_blob` returns a
+    verified small blob. `platform` (`os/arch[/variant]`, default the host's) selects the
+    manifest from an index.
     """
     raw = fetch(identifier)
     if mediatypes.is_index(raw.media_type):
