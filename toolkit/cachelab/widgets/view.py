@@ -143,6 +143,7 @@ class ExplorerView:
         try:
             built = action()
         except EXPLORER_FAILURES as exc:
+            logger.warning("explorer on %s (%s): %s", self.explorer.example, self.explorer.strategy, exc)
             hint = getattr(exc, "hint", None) or ""
             self.status.value = f"<b>error:</b> {html.escape(str(exc))} {html.escape(hint)}"
             return
