@@ -2,42 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
-_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h|d|w)")
-_UNITS = {
-    "ns": timedelta(microseconds=0.001),
-    "us": timedelta(microseconds=1),
-    "µs": timedelta(microseconds=1),
-    "ms": timedelta(milliseconds=1),
-    "s": timedelta(seconds=1),
-    "m": timedelta(minutes=1),
-    "h": timedelta(hours=1),
-    "d": timedelta(days=1),
-    "w": timedelta(weeks=1),
-}
+from cachelab.dockerfile.duration import parse_duration_ns
 
 
 def parse_duration(text: str) -> timedelta:
     """Parse `1h30m`, `336h`, `7d` or `0` into a timedelta; raises ValueError otherwise.
 
     Units are ns, us, ms, s, m, h (as in Go's time.ParseDuration) and d, w (days
-    and weeks, which Go lacks). Negative durations are rejected.
+    and weeks, which Go lacks). Surrounding spaces are ignored, and negative
+    durations are rejected. The result is rounded to whole microseconds.
     """
-    value = text.strip()
-    if value == "0":
-        return timedelta(0)
-    total = timedelta(0)
-    position = 0
-    for match in _PART.finditer(value):
-        if match.start() != position:
-            break
-        total += float(match.group(1)) * _UNITS[match.group(2)]
-        position = match.end()
-    if position == 0 or position != len(value):
-        raise ValueError(f"invalid duration {text!r}; expected a number with a unit, such as 12h, 90m or 7d")
-    return total
+    nanoseconds = parse_duration_ns(text.strip(), long_units=True)
+    return timedelta(microseconds=nanoseconds / 1000)
 
 
 def format_age(age: timedelta) -> str:
