@@ -107,6 +107,9 @@ class BuildArgs:
     declared: dict[str, str | None] = field(default_factory=dict)
     meta: dict[str, str | None] = field(default_factory=dict)
     predefined: dict[str, str] = field(default_factory=dict)
+    # Counts the changes made through `add_arg`, `remove_arg` and `add_meta_args`,
+    # so a StageEnv can tell when its cached replacement list is stale.
+    version: int = field(default=0, init=False, repr=False, compare=False)
 
     @classmethod
     def from_options(
@@ -140,6 +143,7 @@ class BuildArgs:
                 name, default = split_arg(word)
                 if default is None:
                     self.meta[name] = None
+                    self.version += 1
                     continue
                 scope = dict(previous)
                 # A `--build-arg NAME` without a value is an empty variable here.
@@ -147,31 +151,39 @@ class BuildArgs:
                 value = expand_word(strip_enclosing_quotes(default), scope, escape=escape)
                 previous[name] = value
                 self.meta[name] = value
+                self.version += 1
 
     def add_arg(self, name: str, value: str | None) -> None:
         self.declared[name] = value
+        self.version += 1
 
     def remove_arg(self, name: str) -> None:
-        self.declared.pop(name, None)
-
-    def _value(self, name: str, source: Mapping[str, str | None]) -> str | None:
-        override = self.options.get(name)
-        if override is not None:
-            return override
-        default = source.get(name)
-        if default is not None:
-            return default
-        meta = self.meta.get(name)
-        if meta is not None:
-            return meta
-        if name in source and name in self.predefined:
-            return self.predefined[name]
-        return None
+        if name in self.declared:
+            del self.declared[name]
+            self.version += 1
 
     def _all_from(self, source: Mapping[str, str | None]) -> dict[str, str]:
+        # A name's value is its `--build-arg`, else its default in `source`, else its
+        # meta ARG, else its predefined value. Proxy names not in `source` have no
+        # default and no predefined value, so only the first and third sources apply.
+        options, meta, predefined = self.options, self.meta, self.predefined
         values: dict[str, str] = {}
-        for name in [*source, *PROXY_ARGS]:
-            value = self._value(name, source)
+        for name, default in source.items():
+            value = options.get(name)
+            if value is None:
+                value = default
+            if value is None:
+                value = meta.get(name)
+            if value is None:
+                value = predefined.get(name)
+            if value is not None:
+                values[name] = value
+        for name in PROXY_ARGS:
+            if name in source:
+                continue
+            value = options.get(name)
+            if value is None:
+                value = meta.get(name)
             if value is not None:
                 values[name] = value
         return values
@@ -195,6 +207,10 @@ class BuildArgs:
             if arg_precedence or name not in merged:
                 merged[name] = value
         rendered = [name if value is None else f"{name}={value}" for name, value in merged.items()]
+        if all(entry.isascii() for entry in rendered):
+            # ASCII text sorts the same as its bytes, so the costly key is not needed.
+            rendered.sort()
+            return rendered
         return sorted(rendered, key=lambda entry: entry.encode("utf-8", "surrogateescape"))
 
 
@@ -233,12 +249,24 @@ class StageEnv:
     `escape` is the escape character of every expansion. kaniko always uses a
     backslash there, whatever the Dockerfile's `# escape=` directive says, so keep
     the default to match its keys.
+
+    The replacement list is computed once per state and cached. The cache notices
+    a new `env` list and changes made through `BuildArgs` methods. It misses
+    in-place edits of the `env` list or of the `BuildArgs` dicts, so assign a new
+    list and use the methods.
     """
 
     env: list[str]
     args: BuildArgs
     arg_precedence: bool = True
     escape: str = "\\"
+    # The replacement list, its lexer variables, and the env list, BuildArgs and
+    # BuildArgs version they were computed from.
+    _replacement: tuple[str, ...] | None = field(default=None, init=False, repr=False, compare=False)
+    _variables: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
+    _cached_from: tuple[list[str], BuildArgs, int] | None = field(
+        default=None, init=False, repr=False, compare=False,
+    )
 
     @classmethod
     def for_base(
@@ -250,19 +278,53 @@ class StageEnv:
         return cls(env, args, arg_precedence, escape)
 
     def copy(self) -> StageEnv:
-        return StageEnv(list(self.env), self.args.clone(), self.arg_precedence, self.escape)
+        copied = StageEnv(list(self.env), self.args.clone(), self.arg_precedence, self.escape)
+        if self._is_cached():
+            # The copy has the same state, so it starts with the same cache.
+            copied._replacement, copied._variables = self._replacement, self._variables
+            copied._cached_from = (copied.env, copied.args, copied.args.version)
+        return copied
 
     def replacement_envs(self) -> list[str]:
         """Return the sorted replacement list for the next instruction."""
-        return self.args.replacement_envs(self.env, arg_precedence=self.arg_precedence)
+        return list(self._cached_replacement())
 
     def variables(self) -> dict[str, str]:
         """Return the variables the shell lexer uses for the next instruction."""
-        return lexer_env(self.replacement_envs())
+        return dict(self._cached_variables())
+
+    def state_key(self) -> tuple[tuple[str, ...], str]:
+        """Return what the key parts of the next instruction read from this state.
+
+        It is the replacement list and the escape character: two states with equal
+        state keys give any instruction the same parts.
+        """
+        return self._cached_replacement(), self.escape
+
+    def _is_cached(self) -> bool:
+        cached_from = self._cached_from
+        return (
+            cached_from is not None and cached_from[0] is self.env and cached_from[1] is self.args
+            and cached_from[2] == self.args.version
+        )
+
+    def _cached_replacement(self) -> tuple[str, ...]:
+        if not self._is_cached() or self._replacement is None:
+            replacement = self.args.replacement_envs(self.env, arg_precedence=self.arg_precedence)
+            self._replacement = tuple(replacement)
+            self._variables = lexer_env(replacement)
+            self._cached_from = (self.env, self.args, self.args.version)
+        return self._replacement
+
+    def _cached_variables(self) -> dict[str, str]:
+        # Shared with the cache: callers inside this class only read it.
+        self._cached_replacement()
+        assert self._variables is not None
+        return self._variables
 
     def expand(self, word: str) -> str:
         """Expand `word` with the current variables (BuildKit's ProcessWord)."""
-        return expand_word(word, self.variables(), escape=self.escape)
+        return expand_word(word, self._cached_variables(), escape=self.escape)
 
     def apply(self, instruction: Instruction) -> None:
         """Update Env and arguments for an ENV or ARG; other instructions change nothing here.
@@ -282,7 +344,7 @@ class StageEnv:
         if len(words) % 2:
             raise ExpansionError(f"ENV needs name/value pairs, got {list(words)!r}")
         pairs = list(zip(words[0::2], words[1::2]))
-        variables = self.variables()
+        variables = self._cached_variables()
         # Every pair is expanded with the variables from before this ENV.
         expanded = [
             (expand_word(key, variables, escape=self.escape),
@@ -306,7 +368,7 @@ class StageEnv:
     def _apply_arg(self, instruction: Instruction) -> None:
         for word in instruction.args:
             name, default = split_arg(word)
-            variables = self.variables()
+            variables = self._cached_variables()
             resolved = expand_word(name, variables, escape=self.escape)
             if default is not None:
                 value: str | None = expand_word(default, variables, escape=self.escape)

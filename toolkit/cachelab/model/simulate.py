@@ -28,6 +28,7 @@ from cachelab.model.costs import CostModel
 from cachelab.plan.decisions import InstructionPlan, StagePlan
 from cachelab.plan.interfaces import BaseImageSource
 from cachelab.plan.planner import Planner
+from cachelab.plan.setup import PlannerSetup
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +121,12 @@ class SimulatedBuild:
 
 @dataclass(frozen=True, slots=True)
 class SimulationInputs:
-    """Inputs shared by every simulated build of one Dockerfile."""
+    """Inputs shared by every simulated build of one Dockerfile.
+
+    `setup` shares stage selections and key parts between the builds' planners
+    (one is created when none is given). Sharing is safe because the context
+    directory stays empty.
+    """
 
     dockerfile: Dockerfile
     images: BaseImageSource
@@ -128,6 +134,11 @@ class SimulationInputs:
     costs: CostModel
     catalog: BaseImageCatalog
     now: datetime
+    setup: PlannerSetup | None = None
+
+    def __post_init__(self) -> None:
+        if self.setup is None:
+            object.__setattr__(self, "setup", PlannerSetup(self.dockerfile))
 
 
 def _planner(inputs: SimulationInputs, options: KanikoOptions, cache: ModelCache) -> Planner:
@@ -135,6 +146,7 @@ def _planner(inputs: SimulationInputs, options: KanikoOptions, cache: ModelCache
         inputs.dockerfile, options=options, context_dir=inputs.context_dir,
         cache=cache if options.cache else None, images=inputs.images, now=inputs.now,
         dockerfile_path=os.path.join(inputs.context_dir, "Dockerfile"), missing_source="placeholder",
+        setup=inputs.setup,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -40,8 +41,37 @@ class CommandParts:
         return self.key_parts.bytes_hashed
 
 
+# Memoised key parts by (instruction id, stage state key, source, files included).
+# Each value keeps its instruction, so the id is not reused while the entry lives.
+PartsMemo = dict[tuple[object, ...], tuple[Instruction, CommandParts]]
+
+# Options that decide caching and probing but that computing key parts never reads.
+_SCHEDULING_OPTIONS = (
+    "cache", "cache_copy_layers", "cache_run_layers", "cache_ttl", "no_push_cache", "compression",
+    "cache_lookahead", "cache_probe_after_miss", "infer_cross_stage_cache_key", "rolling_cache_key",
+    "skip_cached_stages",
+)
+_DEFAULT_OPTIONS = KanikoOptions()
+
+
+@functools.lru_cache(maxsize=64)
+def parts_options(options: KanikoOptions) -> KanikoOptions:
+    """Return `options` with every option that key parts never read set to its default.
+
+    Two option sets with equal results give every instruction the same parts, so
+    their Keyers can share one `PartsMemo`.
+    """
+    return options.with_changes(**{name: getattr(_DEFAULT_OPTIONS, name) for name in _SCHEDULING_OPTIONS})
+
+
 class Keyer:
-    """Computes key parts for one build: its options, context, `.dockerignore` and arguments."""
+    """Computes key parts for one build: its options, context, `.dockerignore` and arguments.
+
+    With a `memo` the parts of each instruction are computed once per stage state
+    (`StageEnv.state_key`) and source, and files are hashed only the first time.
+    Share a memo only between Keyers with equal `parts_options`, context and
+    missing-source policy, and only while the context and stage files cannot change.
+    """
 
     def __init__(
         self,
@@ -54,9 +84,11 @@ class Keyer:
         platform: str | None,
         last_stage: str | None,
         missing_source: MissingSourcePolicy = "raise",
+        memo: PartsMemo | None = None,
     ) -> None:
         self.options = options
         self.missing_source = missing_source
+        self._memo = memo
         self.context = FileContext.from_dockerfile(
             dockerfile_path, context_dir,
             scoped=options.scoped_dockerignore, precompile=options.precompile_dockerignore,
@@ -79,14 +111,32 @@ class Keyer:
         self, instruction: Instruction, environment: StageEnv, *, source: tuple[str, str] | None,
     ) -> CommandParts:
         """Return the full parts of `instruction`; `source` locates a COPY --from's files."""
-        root = SourceRoot(real=source[0], virtual=source[1]) if source is not None else None
-        return CommandParts(instruction_parts(
-            instruction, environment, options=self.options, context=self.context,
-            source_root_for_from=root, missing_source=self.missing_source,
-        ))
+        return self._memoized(instruction, environment, source, include_files=True)
 
     def instruction_part(self, instruction: Instruction, environment: StageEnv) -> list[str]:
         """Return the parts of `instruction` without file inputs (the inference path)."""
-        return instruction_parts(
-            instruction, environment, options=self.options, context=self.context, include_files=False,
-        ).values
+        return self._memoized(instruction, environment, None, include_files=False).all
+
+    def _memoized(
+        self, instruction: Instruction, environment: StageEnv, source: tuple[str, str] | None, *,
+        include_files: bool,
+    ) -> CommandParts:
+        if self._memo is None:
+            return self._compute(instruction, environment, source, include_files=include_files)
+        memo_key = (id(instruction), environment.state_key(), source, include_files)
+        cached = self._memo.get(memo_key)
+        if cached is not None and cached[0] is instruction:
+            return cached[1]
+        parts = self._compute(instruction, environment, source, include_files=include_files)
+        self._memo[memo_key] = (instruction, parts)
+        return parts
+
+    def _compute(
+        self, instruction: Instruction, environment: StageEnv, source: tuple[str, str] | None, *,
+        include_files: bool,
+    ) -> CommandParts:
+        root = SourceRoot(real=source[0], virtual=source[1]) if source is not None else None
+        return CommandParts(instruction_parts(
+            instruction, environment, options=self.options, context=self.context,
+            source_root_for_from=root, include_files=include_files, missing_source=self.missing_source,
+        ))

@@ -25,7 +25,6 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
 from cachelab.dockerfile.model import Dockerfile
 from cachelab.keys.composite import CompositeKey, Mode
@@ -45,13 +44,13 @@ from cachelab.plan.errors import PlanOrderError
 from cachelab.plan.gates import Gates
 from cachelab.plan.graph import GRAPH_STRATEGIES
 from cachelab.plan.interfaces import BaseImageSource, LayerCache
-from cachelab.plan.keying import Keyer, StageEnvironment
+from cachelab.plan.keying import StageEnvironment
 from cachelab.plan.optimize import Pass, StageFiles, WalkContext, WalkResult, walk_stage
 from cachelab.plan.probe import MemoizedCache
 from cachelab.plan.render import RenderOptions, external_sources, render_plan
 from cachelab.plan.risks import stage_risks
 from cachelab.plan.seeding import BaseResolver
-from cachelab.plan.selection import select_stages
+from cachelab.plan.setup import PlannerSetup
 from cachelab.plan.stages import PlanStage, StageList
 from cachelab.plan.unpack import decide_unpack
 
@@ -69,7 +68,9 @@ class Planner:
     `COPY --from` by its source's key (see `cachelab.plan.graph`); any other
     keeps kaniko's keys. `missing_source` is the key engine's policy for file inputs that do not exist
     (`raise`, as kaniko does, or `placeholder` for studies of Dockerfiles whose
-    context is absent).
+    context is absent). `setup` shares stage selections and memoised key parts
+    with other Planners of the same Dockerfile (see `PlannerSetup`). Without it,
+    this Planner selects its own stages and memoises nothing.
     """
 
     def __init__(
@@ -88,13 +89,15 @@ class Planner:
         cache_repo: str | None = None,
         missing_source: MissingSourcePolicy = "raise",
         strategy: str | None = None,
+        setup: PlannerSetup | None = None,
     ) -> None:
+        setup = setup or PlannerSetup(dockerfile, memoize=False)
         self.dockerfile = dockerfile
         self.options = options
         self.gates = Gates.from_options(options)
         if strategy in GRAPH_STRATEGIES:
             self.gates = dataclasses.replace(self.gates, graph=True)
-        self.context_dir = str(Path(context_dir).resolve())
+        self.context_dir = setup.context_dir(context_dir)
         self.build_args = dict(build_args or {})
         self.cache_repo = cache_repo
         self.now = now or datetime.now(UTC)
@@ -104,12 +107,12 @@ class Planner:
             MemoizedCache(cache, ttl=self.gates.ttl, now=self.now)
             if cache is not None and self.gates.cache else None
         )
-        self.selection: StageList = select_stages(
+        self.selection: StageList = setup.selection(
             dockerfile, targets=targets, build_args=self.build_args, bases=self.bases,
         )
         self.stages: list[PlanStage] = list(self.selection.stages)
         final = next((stage for stage in self.stages if stage.is_final), None)
-        self.keyer = Keyer(
+        self.keyer = setup.keyer(
             options, dockerfile=dockerfile, context_dir=self.context_dir,
             dockerfile_path=dockerfile_path or dockerfile.path, build_args=self.build_args,
             platform=platform, last_stage=final.name if final is not None else None,

@@ -1,0 +1,114 @@
+"""Stage selections and keyers that several Planners of one Dockerfile share.
+
+A study plans the same Dockerfile under several profiles, each for a cold and a
+warm build. Without sharing, every Planner selects the stages again and keys
+every instruction again. A `PlannerSetup` builds each selection once per set of
+selection inputs and each Keyer once per option set and build inputs. Its
+Keyers share memoised key parts between option sets that key alike
+(`parts_options`), so hashing happens once per instruction and stage state.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from cachelab.dockerfile.model import Dockerfile
+from cachelab.keys.flags import KanikoOptions
+from cachelab.keys.parts import MissingSourcePolicy
+from cachelab.plan.keying import Keyer, PartsMemo, parts_options
+from cachelab.plan.seeding import BaseResolver
+from cachelab.plan.selection import select_stages
+from cachelab.plan.stages import StageList
+
+
+class PlannerSetup:
+    """Stage selections and memoising Keyers for Planners of one Dockerfile.
+
+    Pass one setup to every Planner of `dockerfile` whose context directory and
+    stage files stay unchanged while the setup lives (a study's empty context
+    does): its Keyers never hash a file twice. With `memoize=False` nothing is
+    shared, which is what a Planner without a setup gets.
+    """
+
+    def __init__(self, dockerfile: Dockerfile, *, memoize: bool = True) -> None:
+        self.dockerfile = dockerfile
+        self.memoize = memoize
+        self._selections: dict[tuple[object, ...], tuple[BaseResolver, StageList]] = {}
+        self._keyers: dict[tuple[object, ...], Keyer] = {}
+        self._memos: dict[tuple[object, ...], PartsMemo] = {}
+        self._context_dirs: dict[str, str] = {}
+
+    def context_dir(self, context_dir: str | os.PathLike[str]) -> str:
+        """Return the absolute, symlink-free path of `context_dir`."""
+        path = os.fspath(context_dir)
+        resolved = self._context_dirs.get(path) if self.memoize else None
+        if resolved is None:
+            resolved = str(Path(path).resolve())
+            if self.memoize:
+                self._context_dirs[path] = resolved
+        return resolved
+
+    def selection(
+        self, dockerfile: Dockerfile, *, targets: Sequence[str], build_args: Mapping[str, str], bases: BaseResolver,
+    ) -> StageList:
+        """Return the stages kaniko builds for `targets`, selected once per inputs and image source.
+
+        Planners never change a StageList or its stages (elimination works on
+        copies), so one list serves them all.
+        """
+        self._check(dockerfile)
+        if not self.memoize:
+            return select_stages(dockerfile, targets=targets, build_args=build_args, bases=bases)
+        selection_key = (tuple(targets), tuple(build_args.items()), id(bases.images), bases.platform)
+        cached = self._selections.get(selection_key)
+        if cached is not None and cached[0].images is bases.images:
+            return cached[1]
+        selection = select_stages(dockerfile, targets=targets, build_args=build_args, bases=bases)
+        # The resolver is kept so its image source stays alive and its id is not reused.
+        self._selections[selection_key] = (bases, selection)
+        return selection
+
+    def keyer(
+        self,
+        options: KanikoOptions,
+        *,
+        dockerfile: Dockerfile,
+        context_dir: str,
+        dockerfile_path: str | os.PathLike[str],
+        build_args: Mapping[str, str],
+        platform: str | None,
+        last_stage: str | None,
+        missing_source: MissingSourcePolicy,
+    ) -> Keyer:
+        """Return the Keyer of one option set and build inputs, built once per distinct inputs."""
+        self._check(dockerfile)
+        keyer_key = (
+            options, context_dir, os.fspath(dockerfile_path), tuple(build_args.items()), platform, last_stage,
+            missing_source,
+        )
+        if not self.memoize:
+            return Keyer(
+                options, dockerfile=dockerfile, context_dir=context_dir, dockerfile_path=dockerfile_path,
+                build_args=build_args, platform=platform, last_stage=last_stage, missing_source=missing_source,
+            )
+        keyer = self._keyers.get(keyer_key)
+        if keyer is None:
+            # Parts depend on the stage state, which the memo key contains, and
+            # otherwise only on these inputs.
+            memo_key = (parts_options(options), context_dir, os.fspath(dockerfile_path), missing_source)
+            keyer = Keyer(
+                options, dockerfile=dockerfile, context_dir=context_dir, dockerfile_path=dockerfile_path,
+                build_args=build_args, platform=platform, last_stage=last_stage, missing_source=missing_source,
+                memo=self._memos.setdefault(memo_key, {}),
+            )
+            self._keyers[keyer_key] = keyer
+        return keyer
+
+    def _check(self, dockerfile: Dockerfile) -> None:
+        if dockerfile is not self.dockerfile:
+            raise ValueError(
+                f"this PlannerSetup belongs to {self.dockerfile.path!r}, not to {dockerfile.path!r}; "
+                "create one setup per Dockerfile",
+            )
