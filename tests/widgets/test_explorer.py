@@ -258,3 +258,13 @@ def test_find_line_rejects_ambiguous(explorer: Explorer) -> None:
         explorer.find_line("RUN")
     with pytest.raises(ExplorerError, match="no instruction"):
         explorer.find_line("ADD")
+
+
+def test_moved_tag_stays_in_session(explorer: Explorer) -> None:
+    cold = explorer.select("two-stage", "per-stage")
+    explorer.apply(MoveBaseTag("busybox"))
+    again = explorer.select("two-stage", "per-stage")
+
+    # The new session copies the bases as they were before the tag moved.
+    assert again.result.stages[0].instructions[0].key == cold.result.stages[0].instructions[0].key
+    assert (explorer.scratch / "base-images").is_dir()

@@ -90,6 +90,7 @@ class Explorer:
         self.workspace: Workspace | None = None
         self.image_store: Path | None = None
         self._moves = 0
+        self._base_images = self.scratch / "base-images"
 
     def close(self) -> None:
         """Delete the session's copies, caches and image store."""
@@ -122,7 +123,12 @@ class Explorer:
             )
         self.example, self.strategy = chosen_example, chosen_strategy
         self._new_session()
-        return self._build("cold")
+        built = self._build("cold")
+        if not self._base_images.exists():
+            # Keep the bases as imported before any change, so later sessions copy
+            # them instead of importing busybox again.
+            shutil.copytree(self.image_store, self._base_images)
+        return built
 
     def apply(self, change: Change) -> ExplorerBuild:
         """Apply `change` to the session and rebuild; start a session first if none is open."""
@@ -231,6 +237,8 @@ class Explorer:
         source = resolve_input(self.examples_dir / str(self.example))
         self.workspace = Workspace.create(source, session / "work")
         self.image_store = session / "images"
+        if self._base_images.exists():
+            shutil.copytree(self._base_images, self.image_store)
         self.builds = []
         self._moves = 0
 
