@@ -3,7 +3,8 @@
 Run as `python3 -I _nsinit.py SPEC_JSON` as the first process of new mount, PID,
 IPC, UTS and (usually) network namespaces, as root. It mounts /proc, a minimal
 /dev and the requested bind and tmpfs mounts under the root, chroots into it,
-switches to the requested uid, gid and groups and execs the command. It imports
+switches to the requested uid, gid and groups, limits the capabilities a uid 0
+command gets to the spec's list and execs the command. It imports
 nothing of cachelab, so it runs with the interpreter's isolated mode.
 """
 
@@ -23,10 +24,26 @@ MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
+PR_CAPBSET_DROP = 24
 
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 
 _libc = ctypes.CDLL(None, use_errno=True)
+
+
+def limit_capabilities(keep: set[int]) -> None:
+    """Drop every capability not in `keep` from the bounding set.
+
+    A uid 0 process gets exactly its bounding set at execve (its inheritable set
+    is empty), so the command runs with `keep` and nothing more.
+    """
+    # Binary mode: after the chroot the interpreter cannot load text codecs.
+    with open("/proc/sys/kernel/cap_last_cap", "rb") as stream:
+        last = int(stream.read())
+    for capability in range(last + 1):
+        if capability not in keep and _libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"dropping capability {capability}: {os.strerror(error)}")
 
 
 def mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
@@ -99,6 +116,8 @@ def main(spec_text: str) -> None:
     os.setgroups(spec["groups"])
     os.setgid(spec["gid"])
     os.setuid(spec["uid"])
+    if spec["uid"] == 0:
+        limit_capabilities(set(spec["capabilities"]))
     env = dict(item.split("=", 1) for item in spec["env"])
     argv = spec["argv"]
     try:

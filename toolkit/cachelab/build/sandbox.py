@@ -18,6 +18,11 @@ The network is a new namespace with nothing but a loopback interface unless the
 request allows the host network. Builds are offline by default, which `RUN
 --network=none` also asks for, and only `RUN --network=host` opts out.
 
+A command run as uid 0 keeps only the capabilities in `RUN_CAPABILITIES`, the
+ones ordinary package installs and file ownership changes need. Without this
+it would hold the builder's full root capabilities, and CAP_SYS_ADMIN or
+CAP_MKNOD alone are enough to mount the host's disk from inside the root.
+
 No process outlives `run()`. The command runs in its own PID namespace, whose
 first process (bubblewrap's init, or the command itself under `unshare`) ends
 when the command does, and the kernel then kills every process left in it. A
@@ -49,6 +54,16 @@ HOSTNAME = "cachelab"
 RecordOwner = Callable[[str, int, int], None]
 _NSINIT = Path(__file__).with_name("_nsinit.py")
 _MAX_LINE = 8192
+
+# Capabilities a uid 0 command keeps, by name and bit number (linux/capability.h).
+# This is Docker's default set without CAP_MKNOD: Docker pairs that one with a
+# device cgroup, which this sandbox does not have, so a device node made inside
+# the root could open a host disk.
+RUN_CAPABILITIES = {
+    "CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_FOWNER": 3, "CAP_FSETID": 4, "CAP_KILL": 5,
+    "CAP_SETGID": 6, "CAP_SETUID": 7, "CAP_SETPCAP": 8, "CAP_NET_BIND_SERVICE": 10, "CAP_NET_RAW": 13,
+    "CAP_SYS_CHROOT": 18, "CAP_AUDIT_WRITE": 29, "CAP_SETFCAP": 31,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +227,11 @@ def _bwrap_argv(root: str, request: RunRequest, uses_userns: bool) -> list[str]:
         argv.append("--unshare-net")
     if uses_userns:
         argv += ["--unshare-user", "--uid", str(request.user.uid), "--gid", str(request.user.gid)]
+    else:
+        # bubblewrap run as root keeps every capability unless told otherwise.
+        argv += ["--cap-drop", "ALL"]
+        for name in RUN_CAPABILITIES:
+            argv += ["--cap-add", name]
     for mount in request.mounts:
         if mount.kind == "tmpfs":
             argv += ["--tmpfs", mount.target]
@@ -236,6 +256,7 @@ def _unshare_argv(root: str, request: RunRequest) -> list[str]:
         "gid": request.user.gid,
         "groups": list(request.user.groups),
         "hostname": HOSTNAME,
+        "capabilities": sorted(RUN_CAPABILITIES.values()),
         "mounts": [
             {
                 "kind": mount.kind,
