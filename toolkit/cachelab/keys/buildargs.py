@@ -240,6 +240,50 @@ def strip_enclosing_quotes(value: str) -> str:
     return value[1:-1]
 
 
+@dataclass(frozen=True, slots=True)
+class _Transition:
+    """The state an ENV or ARG leads to, and the instruction that keeps its id valid."""
+
+    instruction: Instruction
+    token: int
+    env: tuple[str, ...]
+    declared: dict[str, str | None]
+    replacement: tuple[str, ...]
+    variables: dict[str, str]
+
+
+class TransitionMemo:
+    """The results of ENV and ARG by starting state, shared by StageEnvs of one build.
+
+    A state is named by a token: the token of a starting state (base Env,
+    argument precedence, escape) or of the result of one instruction applied to a
+    tokened state. Share a memo only between StageEnvs whose build arguments
+    come from one `BuildArgs` (clones of it), because tokens do not name them.
+    """
+
+    def __init__(self) -> None:
+        self._starts: dict[tuple[object, ...], int] = {}
+        self._results: dict[tuple[int, int], _Transition] = {}
+
+    def start(self, env: Sequence[str], arg_precedence: bool, escape: str) -> int:
+        """Return the token of a starting state."""
+        return self._starts.setdefault((tuple(env), arg_precedence, escape), len(self._starts) + len(self._results))
+
+    def result(self, token: int, instruction: Instruction) -> _Transition | None:
+        found = self._results.get((token, id(instruction)))
+        return found if found is not None and found.instruction is instruction else None
+
+    def add(self, token: int, state: StageEnv, instruction: Instruction) -> int:
+        """Record `state` as the result of `instruction` applied to `token`; return its token."""
+        new_token = len(self._starts) + len(self._results)
+        replacement = state._cached_replacement()
+        self._results[(token, id(instruction))] = _Transition(
+            instruction, new_token, tuple(state.env), dict(state.args.declared), replacement,
+            state._cached_variables(),
+        )
+        return new_token
+
+
 @dataclass
 class StageEnv:
     """The symbolic state of a stage that keys depend on: config Env and build arguments.
@@ -267,6 +311,9 @@ class StageEnv:
     _cached_from: tuple[list[str], BuildArgs, int] | None = field(
         default=None, init=False, repr=False, compare=False,
     )
+    # The transition memo and the token of the state `_cached_from` names.
+    _transitions: TransitionMemo | None = field(default=None, init=False, repr=False, compare=False)
+    _token: int | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def for_base(
@@ -277,12 +324,19 @@ class StageEnv:
         env = list(SCRATCH_ENV) if base_env is None else list(base_env)
         return cls(env, args, arg_precedence, escape)
 
+    def track(self, transitions: TransitionMemo) -> None:
+        """Look up and record this stage's ENV and ARG results in `transitions` from now on."""
+        self._cached_replacement()
+        self._transitions = transitions
+        self._token = transitions.start(self.env, self.arg_precedence, self.escape)
+
     def copy(self) -> StageEnv:
         copied = StageEnv(list(self.env), self.args.clone(), self.arg_precedence, self.escape)
         if self._is_cached():
-            # The copy has the same state, so it starts with the same cache.
+            # The copy has the same state, so it starts with the same cache and token.
             copied._replacement, copied._variables = self._replacement, self._variables
             copied._cached_from = (copied.env, copied.args, copied.args.version)
+            copied._transitions, copied._token = self._transitions, self._token
         return copied
 
     def replacement_envs(self) -> list[str]:
@@ -314,6 +368,8 @@ class StageEnv:
             self._replacement = tuple(replacement)
             self._variables = lexer_env(replacement)
             self._cached_from = (self.env, self.args, self.args.version)
+            # A state changed outside `apply` has no token.
+            self._token = None
         return self._replacement
 
     def _cached_variables(self) -> dict[str, str]:
@@ -331,13 +387,33 @@ class StageEnv:
 
         Raises `ExpansionError` located at the instruction's line.
         """
+        kind = instruction.kind
+        if kind != "ENV" and kind != "ARG":
+            return
+        transitions = self._transitions
+        token = self._token if transitions is not None and self._is_cached() else None
+        if token is not None and transitions is not None:
+            known = transitions.result(token, instruction)
+            if known is not None:
+                self._restore(known)
+                return
         try:
-            if instruction.kind == "ENV":
+            if kind == "ENV":
                 self._apply_env(instruction)
-            elif instruction.kind == "ARG":
+            else:
                 self._apply_arg(instruction)
         except ExpansionError as exc:
             raise exc.located(None, instruction.start_line) from None
+        if token is not None and transitions is not None:
+            self._token = transitions.add(token, self, instruction)
+
+    def _restore(self, known: _Transition) -> None:
+        self.env = list(known.env)
+        self.args.declared = dict(known.declared)
+        self.args.version += 1
+        self._replacement, self._variables = known.replacement, known.variables
+        self._cached_from = (self.env, self.args, self.args.version)
+        self._token = known.token
 
     def _apply_env(self, instruction: Instruction) -> None:
         words = instruction.args

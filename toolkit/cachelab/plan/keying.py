@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from cachelab.dockerfile.model import Dockerfile, Instruction
-from cachelab.keys.buildargs import BuildArgs, StageEnv, predefined_args
+from cachelab.keys.buildargs import BuildArgs, StageEnv, TransitionMemo, predefined_args
 from cachelab.keys.dockerignore import FileContext
 from cachelab.keys.flags import KanikoOptions
 from cachelab.keys.parts import KeyParts, MissingSourcePolicy, SourceRoot, instruction_parts
@@ -89,6 +90,8 @@ class Keyer:
         self.options = options
         self.missing_source = missing_source
         self._memo = memo
+        # Every environment starts from a clone of `_args`, so one memo serves them all.
+        self._transitions = TransitionMemo() if memo is not None else None
         self.context = FileContext.from_dockerfile(
             dockerfile_path, context_dir,
             scoped=options.scoped_dockerignore, precompile=options.precompile_dockerignore,
@@ -100,12 +103,26 @@ class Keyer:
         # Dockerfile's escape directive says, so the default escape is kept here.
         self._args.add_meta_args(dockerfile.meta_args)
 
+    def with_options(self, options: KanikoOptions) -> Keyer:
+        """Return a Keyer for `options` that shares this one's context, arguments and memo.
+
+        Raises ValueError unless `options` key like this Keyer's (`parts_options`).
+        """
+        if parts_options(options) != parts_options(self.options):
+            raise ValueError("the options differ in a setting that key parts read; build a new Keyer")
+        keyer = copy.copy(self)
+        keyer.options = options
+        return keyer
+
     def stage_environment(self, base_env: Sequence[str] | None) -> StageEnv:
         """Start the environment of a stage on a remote base (None: its config has no Env)."""
-        return StageEnv.for_base(
+        environment = StageEnv.for_base(
             base_env, self._args.clone(),
             arg_precedence=self.options.buildkit_arg_env_precedence,
         )
+        if self._transitions is not None:
+            environment.track(self._transitions)
+        return environment
 
     def parts(
         self, instruction: Instruction, environment: StageEnv, *, source: tuple[str, str] | None,

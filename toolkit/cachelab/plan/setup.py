@@ -17,7 +17,7 @@ from pathlib import Path
 from cachelab.dockerfile.model import Dockerfile
 from cachelab.keys.flags import KanikoOptions
 from cachelab.keys.parts import MissingSourcePolicy
-from cachelab.plan.keying import Keyer, PartsMemo, parts_options
+from cachelab.plan.keying import Keyer, parts_options
 from cachelab.plan.seeding import BaseResolver
 from cachelab.plan.selection import select_stages
 from cachelab.plan.stages import StageList
@@ -37,7 +37,6 @@ class PlannerSetup:
         self.memoize = memoize
         self._selections: dict[tuple[object, ...], tuple[BaseResolver, StageList]] = {}
         self._keyers: dict[tuple[object, ...], Keyer] = {}
-        self._memos: dict[tuple[object, ...], PartsMemo] = {}
         self._context_dirs: dict[str, str] = {}
 
     def context_dir(self, context_dir: str | os.PathLike[str]) -> str:
@@ -94,16 +93,22 @@ class PlannerSetup:
                 build_args=build_args, platform=platform, last_stage=last_stage, missing_source=missing_source,
             )
         keyer = self._keyers.get(keyer_key)
-        if keyer is None:
-            # Parts depend on the stage state, which the memo key contains, and
-            # otherwise only on these inputs.
-            memo_key = (parts_options(options), context_dir, os.fspath(dockerfile_path), missing_source)
-            keyer = Keyer(
+        if keyer is not None:
+            return keyer
+        # Parts depend on the stage state, which the memo key contains, and otherwise
+        # only on these inputs. Option sets that key alike share one Keyer's context,
+        # arguments and memo.
+        alike_key = (parts_options(options), *keyer_key[1:])
+        alike = self._keyers.get(alike_key)
+        if alike is None:
+            alike = Keyer(
                 options, dockerfile=dockerfile, context_dir=context_dir, dockerfile_path=dockerfile_path,
                 build_args=build_args, platform=platform, last_stage=last_stage, missing_source=missing_source,
-                memo=self._memos.setdefault(memo_key, {}),
+                memo={},
             )
-            self._keyers[keyer_key] = keyer
+            self._keyers[alike_key] = alike
+        keyer = alike if alike.options == options else alike.with_options(options)
+        self._keyers[keyer_key] = keyer
         return keyer
 
     def _check(self, dockerfile: Dockerfile) -> None:
