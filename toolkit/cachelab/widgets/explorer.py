@@ -93,7 +93,7 @@ class Explorer:
         self._base_images = self.scratch / "base-images"
 
     def close(self) -> None:
-        """Delete the session's copies, caches and image store."""
+        """Delete the scratch directory with every session's copies, caches and image stores."""
         shutil.rmtree(self.scratch, ignore_errors=True)
         self.workspace = None
 
@@ -107,7 +107,8 @@ class Explorer:
         """Start a new session for `example` under `strategy` and run its cold build.
 
         Either argument left out keeps the current choice. The new session has a
-        fresh copy of the example, an empty layer cache and a fresh image store.
+        fresh copy of the example, an empty layer cache and its own image store,
+        which starts with the base images as the first session imported them.
         """
         chosen_example = example or self.example or (self.examples[0] if self.examples else None)
         chosen_strategy = strategy or self.strategy
@@ -124,7 +125,7 @@ class Explorer:
         self.example, self.strategy = chosen_example, chosen_strategy
         self._new_session()
         built = self._build("cold")
-        if not self._base_images.exists():
+        if self.image_store is not None and not self._base_images.exists():
             # Keep the bases as imported before any change, so later sessions copy
             # them instead of importing busybox again.
             shutil.copytree(self.image_store, self._base_images)

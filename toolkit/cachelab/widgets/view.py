@@ -157,7 +157,8 @@ class ExplorerView:
         table = self.explorer.decisions()
         self.table.clear_output(wait=True)
         with self.table:
-            display(table.drop(columns=["cache_key"]))
+            # The first 12 hex digits tell keys apart in a table this small.
+            display(table.assign(cache_key=table["cache_key"].str[:12]))
 
         figure = Figure(figsize=(9, 0.6 * (len(self.explorer.last.recording.stages) + 2)))
         self.explorer.timeline(ax=figure.subplots())
