@@ -199,5 +199,9 @@ def _study_run_id(out_dir: Path) -> str:
     if path.is_file():
         return str(json.loads(path.read_text())["run_id"])
     run_id = f"study-{uuid.uuid4().hex[:12]}"
-    path.write_text(json.dumps({"run_id": run_id}, indent=2) + "\n")
+    # Written beside its final name and renamed, so a study killed here leaves no
+    # empty study.json that the resumed run could not read.
+    partial = path.with_name(f".{STUDY_FILE}.{os.getpid()}")
+    partial.write_text(json.dumps({"run_id": run_id}, indent=2) + "\n")
+    os.replace(partial, path)
     return run_id
