@@ -6,11 +6,14 @@ the session's image store) and asserts on the stability columns it fills.
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from cachelab.oci.busybox import busybox_rootfs
+from cachelab.oci.importer import import_rootfs
 from cachelab.record import Recording
 from cachelab.study import (
     ClearCache,
@@ -23,6 +26,7 @@ from cachelab.study import (
     study,
 )
 from tests.fixtures.paths import REPO_ROOT
+from tests.fixtures.registry import RegistryServer
 
 EXAMPLES = REPO_ROOT / "datasets" / "examples"
 STRATEGIES = ["per-stage", "lookahead", "graph"]
@@ -139,3 +143,25 @@ def test_expired_nondeterministic_run_under_ttl(image_store: Path) -> None:
     # Every entry expired: instructions that hit at step 1 miss at step 2.
     assert graph.loc[(2, 0), "decision"] == "miss"
     assert graph.loc[(2, 0), "decision_flipped"]
+
+
+def test_moved_registry_tag_changes_base(image_store: Path, registry: RegistryServer, tmp_path: Path) -> None:
+    reference = f"{registry.address}/base-{uuid.uuid4().hex[:8]}:1"
+    import_rootfs(busybox_rootfs(tmp_path / "rootfs"), reference)
+    example = tmp_path / "example"
+    (example / "context").mkdir(parents=True)
+    (example / "Dockerfile").write_text(f"FROM {reference} AS base\nRUN touch /x\n\nFROM base\nRUN ls /x\n")
+    move = Scenario("move-registry", (
+        Step(label="cold"),
+        Step((MoveBaseTag(reference, content="v2\n", where="registry"),)),
+    ))
+    recording = study([example], [move], ["per-stage", "graph"], 1, image_store=str(image_store), progress=False)
+
+    assert recording.builds["outcome"].tolist() == ["ok"] * 4
+    for strategy in ("per-stage", "graph"):
+        rows = instructions_at(recording, strategy, 1)
+        assert rows["key_changed"].all(), strategy
+        assert rows["key_change_expected"].all(), strategy
+        first = rows.iloc[0]
+        assert first["key_change_part"] == "base", strategy
+        assert (rows["decision"] == "hit").sum() == 0, strategy

@@ -64,6 +64,11 @@ def test_move_base_tag_rejects_digest(workspace: Workspace) -> None:
         MoveBaseTag("busybox@sha256:" + "0" * 64).apply(workspace)
 
 
+def test_move_base_tag_rejects_unknown_target() -> None:
+    with pytest.raises(MutationError, match="invalid where"):
+        MoveBaseTag("busybox", where="elsewhere")
+
+
 def test_move_base_tag_writes_private_store(workspace: Workspace, tmp_path: Path) -> None:
     if not Path(DEFAULT_BUSYBOX).is_file():
         pytest.skip(f"needs Debian's busybox-static at {DEFAULT_BUSYBOX}")

@@ -26,21 +26,33 @@ logger = logging.getLogger(__name__)
 # The file MoveBaseTag adds to the moved image, so its layer differs from the old one.
 BASE_TAG_MARKER = "etc/cachelab-base-tag"
 PRIVATE_IMAGE_STORE = "images"
+# Destinations of MoveBaseTag's new image.
+MOVE_TARGETS = ("image-store", "registry")
 
 
 @dataclass(frozen=True)
 class MoveBaseTag:
-    """Tag a new image under base reference `reference` in this run's image store.
+    """Tag a new image under base reference `reference`, in the image store or its registry.
 
     The new image is the host's static busybox plus the file
     `/etc/cachelab-base-tag` containing `content`, so each `content` gives
-    another manifest digest. The run's first move copies the shared image store
-    into a private one, so other runs keep the original image.
+    another manifest digest. With `where = "image-store"`, the run's first move
+    copies the shared image store into a private one, so other runs keep the
+    original image. With `where = "registry"`, the image is pushed to the
+    reference's registry, so every run that reads that reference gets it.
     """
 
     op: ClassVar[str] = "move-base-tag"
     reference: str = "busybox"
     content: str = "moved\n"
+    where: str = "image-store"
+
+    def __post_init__(self) -> None:
+        if self.where not in MOVE_TARGETS:
+            raise MutationError(
+                f"move-base-tag of {self.reference!r}: invalid where {self.where!r}",
+                hint=f"Use one of: {', '.join(MOVE_TARGETS)}.",
+            )
 
     def apply(self, workspace: Workspace) -> None:
         from cachelab.oci.busybox import DEFAULT_BUSYBOX, busybox_rootfs
@@ -59,13 +71,17 @@ class MoveBaseTag:
                 f"cannot build a new image for {self.reference}: {DEFAULT_BUSYBOX} is missing",
                 hint="Install Debian's busybox-static.",
             )
-        store = LayoutStore(_private_image_store(workspace))
-        store.ensure()
         with tempfile.TemporaryDirectory(prefix="move-base-", dir=workspace.root) as scratch:
             rootfs = busybox_rootfs(Path(scratch) / "rootfs")
             marker = rootfs / BASE_TAG_MARKER
             marker.parent.mkdir(parents=True, exist_ok=True)
             marker.write_text(self.content)
+            if self.where == "registry":
+                result = import_rootfs(rootfs, str(parsed))
+                logger.info("moved %s to %s in its registry", parsed, result.manifest_digest)
+                return
+            store = LayoutStore(_private_image_store(workspace))
+            store.ensure()
             temporary = "cachelab-moved-base"
             result = import_rootfs(rootfs, f"oci:{store.path}:{temporary}")
         descriptor = store.find(temporary)
@@ -76,7 +92,7 @@ class MoveBaseTag:
         logger.info("moved %s to %s in %s", parsed, result.manifest_digest, store.path)
 
     def describe(self) -> str:
-        return f"move base tag {self.reference}"
+        return f"move base tag {self.reference} in the {self.where}"
 
 
 @dataclass(frozen=True)
