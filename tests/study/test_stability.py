@@ -182,6 +182,21 @@ def test_moved_base_is_expected_base_change() -> None:
     assert warm.loc[(1, 0), "key_change_expected"]
 
 
+def test_build_arg_change_names_variable() -> None:
+    scenario = Scenario("arg", (Step(label="cold"), Step((SetBuildArg("V", "2"),))))
+    run = FakeRun("arg")
+    for step, value in ((0, "sha256:one"), (1, "sha256:two")):
+        stage = FakeStage(None, [FakeInstruction(
+            f"k-run-{step}", ("env-count:|1", f"env:V={value}", "instruction:RUN make"), "miss", "RUN make",
+        )])
+        run.build(step, [stage])
+    recording = add_stability(Recording.from_events(run.events, environment={}), {"arg": scenario})
+    warm = rows(recording, 1)
+
+    assert warm.loc[(0, 0), "key_change_part"] == "env:V"
+    assert warm.loc[(0, 0), "key_change_expected"]
+
+
 def test_unknown_scenario_fills_changes_only() -> None:
     run = FakeRun("from-a-file")
     run.build(0, two_stage("o1", source_key="k-gen", copy_key="k-copy", run_key="k-run"))

@@ -10,8 +10,10 @@ position.
 
 - `key_changed`: the cache key differs (NA when either side has no key).
 - `key_change_part`: for a changed key, the first of its own recorded parts
-  that differs (found with `cachelab.keys.explain`): `instruction`, `env` (the RUN environment), `file:<path>` (a context
-  file or the saved files of a source stage under `/kaniko/deps/<index>`),
+  that differs (found with `cachelab.keys.explain`): `instruction`,
+  `env:<name>` (a variable of the RUN environment), `env-count`,
+  `file:<path>` (a context file or the saved files of a source stage under
+  `/kaniko/deps/<index>`),
   `inferred` (a `COPY --from` keyed by its source's key or pointer); or, when
   its own parts are equal, `base` (the stage's base changed) or `parent` (an
   earlier instruction of the stage changed).
@@ -332,7 +334,7 @@ def _compare_instruction(
         else:
             label, expected = upstream.label, upstream.outcome.expected
     else:
-        label = part.kind if part.kind != "file" else f"file:{part.path}"
+        label = _part_label(part)
         expected = _part_expected(part, int(table.at[new, "line"]) if pd.notna(table.at[new, "line"]) else None,
                                   source, outcomes, changes)
     table.at[new, "key_change_part"] = label
@@ -465,6 +467,14 @@ def _changed_part(old: list[RecordedPart] | None, new: list[RecordedPart] | None
         longer = new if len(new) > len(old) else old
         return longer[difference.index]
     return RecordedPart(difference.kind, difference.after or "", difference.path)
+
+
+def _part_label(part: RecordedPart) -> str:
+    if part.kind == "file":
+        return f"file:{part.path}"
+    if part.kind == "env":
+        return f"env:{part.value.partition('=')[0]}"
+    return part.kind
 
 
 def _source_stage(instruction: str, names: Mapping[str, int]) -> int | None:
