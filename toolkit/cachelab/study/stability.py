@@ -90,8 +90,12 @@ class StepChanges:
 
     @property
     def changes_definitions(self) -> bool:
-        """Whether instruction text, environment or bases may differ (Dockerfile, arguments, bases)."""
-        return bool(self.dockerfile_lines or self.build_args or self.base_references)
+        """Whether instruction text, environment or bases may differ.
+
+        The Dockerfile, build arguments and bases define them; the target may
+        too, through the predefined arguments that name the target stage.
+        """
+        return bool(self.dockerfile_lines or self.build_args or self.base_references or self.target)
 
 
 def step_changes(scenario: Scenario) -> list[StepChanges]:
