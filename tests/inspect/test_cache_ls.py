@@ -77,7 +77,7 @@ def test_dockerfile_marks_current_keys(builder: Callable[..., ExampleBuilder], c
     for key in (set(layers) - {changed_key}) | set(pointers):
         assert by_key[key].match == "hit"
     copy_row = next(row for row in rows if row.created_by == "COPY --from=base /blubb /blubb")
-    assert copy_row.hit_by == "stage 1 line 8: COPY --from=base /blubb /blubb"
+    assert copy_row.hit_by == "stage 1 line 9: COPY --from=base /blubb /blubb"
     pointer_row = next(row for row in rows if row.kind == "pointer")
     assert pointer_row.hit_by is not None
     assert pointer_row.hit_by.endswith("(pointer)")
