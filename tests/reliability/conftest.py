@@ -9,6 +9,7 @@ import pytest
 from cachelab.oci import registry as registry_module
 from tests.fixtures.registry import RegistryServer
 from tests.reliability.faultproxy import FaultProxy
+from tests.reliability.tally import TALLY
 
 # Backoff before the first retry in these tests; the client's default is 0.5 s,
 # which would make every injected fault cost seconds of sleeping.
@@ -26,6 +27,7 @@ def fault_proxy(registry: RegistryServer, fast_retries: None) -> Iterator[FaultP
     proxy = FaultProxy(registry.address)
     yield proxy
     proxy.close()
+    _count_faults(proxy)
 
 
 @pytest.fixture
@@ -34,3 +36,17 @@ def token_proxy(registry: RegistryServer, fast_retries: None) -> Iterator[FaultP
     proxy = FaultProxy(registry.address, require_token=True)
     yield proxy
     proxy.close()
+    _count_faults(proxy)
+
+
+def _count_faults(proxy: FaultProxy) -> None:
+    for kind, count in proxy.injected.items():
+        TALLY[f"faults injected: {kind}"] += count
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not TALLY:
+        return
+    terminalreporter.section("reliability figures")
+    for name, count in sorted(TALLY.items()):
+        terminalreporter.write_line(f"{name}: {count}")

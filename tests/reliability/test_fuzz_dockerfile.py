@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from cachelab.dockerfile import DockerfileError, parse_dockerfile
 from tests.fixtures.paths import REPO_ROOT
 from tests.reliability.frontend import run_front_end
+from tests.reliability.tally import TALLY
 
 # Hypothesis imports a deprecated mypy_extensions name while it reports a failing
 # example; with warnings as errors that would hide the example.
@@ -104,15 +105,24 @@ def test_undecodable_flag_rejected_with_line() -> None:
     assert raised.value.line == 3
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
-@given(text=mutated(SEEDS))
-def test_mutated_seeds_parse_or_fail_cleanly(text: str) -> None:
+def check_mutated_seed(text: str) -> None:
+    TALLY["Dockerfiles fuzzed"] += 1
     assert run_front_end(text) in ("ok", "error")
+
+
+test_mutated_seeds_parse_or_fail_cleanly = settings(
+    max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None,
+)(given(text=mutated(SEEDS))(check_mutated_seed))
+
+test_many_mutated_seeds_parse_or_fail_cleanly = pytest.mark.slow(settings(
+    max_examples=6000, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None,
+)(given(text=mutated(SEEDS))(check_mutated_seed)))
 
 
 @settings(max_examples=200, deadline=None, database=None)
 @given(text=st.lists(st.sampled_from(TOKENS + list("abcFROMRUN =:/-.\n")), max_size=60).map("".join))
 def test_token_soup_parses_or_fails_cleanly(text: str) -> None:
+    TALLY["Dockerfiles fuzzed"] += 1
     assert run_front_end(text) in ("ok", "error")
 
 
@@ -125,6 +135,7 @@ def shared_corpus_texts(shared: Path) -> list[str]:
 def test_shared_corpus_unmutated(shared: Path) -> None:
     texts = shared_corpus_texts(shared)
     outcomes = [run_front_end(text) for text in texts]
+    TALLY["corpus Dockerfiles parsed unmutated"] += len(texts)
 
     assert len(texts) >= 100
     assert outcomes.count("ok") > len(texts) // 2
@@ -138,6 +149,7 @@ def test_shared_corpus_mutated(shared: Path) -> None:
     @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
     @given(text=mutated(sample))
     def check(text: str) -> None:
+        TALLY["Dockerfiles fuzzed"] += 1
         assert run_front_end(text) in ("ok", "error")
 
     check()

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from cachelab.oci.errors import InvalidLayerError, UnsafeLayerError
 from cachelab.oci.extract import extract_layer
+from tests.reliability.tally import TALLY
 from tests.reliability.tarseeds import seed_tars
 
 pytestmark = pytest.mark.filterwarnings("ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning")
@@ -86,16 +87,24 @@ def extract_both(first: bytes, second: bytes) -> list[str]:
                 assert str(error)
                 outcomes.append(type(error).__name__)
 
+        TALLY["layer streams extracted"] += 2
         assert snapshot(outside) == before
         assert sorted(path.name for path in base.iterdir()) == ["outside", "root"]
         assert sorted(path.name for path in (base / "root").iterdir()) == ["inner"]
         return outcomes
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
-@given(first=st.sampled_from(sorted(SEEDS)), second=mutated_tar())
-def test_mutated_layers_never_escape(first: str, second: bytes) -> None:
+def check_mutated_layer(first: str, second: bytes) -> None:
     extract_both(SEEDS[first], second)
+
+
+test_mutated_layers_never_escape = settings(
+    max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None,
+)(given(first=st.sampled_from(sorted(SEEDS)), second=mutated_tar())(check_mutated_layer))
+
+test_many_mutated_layers_never_escape = pytest.mark.slow(settings(
+    max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None,
+)(given(first=st.sampled_from(sorted(SEEDS)), second=mutated_tar())(check_mutated_layer)))
 
 
 @pytest.mark.parametrize("name", sorted(name for name in SEEDS if name.startswith("hostile")))

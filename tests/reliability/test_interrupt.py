@@ -23,6 +23,7 @@ from cachelab.build.request import BuildRequest
 from cachelab.cli import main as cachelab_main
 from cachelab.events import InstructionRecorded, ListSink
 from cachelab.oci.layout import LayoutStore
+from tests.reliability.tally import TALLY
 
 pytestmark = pytest.mark.sandbox
 
@@ -184,7 +185,10 @@ def run_trials(root: Path, count: int, seed: int) -> Tally:
     tally = Tally()
     for _ in range(count):
         run_trial(workspace, rng, tally)
-    print(f"\ninterruption: {tally}")
+    TALLY["build kill trials"] += tally.trials
+    TALLY["build kill trials: killed while running"] += tally.killed_running
+    TALLY["build kill trials: complete entries reused"] += tally.complete_entries_reused
+    TALLY["build kill trials: processes left behind"] += len(tally.leftovers)
     return tally
 
 

@@ -17,6 +17,7 @@ import pytest
 from cachelab.build.builder import build
 from cachelab.study.matrix import CELL_FILE, CELLS_DIR, STUDY_FILE, study
 from tests.fixtures.paths import REPO_ROOT
+from tests.reliability.tally import TALLY
 
 pytestmark = pytest.mark.sandbox
 
@@ -72,6 +73,7 @@ def kill_after(process: subprocess.Popen[bytes], out: Path, *, cells: int, extra
     time.sleep(extra_delay)
     process.send_signal(signal.SIGKILL)
     process.wait()
+    TALLY["study kill trials"] += 1
     return finished_cells(out)
 
 
@@ -86,6 +88,7 @@ def resume_and_check(out: Path, images: Path, work: Path, before: dict[str, byte
     for cell_id, status in before.items():
         assert after[cell_id] == status, f"finished cell {cell_id} was run again"
     assert counting.calls == BUILDS_PER_CELL * (len(STRATEGIES) - len(before))
+    TALLY["study kill trials: finished cells kept"] += len(before)
 
     builds = recording.builds
     assert len(builds) == BUILDS_PER_CELL * len(STRATEGIES)
