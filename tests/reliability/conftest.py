@@ -23,7 +23,7 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def fault_proxy(registry: RegistryServer, fast_retries: None) -> Iterator[FaultProxy]:
-    """A proxy to the session's anonymous registry that injects no fault until told to."""
+    """A proxy to the session's anonymous registry; it injects only the faults a test adds."""
     proxy = FaultProxy(registry.address)
     yield proxy
     proxy.close()
@@ -32,7 +32,7 @@ def fault_proxy(registry: RegistryServer, fast_retries: None) -> Iterator[FaultP
 
 @pytest.fixture
 def token_proxy(registry: RegistryServer, fast_retries: None) -> Iterator[FaultProxy]:
-    """A proxy that answers 401 to every /v2/ request without a token from its /token endpoint."""
+    """A proxy that returns 401 for every /v2/ request without a token from its /token endpoint."""
     proxy = FaultProxy(registry.address, require_token=True)
     yield proxy
     proxy.close()

@@ -1,12 +1,20 @@
 """A fault-injecting HTTP proxy on 127.0.0.1 in front of a real registry.
 
-`FaultProxy` forwards every request to the upstream registry and, for requests
-that match a `Fault`, breaks the exchange on purpose: an error status, 429 with
-`Retry-After`, a connection reset or a clean close in the middle of the body, a
-body with one byte altered, or a delayed response. With `require_token` it also
-plays a Bearer token server: every /v2/ request gets 401 until it carries a
-token from the proxy's own /token endpoint. The proxy counts each fault it
-injects in `injected`, so tests can prove that the faults really happened.
+`FaultProxy` forwards every request to the upstream registry. For requests that
+match a `Fault` it breaks the exchange on purpose with one of these kinds:
+
+* "status": an error status instead of the registry's response;
+* "retry-after": 429 with a `Retry-After` header;
+* "reset" and "truncate": a connection reset (RST) or a clean close (FIN) in the
+  middle of the response body, or before any response when the body is empty;
+* "corrupt": one byte altered in the request body, or in the response body of a
+  request without one;
+* "slow": the response delayed by a bounded time.
+
+With `require_token` the proxy also plays a Bearer token server: every /v2/
+request gets 401 until it carries a token from the proxy's own /token endpoint.
+The proxy counts each fault it injects in `injected`, so tests can prove that
+the faults really happened.
 """
 
 from __future__ import annotations
@@ -76,7 +84,7 @@ class Fault:
 
 @dataclass
 class Exchange:
-    """One request the proxy handled: what was asked, what it sent back, which fault."""
+    """One request the proxy handled: method, path, the status sent back and the fault, if any."""
 
     method: str
     path: str
@@ -197,7 +205,7 @@ def _handler_for(proxy: FaultProxy) -> type[http.server.BaseHTTPRequestHandler]:
             kind = fault.kind if fault is not None else None
             corrupt_response = kind == "corrupt" and not body
             if kind == "corrupt" and body:
-                # A request with a body has the body altered before the registry sees it.
+                # A request with a body has the body altered before it reaches the registry.
                 body = _flip_byte(body)
 
             status, headers, payload = self._forward(body)

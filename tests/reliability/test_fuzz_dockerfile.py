@@ -1,7 +1,7 @@
 """Mutated Dockerfiles through the front end: a result or a DockerfileError, nothing else.
 
 Seeds are the example Dockerfiles, the kaniko case Dockerfiles and a few
-hand-written ones that reach rarely used syntax; with the reference corpus
+hand-written ones that reach rarely used syntax. When the reference corpus is
 present, its real-world Dockerfiles are fuzzed too. Mutations are byte-level
 and token-level edits (deletions, insertions of Dockerfile syntax, line swaps,
 truncation), so most inputs stay close to valid ones and reach deep code.

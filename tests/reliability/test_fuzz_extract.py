@@ -1,9 +1,9 @@
 """Mutated layer tars through `extract_layer`: nothing escapes the root, errors are documented.
 
 Each example extracts an unmutated seed layer and then a mutated one into the
-same root, so the second layer meets the first one's symlinks. Next to the
-root lies a sentinel directory; after every example it must be exactly as it
-was, and the root's parent must hold nothing new.
+same root, so the second layer meets the first one's symlinks. A sentinel
+directory lies next to the root. After every example it must be exactly as it
+was, and the root's parent must contain nothing new.
 """
 
 from __future__ import annotations

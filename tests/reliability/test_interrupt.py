@@ -30,8 +30,9 @@ pytestmark = pytest.mark.sandbox
 SEED = 20261204
 DEFAULT_TRIALS = 5
 SLOW_TRIALS = 60
-# A cold build of DOCKERFILE takes about 2.5 s on a laptop, busybox import
-# included; kills are spread over this window, so some land after the build ended.
+# A cold build of DOCKERFILE took about 2.5 s, busybox import included (measured
+# once on a 2-core build machine). Kills are spread over a slightly longer window,
+# so some land after the build ended.
 KILL_WINDOW = (0.0, 3.0)
 SLEEPER = "cachelab-interrupt-sleeper"
 LEFTOVER_WAIT = 5.0  # seconds for killed sandboxes to disappear

@@ -1,9 +1,9 @@
 """RUN steps that try to leave their sandbox: host files, host processes, capabilities, network.
 
 These extend tests/build/test_sandbox.py with attempts an image author could
-make on purpose: symlinks and /proc paths to host files, detached and
-double-forked processes, signals to every visible process, mounts and device
-nodes as root, and a network connection from a RUN inside a real build.
+make on purpose. They try symlinks and /proc paths to host files, detached and
+double-forked processes, signals to every visible process, and mounts and
+device nodes as root. A RUN inside a real build tries a network connection.
 """
 
 from __future__ import annotations
@@ -175,8 +175,8 @@ def test_root_run_lacks_host_capabilities(sandbox: Sandbox, busybox_root: Path) 
     )
 
     effective = _effective_capabilities(output)
-    held = sorted(name for name, bit in HOST_CAPABILITIES.items() if effective & (1 << bit))
-    assert held == []
+    host_capabilities_held = sorted(name for name, bit in HOST_CAPABILITIES.items() if effective & (1 << bit))
+    assert host_capabilities_held == []
     assert "MOUNTED" not in output
     assert "MKNOD" not in output
     # Ordinary root work inside the root still works.

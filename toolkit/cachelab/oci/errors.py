@@ -11,6 +11,7 @@ Hierarchy::
     │   └── RegistryUnavailable   connection refused, DNS failure or timeout
     ├── DigestMismatch            bytes do not hash to the digest that names them
     ├── UnsafeLayerError          a layer entry would escape the extraction root
+    ├── InvalidLayerError         a layer blob does not decompress or is not a tar stream
     └── LayoutError               an OCI image layout directory is missing or invalid
 """
 

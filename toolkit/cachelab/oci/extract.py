@@ -47,7 +47,7 @@ DEFAULT_MAX_SIZE = 64 << 30
 # Symlinks followed while resolving one entry name, as Linux's MAXSYMLINKS.
 MAX_SYMLINK_HOPS = 40
 COPY_BUFFER = 1 << 20
-# What a damaged or non-layer stream raises while it is decompressed or read as tar.
+# Exceptions of a damaged or non-layer stream, raised while it is decompressed or read as tar.
 _STREAM_ERRORS = (tarfile.TarError, EOFError, zlib.error, deflate.error, zstandard.ZstdError)
 
 
