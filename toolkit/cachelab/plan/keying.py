@@ -6,7 +6,7 @@ import copy
 import functools
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cachelab.dockerfile.model import Dockerfile, Instruction
 from cachelab.keys.buildargs import BuildArgs, StageEnv, TransitionMemo, predefined_args
@@ -23,15 +23,22 @@ class CommandParts:
     """The key parts one command appends, with what hashing read."""
 
     key_parts: KeyParts
+    # Derived once from `key_parts`, because memoised parts are read by every walk.
+    _values: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _files: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_values", tuple(part.value for part in self.key_parts.parts))
+        object.__setattr__(self, "_files", any(part.kind == "file" for part in self.key_parts.parts))
 
     @property
     def all(self) -> list[str]:
-        return self.key_parts.values
+        return list(self._values)
 
     @property
     def files(self) -> bool:
         """Whether any part is a file hash (the key depends on file content)."""
-        return any(part.kind == "file" for part in self.key_parts.parts)
+        return self._files
 
     @property
     def files_hashed(self) -> int:
