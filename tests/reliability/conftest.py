@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from cachelab.oci import registry as registry_module
+from tests.build.test_sandbox import sandbox  # noqa: F401 (a fixture over both RUN sandbox backends)
 from tests.fixtures.registry import RegistryServer
 from tests.reliability.faultproxy import FaultProxy
 from tests.reliability.tally import TALLY

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import tarfile
+from typing import Any
 
 
 def _add(archive: tarfile.TarFile, name: str, kind: bytes = tarfile.REGTYPE, data: bytes = b"",
@@ -20,17 +21,17 @@ def _add(archive: tarfile.TarFile, name: str, kind: bytes = tarfile.REGTYPE, dat
     archive.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
 
 
-def _tar(entries: list[dict[str, object]], *, format: int = tarfile.PAX_FORMAT) -> bytes:
+def _tar(entries: list[dict[str, Any]], *, format: int = tarfile.PAX_FORMAT) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=format) as archive:
         for entry in entries:
-            _add(archive, **entry)  # type: ignore[arg-type]
+            _add(archive, **entry)
     return buffer.getvalue()
 
 
 def seed_tars() -> dict[str, bytes]:
     """Return named tar streams; gzip variants end in `.gz`."""
-    ordinary = [
+    ordinary: list[dict[str, Any]] = [
         {"name": "etc", "kind": tarfile.DIRTYPE, "mode": 0o755},
         {"name": "etc/hostname", "data": b"cachelab\n"},
         {"name": "bin", "kind": tarfile.DIRTYPE, "mode": 0o755},
@@ -42,7 +43,7 @@ def seed_tars() -> dict[str, bytes]:
         {"name": "opt/.wh..wh..opq"},
         {"name": "opt/kept", "data": b"kept", "pax": {"SCHILY.xattr.user.note": "hi"}},
     ]
-    hostile = [
+    hostile: list[dict[str, Any]] = [
         {"name": "link-out", "kind": tarfile.SYMTYPE, "linkname": "../../outside"},
         {"name": "link-out/escaped", "data": b"x"},
         {"name": "abs", "kind": tarfile.SYMTYPE, "linkname": "/"},
@@ -53,7 +54,7 @@ def seed_tars() -> dict[str, bytes]:
         {"name": "loop/file", "data": b"x"},
         {"name": "dev-null", "kind": tarfile.CHRTYPE},
     ]
-    chained = [
+    chained: list[dict[str, Any]] = [
         {"name": "a", "kind": tarfile.SYMTYPE, "linkname": "b/c"},
         {"name": "b", "kind": tarfile.SYMTYPE, "linkname": "/tmp"},
         {"name": "a/file", "data": b"through two links"},

@@ -126,15 +126,15 @@ def test_failed_entry_push_is_a_miss(proxied: ProxiedBuild) -> None:
     proxy.add(Fault("status", status=500, times=None, method="PUT", path=f"/{proxied.repository}/manifests/"))
 
     try:
-        first, first_decisions = proxied.run()
+        _, first_decisions = proxied.run()
     except OCIError as error:
         assert proxied.repository in str(error)
         first_decisions = []
     assert proxied.verify_cache() == []
 
     proxy.clear()
-    second, second_decisions = proxied.run()
-    third, third_decisions = proxied.run()
+    _, second_decisions = proxied.run()
+    _, third_decisions = proxied.run()
 
     assert "hit" not in second_decisions
     assert "miss" in second_decisions

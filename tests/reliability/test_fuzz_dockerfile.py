@@ -27,14 +27,20 @@ pytestmark = pytest.mark.filterwarnings("ignore:mypy_extensions.TypedDict is dep
 
 HAND_SEEDS = [
     "# syntax=docker/dockerfile:1\n# escape=`\nFROM busybox AS a\nRUN echo `\n  hi\nCOPY --from=a / /x\n",
-    "ARG BASE=busybox\nARG TAG\nFROM ${BASE}:${TAG:-latest} AS b\nARG TAG\nENV A=${TAG:+set} B=\"${A}\"\n"
-    "LABEL x=\"$A\" y='${B}'\nFROM b\nONBUILD RUN echo $A\n",
+    (
+        "ARG BASE=busybox\nARG TAG\nFROM ${BASE}:${TAG:-latest} AS b\nARG TAG\nENV A=${TAG:+set} B=\"${A}\"\n"
+        "LABEL x=\"$A\" y='${B}'\nFROM b\nONBUILD RUN echo $A\n"
+    ),
     "FROM busybox\nRUN <<EOF bash\necho ${HOME}\nEOF\nCOPY <<-EOT /etc/x\n\tline\nEOT\n",
-    "FROM scratch AS s\nFROM busybox\nCOPY --from=s --chown=1:1 --chmod=755 a* /d/\n"
-    "RUN --mount=type=cache,target=/c --mount=type=bind,from=s,source=/,target=/m true\n",
-    "FROM --platform=$BUILDPLATFORM busybox AS x\nHEALTHCHECK --interval=5s CMD [\"true\"]\n"
-    "SHELL [\"/bin/sh\", \"-c\"]\nENTRYPOINT [\"a\", \"b\"]\nUSER 1000:1000\nWORKDIR ${HOME}/w\nVOLUME /v\n"
-    "EXPOSE 80/tcp\nSTOPSIGNAL SIGTERM\nADD --checksum=sha256:00 http://127.0.0.1/x /x\n",
+    (
+        "FROM scratch AS s\nFROM busybox\nCOPY --from=s --chown=1:1 --chmod=755 a* /d/\n"
+        "RUN --mount=type=cache,target=/c --mount=type=bind,from=s,source=/,target=/m true\n"
+    ),
+    (
+        "FROM --platform=$BUILDPLATFORM busybox AS x\nHEALTHCHECK --interval=5s CMD [\"true\"]\n"
+        "SHELL [\"/bin/sh\", \"-c\"]\nENTRYPOINT [\"a\", \"b\"]\nUSER 1000:1000\nWORKDIR ${HOME}/w\nVOLUME /v\n"
+        "EXPOSE 80/tcp\nSTOPSIGNAL SIGTERM\nADD --checksum=sha256:00 http://127.0.0.1/x /x\n"
+    ),
 ]
 
 # Fragments that steer mutations towards the parser's and lexer's special cases.

@@ -12,7 +12,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from cachelab.build.request import BuildRequest
 from cachelab.cli import main as cachelab_main
 from cachelab.events import InstructionRecorded, ListSink
 from cachelab.oci.layout import LayoutStore
+from tests.reliability.processes import wait_for_no_leftovers
 from tests.reliability.tally import TALLY
 
 pytestmark = pytest.mark.sandbox
@@ -35,7 +35,6 @@ SLOW_TRIALS = 60
 # so some land after the build ended.
 KILL_WINDOW = (0.0, 3.0)
 SLEEPER = "cachelab-interrupt-sleeper"
-LEFTOVER_WAIT = 5.0  # seconds for killed sandboxes to disappear
 
 DOCKERFILE = f"""\
 FROM busybox AS gen
@@ -104,30 +103,6 @@ def store_check(path: Path) -> int:
     if not LayoutStore(path).exists():
         return 0  # killed before the store was created
     return cachelab_main(["store", "check", str(path)])
-
-
-def processes_matching(marker: str) -> list[str]:
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            cmdline = Path("/proc", pid, "cmdline").read_bytes()
-        except OSError:
-            continue
-        if marker.encode() in cmdline:
-            words = cmdline.replace(b"\0", b" ").decode(errors="replace")
-            found.append(f"{pid}: {words}")
-    return found
-
-
-def wait_for_no_leftovers(markers: list[str]) -> list[str]:
-    deadline = time.monotonic() + LEFTOVER_WAIT
-    while True:
-        leftovers = [line for marker in markers for line in processes_matching(marker)]
-        if not leftovers or time.monotonic() > deadline:
-            return leftovers
-        time.sleep(0.05)
 
 
 def run_trial(workspace: Workspace, rng: random.Random, tally: Tally) -> None:

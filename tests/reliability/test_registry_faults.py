@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -24,19 +25,26 @@ from tests.reliability.faultproxy import Fault, FaultProxy
 
 pytestmark = pytest.mark.registry
 
-BLOB_GET = {"method": "GET", "path": "/blobs/sha256:"}
-MANIFEST_GET = {"method": "GET", "path": "/manifests/"}
+
+
+def blob_get(kind: str, **options: Any) -> Fault:
+    return Fault(kind, method="GET", path="/blobs/sha256:", **options)
+
+
+def manifest_get(kind: str, **options: Any) -> Fault:
+    return Fault(kind, method="GET", path="/manifests/", **options)
+
 
 # Faults a pull survives: each is injected fewer times than the client's retry budget.
 RECOVERABLE_PULL_FAULTS = {
-    "5xx burst on manifest": [Fault("status", status=503, times=2, **MANIFEST_GET)],
-    "5xx burst on blob": [Fault("status", status=500, times=3, **BLOB_GET)],
-    "429 with Retry-After": [Fault("retry-after", retry_after="0", times=2, **BLOB_GET)],
-    "reset mid-blob": [Fault("reset", times=2, **BLOB_GET)],
-    "truncated blob": [Fault("truncate", times=2, **BLOB_GET)],
-    "slow responses": [Fault("slow", delay=0.3, times=None, **BLOB_GET)],
-    "mixed": [Fault("status", status=502, **MANIFEST_GET), Fault("reset", **BLOB_GET),
-              Fault("truncate", skip=1, **BLOB_GET), Fault("retry-after", **BLOB_GET)],
+    "5xx burst on manifest": [manifest_get("status", status=503, times=2)],
+    "5xx burst on blob": [blob_get("status", status=500, times=3)],
+    "429 with Retry-After": [blob_get("retry-after", retry_after="0", times=2)],
+    "reset mid-blob": [blob_get("reset", times=2)],
+    "truncated blob": [blob_get("truncate", times=2)],
+    "slow responses": [blob_get("slow", delay=0.3, times=None)],
+    "mixed": [manifest_get("status", status=502), blob_get("reset"),
+              blob_get("truncate", skip=1), blob_get("retry-after")],
 }
 
 
@@ -67,7 +75,7 @@ def test_pull_survives_fault(case: str, fault_proxy: FaultProxy, busybox_image: 
 
 
 def test_pull_corrupted_blob_fails(fault_proxy: FaultProxy, busybox_image: BusyboxImage, tmp_path: Path) -> None:
-    fault_proxy.add(Fault("corrupt", times=None, **BLOB_GET))
+    fault_proxy.add(blob_get("corrupt", times=None))
     reference = through(fault_proxy, busybox_image.registry_ref)
 
     with pytest.raises(DigestMismatch) as raised:
@@ -81,7 +89,7 @@ def test_pull_corrupted_blob_fails(fault_proxy: FaultProxy, busybox_image: Busyb
 
 
 def test_pull_endless_5xx_names_reference(fault_proxy: FaultProxy, busybox_image: BusyboxImage, tmp_path: Path) -> None:
-    fault_proxy.add(Fault("status", status=503, times=None, **MANIFEST_GET))
+    fault_proxy.add(manifest_get("status", status=503, times=None))
     reference = through(fault_proxy, busybox_image.registry_ref)
 
     with pytest.raises(RegistryError) as raised:
@@ -95,7 +103,7 @@ def test_pull_endless_5xx_names_reference(fault_proxy: FaultProxy, busybox_image
 
 
 def test_pull_endless_resets_bounded(fault_proxy: FaultProxy, busybox_image: BusyboxImage, tmp_path: Path) -> None:
-    fault_proxy.add(Fault("reset", times=None, **BLOB_GET))
+    fault_proxy.add(blob_get("reset", times=None))
 
     with pytest.raises(RegistryUnavailable) as raised:
         copy_image(through(fault_proxy, busybox_image.registry_ref), f"oci:{tmp_path / 'store'}:busybox")
@@ -107,7 +115,7 @@ def test_pull_endless_resets_bounded(fault_proxy: FaultProxy, busybox_image: Bus
 
 
 def test_slow_beyond_timeout_is_retried(fault_proxy: FaultProxy, busybox_image: BusyboxImage) -> None:
-    fault_proxy.add(Fault("slow", delay=1.5, **MANIFEST_GET))
+    fault_proxy.add(manifest_get("slow", delay=1.5))
     reference = parse_registry_reference(through(fault_proxy, busybox_image.registry_ref))
 
     with RegistryClient(fault_proxy.address, anonymous=True, timeout=httpx.Timeout(0.5)) as client:

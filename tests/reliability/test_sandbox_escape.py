@@ -8,12 +8,9 @@ device nodes as root. A RUN inside a real build tries a network connection.
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,11 +20,11 @@ import pytest
 from cachelab.build.sandbox import RunRequest, Sandbox
 from cachelab.build.users import UserIds
 from tests.fixtures.builder import ExampleBuilder
+from tests.reliability.processes import wait_for_no_leftovers
 
 pytestmark = pytest.mark.sandbox
 
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-LEFTOVER_WAIT = 5.0  # seconds for a sandbox's processes to disappear after it returns
 
 # Capabilities that reach beyond the sandbox when the builder runs as root
 # (bit numbers from linux/capability.h): reading any inode by handle, raw I/O,
@@ -40,48 +37,11 @@ HOST_CAPABILITIES = {
 }
 
 
-def _backends() -> list[str]:
-    found = []
-    if shutil.which("bwrap"):
-        found.append("bwrap")
-    if os.geteuid() == 0 and shutil.which("unshare"):
-        found.append("unshare")
-    return found
-
-
-@pytest.fixture(params=_backends() or ["none"])
-def sandbox(request: pytest.FixtureRequest) -> Sandbox:
-    if request.param == "none":
-        pytest.skip("no sandbox backend on this machine")
-    return Sandbox(backend=request.param)
-
-
 def run_sh(sandbox: Sandbox, root: Path, script: str, *, uid: int = 0) -> tuple[int, list[str]]:
     user = UserIds(uid, uid) if uid else UserIds(0, 0)
     request = RunRequest(argv=("/bin/sh", "-c", script), env=(PATH_ENV,), user=user)
     result = sandbox.run(root, request)
     return result.exit_code, result.output_tail
-
-
-def processes_with(marker: str) -> list[str]:
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            cmdline = Path("/proc", pid, "cmdline").read_bytes()
-        except OSError:
-            continue
-        if marker.encode() in cmdline:
-            found.append(pid)
-    return found
-
-
-def wait_until_gone(marker: str) -> list[str]:
-    deadline = time.monotonic() + LEFTOVER_WAIT
-    while (left := processes_with(marker)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return left
 
 
 @pytest.mark.parametrize(
@@ -108,7 +68,7 @@ def test_detached_processes_end_with_run(sandbox: Sandbox, busybox_root: Path, l
 
     assert code == 0, output
     assert output[-1] == "started"
-    assert wait_until_gone(marker) == []
+    assert wait_for_no_leftovers([marker]) == []
 
 
 @pytest.fixture
@@ -145,12 +105,12 @@ def test_symlinks_and_proc_cannot_reach_host_files(sandbox: Sandbox, busybox_roo
     (busybox_root / "escape").symlink_to(host)
     (busybox_root / "climb").symlink_to("../../../../../../../../" + str(host).lstrip("/"))
 
-    code, output = run_sh(
+    _, output = run_sh(
         sandbox, busybox_root,
-        "for path in /escape/secret /climb/secret /proc/1/root{host}/secret /proc/self/root{host}/secret "
-        "/proc/self/cwd/../../../{host}/secret; do cat $path 2>/dev/null && echo READ $path; done; "
+        f"for path in /escape/secret /climb/secret /proc/1/root{host}/secret /proc/self/root{host}/secret "
+        f"/proc/self/cwd/../../../{host}/secret; do cat $path 2>/dev/null && echo READ $path; done; "
         "echo planted > /escape/planted 2>/dev/null; echo planted > /climb/planted 2>/dev/null; "
-        "ln /escape/secret /hardlink 2>/dev/null && echo LINKED; echo done".format(host=host),
+        "ln /escape/secret /hardlink 2>/dev/null && echo LINKED; echo done",
     )
 
     assert output[-1] == "done"
@@ -166,7 +126,7 @@ def _effective_capabilities(output: list[str]) -> int:
 
 
 def test_root_run_lacks_host_capabilities(sandbox: Sandbox, busybox_root: Path) -> None:
-    code, output = run_sh(
+    _, output = run_sh(
         sandbox, busybox_root,
         "grep CapEff /proc/self/status; mkdir -p /mnt/probe; "
         "mount -t tmpfs none /mnt/probe 2>/dev/null && echo MOUNTED; "

@@ -48,7 +48,10 @@ DEFAULT_MAX_SIZE = 64 << 30
 MAX_SYMLINK_HOPS = 40
 COPY_BUFFER = 1 << 20
 # Exceptions of a damaged or non-layer stream, raised while it is decompressed or read as tar.
-_STREAM_ERRORS = (tarfile.TarError, EOFError, zlib.error, deflate.error, zstandard.ZstdError)
+# isal's type stub declares `error` as an instance, hence the ignore.
+_STREAM_ERRORS: tuple[type[Exception], ...] = (  # type: ignore[assignment]
+    tarfile.TarError, EOFError, zlib.error, deflate.error, zstandard.ZstdError,
+)
 
 
 @dataclass
