@@ -166,9 +166,15 @@ def extract_layer(
     )
     state.root.mkdir(parents=True, exist_ok=True)
     try:
-        _extract_stream(blob, state, max_size)
+        _extract_stream(_Unclosable(blob), state, max_size)
     except _STREAM_ERRORS as error:
+        # A verifying source, such as a registry download, checks its digest only
+        # at its end. Reading the rest lets it report altered bytes as DigestMismatch.
+        while blob.read(COPY_BUFFER):
+            pass
         raise InvalidLayerError(layer_digest, f"{type(error).__name__}: {error}") from error
+    finally:
+        blob.close()
 
     # Directory modes and times last: writing children changes a directory's mtime,
     # and a read-only mode would block later entries. A later entry may have
@@ -181,10 +187,23 @@ def extract_layer(
     return state.stats
 
 
-def _extract_stream(blob: BinaryIO, state: _State, max_size: int) -> None:
+class _Unclosable:
+    """A stream's `read` without its `close`, so the stream outlives the readers stacked on it."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+
+    def read(self, size: int = -1) -> bytes:
+        return self._raw.read(size)
+
+    def close(self) -> None:
+        pass
+
+
+def _extract_stream(blob: _Unclosable, state: _State, max_size: int) -> None:
     layer_digest = state.digest
     # Decompression runs in a prefetch thread, in parallel with writing files.
-    with PrefetchReader(open_decompressed(blob)) as prefetched:
+    with PrefetchReader(open_decompressed(blob)) as prefetched:  # type: ignore[arg-type]
         reader = _ForwardReader(prefetched, max_size, layer_digest)  # type: ignore[arg-type]
         with tarfile.open(fileobj=reader, mode="r:") as archive:  # type: ignore[call-overload]
             while (member := archive.next()) is not None:
