@@ -16,7 +16,7 @@ from cachelab.build.builder import build
 from cachelab.build.request import BuildRequest, BuildResult
 from cachelab.events import InstructionRecorded, ListSink
 from cachelab.oci.cache import RegistryLayerCache
-from cachelab.oci.errors import OCIError
+from cachelab.oci.errors import DigestMismatch, OCIError
 from cachelab.oci.registry import RegistryClient
 from tests.fixtures.images import BusyboxImage
 from tests.reliability.faultproxy import Fault, FaultProxy
@@ -117,6 +117,18 @@ def test_build_corrupted_push_fails_cleanly(proxied: ProxiedBuild) -> None:
     assert f"{proxied.proxy.address}/" in str(raised.value)
     assert proxied.proxy.injected["corrupt"] >= 1
     # The rejected blobs never became entries.
+    assert proxied.verify_cache() == []
+
+
+def test_altered_base_layer_fails_build(proxied: ProxiedBuild) -> None:
+    proxy = proxied.proxy
+    proxy.add(Fault("corrupt", times=None, method="GET", path="/base/busybox/blobs/sha256:"))
+
+    with pytest.raises(DigestMismatch) as raised:
+        proxied.run()
+
+    assert f"{proxy.address}/base/busybox@sha256:" in str(raised.value)
+    assert proxy.injected["corrupt"] >= 1
     assert proxied.verify_cache() == []
 
 

@@ -18,7 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cachelab.oci.errors import InvalidLayerError, UnsafeLayerError
+from cachelab.oci._files import VerifyingReader, sha256_digest
+from cachelab.oci.errors import DigestMismatch, InvalidLayerError, UnsafeLayerError
 from cachelab.oci.extract import extract_layer
 from tests.reliability.tally import TALLY
 from tests.reliability.tarseeds import seed_tars
@@ -135,6 +136,20 @@ def test_damaged_stream_is_invalid_layer(data: bytes, tmp_path: Path) -> None:
     else:
         # An empty stream is an empty tar archive to tarfile.
         assert data == b""
+
+
+def test_altered_download_is_digest_mismatch(tmp_path: Path) -> None:
+    # The bytes were altered in transit. The verifying source's error must win
+    # over the gzip error the altered bytes cause first, because it names the blob.
+    original = SEEDS["ordinary.tar.gz"]
+    altered = bytearray(original)
+    altered[len(altered) // 2] ^= 0xFF
+    source = VerifyingReader(io.BytesIO(bytes(altered)), sha256_digest(original), where="blob example/app@digest")
+
+    with pytest.raises(DigestMismatch) as raised:
+        extract_layer(source, tmp_path / "root", layer_digest=sha256_digest(original))  # type: ignore[arg-type]
+
+    assert "blob example/app@digest" in str(raised.value)
 
 
 def test_seeds_are_real_tars() -> None:
