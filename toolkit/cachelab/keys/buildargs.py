@@ -253,7 +253,7 @@ class _Transition:
 
 
 class TransitionMemo:
-    """The results of ENV and ARG by starting state, shared by StageEnvs of one build.
+    """The results of ENV and ARG by starting state, shared by StageEnvs that start alike.
 
     A state is named by a token: the token of a starting state (base Env,
     argument precedence, escape) or of the result of one instruction applied to a
@@ -262,12 +262,18 @@ class TransitionMemo:
     """
 
     def __init__(self) -> None:
-        self._starts: dict[tuple[object, ...], int] = {}
+        self._starts: dict[tuple[object, ...], tuple[int, tuple[str, ...], dict[str, str]]] = {}
         self._results: dict[tuple[int, int], _Transition] = {}
+        self._tokens = 0
 
-    def start(self, env: Sequence[str], arg_precedence: bool, escape: str) -> int:
-        """Return the token of a starting state."""
-        return self._starts.setdefault((tuple(env), arg_precedence, escape), len(self._starts) + len(self._results))
+    def start(self, state: StageEnv) -> None:
+        """Give `state` the token of its starting state, and the replacement list cached for it."""
+        start_key = (tuple(state.env), state.arg_precedence, state.escape)
+        known = self._starts.get(start_key)
+        if known is None:
+            known = (self._new_token(), state._cached_replacement(), state._cached_variables())
+            self._starts[start_key] = known
+        state._adopt(*known)
 
     def result(self, token: int, instruction: Instruction) -> _Transition | None:
         found = self._results.get((token, id(instruction)))
@@ -275,13 +281,17 @@ class TransitionMemo:
 
     def add(self, token: int, state: StageEnv, instruction: Instruction) -> int:
         """Record `state` as the result of `instruction` applied to `token`; return its token."""
-        new_token = len(self._starts) + len(self._results)
+        new_token = self._new_token()
         replacement = state._cached_replacement()
         self._results[(token, id(instruction))] = _Transition(
             instruction, new_token, tuple(state.env), dict(state.args.declared), replacement,
             state._cached_variables(),
         )
         return new_token
+
+    def _new_token(self) -> int:
+        self._tokens += 1
+        return self._tokens
 
 
 @dataclass
@@ -326,9 +336,13 @@ class StageEnv:
 
     def track(self, transitions: TransitionMemo) -> None:
         """Look up and record this stage's ENV and ARG results in `transitions` from now on."""
-        self._cached_replacement()
         self._transitions = transitions
-        self._token = transitions.start(self.env, self.arg_precedence, self.escape)
+        transitions.start(self)
+
+    def _adopt(self, token: int, replacement: tuple[str, ...], variables: dict[str, str]) -> None:
+        self._replacement, self._variables = replacement, variables
+        self._cached_from = (self.env, self.args, self.args.version)
+        self._token = token
 
     def copy(self) -> StageEnv:
         copied = StageEnv(list(self.env), self.args.clone(), self.arg_precedence, self.escape)
@@ -411,9 +425,7 @@ class StageEnv:
         self.env = list(known.env)
         self.args.declared = dict(known.declared)
         self.args.version += 1
-        self._replacement, self._variables = known.replacement, known.variables
-        self._cached_from = (self.env, self.args, self.args.version)
-        self._token = known.token
+        self._adopt(known.token, known.replacement, known.variables)
 
     def _apply_env(self, instruction: Instruction) -> None:
         words = instruction.args
