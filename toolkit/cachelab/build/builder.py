@@ -123,6 +123,10 @@ def _check_paths(request: BuildRequest) -> None:
     if not Path(request.context).is_dir():
         raise InvalidBuildRequest(f"build context {request.context} is not a directory",
                                   hint="Pass --context with an existing directory.")
+    for secret_id, path in request.secrets.items():
+        if not Path(path).is_file():
+            raise InvalidBuildRequest(f"secret {secret_id!r}: file {path} not found",
+                                      hint="Pass --secret id=ID,src=PATH with an existing file.")
 
 
 def _started_event(request: BuildRequest, build_id: str, flags: str) -> BuildStarted:
@@ -188,6 +192,7 @@ class _Build:
                 dockerignore=DockerIgnore.find(request.dockerfile, request.context),
                 progress=self.progress, platform=request.platform,
                 stage_names={stage.index: stage.name for stage in planner.dockerfile.stages},
+                secrets={secret_id: str(Path(path).resolve()) for secret_id, path in request.secrets.items()},
             )
             return self._run_stages(planner, keyer, session)
 

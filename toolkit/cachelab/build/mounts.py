@@ -9,6 +9,8 @@
 * `tmpfs`: an empty in-memory directory.
 * `secret`: a host file bound read-only at `target`, by default
   `/run/secrets/<id>`. A missing secret fails the step only with `required`.
+  The mount point is removed after the step, so no layer holds the secret, and
+  `secret_values` gives the contents that RUN output masks.
 * `ssh` is not supported and fails the step.
 """
 
@@ -20,7 +22,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from cachelab.build.errors import InstructionError
@@ -30,6 +32,13 @@ from cachelab.dockerfile.model import Mount
 logger = logging.getLogger(__name__)
 
 Expand = Callable[[str], str]
+
+# Secret lines shorter than this are not masked in RUN output, because masking
+# every occurrence of one to three characters would garble ordinary output.
+MIN_MASKED_LENGTH = 4
+# Only the start of a secret file is read for masking; secrets are tokens, keys
+# and small configuration files.
+_MASK_READ_LIMIT = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -163,3 +172,22 @@ def _secret(
         logger.info("secret %r not given; RUN continues without it", secret_id)
         return None
     return SandboxMount("bind", _absolute(target or f"/run/secrets/{secret_id}", where), source)
+
+
+def secret_values(paths: Iterable[str]) -> tuple[str, ...]:
+    """Return the text to mask in RUN output: each line of each secret file, longest first.
+
+    NOTE: lines shorter than `MIN_MASKED_LENGTH` and text past the first 64 KiB
+    of a file are not masked.
+    """
+    values: set[str] = set()
+    for path in paths:
+        try:
+            with open(path, "rb") as stream:
+                data = stream.read(_MASK_READ_LIMIT)
+        except OSError as exc:
+            logger.warning("cannot read secret file %s to mask it in RUN output: %s", path, exc)
+            continue
+        text = data.decode("utf-8", errors="replace")
+        values.update(line.strip() for line in text.splitlines() if len(line.strip()) >= MIN_MASKED_LENGTH)
+    return tuple(sorted(values, key=len, reverse=True))

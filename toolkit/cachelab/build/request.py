@@ -46,7 +46,10 @@ class BuildRequest:
     the given directory stays. `destination`
     is `oci:DIR:TAG` or a registry reference; None pushes nothing, but the image
     digest is still computed. `image_store` is the layout store searched for base
-    images before any registry (None: `cache_home()/images`).
+    images before any registry (None: `cache_home()/images`). `secrets` maps a
+    secret id to the host file that `RUN --mount=type=secret,id=ID` binds
+    read-only. A secret's content never enters a key, a layer, a log line or an
+    event.
     """
 
     dockerfile: Path
@@ -67,6 +70,7 @@ class BuildRequest:
     step: int | None = None
     repeat: int | None = None
     insecure_registries: tuple[str, ...] = ()
+    secrets: Mapping[str, Path] = field(default_factory=dict)
 
     @property
     def profile_name(self) -> str:

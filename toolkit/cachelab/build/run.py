@@ -90,12 +90,14 @@ def execute_run(
     timeout_s: float | None = None,
     temp_dir: str | None = None,
     record_owner: RecordOwner | None = None,
+    redact: Sequence[str] = (),
 ) -> RunResult:
     """Run a RUN instruction on `root`; raise `RunFailed` unless it exits with 0.
 
     `env` is the environment (config Env and build args) as `K=V`; HOME is
     added from /etc/passwd unless `env` sets it. `record_owner` is passed to
-    `Sandbox.run`.
+    `Sandbox.run`. Each text in `redact` (secret contents) is masked in the
+    output that is logged and kept for `RunFailed`.
     """
     command = run_command(instruction, shell=shell, temp_dir=temp_dir)
     environment = list(env)
@@ -114,6 +116,7 @@ def execute_run(
         mounts=(*mounts, *command.scripts),
         network=network,
         timeout_s=timeout_s,
+        redact=tuple(redact),
     )
     try:
         result = sandbox.run(root, request, record_owner=record_owner)

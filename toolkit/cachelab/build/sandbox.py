@@ -54,6 +54,7 @@ HOSTNAME = "cachelab"
 RecordOwner = Callable[[str, int, int], None]
 _NSINIT = Path(__file__).with_name("_nsinit.py")
 _MAX_LINE = 8192
+REDACTED = "****"
 
 # Capabilities a uid 0 command keeps, by name and bit number (linux/capability.h).
 # This is Docker's default set without CAP_MKNOD: Docker pairs that one with a
@@ -91,6 +92,7 @@ class RunRequest:
     mounts: Sequence[SandboxMount] = ()
     network: bool = False
     timeout_s: float | None = None
+    redact: Sequence[str] = ()  # texts replaced by REDACTED in the output kept and logged
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +205,7 @@ class Sandbox:
             assert process.stdout is not None
             with process.stdout:
                 for raw in iter(lambda: process.stdout.readline(_MAX_LINE), b""):  # type: ignore[union-attr]
-                    line = raw.decode("utf-8", errors="replace").rstrip("\n")
+                    line = _mask(raw.decode("utf-8", errors="replace").rstrip("\n"), request.redact)
                     logger.debug("| %s", line)
                     tail.append(line)
             exit_code = process.wait()
@@ -214,6 +216,13 @@ class Sandbox:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         return RunResult(exit_code, list(tail), timed_out.is_set(), backend)
+
+
+def _mask(line: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        if secret in line:
+            line = line.replace(secret, REDACTED)
+    return line
 
 
 def _bwrap_argv(root: str, request: RunRequest, uses_userns: bool) -> list[str]:

@@ -31,7 +31,7 @@ from cachelab.build.errors import BuildError
 from cachelab.build.images import BuildImages
 from cachelab.build.layer_io import LayerMover
 from cachelab.build.metadata import METADATA_KINDS, apply_metadata
-from cachelab.build.mounts import MountSources, resolve_mounts
+from cachelab.build.mounts import MountSources, resolve_mounts, secret_values
 from cachelab.build.progress import Progress
 from cachelab.build.rootfs import BuildWorkspace
 from cachelab.build.run import execute_run, network_allowed
@@ -81,7 +81,9 @@ class BuildSession:
     root_consumers: dict[int, int] = field(default_factory=dict)  # FROM children still to build
     external_dirs: dict[str, Path] = field(default_factory=dict)
     stage_names: Mapping[int, str | None] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict)  # secret id -> host file
     _sandbox: Sandbox | None = None
+    _secret_values: tuple[str, ...] | None = None
 
     @property
     def sandbox(self) -> Sandbox:
@@ -92,6 +94,13 @@ class BuildSession:
     @property
     def as_root(self) -> bool:
         return os.geteuid() == 0
+
+    @property
+    def secret_values(self) -> tuple[str, ...]:
+        """The secrets' contents, masked in RUN output; read on first use."""
+        if self._secret_values is None:
+            self._secret_values = secret_values(self.secrets.values())
+        return self._secret_values
 
 
 class StageRunner:
@@ -281,13 +290,14 @@ class StageRunner:
             env = [*env, "HOME=/root" if user.uid == 0 else "HOME=/"]
         sources = MountSources(
             context=str(session.context_dir), cache_dir=str(session.workspace.cache_dir),
-            temp_dir=str(session.workspace.temp_dir), roots=self._mount_roots(),
+            temp_dir=str(session.workspace.temp_dir), roots=self._mount_roots(), secrets=session.secrets,
         )
         mounts = resolve_mounts(instruction.mounts, sources, line=instruction.start_line, expand=self.env.expand)
+        uses_secret = any(mount.type == "secret" for mount in instruction.mounts)
         execute_run(
             session.sandbox, root, instruction, env=env, workdir=config.working_dir or "/", user=user,
             shell=config.shell or ("/bin/sh", "-c"), mounts=mounts, network=network_allowed(instruction),
-            temp_dir=str(session.workspace.temp_dir),
+            temp_dir=str(session.workspace.temp_dir), redact=session.secret_values if uses_secret else (),
         )
 
     def _mount_roots(self) -> dict[str, str]:

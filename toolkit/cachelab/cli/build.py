@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from cachelab.cli._secrets import add_secret_argument, secret_files
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -45,6 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--build-arg", action="append", default=[], metavar="K=V",
         help="a build argument; repeat for more. `--build-arg K` takes K from the environment",
     )
+    add_secret_argument(parser)
     parser.add_argument("--platform", default=None, metavar="OS/ARCH", help="platform of the base images")
     parser.add_argument(
         "--image-store", default=None, metavar="DIR",
@@ -80,6 +83,11 @@ def resolve_inputs(file: str, context: str | None) -> tuple[Path, Path]:
 
 
 def run(args: argparse.Namespace) -> int:
+    with secret_files(args.secret) as secrets:
+        return _run(args, secrets)
+
+
+def _run(args: argparse.Namespace, secrets: dict[str, Path]) -> int:
     from cachelab.build.request import BuildRequest
     from cachelab.cli.plan import parse_build_args, parse_targets
 
@@ -96,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
         image_store=args.image_store,
         platform=args.platform,
         insecure_registries=tuple(args.insecure_registry),
+        secrets=secrets,
     )
     if args.dry_run:
         from cachelab.build.builder import render_plan

@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from cachelab.cli._secrets import add_secret_argument, secret_files
+
 DEFAULT_OUT_ROOT = "cachelab-out"
 
 
@@ -47,6 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument("--target", action="append", default=[], metavar="STAGE",
                         help="stage to build (default: the last); repeatable")
+    add_secret_argument(parser)
     parser.add_argument(
         "--image-store", metavar="DIR",
         help="local image store searched for base images first (default: $CACHELAB_CACHE_DIR/images)",
@@ -67,7 +70,6 @@ def run_compare(args: argparse.Namespace) -> int:
         from cachelab.cli.study import run_study
 
         return run_study(args)
-    from cachelab.study.compare import compare
     from cachelab.study.errors import StudyError
     from cachelab.study.workspace import resolve_input
 
@@ -82,6 +84,15 @@ def run_compare(args: argparse.Namespace) -> int:
     if out_dir is None:
         out_dir = Path(DEFAULT_OUT_ROOT) / resolve_input(args.dockerfile, args.context).name
 
+    with secret_files(args.secret) as secrets:
+        _compare(args, out_dir, build_args, strategies, secrets)
+    return 0
+
+
+def _compare(args: argparse.Namespace, out_dir: Path, build_args: dict[str, str], strategies: list[str],
+             secrets: dict[str, Path]) -> None:
+    from cachelab.study.compare import compare
+
     compare(
         args.dockerfile,
         args.context,
@@ -92,7 +103,7 @@ def run_compare(args: argparse.Namespace) -> int:
         image_store=args.image_store,
         build_args=build_args,
         targets=tuple(args.target),
+        secrets=secrets,
         report=sys.stdout,
         progress=not args.quiet and "CI" not in os.environ,
     )
-    return 0

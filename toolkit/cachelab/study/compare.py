@@ -49,6 +49,7 @@ def compare(
     image_store: str | None = None,
     build_args: Mapping[str, str] | None = None,
     targets: Sequence[str] = (),
+    secrets: Mapping[str, Path] | None = None,
     run_id: str | None = None,
     work_dir: str | Path | None = None,
     report: TextIO | None = None,
@@ -64,6 +65,7 @@ def compare(
     `cachelab.study.stability`, is saved to `out_dir` with
     `timeline-<strategy>.png` files. With `report`, the per-stage table and the wall-time ratios of the
     last step are written to it. `progress` prints one line per build on stderr.
+    `secrets` maps secret ids to files that `RUN --mount=type=secret` binds.
     A build error propagates after the scratch copies are removed; nothing is
     saved then. `builder` replaces `cachelab.build.builder.build`.
     """
@@ -78,6 +80,7 @@ def compare(
         build_args=tuple(sorted((build_args or {}).items())),
         targets=tuple(targets),
         builder=builder,
+        secrets=tuple(sorted((secrets or {}).items())),
     )
     run_id = run_id or f"compare-{uuid.uuid4().hex[:12]}"
     sink = ListSink()

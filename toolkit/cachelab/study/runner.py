@@ -62,6 +62,7 @@ class BuildSettings:
     build_args: tuple[tuple[str, str], ...] = ()
     targets: tuple[str, ...] = ()
     builder: BuildFunction | None = None
+    secrets: tuple[tuple[str, Path], ...] = ()  # secret id -> file, for RUN --mount=type=secret
 
 
 class _TrackingSink:
@@ -122,6 +123,7 @@ def run_scenario(
                 scenario=run.scenario.name,
                 step=step_index,
                 repeat=run.repeat,
+                secrets=dict(settings.secrets),
             )
             if workspace.cache_ttl is not None:
                 options = request.kaniko_options().with_changes(cache_ttl=workspace.cache_ttl)
