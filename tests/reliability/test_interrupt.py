@@ -63,7 +63,10 @@ class Tally:
 
 @dataclass
 class Workspace:
+    """A build's directories; `kaniko_layout` selects kaniko's `oci:DIR` cache, one layout per key."""
+
     root: Path
+    kaniko_layout: bool = False
 
     @property
     def cache(self) -> Path:
@@ -85,6 +88,25 @@ class Workspace:
     def scratch(self) -> Path:
         return self.root / "scratch"
 
+    @property
+    def cache_location(self) -> str:
+        return f"oci:{self.cache}" if self.kaniko_layout else str(self.cache)
+
+    def stores(self) -> list[Path]:
+        """Return every layout store the build writes: cache stores, image store and output."""
+        if self.kaniko_layout:
+            caches = sorted(self.root.glob(f"{self.cache.name}:*"))
+        else:
+            caches = [self.cache]
+        return [*caches, self.images, self.output]
+
+    def complete_keys(self) -> set[str]:
+        """Return the cache keys whose entries are complete: tagged, or renamed into place."""
+        if self.kaniko_layout:
+            return {path.name.partition(":")[2] for path in self.root.glob(f"{self.cache.name}:*")}
+        store = LayoutStore(self.cache)
+        return set(store.tags()) if store.exists() else set()
+
     def prepare(self) -> None:
         self.context.mkdir(parents=True)
         self.scratch.mkdir()
@@ -94,7 +116,7 @@ class Workspace:
         return [
             sys.executable, "-m", "cachelab", "build", str(self.root / "Dockerfile"),
             "--context", str(self.context), "--strategy", strategy, "--quiet",
-            "--cache-repo", str(self.cache), "--image-store", str(self.images),
+            "--cache-repo", self.cache_location, "--image-store", str(self.images),
             "--destination", f"oci:{self.output}:image",
         ]
 
@@ -127,13 +149,13 @@ def run_trial(workspace: Workspace, rng: random.Random, tally: Tally) -> None:
     leftovers = wait_for_no_leftovers([SLEEPER, str(workspace.root)])
     tally.leftovers.extend(leftovers)
     assert leftovers == []
-    for store in (workspace.cache, workspace.images, workspace.output):
+    for store in workspace.stores():
         assert store_check(store) == 0, f"store check failed on {store} after a kill at {delay:.2f} s"
 
-    complete = set(LayoutStore(workspace.cache).tags()) if LayoutStore(workspace.cache).exists() else set()
+    complete = workspace.complete_keys()
     sink = ListSink()
     request = BuildRequest(
-        workspace.root / "Dockerfile", workspace.context, strategy=strategy, cache=str(workspace.cache),
+        workspace.root / "Dockerfile", workspace.context, strategy=strategy, cache=workspace.cache_location,
         destination=f"oci:{workspace.output}:image", image_store=str(workspace.images), work_dir=workspace.scratch,
     )
     result = build(request, sink=sink, progress=False)
@@ -150,12 +172,12 @@ def run_trial(workspace: Workspace, rng: random.Random, tally: Tally) -> None:
             )
         if event.decision == "hit":
             tally.hits += 1
-    for store in (workspace.cache, workspace.images, workspace.output):
+    for store in workspace.stores():
         assert store_check(store) == 0
 
 
-def run_trials(root: Path, count: int, seed: int) -> Tally:
-    workspace = Workspace(root)
+def run_trials(root: Path, count: int, seed: int, *, kaniko_layout: bool = False) -> Tally:
+    workspace = Workspace(root, kaniko_layout)
     workspace.prepare()
     rng = random.Random(seed)
     tally = Tally()
@@ -173,6 +195,13 @@ def test_kill_build_few_trials(tmp_path: Path) -> None:
 
     assert tally.trials == DEFAULT_TRIALS
     assert tally.killed_running >= 1
+    assert tally.leftovers == []
+
+
+def test_kill_build_kaniko_layout_cache(tmp_path: Path) -> None:
+    tally = run_trials(tmp_path, 3, SEED + 2, kaniko_layout=True)
+
+    assert tally.trials == 3
     assert tally.leftovers == []
 
 
