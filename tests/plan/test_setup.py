@@ -11,7 +11,7 @@ from cachelab.dockerfile.parse import parse_dockerfile
 from cachelab.keys.flags import profile
 from cachelab.model.standin import StandInImageSource
 from cachelab.plan.decisions import StagePlan
-from cachelab.plan.keying import parts_options
+from cachelab.plan.keying import CommandParts, parts_options
 from cachelab.plan.memory import MemoryCache
 from cachelab.plan.planner import Planner
 from cachelab.plan.setup import PlannerSetup
@@ -145,9 +145,8 @@ def test_setup_keyers_share_memo(context):
     assert lookahead_keyer.context is copy_keyer.context
 
 
-def test_memoised_parts_hash_once(context):
-    dockerfile = parse_dockerfile(FAN_IN)
-    setup = PlannerSetup(dockerfile)
+def parts_around_change(context: Path, setup: PlannerSetup | None, dockerfile) -> tuple[CommandParts, CommandParts]:  # type: ignore[no-untyped-def]
+    """Return the parts of stage 1's COPY before and after its source file changes."""
     planner = planner_for(dockerfile, "kaniko-copy", context, MemoryCache(), setup, StandInImageSource())
     app = planner.selection.by_index(1)
     copy = next(command.instruction for command in app.commands if command.kind == "COPY")
@@ -155,7 +154,13 @@ def test_memoised_parts_hash_once(context):
 
     first = planner.keyer.parts(copy, environment, source=None)
     (context / "src" / "main.c").write_text("changed\n")
-    second = planner.keyer.parts(copy, environment, source=None)
+    return first, planner.keyer.parts(copy, environment, source=None)
+
+
+def test_memoised_parts_hash_once(context):
+    dockerfile = parse_dockerfile(FAN_IN)
+
+    first, second = parts_around_change(context, PlannerSetup(dockerfile), dockerfile)
 
     assert first.files
     assert first.files_hashed > 0
@@ -165,14 +170,8 @@ def test_memoised_parts_hash_once(context):
 
 def test_unshared_parts_rehash(context):
     dockerfile = parse_dockerfile(FAN_IN)
-    planner = planner_for(dockerfile, "kaniko-copy", context, MemoryCache(), None, StandInImageSource())
-    app = planner.selection.by_index(1)
-    copy = next(command.instruction for command in app.commands if command.kind == "COPY")
-    environment = planner.keyer.stage_environment(["PATH=/bin"])
 
-    first = planner.keyer.parts(copy, environment, source=None)
-    (context / "src" / "main.c").write_text("changed\n")
-    second = planner.keyer.parts(copy, environment, source=None)
+    first, second = parts_around_change(context, None, dockerfile)
 
     assert second.all != first.all
 
