@@ -74,6 +74,10 @@ def compare_builds(
     either side, is `incomparable` and has NA ratio and interval. Groups are
     processed in sorted order with one generator seeded by `seed`, so results are
     reproducible.
+
+    NOTE: the builds of every step of a scenario are pooled, so a cold build and
+    its warm rebuilds fall into one group. Select one `step` first (for example
+    `builds[builds.step == 1]`) to compare warm rebuilds alone.
     """
     options = ComparisonOptions(
         metric=metric,
