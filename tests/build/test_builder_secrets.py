@@ -59,8 +59,8 @@ def _build(tmp_path: Path, image_store: Path, text: str, secrets: dict[str, Path
     return build(request, sink=sink, progress=False), sink.events
 
 
-def _layer_tars(directory: Path) -> list[tuple[Path, bytes]]:
-    """Return every blob under `directory` that is a (gzip-compressed) tar, uncompressed."""
+def _layer_tars(directory: Path) -> list[tuple[Path, bytes, list[str]]]:
+    """Return every blob under `directory` that is a (gzip-compressed) tar: path, bytes uncompressed, names."""
     tars = []
     for path in directory.rglob("*"):
         if not path.is_file():
@@ -69,10 +69,11 @@ def _layer_tars(directory: Path) -> list[tuple[Path, bytes]]:
         if data[:2] == b"\x1f\x8b":
             data = gzip.decompress(data)
         try:
-            tarfile.open(fileobj=io.BytesIO(data)).getmembers()
+            with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+                names = archive.getnames()
         except tarfile.TarError:
             continue
-        tars.append((path, data))
+        tars.append((path, data, names))
     return tars
 
 
@@ -94,11 +95,11 @@ def test_secret_absent_from_layers(tmp_path: Path, image_store: Path) -> None:
            destination=f"oci:{destination}:latest")
 
     tars = _layer_tars(destination) + _layer_tars(tmp_path / "cache")
-    names = {member.name for _, data in tars for member in tarfile.open(fileobj=io.BytesIO(data))}
+    names = {name for _, _, layer_names in tars for name in layer_names}
     assert len(tars) >= 4  # base, two RUN layers with secrets, the last RUN
     assert {"used", "size", "after"} <= {name.lstrip("./") for name in names}
     assert not [name for name in names if "secrets" in name or name.lstrip("./").startswith("etc/app")]
-    for path, data in tars:
+    for path, data, _ in tars:
         assert FIRST_SECRET.encode() not in data, path
 
 
@@ -221,23 +222,23 @@ def test_secret_files_env_written_privately(monkeypatch: pytest.MonkeyPatch) -> 
 def test_secret_files_rejects_problems(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CACHELAB_TEST_UNSET", raising=False)
 
-    with pytest.raises(InvalidSecret, match="CACHELAB_TEST_UNSET is not set"):
-        with secret_files(["id=token,env=CACHELAB_TEST_UNSET"]):
-            pass
-    with pytest.raises(InvalidSecret, match="absent not found"):
-        with secret_files([f"id=token,src={tmp_path / 'absent'}"]):
-            pass
+    with pytest.raises(InvalidSecret, match="CACHELAB_TEST_UNSET is not set"), \
+            secret_files(["id=token,env=CACHELAB_TEST_UNSET"]):
+        pass
+    with pytest.raises(InvalidSecret, match="absent not found"), \
+            secret_files([f"id=token,src={tmp_path / 'absent'}"]):
+        pass
     (tmp_path / "t").write_text("x")
-    with pytest.raises(InvalidSecret, match="given twice"):
-        with secret_files([f"id=token,src={tmp_path / 't'}", f"id=token,src={tmp_path / 't'}"]):
-            pass
+    with pytest.raises(InvalidSecret, match="given twice"), \
+            secret_files([f"id=token,src={tmp_path / 't'}", f"id=token,src={tmp_path / 't'}"]):
+        pass
 
 
 def test_cli_build_env_secret(
     tmp_path: Path, image_store: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("CACHELAB_TEST_TOKEN", FIRST_SECRET)
-    text = f'FROM busybox\nRUN --mount=type=secret,id=token,required=true grep -q first-value /run/secrets/token\n'
+    text = "FROM busybox\nRUN --mount=type=secret,id=token,required=true grep -q first-value /run/secrets/token\n"
     dockerfile, context = _write(tmp_path, text)
 
     code = main([
