@@ -30,8 +30,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from cachelab.build.archive import archive_kind, extract_archive
 from cachelab.build.copyfiles import RecordOwner, TreeWriter
@@ -49,6 +48,9 @@ from cachelab.build.rootpath import relative_to_root, resolve_in_root
 from cachelab.build.users import resolve_chown
 from cachelab.dockerfile.model import Heredoc, Instruction
 from cachelab.keys.dockerignore import DockerIgnore
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = logging.getLogger(__name__)
 

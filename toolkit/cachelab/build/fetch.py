@@ -14,10 +14,12 @@ import os
 import posixpath
 import urllib.parse
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from cachelab.build.errors import ChecksumMismatch, CopyError
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +77,9 @@ def download(
 
     The file is removed again when the download fails or does not match.
     """
+    # Imported here so that builds without `ADD <url>` never load httpx.
+    import httpx
+
     algorithm, expected = _parse_checksum(checksum, line) if checksum else ("sha256", None)
     hasher = hashlib.new(algorithm)
     owned_client = client is None

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cachelab.build.errors import BuildError
-from cachelab.oci.busybox import DEFAULT_BUSYBOX, busybox_rootfs
 from cachelab.oci.image import (
     Image,
     ImageResolver,
@@ -29,7 +28,6 @@ from cachelab.oci.image import (
     ResolvedImage,
     resolve_manifest,
 )
-from cachelab.oci.importer import import_rootfs
 from cachelab.oci.layout import LayoutStore
 from cachelab.oci.reference import LayoutReference, parse_reference
 from cachelab.oci.transfer import TransferStats
@@ -119,6 +117,10 @@ class BuildImages:
         return None
 
     def _import_busybox(self, tag: str) -> None:
+        # Imported here because only the first build on a machine imports busybox.
+        from cachelab.oci.busybox import DEFAULT_BUSYBOX, busybox_rootfs
+        from cachelab.oci.importer import import_rootfs
+
         if not os.path.isfile(DEFAULT_BUSYBOX):
             logger.info("no %s to import busybox from; install Debian's busybox-static", DEFAULT_BUSYBOX)
             return

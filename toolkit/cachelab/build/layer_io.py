@@ -16,7 +16,6 @@ from pathlib import Path
 
 from cachelab.build.stage_image import ImageLayer
 from cachelab.events.spans import SpanClock
-from cachelab.oci.extract import extract_layer
 from cachelab.oci.transfer import TransferStats
 
 logger = logging.getLogger(__name__)
@@ -53,6 +52,8 @@ class LayerMover:
 
     def unpack(self, layer: ImageLayer, root: Path) -> ImageLayer:
         """Extract `layer` onto `root`, downloading it first if needed, and return it with its local file."""
+        from cachelab.oci.extract import extract_layer
+
         local = self.download(layer)
         assert local.path is not None
         with self.clock.span("unpack") as span, open(local.path, "rb") as blob:

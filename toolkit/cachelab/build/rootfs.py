@@ -24,9 +24,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Protocol, Self
+from typing import TYPE_CHECKING, BinaryIO, Protocol, Self
 
-from cachelab.oci.extract import ExtractStats, extract_layer
+if TYPE_CHECKING:
+    from cachelab.oci.extract import ExtractStats
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +128,8 @@ def _remove_tree(path: Path) -> None:
 
 def unpack_layers(root: str | os.PathLike[str], layers: Iterable[LayerSource]) -> list[ExtractStats]:
     """Extract `layers` in order into `root` with the OCI safe extraction."""
+    from cachelab.oci.extract import extract_layer
+
     results: list[ExtractStats] = []
     for layer in layers:
         with layer.open() as blob:

@@ -12,6 +12,10 @@ Layers follow kaniko: with `--cache` every executed instruction except
 MAINTAINER appends a layer, an empty one for metadata; without it only RUN,
 COPY, ADD and a WORKDIR other than `/` do, and the rest add an empty history
 entry.
+
+The execution modules (RUN sandbox, mounts, COPY, snapshots, layer writing) are
+imported where they are first used, so a build whose instructions all hit never
+loads them.
 """
 
 from __future__ import annotations
@@ -23,25 +27,17 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cachelab.build.config import ImageConfig
-from cachelab.build.copy import execute_copy
-from cachelab.build.copysources import SourceRoot
 from cachelab.build.errors import BuildError
 from cachelab.build.images import BuildImages
 from cachelab.build.layer_io import LayerMover
 from cachelab.build.metadata import METADATA_KINDS, apply_metadata
-from cachelab.build.mounts import MountSources, resolve_mounts, secret_values
 from cachelab.build.progress import Progress
 from cachelab.build.rootfs import BuildWorkspace
-from cachelab.build.run import execute_run, network_allowed
-from cachelab.build.sandbox import Sandbox
-from cachelab.build.snapshot import ChangeSet, Snapshot, Snapshotter, write_layer_tar
 from cachelab.build.stage_image import ImageLayer, StageImage, take_root
-from cachelab.build.stagefiles import save_stage_files
 from cachelab.build.timing import TimedCache
-from cachelab.build.users import UserIds, resolve_user
-from cachelab.build.workdir import make_workdir
 from cachelab.dockerfile.model import Instruction
 from cachelab.events.spans import OpenSpan, SpanClock
 from cachelab.keys.buildargs import StageEnv
@@ -49,10 +45,14 @@ from cachelab.keys.dockerignore import DockerIgnore
 from cachelab.keys.flags import KanikoOptions
 from cachelab.oci import mediatypes
 from cachelab.oci.image import RegistryImageSource
-from cachelab.oci.layers import write_layer
 from cachelab.plan.decisions import InstructionPlan, StagePlan
 from cachelab.plan.interfaces import CacheEntry
 from cachelab.plan.stages import PlanStage
+
+if TYPE_CHECKING:
+    from cachelab.build.copysources import SourceRoot
+    from cachelab.build.sandbox import Sandbox
+    from cachelab.build.snapshot import Snapshot, Snapshotter
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +88,8 @@ class BuildSession:
     @property
     def sandbox(self) -> Sandbox:
         if self._sandbox is None:
+            from cachelab.build.sandbox import Sandbox
+
             self._sandbox = Sandbox()
         return self._sandbox
 
@@ -99,6 +101,8 @@ class BuildSession:
     def secret_values(self) -> tuple[str, ...]:
         """The secrets' contents, masked in RUN output; read on first use."""
         if self._secret_values is None:
+            from cachelab.build.mounts import secret_values
+
             self._secret_values = secret_values(self.secrets.values())
         return self._secret_values
 
@@ -241,6 +245,8 @@ class StageRunner:
                 self._prepare_snapshot()
                 self._run(instruction)
             elif kind in ("COPY", "ADD"):
+                from cachelab.build.copy import execute_copy
+
                 self._prepare_snapshot()
                 result = execute_copy(
                     instruction, stage_root=str(self._root()), source=self._copy_source(planned),
@@ -281,6 +287,10 @@ class StageRunner:
         return self.image.root
 
     def _run(self, instruction: Instruction) -> None:
+        from cachelab.build.mounts import MountSources, resolve_mounts
+        from cachelab.build.run import execute_run, network_allowed
+        from cachelab.build.users import UserIds, resolve_user
+
         session = self.session
         config = self.image.config.config
         root = str(self._root())
@@ -312,6 +322,9 @@ class StageRunner:
         return roots
 
     def _make_workdir(self) -> tuple[str, ...]:
+        from cachelab.build.users import UserIds, resolve_user
+        from cachelab.build.workdir import make_workdir
+
         self._prepare_snapshot()
         config = self.image.config.config
         root = str(self._root())
@@ -324,6 +337,8 @@ class StageRunner:
         return (config.working_dir, *created)
 
     def _copy_source(self, planned: InstructionPlan) -> SourceRoot:
+        from cachelab.build.copysources import SourceRoot
+
         session = self.session
         if planned.source_stage is not None:
             deps = session.workspace.deps_dir(planned.source_stage)
@@ -346,12 +361,17 @@ class StageRunner:
             # The plan extracts every hit that a later command needs, so this only guards that rule.
             self._extract_pending()
         if self.snapshotter is None:
+            from cachelab.build.snapshot import Snapshotter
+
             self.snapshotter = Snapshotter(str(root))
         elif self.snapshot_stale:
             self.snapshotter.reset()
         self.snapshot_stale = False
 
     def _snapshot(self, instruction: Instruction, touched: tuple[str, ...] | None) -> ImageLayer:
+        from cachelab.build.snapshot import ChangeSet, write_layer_tar
+        from cachelab.oci.layers import write_layer
+
         session = self.session
         tar_path = session.workspace.temp_dir / f"snapshot-{self.plan.index}-{instruction.start_line}.tar"
         with session.clock.span("snapshot") as span:
@@ -412,6 +432,8 @@ class StageRunner:
             raise BuildError(f"stage {self.plan.index} must save files for a later COPY --from but has no root")
         if not self.image.root_complete:
             self._extract_pending()
+        from cachelab.build.stagefiles import save_stage_files
+
         dest = self.session.workspace.deps_dir(self.plan.index)
         # NOTE: paths with variables are expanded with this stage's environment at its end.
         paths = [self.env.expand(path) if "$" in path else path for path in self.plan.save_files]

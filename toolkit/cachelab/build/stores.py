@@ -15,8 +15,7 @@ from pathlib import Path
 from cachelab.cachedir import cache_home
 from cachelab.keys.flags import KanikoOptions
 from cachelab.oci.cache import open_layer_cache
-from cachelab.oci.reference import parse_registry_reference
-from cachelab.oci.registry import RegistryClient, is_loopback
+from cachelab.oci.reference import is_loopback, parse_registry_reference
 from cachelab.oci.transfer import TransferStats
 from cachelab.plan.interfaces import LayerCache
 
@@ -60,6 +59,9 @@ def open_cache(
     if location.startswith(("oci:", "/", "./", "../")):
         logger.debug("layer cache: %s", location)
         return open_layer_cache(location)  # type: ignore[return-value]
+    # The registry client imports httpx, which a layout-store cache does not need.
+    from cachelab.oci.registry import RegistryClient
+
     reference = parse_registry_reference(location)
     registry = reference.registry
     client = RegistryClient(registry, insecure=registry in insecure or is_loopback(registry), stats=stats)

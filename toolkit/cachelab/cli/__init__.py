@@ -38,7 +38,8 @@ SUBCOMMANDS: tuple[str, ...] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Build the parser with every subcommand, or with the subcommand `only` alone."""
     parser = argparse.ArgumentParser(
         prog="cachelab",
         description="Measure, explain and teach container-build cache behaviour.",
@@ -50,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
+        if only is not None and name != only:
+            continue
         module = importlib.import_module(f"cachelab.cli.{name.replace('-', '_')}")
         module.register(subparsers)
     return parser
@@ -57,8 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with `argv` and return the exit code; never exits."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    # Importing every subcommand module costs more than a warm build, so a
+    # command line naming a subcommand loads only that one.
+    parser = build_parser(only=_subcommand_of(arguments))
+    args = parser.parse_args(arguments)
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
@@ -70,6 +76,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     with error_boundary() as outcome:
         outcome.code = handler(args)
     return outcome.code
+
+
+def _subcommand_of(arguments: Sequence[str]) -> str | None:
+    """Return the subcommand that `arguments` names, or None when the first word is another option or unknown."""
+    for word in arguments:
+        if word in ("-v", "-vv", "-vvv", "--verbose"):
+            continue
+        return word if word in SUBCOMMANDS else None
+    return None
 
 
 def entrypoint() -> None:

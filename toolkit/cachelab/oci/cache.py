@@ -31,15 +31,18 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from cachelab.oci import mediatypes
 from cachelab.oci.errors import LayoutError, ManifestNotFound, OCIError
 from cachelab.oci.image import Blob, LayoutImageSource, RegistryImageSource
 from cachelab.oci.layout import LayoutStore
 from cachelab.oci.manifest import build_config, build_manifest, parse_rfc3339, rfc3339
-from cachelab.oci.reference import parse_registry_reference
-from cachelab.oci.registry import RegistryClient, is_loopback
+from cachelab.oci.reference import is_loopback, parse_registry_reference
+
+if TYPE_CHECKING:
+    # Imported when a registry cache is opened, because it imports httpx.
+    from cachelab.oci.registry import RegistryClient
 
 logger = logging.getLogger(__name__)
 
@@ -246,6 +249,8 @@ def open_layer_cache(location: str, *, client: RegistryClient | None = None) -> 
         return LayoutLayerCache(location)
     reference = parse_registry_reference(location)
     if client is None:
+        from cachelab.oci.registry import RegistryClient
+
         client = RegistryClient(reference.registry, insecure=is_loopback(reference.registry))
     return RegistryLayerCache(client, reference.repository)
 

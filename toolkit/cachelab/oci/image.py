@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from cachelab.oci import mediatypes
 from cachelab.oci._files import VerifyingReader, sha256_digest
@@ -23,15 +23,19 @@ from cachelab.oci.compression import open_decompressed
 from cachelab.oci.errors import LayoutError, ManifestNotFound, OCIError
 from cachelab.oci.layers import LayerFile
 from cachelab.oci.layout import LayoutStore
-from cachelab.oci.manifest import Descriptor, Platform, platforms_of, select_platform
+from cachelab.oci.manifest import Descriptor, Platform, RawManifest, platforms_of, select_platform
 from cachelab.oci.reference import (
     LayoutReference,
     Reference,
+    is_loopback,
     parse_reference,
     parse_registry_reference,
 )
-from cachelab.oci.registry import RawManifest, RegistryClient, is_loopback
 from cachelab.oci.transfer import TransferStats
+
+if TYPE_CHECKING:
+    # The registry client imports httpx, which builds with only layout stores never need.
+    from cachelab.oci.registry import RegistryClient
 
 logger = logging.getLogger(__name__)
 
@@ -316,6 +320,8 @@ class ImageResolver:
             if self._factory is not None:
                 self._clients[registry] = self._factory(registry)
             else:
+                from cachelab.oci.registry import RegistryClient
+
                 self._clients[registry] = RegistryClient(
                     registry, insecure=registry in self._insecure or is_loopback(registry), stats=self.stats
                 )

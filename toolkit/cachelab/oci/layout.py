@@ -18,13 +18,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
-
-import filelock
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from cachelab.oci import mediatypes
 from cachelab.oci._files import atomic_write, read_chunks, sha256_digest, sha256_file
 from cachelab.oci.errors import DigestMismatch, LayoutError
+
+if TYPE_CHECKING:
+    import filelock
 
 logger = logging.getLogger(__name__)
 
@@ -51,10 +52,19 @@ class LayoutStore:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self._lock = filelock.FileLock(str(self.path / "index.json.lock"))
+        self._index_lock: filelock.FileLock | None = None
 
     def __repr__(self) -> str:
         return f"LayoutStore({str(self.path)!r})"
+
+    @property
+    def _lock(self) -> filelock.FileLock:
+        """The lock on index.json, made on first use because only writes and gc take it."""
+        if self._index_lock is None:
+            import filelock
+
+            self._index_lock = filelock.FileLock(str(self.path / "index.json.lock"))
+        return self._index_lock
 
     # -- setup ---------------------------------------------------------------
 

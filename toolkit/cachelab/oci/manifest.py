@@ -46,6 +46,15 @@ class Descriptor:
 
 
 @dataclass(frozen=True, slots=True)
+class RawManifest:
+    """Manifest or index bytes as a registry or layout store returned them, with media type and digest."""
+
+    data: bytes
+    media_type: str
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
 class Platform:
     """An OCI platform: os, architecture and optional variant."""
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from cachelab.oci.errors import InvalidReference
 
@@ -155,3 +156,16 @@ def _split_registry(name: str) -> tuple[str, str]:
     if registry == DEFAULT_REGISTRY and "/" not in repository:
         repository = f"library/{repository}"
     return registry, repository
+
+
+def is_loopback(registry: str) -> bool:
+    """Return whether a host[:port] is on the loopback interface."""
+    import ipaddress  # imported here because only registry access calls this
+
+    host = urlsplit(f"//{registry}").hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import email.utils
 import io
-import ipaddress
 import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import BinaryIO
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -39,7 +37,10 @@ from cachelab.oci.errors import (
     Unauthorized,
     parse_error_codes,
 )
-from cachelab.oci.reference import Reference
+
+# RawManifest and is_loopback are defined in modules without httpx and stay importable from here.
+from cachelab.oci.manifest import RawManifest
+from cachelab.oci.reference import Reference, is_loopback
 from cachelab.oci.transfer import TransferStats
 
 logger = logging.getLogger(__name__)
@@ -57,26 +58,6 @@ BLOB_READ_BUFFER = 1 << 20
 # Query parameters whose values may appear in logs and errors; others are redacted.
 _PUBLIC_QUERY = frozenset({"digest", "mount", "from", "n", "last", "service", "scope"})
 _NOT_SET = object()
-
-
-@dataclass(frozen=True, slots=True)
-class RawManifest:
-    """Manifest or index bytes as the registry sent them, with media type and digest."""
-
-    data: bytes
-    media_type: str
-    digest: str
-
-
-def is_loopback(registry: str) -> bool:
-    """Return whether a host[:port] is on the loopback interface."""
-    host = urlsplit(f"//{registry}").hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def redact_url(url: str | httpx.URL) -> str:

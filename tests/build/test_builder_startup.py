@@ -1,0 +1,91 @@
+"""What a warm `cachelab build` process loads: nothing that only cold work needs.
+
+A warm lookahead build whose instructions all hit runs no RUN, COPY or
+snapshot and speaks to no registry, so the modules of that work stay unloaded
+and the process spends its time on the build rather than on imports.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from cachelab.cli import SUBCOMMANDS, _subcommand_of, build_parser, main
+from tests.fixtures.builder import EXAMPLES
+from tests.fixtures.paths import REPO_ROOT
+
+# Modules a warm build from layout stores must not import.
+COLD_ONLY_MODULES = (
+    "httpx",
+    "filelock",
+    "cachelab.oci.registry",
+    "cachelab.oci.extract",
+    "cachelab.oci.importer",
+    "cachelab.build.sandbox",
+    "cachelab.build.run",
+    "cachelab.build.mounts",
+    "cachelab.build.copy",
+    "cachelab.build.fetch",
+    "cachelab.build.snapshot",
+    "cachelab.build.stagefiles",
+    "cachelab.cli.study",
+    "cachelab.cli.corpus",
+)
+
+_WARM_BUILD = """
+import json, sys
+from cachelab.cli import main
+code = main(sys.argv[1:])
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+def test_warm_build_skips_cold_modules(image_store: Path, tmp_path: Path) -> None:
+    arguments = [
+        "build", str(EXAMPLES / "two-stage"), "--quiet", "--strategy", "lookahead",
+        "--image-store", str(image_store), "--cache-repo", str(tmp_path / "cache"),
+    ]
+    assert main(arguments) == 0
+
+    completed = subprocess.run(
+        [sys.executable, "-c", _WARM_BUILD, *arguments],
+        capture_output=True, text=True, check=True, cwd=REPO_ROOT,
+    )
+    report = json.loads(completed.stdout.strip().splitlines()[-1])
+
+    assert report["code"] == 0
+    loaded = set(report["modules"])
+    assert "cachelab.build.builder" in loaded
+    assert [name for name in COLD_ONLY_MODULES if name in loaded] == []
+
+
+def test_parser_for_one_subcommand() -> None:
+    parser = build_parser(only="build")
+
+    args = parser.parse_args(["build", "FILE", "--strategy", "per-stage"])
+
+    assert args.command == "build"
+    assert args.strategy == "per-stage"
+    subparsers = parser._subparsers._group_actions[0]  # type: ignore[union-attr]
+    assert list(subparsers.choices) == ["build"]
+
+
+def test_parser_for_all_subcommands() -> None:
+    subparsers = build_parser()._subparsers._group_actions[0]  # type: ignore[union-attr]
+
+    assert list(subparsers.choices) == list(SUBCOMMANDS)
+
+
+def test_subcommand_found_after_verbose() -> None:
+    assert _subcommand_of(["-v", "build", "FILE"]) == "build"
+    assert _subcommand_of(["-vv", "compare", "DIR"]) == "compare"
+    assert _subcommand_of(["build"]) == "build"
+
+
+def test_subcommand_none_for_options_or_typos() -> None:
+    assert _subcommand_of([]) is None
+    assert _subcommand_of(["--help"]) is None
+    assert _subcommand_of(["--version"]) is None
+    assert _subcommand_of(["buld", "FILE"]) is None
