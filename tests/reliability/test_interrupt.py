@@ -12,6 +12,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,10 +31,9 @@ pytestmark = pytest.mark.sandbox
 SEED = 20261204
 DEFAULT_TRIALS = 5
 SLOW_TRIALS = 60
-# A cold build of DOCKERFILE took about 2.5 s, busybox import included (measured
-# once on a 2-core build machine). Kills are spread over a slightly longer window,
-# so some land after the build ended.
-KILL_WINDOW = (0.0, 3.0)
+# Each kill comes after a seeded random fraction of the time an uninterrupted
+# build of a new seed took. That time is measured again every CALIBRATE_EVERY trials.
+CALIBRATE_EVERY = 10
 SLEEPER = "cachelab-interrupt-sleeper"
 
 DOCKERFILE = f"""\
@@ -127,11 +127,20 @@ def store_check(path: Path) -> int:
     return cachelab_main(["store", "check", str(path)])
 
 
-def run_trial(workspace: Workspace, rng: random.Random, tally: Tally) -> None:
+def calibrate(workspace: Workspace, label: str) -> float:
+    """Return the seconds an uninterrupted `cachelab build` of a new seed takes."""
+    (workspace.context / "seed.txt").write_text(f"calibration {label}\n")
+    environment = {**os.environ, "TMPDIR": str(workspace.scratch)}
+    started = time.monotonic()
+    subprocess.run(workspace.command("per-stage"), env=environment, check=True, stdout=subprocess.DEVNULL)
+    return time.monotonic() - started
+
+
+def run_trial(workspace: Workspace, rng: random.Random, tally: Tally, build_time: float) -> None:
     strategy = rng.choice(["per-stage", "lookahead"])
     # Eight seed values: most trials build something new, and some reuse older entries.
     (workspace.context / "seed.txt").write_text(f"seed {rng.randrange(8)}\n")
-    delay = rng.uniform(*KILL_WINDOW)
+    delay = rng.random() * build_time
 
     environment = {**os.environ, "TMPDIR": str(workspace.scratch)}
     process = subprocess.Popen(workspace.command(strategy), env=environment,
@@ -182,8 +191,11 @@ def run_trials(root: Path, count: int, seed: int, *, kaniko_layout: bool = False
     workspace.prepare()
     rng = random.Random(seed)
     tally = Tally()
-    for _ in range(count):
-        run_trial(workspace, rng, tally)
+    build_time = 0.0
+    for trial in range(count):
+        if trial % CALIBRATE_EVERY == 0:
+            build_time = calibrate(workspace, str(trial))
+        run_trial(workspace, rng, tally, build_time)
     TALLY["build kill trials"] += tally.trials
     TALLY["build kill trials: killed while running"] += tally.killed_running
     TALLY["build kill trials: complete entries reused"] += tally.complete_entries_reused
