@@ -9,7 +9,6 @@ runs anything (see `StageImage.materialize` callers in `stage_runner`).
 from __future__ import annotations
 
 import logging
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +73,8 @@ def take_root(parent: StageImage, dest: Path, *, move: bool) -> int:
         held = parent.extracted
         parent.extracted = 0
         return held
+    import subprocess  # imported here because copying a root is rare
+
     # `cp -a` keeps owners, modes, times, links and special files, which
     # shutil.copytree does not all keep.
     subprocess.run(["cp", "-a", "--", str(parent.root), str(dest)], check=True)

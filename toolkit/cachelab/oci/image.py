@@ -19,9 +19,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from cachelab.oci import mediatypes
 from cachelab.oci._files import VerifyingReader, sha256_digest
-from cachelab.oci.compression import open_decompressed
 from cachelab.oci.errors import LayoutError, ManifestNotFound, OCIError
-from cachelab.oci.layers import LayerFile
 from cachelab.oci.layout import LayoutStore
 from cachelab.oci.manifest import Descriptor, Platform, RawManifest, platforms_of, select_platform
 from cachelab.oci.reference import (
@@ -33,8 +31,10 @@ from cachelab.oci.reference import (
 )
 from cachelab.oci.transfer import TransferStats
 
+# Imported where used: the registry client imports httpx, which builds from
+# layout stores never need, and layers bring tarfile and the codecs.
 if TYPE_CHECKING:
-    # The registry client imports httpx, which builds with only layout stores never need.
+    from cachelab.oci.layers import LayerFile
     from cachelab.oci.registry import RegistryClient
 
 logger = logging.getLogger(__name__)
@@ -87,6 +87,8 @@ class Layer:
 
     def open_uncompressed(self) -> BinaryIO:
         """Open the layer's tar stream, decompressed by the blob's magic bytes."""
+        from cachelab.oci.compression import open_decompressed  # loads the zstd and ISA-L codecs
+
         return open_decompressed(self.opener())
 
 
