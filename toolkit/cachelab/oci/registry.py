@@ -439,7 +439,18 @@ class RegistryClient:
         scope = _scope(repository, "pull,push")
 
         if size > self.chunk_size:
-            location = self._patch_chunks(location, opener, size, reference, scope)
+            try:
+                location = self._patch_chunks(location, opener, size, reference, scope)
+            except RegistryError as error:
+                # When a PATCH response is lost, the session is ahead of the client
+                # and the retried PATCH fails (404 BLOB_UPLOAD_INVALID, or 416).
+                # One new session sends the blob again from its start.
+                if error.status not in (404, 416):
+                    raise
+                logger.warning("blob PATCH %s failed, restarting the upload: %s", reference, error)
+                response = self._start_upload(repository, digest, None)
+                location = str(response.url.join(response.headers["Location"]))
+                location = self._patch_chunks(location, opener, size, reference, scope)
             body: Callable[[], bytes | Iterable[bytes]] | None = None
             sent = 0
         else:
