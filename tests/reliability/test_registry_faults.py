@@ -181,6 +181,20 @@ def test_push_lost_put_response(fault_proxy: FaultProxy, busybox_image: BusyboxI
     assert fault_proxy.injected["reset"] == 1
 
 
+def test_chunked_push_lost_patch_response(fault_proxy: FaultProxy, busybox_image: BusyboxImage) -> None:
+    # The busybox layer (about 1 MB) goes up in 256 KiB PATCH chunks. The registry
+    # stores the second chunk, but its response is lost.
+    fault_proxy.add(Fault("reset", method="PATCH", path="/blobs/uploads/", skip=1))
+    resolver = ImageResolver(client_factory=lambda host: RegistryClient(host, anonymous=True, chunk_size=256 << 10))
+    destination = pushed_reference(fault_proxy)
+
+    result = copy_image(busybox_image.layout_ref, destination, resolver=resolver)
+    resolver.close()
+
+    assert result.manifest_digest == busybox_image.manifest_digest
+    assert fault_proxy.injected["reset"] == 1
+
+
 def test_push_corrupted_body_rejected(fault_proxy: FaultProxy, busybox_image: BusyboxImage) -> None:
     fault_proxy.add(Fault("corrupt", times=None, method="PUT", path="/blobs/uploads/"))
     destination = pushed_reference(fault_proxy)
