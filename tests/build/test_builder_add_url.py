@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from cachelab.build.builder import build
 from cachelab.build.errors import ChecksumMismatch, CopyError
-from cachelab.build.request import BuildRequest, BuildResult
-from cachelab.events import Event, ListSink, StageRecorded
+from cachelab.build.request import BuildResult
+from cachelab.events import Event, StageRecorded
 from cachelab.plan.decisions import RISK_ADD_REMOTE_UNCHECKSUMMED
+from tests.fixtures.builder import build_text
 
 FIRST_CONTENT = b"first version of the remote file\n"
 SECOND_CONTENT = b"second version, served after an upstream change\n"
@@ -69,21 +69,6 @@ def file_server() -> Iterator[FileServer]:
         server.httpd.server_close()
 
 
-def _build(
-    tmp_path: Path, image_store: Path, text: str, strategy: str = "per-stage", **options: object,
-) -> tuple[BuildResult, list[Event]]:
-    dockerfile = tmp_path / "Dockerfile"
-    dockerfile.write_text(text)
-    context = tmp_path / "context"
-    context.mkdir(exist_ok=True)
-    sink = ListSink()
-    request = BuildRequest(
-        dockerfile, context, strategy=strategy, cache=str(tmp_path / "cache"), image_store=str(image_store),
-        **options,  # type: ignore[arg-type]
-    )
-    return build(request, sink=sink, progress=False), sink.events
-
-
 def _file_in_layers(layout: Path, result: BuildResult, name: str) -> tuple[bytes, int]:
     """Return the content and mode of `name` in the last layer of `result` that contains it."""
     found: tuple[bytes, int] | None = None
@@ -109,7 +94,7 @@ def test_add_url_with_good_checksum(tmp_path: Path, image_store: Path, file_serv
     url = file_server.url("/files/hello.txt")
     text = f"FROM busybox\nADD --checksum=sha256:{digest} {url} /data/\nRUN grep -q 'first version' /data/hello.txt\n"
 
-    result, events = _build(tmp_path, image_store, text, destination=f"oci:{tmp_path / 'out'}:latest")
+    result, events = build_text(tmp_path, image_store, text, destination=f"oci:{tmp_path / 'out'}:latest")
 
     content, mode = _file_in_layers(tmp_path / "out", result, "data/hello.txt")
     assert content == FIRST_CONTENT
@@ -126,7 +111,7 @@ def test_add_url_with_bad_checksum(tmp_path: Path, image_store: Path, file_serve
     text = f"FROM busybox\nADD --checksum=sha256:{expected} {url} /data/hello.txt\n"
 
     with pytest.raises(ChecksumMismatch) as failure:
-        _build(tmp_path, image_store, text)
+        build_text(tmp_path, image_store, text)
 
     message = str(failure.value)
     assert message.startswith("line 2: ")
@@ -140,7 +125,7 @@ def test_add_url_not_found(tmp_path: Path, image_store: Path, file_server: FileS
     url = file_server.url("/files/missing.txt")
 
     with pytest.raises(CopyError, match=rf"line 2: ADD {url} failed: HTTP 404"):
-        _build(tmp_path, image_store, f"FROM busybox\nADD {url} /data/\n")
+        build_text(tmp_path, image_store, f"FROM busybox\nADD {url} /data/\n")
 
 
 def test_add_url_key_ignores_content(tmp_path: Path, image_store: Path, file_server: FileServer) -> None:
@@ -149,9 +134,9 @@ def test_add_url_key_ignores_content(tmp_path: Path, image_store: Path, file_ser
     text = f"FROM busybox\nADD {url} /data/\nRUN cat /data/hello.txt > /copy.txt\n"
     destination = f"oci:{tmp_path / 'out'}:latest"
 
-    cold, cold_events = _build(tmp_path, image_store, text, destination=destination)
+    cold, cold_events = build_text(tmp_path, image_store, text, destination=destination)
     file_server.files["/files/hello.txt"] = SECOND_CONTENT
-    warm, warm_events = _build(tmp_path, image_store, text, destination=destination)
+    warm, warm_events = build_text(tmp_path, image_store, text, destination=destination)
 
     assert [item.key for item in cold.stages[0].instructions] == [item.key for item in warm.stages[0].instructions]
     assert [item.decision for item in cold.stages[0].instructions] == ["miss", "not-probed"]
@@ -170,9 +155,9 @@ def test_add_url_no_cache_fetches_again(tmp_path: Path, image_store: Path, file_
     text = f"FROM busybox\nADD {url} /data/\n"
     destination = f"oci:{tmp_path / 'out'}:latest"
 
-    _build(tmp_path, image_store, text, strategy="no-cache")
+    build_text(tmp_path, image_store, text, strategy="no-cache")
     file_server.files["/files/hello.txt"] = SECOND_CONTENT
-    result, _ = _build(tmp_path, image_store, text, strategy="no-cache", destination=destination)
+    result, _ = build_text(tmp_path, image_store, text, strategy="no-cache", destination=destination)
 
     assert file_server.requests == ["/files/hello.txt", "/files/hello.txt"]
     assert _file_in_layers(tmp_path / "out", result, "data/hello.txt")[0] == SECOND_CONTENT

@@ -23,6 +23,7 @@ from cachelab.build.sandbox import REDACTED
 from cachelab.cli import main
 from cachelab.cli._secrets import InvalidSecret, SecretSource, parse_secret, secret_files
 from cachelab.events import BuildFinished, ListSink
+from tests.fixtures.builder import build_text
 
 USES_SECRET = """\
 FROM busybox
@@ -50,13 +51,7 @@ def _secret_file(tmp_path: Path, name: str, value: str) -> Path:
 
 
 def _build(tmp_path: Path, image_store: Path, text: str, secrets: dict[str, Path], **options: object) -> tuple:
-    dockerfile, context = _write(tmp_path, text)
-    sink = ListSink()
-    request = BuildRequest(
-        dockerfile, context, strategy="per-stage", cache=str(tmp_path / "cache"), image_store=str(image_store),
-        secrets=secrets, **options,  # type: ignore[arg-type]
-    )
-    return build(request, sink=sink, progress=False), sink.events
+    return build_text(tmp_path, image_store, text, secrets=secrets, **options)
 
 
 def _layer_tars(directory: Path) -> list[tuple[Path, bytes, list[str]]]:

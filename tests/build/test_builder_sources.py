@@ -11,11 +11,12 @@ import pytest
 
 from cachelab.build.builder import build
 from cachelab.build.progress import Progress, progress_wanted
-from cachelab.build.request import BuildRequest, BuildResult
-from cachelab.events import Event, ListSink, SpanRecorded
+from cachelab.build.request import BuildRequest
+from cachelab.events import SpanRecorded
 from cachelab.keys.flags import profile
 from cachelab.oci.extract import extract_layer
 from cachelab.oci.image import ImageResolver
+from tests.fixtures.builder import build_text
 from tests.fixtures.images import BusyboxImage
 
 COPY_FROM_IMAGE = """\
@@ -33,17 +34,7 @@ CMD ["cat", "greeting.txt"]
 """
 
 
-def _build(tmp_path: Path, image_store: Path, text: str, strategy: str, **options: object) -> tuple[BuildResult, list[Event]]:
-    dockerfile = tmp_path / "Dockerfile"
-    dockerfile.write_text(text)
-    context = tmp_path / "context"
-    context.mkdir(exist_ok=True)
-    sink = ListSink()
-    request = BuildRequest(
-        dockerfile, context, strategy=strategy, cache=str(tmp_path / "cache"), image_store=str(image_store),
-        **options,  # type: ignore[arg-type]
-    )
-    return build(request, sink=sink, progress=False), sink.events
+_build = build_text
 
 
 def test_copy_from_external_image(tmp_path: Path, image_store: Path) -> None:
