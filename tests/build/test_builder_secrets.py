@@ -268,3 +268,10 @@ def test_cli_compare_passes_secret(
 
     assert code == 0, capsys.readouterr().err
     assert (tmp_path / "out" / "builds.parquet").is_file()
+
+
+def test_cli_compare_mode_rejects_secret(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["compare", str(tmp_path), "--mode", "model", "--secret", f"id=token,src={tmp_path / 't'}"])
+
+    assert code == 1
+    assert "--secret applies to one Dockerfile, not to a corpus study" in capsys.readouterr().err

@@ -66,11 +66,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    from cachelab.study.errors import StudyError
+
     if args.mode is not None:
         from cachelab.cli.study import run_study
 
+        if args.secret:
+            raise StudyError("--secret applies to one Dockerfile, not to a corpus study (--mode)",
+                             hint="Leave out --secret, or compare one Dockerfile without --mode.")
         return run_study(args)
-    from cachelab.study.errors import StudyError
     from cachelab.study.workspace import resolve_input
 
     build_args = {}
