@@ -229,12 +229,15 @@ def test_secret_files_rejects_problems(tmp_path: Path, monkeypatch: pytest.Monke
         pass
 
 
+# Fails unless the secret `token` holds FIRST_SECRET.
+NEEDS_FIRST_SECRET = "FROM busybox\nRUN --mount=type=secret,id=token,required=true grep -q first-value /run/secrets/token\n"
+
+
 def test_cli_build_env_secret(
     tmp_path: Path, image_store: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("CACHELAB_TEST_TOKEN", FIRST_SECRET)
-    text = "FROM busybox\nRUN --mount=type=secret,id=token,required=true grep -q first-value /run/secrets/token\n"
-    dockerfile, context = _write(tmp_path, text)
+    dockerfile, context = _write(tmp_path, NEEDS_FIRST_SECRET)
 
     code = main([
         "build", str(dockerfile), "--context", str(context), "--quiet", "--image-store", str(image_store),
@@ -258,8 +261,7 @@ def test_cli_compare_passes_secret(
     tmp_path: Path, image_store: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("CACHELAB_TEST_TOKEN", FIRST_SECRET)
-    text = "FROM busybox\nRUN --mount=type=secret,id=token,required=true grep -q first-value /run/secrets/token\n"
-    dockerfile, context = _write(tmp_path, text)
+    dockerfile, context = _write(tmp_path, NEEDS_FIRST_SECRET)
 
     code = main([
         "compare", str(dockerfile), "--context", str(context), "--quiet", "--image-store", str(image_store),
