@@ -171,6 +171,8 @@ def _secret(
             )
         logger.info("secret %r not given; RUN continues without it", secret_id)
         return None
+    # NOTE: the uid, gid and mode options are ignored: the file keeps its host owner
+    # and mode, so a non-root USER reads it only when the host file allows that.
     return SandboxMount("bind", _absolute(target or f"/run/secrets/{secret_id}", where), source)
 
 
