@@ -16,6 +16,10 @@ import os
 import socket
 import sys
 
+# os.execvpe imports `warnings` when it searches PATH; after the chroot the
+# interpreter's library is gone, so the module must be loaded before it.
+import warnings  # noqa: F401
+
 MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
