@@ -82,3 +82,15 @@ def test_ingest_command_invalid_input(tmp_path: Path, capsys: pytest.CaptureFixt
 
     assert code == 1
     assert "not a kaniko BENCHMARK_FILE" in capsys.readouterr().err
+
+
+def test_ingest_buildkit_binary_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    parquet = tmp_path / "builds.parquet"
+    parquet.write_bytes(b"PAR1\x15\x04\x15\xc8\xff\xfe\x00\x00PAR1")
+
+    code = main(["ingest", "buildkit", str(parquet), "--out", str(tmp_path / "out")])
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"cachelab: error: {parquet}:1: not UTF-8 text" in err
+    assert "cachelab: hint: Pass the output of a build run with --progress=rawjson." in err

@@ -21,11 +21,11 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from cachelab.events import (
     BuildFinished,
@@ -104,6 +104,19 @@ def read_progress(lines: Iterable[str], *, source: str) -> list[Vertex]:
     return sorted(vertexes.values(), key=lambda v: v.order)
 
 
+def _decoded_lines(stream: BinaryIO, digest: hashlib._Hash, *, source: str) -> Iterator[str]:
+    """Yield the UTF-8 lines of `stream` one at a time, feeding every byte to `digest`."""
+    for number, raw in enumerate(stream, start=1):
+        digest.update(raw)
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise IngestError(
+                f"{source}:{number}: not UTF-8 text, so not BuildKit progress output",
+                hint="Pass the output of a build run with --progress=rawjson.",
+            ) from None
+
+
 def _field(raw: dict[str, Any], name: str) -> Any:
     if name in raw:
         return raw[name]
@@ -146,9 +159,10 @@ def ingest_buildkit_progress(
     names: dict[tuple[str, str], str] = {}
     for path in paths:
         path = Path(path)
-        data = path.read_bytes()
-        build_id = "buildkit-" + hashlib.sha256(data).hexdigest()[:16]
-        vertexes = read_progress(data.decode("utf-8").splitlines(), source=str(path))
+        digest = hashlib.sha256()
+        with path.open("rb") as stream:
+            vertexes = read_progress(_decoded_lines(stream, digest, source=str(path)), source=str(path))
+        build_id = "buildkit-" + digest.hexdigest()[:16]
         if not vertexes:
             raise IngestError(f"{path}: no vertexes in the progress output", hint="Pass --progress=rawjson output.")
         build_events, build_names = events_from_vertexes(vertexes, build_id=build_id, run_id=run_id,
