@@ -143,6 +143,19 @@ def test_unknown_profile_reports_error(context: Path, capsys: pytest.CaptureFixt
     assert "unknown profile 'fast'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["plan", "keys", "build"])
+def test_invalid_platform_reports_error(
+    command: str, context: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main([command, str(CASE / "Dockerfile"), "--context", str(context), "--platform", "foo"])
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "cachelab: error: invalid platform 'foo'" in err
+    assert "cachelab: hint: Write the platform as os/arch[/variant], such as linux/arm64." in err
+    assert "Traceback" not in err
+
+
 def test_plan_against_layout_cache_eliminates(
     context: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, secrets: dict[str, Path]) -> int:
     from cachelab.build.request import BuildRequest
-    from cachelab.cli.plan import parse_build_args, parse_targets
+    from cachelab.cli.plan import check_platform, parse_build_args, parse_targets
 
     dockerfile, context = resolve_inputs(args.dockerfile, args.context)
     request = BuildRequest(
@@ -102,7 +102,7 @@ def _run(args: argparse.Namespace, secrets: dict[str, Path]) -> int:
         cache=args.cache_repo,
         destination=args.destination,
         image_store=args.image_store,
-        platform=args.platform,
+        platform=check_platform(args.platform),
         insecure_registries=tuple(args.insecure_registry),
         secrets=secrets,
     )

@@ -9,6 +9,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from cachelab.errors import CachelabError
+
 if TYPE_CHECKING:
     from cachelab.keys.flags import KanikoOptions
     from cachelab.plan.decisions import StagePlan
@@ -79,6 +81,19 @@ def parse_build_args(values: Sequence[str]) -> dict[str, str]:
     return parsed
 
 
+def check_platform(value: str | None) -> str | None:
+    """Return a `--platform` value unchanged, or raise CachelabError when it is not os/arch[/variant]."""
+    if value is None:
+        return None
+    from cachelab.dockerfile.args import Platform
+
+    try:
+        Platform.parse(value)
+    except ValueError as exc:
+        raise CachelabError(str(exc), hint="Write the platform as os/arch[/variant], such as linux/arm64.") from None
+    return value
+
+
 def parse_targets(values: Sequence[str]) -> list[str]:
     """Split repeated and comma-separated `--target` values, keeping their order."""
     return [target for value in values for target in value.split(",") if target]
@@ -145,7 +160,7 @@ def make_planner(args: argparse.Namespace, cache: LayerCache | None) -> Planner:
         images=images,
         build_args=parse_build_args(args.build_arg),
         targets=parse_targets(args.target),
-        platform=args.platform,
+        platform=check_platform(args.platform),
         dockerfile_path=args.dockerfile,
         cache_repo=None if getattr(args, "cache", "mem") in ("mem", None) else args.cache,
     )
