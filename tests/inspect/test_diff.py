@@ -10,7 +10,7 @@ from cachelab.cli import main
 from cachelab.oci.diff import diff_images
 from cachelab.oci.image import ImageResolver
 from tests.fixtures.builder import ExampleBuilder
-from tests.inspect.synthetic import entry, write_image
+from tests.inspect.synthetic import entry, gzip_fixed, write_image
 
 BASE = [entry("bin", "dir", mode=0o755), entry("bin/tool", data=b"tool", mode=0o755)]
 
@@ -121,3 +121,15 @@ def test_diff_cli_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert json_code == 0
     assert document["shared_layers"] == 1
     assert document["layers"][1]["changes"][0]["fields"] == ["size", "content"]
+
+
+def test_diff_cli_names_non_tar_layer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_image(f"oci:{tmp_path}:good", [[entry("a", data=b"a")]])
+    bad = write_image(f"oci:{tmp_path}:bad", [[entry("a", data=b"b" * 1000)]],
+                      compress=lambda data: gzip_fixed(bytes(byte ^ 0xFF for byte in data)))
+
+    code = main(["image", "diff", f"oci:{tmp_path}:good", f"oci:{tmp_path}:bad"])
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"cachelab: error: layer {bad.layer_digests[0]} is not a valid tar stream" in err

@@ -15,7 +15,7 @@ from cachelab.oci.errors import DigestMismatch
 from cachelab.oci.image import ImageResolver
 from cachelab.oci.inspect import inspect_image, inspect_reference, layer_history
 from tests.fixtures.images import BusyboxImage
-from tests.inspect.synthetic import entry, write_image, write_multi_platform_layout
+from tests.inspect.synthetic import entry, gzip_fixed, write_image, write_multi_platform_layout
 
 
 @pytest.fixture
@@ -90,6 +90,34 @@ def test_wrong_diff_id_detected(tmp_path: Path, resolver: ImageResolver) -> None
         inspect_image(resolver.image(f"oci:{tmp_path}:bad"))
 
     assert caught.value.expected == wrong
+
+
+def test_inspect_cli_names_non_tar_layer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A valid gzip stream with the right digest, whose content is not a tar archive.
+    image = write_image(f"oci:{tmp_path}:bad", [[entry("a", data=b"a" * 1000)]],
+                        compress=lambda data: gzip_fixed(bytes(byte ^ 0xFF for byte in data)))
+
+    code = main(["image", "inspect", f"oci:{tmp_path}:bad"])
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"cachelab: error: layer {image.layer_digests[0]} is not a valid tar stream" in err
+    assert "cachelab: hint: The blob is damaged or is not a layer" in err
+
+
+def test_inspect_cli_flipped_blob_bytes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    image = write_image(f"oci:{tmp_path}:bad", [[entry("a", data=b"a" * 1000)]])
+    blob = tmp_path / "blobs/sha256" / image.layer_digests[0].removeprefix("sha256:")
+    data = bytearray(blob.read_bytes())
+    for position in range(12, len(data) - 8):
+        data[position] ^= 0xFF
+    blob.write_bytes(bytes(data))
+
+    code = main(["image", "inspect", f"oci:{tmp_path}:bad"])
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"digest mismatch for blob in layout {tmp_path}: expected {image.layer_digests[0]}" in err
 
 
 def test_no_layers_reads_no_blobs(tmp_path: Path, resolver: ImageResolver) -> None:

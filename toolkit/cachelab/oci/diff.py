@@ -91,7 +91,7 @@ def entry_index(layer: Layer) -> dict[str, TarEntry]:
         entries[entry.path] = entry
 
     with layer.open() as blob:
-        scan_layer(blob, visit=keep, hash_content=True)
+        scan_layer(blob, visit=keep, hash_content=True, layer_digest=layer.digest)
     return entries
 
 

@@ -28,16 +28,14 @@ import os
 import shutil
 import stat
 import tarfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, BinaryIO
 
-import zstandard
-
-from cachelab.oci.compression import PrefetchReader, deflate, open_decompressed
+from cachelab.oci.compression import PrefetchReader, open_decompressed
 from cachelab.oci.errors import InvalidLayerError, UnsafeLayerError
 from cachelab.oci.layers import OPAQUE_WHITEOUT, WHITEOUT_PREFIX
+from cachelab.oci.tarindex import LAYER_STREAM_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -47,11 +45,6 @@ DEFAULT_MAX_SIZE = 64 << 30
 # Symlinks followed while resolving one entry name, as Linux's MAXSYMLINKS.
 MAX_SYMLINK_HOPS = 40
 COPY_BUFFER = 1 << 20
-# Exceptions of a damaged or non-layer stream, raised while it is decompressed or read as tar.
-# isal's type stub declares `error` as an instance, hence the ignore.
-_STREAM_ERRORS: tuple[type[Exception], ...] = (  # type: ignore[assignment]
-    tarfile.TarError, EOFError, zlib.error, deflate.error, zstandard.ZstdError,
-)
 
 
 @dataclass
@@ -167,7 +160,7 @@ def extract_layer(
     state.root.mkdir(parents=True, exist_ok=True)
     try:
         _extract_stream(_Unclosable(blob), state, max_size)
-    except _STREAM_ERRORS as error:
+    except LAYER_STREAM_ERRORS as error:
         # A verifying source, such as a registry download, checks its digest only
         # at its end. Reading the rest lets it report altered bytes as DigestMismatch.
         while blob.read(COPY_BUFFER):

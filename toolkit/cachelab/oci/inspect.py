@@ -120,7 +120,7 @@ def inspect_image(image: Image, *, read_layers: bool = True) -> ImageReport:
         entry = LayerReport(index, layer.digest, layer.diff_id, layer.size, layer.media_type, made_by)
         if read_layers:
             with layer.open() as blob:
-                scan = scan_layer(blob)
+                scan = scan_layer(blob, layer_digest=layer.digest)
             if scan.diff_id != layer.diff_id:
                 raise DigestMismatch(layer.diff_id, scan.diff_id,
                                      where=f"uncompressed layer {index} ({layer.digest}) of {image.reference}")

@@ -12,14 +12,24 @@ from __future__ import annotations
 import hashlib
 import os
 import tarfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from cachelab.oci.compression import open_decompressed, sniff
+import zstandard
+
+from cachelab.oci.compression import deflate, open_decompressed, sniff
+from cachelab.oci.errors import InvalidLayerError
 from cachelab.oci.layers import OPAQUE_WHITEOUT, WHITEOUT_PREFIX
 
 READ_SIZE = 1 << 20
+
+# Exceptions of a damaged or non-layer stream, raised while it is decompressed or read as tar.
+# isal's type stub declares `error` as an instance, hence the ignore.
+LAYER_STREAM_ERRORS: tuple[type[Exception], ...] = (  # type: ignore[assignment]
+    tarfile.TarError, EOFError, zlib.error, deflate.error, zstandard.ZstdError,
+)
 
 _KINDS = {
     tarfile.REGTYPE: "file", tarfile.AREGTYPE: "file", tarfile.CONTTYPE: "file",
@@ -70,7 +80,8 @@ class _RecordingReader:
         return True
 
     def close(self) -> None:
-        self._raw.close()
+        # The caller owns the blob. It stays open so a failed scan can read it to its end.
+        pass
 
 
 class _HashingReader:
@@ -115,14 +126,27 @@ def scan_layer(
     *,
     visit: Callable[[TarEntry], None] | None = None,
     hash_content: bool = False,
+    layer_digest: str = "",
 ) -> LayerScan:
     """Read a compressed or plain layer blob to its end and return its totals.
 
     `visit` receives every entry in archive order; with `hash_content` a regular
     file's entry carries the sha256 of its content. The blob is read once and
-    memory stays flat whatever its size. Reading a verifying stream to its end
-    checks the blob's digest.
+    memory stays flat whatever its size, and the caller closes it. Reading a
+    verifying stream to its end checks the blob's digest. A blob that does not decompress or is not a tar
+    archive raises InvalidLayerError naming `layer_digest`.
     """
+    try:
+        return _scan(blob, visit, hash_content)
+    except LAYER_STREAM_ERRORS as error:
+        # A verifying source checks its digest only at its end. Reading the rest
+        # lets it report altered bytes as DigestMismatch.
+        while blob.read(READ_SIZE):
+            pass
+        raise InvalidLayerError(layer_digest or "blob", f"{type(error).__name__}: {error}") from error
+
+
+def _scan(blob: BinaryIO, visit: Callable[[TarEntry], None] | None, hash_content: bool) -> LayerScan:
     recorder = _RecordingReader(blob)
     with open_decompressed(recorder) as decompressed:  # type: ignore[arg-type]
         hashing = _HashingReader(decompressed)
