@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
 from cachelab.cli._secrets import add_secret_argument, secret_files
 
@@ -83,8 +88,30 @@ def resolve_inputs(file: str, context: str | None) -> tuple[Path, Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    with secret_files(args.secret) as secrets:
+    with _sigterm_as_interrupt(), secret_files(args.secret) as secrets:
         return _run(args, secrets)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Raise KeyboardInterrupt on SIGTERM, so a terminated build cleans up as Ctrl-C does.
+
+    The cleanup removes the build's work directory and kills a running RUN's
+    processes. Signal handlers can only be set in the main thread, so elsewhere
+    SIGTERM keeps its default action.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"received signal {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run(args: argparse.Namespace, secrets: dict[str, Path]) -> int:

@@ -1,0 +1,46 @@
+"""`cachelab build` stopped by a signal removes its work directory."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+# A deadline for reaching the RUN, so a broken build fails the test instead of hanging it.
+STARTUP_DEADLINE_S = 120
+
+
+def test_sigterm_removes_work_dir(image_store: Path, tmp_path: Path) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    context = tmp_path / "context"
+    context.mkdir()
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM busybox\nRUN touch /started && sleep 30\n")
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cachelab", "build", str(dockerfile), "--context", str(context), "--quiet",
+         "--image-store", str(image_store), "--cache-repo", str(tmp_path / "cache")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "TMPDIR": str(temp)},
+    )
+    try:
+        deadline = time.monotonic() + STARTUP_DEADLINE_S
+        while not list(temp.glob("cachelab-build-*/stages/*/started")):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the RUN never started: {process.stderr.read().decode() if process.stderr else ''}")
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=STARTUP_DEADLINE_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert process.returncode == 130
+    assert "cachelab: interrupted" in err.decode()
+    assert list(temp.glob("cachelab-build-*")) == []
