@@ -63,3 +63,24 @@ def test_cli_needs_context_for_a_file(tmp_path: Path, capsys: pytest.CaptureFixt
     assert code == 1
     assert "no build context" in err
     assert "hint: Pass --context DIR" in err
+
+
+def test_cli_records_failed_build(image_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cachelab.record import Recording
+
+    context = tmp_path / "context"
+    context.mkdir()
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM busybox\nRUN exit 3\n")
+    record = tmp_path / "record"
+
+    code = main([
+        "build", str(dockerfile), "--context", str(context), "--quiet", "--image-store", str(image_store),
+        "--cache-repo", str(tmp_path / "cache"), "--record", str(record),
+    ])
+
+    assert code == 1
+    assert "exit code 3" in capsys.readouterr().err
+    builds = Recording.load(record).builds
+    assert builds["outcome"].tolist() == ["error"]
+    assert "exit code 3" in builds["error"].iloc[0]

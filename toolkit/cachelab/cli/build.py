@@ -143,10 +143,14 @@ def _run(args: argparse.Namespace, secrets: dict[str, Path]) -> int:
     from cachelab.events import ListSink
 
     sink = ListSink()
-    result = build(request, sink=sink, progress=False if args.quiet else None)
-    if args.record:
-        from cachelab.record import Recording
+    try:
+        result = build(request, sink=sink, progress=False if args.quiet else None)
+    finally:
+        # A failed or interrupted build is recorded too: its builds row has
+        # outcome "error" and the error text.
+        if args.record and sink.events:
+            from cachelab.record import Recording
 
-        Recording.from_events(sink.events).save(args.record)
+            Recording.from_events(sink.events).save(args.record)
     print(result.image_digest)
     return 0
