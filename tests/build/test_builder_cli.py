@@ -80,7 +80,25 @@ def test_cli_records_failed_build(image_store: Path, tmp_path: Path, capsys: pyt
     ])
 
     assert code == 1
-    assert "exit code 3" in capsys.readouterr().err
+    assert f"cachelab: error: {dockerfile}:2: `RUN exit 3` failed with exit code 3" in capsys.readouterr().err
     builds = Recording.load(record).builds
     assert builds["outcome"].tolist() == ["error"]
     assert "exit code 3" in builds["error"].iloc[0]
+
+
+def test_cli_missing_copy_source_names_file(
+    image_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    context = tmp_path / "context"
+    context.mkdir()
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM busybox\nCOPY nosuch /x\n")
+
+    code = main([
+        "build", str(dockerfile), "--context", str(context), "--quiet", "--image-store", str(image_store),
+        "--cache-repo", str(tmp_path / "cache"),
+    ])
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"cachelab: error: {dockerfile}:2: COPY/ADD source 'nosuch' not found in {context}" in err

@@ -44,7 +44,7 @@ def test_failed_run_names_line_and_output(tmp_path: Path, image_store: Path) -> 
     assert error.line == 3
     assert error.exit_code == 3
     assert any("broken on purpose" in line for line in error.output_tail)
-    assert "line 3" in str(error)
+    assert str(error).startswith(f"{dockerfile}:3: `RUN ")
     finished = [event for event in sink.events if isinstance(event, BuildFinished)]
     assert [event.outcome for event in finished] == ["error"]
 

@@ -156,6 +156,23 @@ def test_invalid_platform_reports_error(
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("command", ["plan", "keys"])
+def test_missing_copy_source_names_file_and_line(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    context = tmp_path / "context"
+    context.mkdir()
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM example.org/busybox:1\nCOPY nosuch /x\n")
+
+    code = main([command, str(dockerfile), "--context", str(context), "--base", BASE])
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"cachelab: error: {dockerfile}:2: COPY/ADD source 'nosuch' not found in {context}" in err
+    assert "cachelab: hint: Check the path relative to the build context or source stage" in err
+
+
 def test_plan_against_layout_cache_eliminates(
     context: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -188,7 +188,7 @@ def test_failed_build_propagates_and_saves_nothing(image_store: Path, tmp_path: 
     out = tmp_path / "out"
     with pytest.raises(RunFailed) as caught:
         compare(dockerfile, strategies=("lookahead",), out_dir=out, image_store=str(image_store))
-    assert "line 2" in str(caught.value)
+    assert "Dockerfile:2: `RUN exit 3` failed" in str(caught.value)
     assert not out.exists()
 
 

@@ -94,7 +94,7 @@ def test_study_records_failed_cell(image_store: Path, tmp_path: Path) -> None:
     failed = builds[builds["dockerfile_id"] == str(broken)]
     assert list(failed["outcome"]) == ["error"]
     error = str(failed["error"].iloc[0])
-    assert "line 2" in error
+    assert "Dockerfile:2: `RUN " in error
     assert "exit code 1" in error
     assert (builds[builds["dockerfile_id"] != str(broken)]["outcome"] == "ok").all()
 

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cachelab import __version__
+from cachelab.build.errors import add_dockerfile_path
 from cachelab.build.external import ExternalImages
 from cachelab.build.images import BuildImages
 from cachelab.build.layer_io import LayerMover
@@ -82,6 +83,7 @@ def build(
         with clock.span("build"):
             result = _Build(request, build_id, clock, sink, show).run(images)
     except BaseException as error:
+        add_dockerfile_path(error, request.dockerfile)
         logger.info("build %s failed: %s", build_id, error)
         sink.emit(BuildFinished(build_id, time.perf_counter() - started, "error", error=str(error)))
         raise

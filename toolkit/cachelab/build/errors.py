@@ -9,19 +9,44 @@
     +-- InstructionError        an instruction's arguments are invalid
 
 Messages name the Dockerfile line (`line N: ...`), the path or the URL involved.
+RunFailed and CopySourceNotFound keep `line` apart and name the Dockerfile too
+(`PATH:N: ...`) once `add_dockerfile_path` has set `path`.
 """
 
 from __future__ import annotations
 
+import os
+
+from cachelab.keys.errors import SourceNotFoundError, missing_source_message
+
 
 class BuildError(Exception):
-    """Base of the builder's errors; `hint` is one sentence saying what to do next."""
+    """Base of the builder's errors; `hint` is one sentence saying what to do next.
+
+    `message` is the text without its location. When `line` is set, `str()`
+    starts with `PATH:LINE: `, or `line LINE: ` while `path` is None.
+    """
 
     default_hint: str | None = None
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, line: int | None = None) -> None:
         super().__init__(message)
+        self.message = message
         self.hint = hint if hint is not None else self.default_hint
+        self.line = line
+        self.path: str | None = None
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return self.message
+        location = f"{self.path}:{self.line}" if self.path is not None else f"line {self.line}"
+        return f"{location}: {self.message}"
+
+
+def add_dockerfile_path(error: BaseException, dockerfile: str | os.PathLike[str]) -> None:
+    """Set the Dockerfile path on an error that names only a line, so its message reads `PATH:LINE: ...`."""
+    if isinstance(error, (BuildError, SourceNotFoundError)) and error.line is not None and error.path is None:
+        error.path = os.fspath(dockerfile)
 
 
 class SandboxUnavailable(BuildError):
@@ -51,19 +76,17 @@ class RunFailed(BuildError):
         output_tail: list[str],
         timed_out: bool = False,
     ) -> None:
-        where = f"line {line}: " if line is not None else ""
         if timed_out:
             what = "timed out and was killed"
         else:
             what = f"failed with exit code {exit_code}"
         tail = "\n".join(f"  | {text}" for text in output_tail)
-        message = f"{where}`{instruction}` {what}"
+        message = f"`{instruction}` {what}"
         if tail:
             message += f"; last output lines:\n{tail}"
-        super().__init__(message)
+        super().__init__(message, line=line)
         self.instruction = instruction
         self.exit_code = exit_code
-        self.line = line
         self.output_tail = output_tail
         self.timed_out = timed_out
 
@@ -71,15 +94,11 @@ class RunFailed(BuildError):
 class CopySourceNotFound(BuildError):
     """A COPY or ADD source does not exist (or a wildcard matched no file)."""
 
+    default_hint = SourceNotFoundError.hint
+
     def __init__(self, source: str, *, line: int | None, origin: str) -> None:
-        where = f"line {line}: " if line is not None else ""
-        super().__init__(
-            f"{where}COPY/ADD source {source!r} not found in {origin}",
-            hint="Check the path relative to the build context or source stage, "
-            "and that .dockerignore does not exclude it.",
-        )
+        super().__init__(missing_source_message(source, origin), line=line)
         self.source = source
-        self.line = line
         self.origin = origin
 
 

@@ -9,7 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cachelab.cli.plan import add_build_arguments, make_planner, print_table
+from cachelab.cli.plan import add_build_arguments, dockerfile_located, make_planner, print_table
 
 if TYPE_CHECKING:
     from cachelab.plan.decisions import StagePlan
@@ -81,6 +81,11 @@ def _part_record(part: Any) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    with dockerfile_located(args.dockerfile):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     planner = make_planner(args, cache=None)
     plans = planner.static_keys()
     names = {stage.index: stage.name for stage in planner.dockerfile.stages}

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cachelab.errors import CachelabError
@@ -204,7 +205,24 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
         print("  ".join(text.ljust(width) for text, width in zip(line, widths)).rstrip())
 
 
+@contextlib.contextmanager
+def dockerfile_located(dockerfile: str) -> Iterator[None]:
+    """Add `dockerfile` to an error raised inside that names only a line, so it reads `PATH:LINE: ...`."""
+    try:
+        yield
+    except Exception as error:
+        from cachelab.build.errors import add_dockerfile_path
+
+        add_dockerfile_path(error, dockerfile)
+        raise
+
+
 def run(args: argparse.Namespace) -> int:
+    with dockerfile_located(args.dockerfile):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     planner = make_planner(args, open_cache(args.cache))
     if args.format == "text":
         sys.stdout.write(planner.render_plan())

@@ -25,19 +25,39 @@ class KeyEngineError(Exception):
             self.hint = hint
 
 
-class SourceNotFoundError(KeyEngineError):
-    """A source named by an instruction matches nothing under its root."""
+def missing_source_message(source: str, root: str) -> str:
+    """Return the one wording of a missing COPY/ADD source, shared with the builder's error."""
+    return f"COPY/ADD source {source!r} not found in {root}"
 
-    hint = "Check the source path and the build context directory, or the `.dockerignore`."
+
+class SourceNotFoundError(KeyEngineError):
+    """A source named by an instruction matches nothing under its root.
+
+    `str()` starts with `PATH:LINE: ` once the caller sets `path`, as the
+    builder does, and with `line LINE: ` before that.
+    """
+
+    hint = (
+        "Check the path relative to the build context or source stage, "
+        "and that .dockerignore does not exclude it."
+    )
 
     def __init__(
         self, source: str, *, root: str, line: int | None = None, instruction: str | None = None
     ) -> None:
-        where = f" (line {line}: {instruction})" if line is not None and instruction else ""
-        super().__init__(f"source {source!r} not found in {root}{where}")
+        super().__init__(missing_source_message(source, root))
         self.source = source
         self.root = root
         self.line = line
+        self.instruction = instruction
+        self.path: str | None = None
+
+    def __str__(self) -> str:
+        message = missing_source_message(self.source, self.root)
+        if self.line is None:
+            return message
+        location = f"{self.path}:{self.line}" if self.path is not None else f"line {self.line}"
+        return f"{location}: {message}"
 
 
 class HashInputError(KeyEngineError):
