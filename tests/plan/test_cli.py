@@ -102,6 +102,22 @@ def test_explain_equal_files(context: Path, tmp_path: Path, capsys: pytest.Captu
     assert "no difference" in capsys.readouterr().out
 
 
+def test_explain_rejects_keys_output(context: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    keys = tmp_path / "keys.json"
+    code = main(["keys", str(CASE / "Dockerfile"), "--context", str(context), "--base", BASE, "--format", "json"])
+    keys.write_text(capsys.readouterr().out)
+    assert code == 0
+
+    code = main(["explain", str(keys), str(keys)])
+
+    captured = capsys.readouterr()
+    assert code == 1
+    assert captured.out == ""
+    assert f"cachelab: error: {keys} has no key parts for stage 0 instruction 0" in captured.err
+    assert "`cachelab keys` output, not a --parts file" in captured.err
+    assert "--parts OUT.json" in captured.err
+
+
 def test_missing_saved_base_reports_error(
     context: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:

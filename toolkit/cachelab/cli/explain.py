@@ -29,14 +29,23 @@ def load_parts(path: Path) -> dict[tuple[int, int], dict[str, Any]]:
     """Read a parts file into rows by (stage, index)."""
     from cachelab.plan.errors import PlanError
 
+    hint = "Write it with `cachelab keys FILE --context DIR --parts OUT.json`."
     try:
         rows = json.loads(path.read_text())
-        return {(row["stage"], row["index"]): row for row in rows}
+        by_position = {(row["stage"], row["index"]): row for row in rows}
     except (ValueError, KeyError, TypeError) as exc:
+        raise PlanError(f"{path} is not a key-part file: {exc}", hint=hint) from exc
+
+    # `cachelab keys --format json` writes the same rows without `parts`, and
+    # comparing those would report every instruction as equal.
+    without_parts = [row for row in by_position.values() if "parts" not in row]
+    if without_parts:
         raise PlanError(
-            f"{path} is not a key-part file: {exc}",
-            hint="Write it with `cachelab keys FILE --context DIR --parts OUT.json`.",
-        ) from exc
+            f"{path} has no key parts for stage {without_parts[0]['stage']} instruction "
+            f"{without_parts[0]['index']}; it looks like `cachelab keys` output, not a --parts file",
+            hint="Write a key-part file with `cachelab keys FILE --context DIR --parts OUT.json` and pass OUT.json.",
+        )
+    return by_position
 
 
 def key_parts(row: dict[str, Any]) -> list[Any]:
