@@ -76,10 +76,14 @@ class _LayoutCacheEntries:
 
     def __init__(self, path: Path) -> None:
         self.store = LayoutStore(path)
+        self.missing: list[str] = []
 
     def delete(self, key: str) -> None:
-        if self.store.exists():
-            self.store.untag(key)
+        if not (self.store.exists() and self.store.untag(key)):
+            self.missing.append(key)
+
+    def keys(self) -> list[str]:
+        return self.store.tags() if self.store.exists() else []
 
 
 class _RegistryCacheEntries:
@@ -93,13 +97,18 @@ class _RegistryCacheEntries:
 
     def __init__(self, registry: RegistryServer, repository: str) -> None:
         self.client = RegistryClient(registry.address, anonymous=True)
+        self.repository = repository
         self.location = f"{registry.address}/{repository}"
+        self.missing: list[str] = []
 
     def delete(self, key: str) -> None:
         try:
             self.client.delete_manifest(parse_registry_reference(f"{self.location}:{key}"))
         except ManifestNotFound:
-            pass
+            self.missing.append(key)
+
+    def keys(self) -> list[str]:
+        return self.client.list_tags(self.repository)
 
     def close(self) -> None:
         self.client.close()
@@ -187,6 +196,7 @@ def test_builder_matches_kaniko(
             result = build(build_request, progress=False, images=images)
             differences.extend(_compare(step, result.stages, compared))
             built_steps += 1
+        stored_keys = cache.keys()
     finally:
         images.close()
         if isinstance(cache, _RegistryCacheEntries):
@@ -194,6 +204,8 @@ def test_builder_matches_kaniko(
 
     assert built_steps > 0
     assert compared != []
+    assert stored_keys != [], f"the builder stored no cache entry in {cache_location}"
+    assert cache.missing == [], "the case deletes cache entries the builder never stored"
     assert any("--from=" in label for label in compared) or "--from=" not in str(run)
     if (case, mode) in DIVERGENCES:
         pytest.xfail(DIVERGENCES[(case, mode)])
