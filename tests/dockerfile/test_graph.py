@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
 from cachelab.dockerfile import parse_dockerfile, plan_stages, squash_stages
 
 CHAIN = """\
@@ -325,3 +329,27 @@ def test_platform_args_default_to_host():
     assert values["BUILDPLATFORM"] == str(host_platform())
     assert values["TARGETPLATFORM"] == values["BUILDPLATFORM"]
     assert values["TARGETOS"] == "linux"
+
+
+def test_unknown_from_name_warns_once(caplog: pytest.LogCaptureFixture) -> None:
+    text = "FROM busybox AS builder\nFROM busybox\nCOPY --from=biulder /bin/sh /x\n"
+    dockerfile = parse_dockerfile(text, path="unknown-from.Dockerfile")
+
+    with caplog.at_level(logging.WARNING, logger="cachelab.dockerfile.graph"):
+        graph = plan_stages(dockerfile)
+        plan_stages(dockerfile)
+
+    assert graph.stages[1].sources[0].image == "biulder"
+    assert caplog.messages == [
+        "unknown-from.Dockerfile:3: no stage is named 'biulder', so --from=biulder is the image "
+        "docker.io/library/biulder"
+    ]
+
+
+def test_image_reference_from_does_not_warn(caplog: pytest.LogCaptureFixture) -> None:
+    text = "FROM busybox\nCOPY --from=example.org/tools:1 /bin/sh /x\nCOPY --from=alpine:3 /bin/sh /y\n"
+
+    with caplog.at_level(logging.WARNING, logger="cachelab.dockerfile.graph"):
+        plan_stages(parse_dockerfile(text, path="images.Dockerfile"))
+
+    assert caplog.messages == []

@@ -331,6 +331,16 @@ def _target_indices(
     return indices
 
 
+# (path, line, name) of each `--from` already warned about, because a build plans
+# its stages more than once.
+_WARNED_IMAGE_SOURCES: set[tuple[str | None, int, str]] = set()
+
+
+def _is_plain_word(value: str) -> bool:
+    """Return True for a name without a registry, path, tag or digest, such as `builder`."""
+    return not any(character in value for character in "/:.@")
+
+
 class _Resolver:
     """Resolves FROM bases and `--from` references against earlier stages."""
 
@@ -368,6 +378,18 @@ class _Resolver:
                     )
         return tuple(found)
 
+    def _warn_image_not_stage(self, value: str, line: int) -> None:
+        # BuildKit and kaniko read a `--from` that names no stage as an image
+        # reference, so a misspelt stage name silently pulls from Docker Hub.
+        location = (self.path, line, value)
+        if location in _WARNED_IMAGE_SOURCES:
+            return
+        _WARNED_IMAGE_SOURCES.add(location)
+        logger.warning(
+            "%s:%d: no stage is named %r, so --from=%s is the image docker.io/library/%s",
+            self.path, line, value, value, value.lower(),
+        )
+
     def resolve(self, written: str, kind: SourceKind, line: int, current: int) -> SourceRef:
         # NOTE: `--from` is expanded with the meta ARGs only; ARGs declared inside
         # the stage are not applied.
@@ -397,6 +419,8 @@ class _Resolver:
                     hint="stage indices count FROM lines from 0",
                 )
         if index is None:
+            if _is_plain_word(value):
+                self._warn_image_not_stage(value, line)
             return SourceRef(kind=kind, written=written, line=line, image=value)
         if index >= current:
             raise DockerfileError(
