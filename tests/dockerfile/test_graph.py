@@ -340,10 +340,11 @@ def test_unknown_from_name_warns_once(caplog: pytest.LogCaptureFixture) -> None:
         plan_stages(dockerfile)
 
     assert graph.stages[1].sources[0].image == "biulder"
-    assert caplog.messages == [
+    expected = (
         "unknown-from.Dockerfile:3: no stage is named 'biulder', so --from=biulder is the image "
         "docker.io/library/biulder"
-    ]
+    )
+    assert caplog.messages == [expected]
 
 
 def test_image_reference_from_does_not_warn(caplog: pytest.LogCaptureFixture) -> None:
