@@ -118,6 +118,35 @@ def test_explain_rejects_keys_output(context: Path, tmp_path: Path, capsys: pyte
     assert "--parts OUT.json" in captured.err
 
 
+@pytest.mark.parametrize("command", ["plan", "keys", "stages"])
+def test_example_directory_as_file(command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    example = tmp_path / "example"
+    (example / "context").mkdir(parents=True)
+    (example / "context" / "app.txt").write_text("app\n")
+    (example / "Dockerfile").write_text("FROM example.org/busybox:1\nCOPY app.txt /app.txt\n")
+    options = [] if command == "stages" else ["--base", BASE, "--format", "json"]
+
+    assert main([command, str(example), *options]) == 0
+    from_directory = capsys.readouterr().out
+    explicit = [] if command == "stages" else ["--context", str(example / "context")]
+    assert main([command, str(example / "Dockerfile"), *explicit, *options]) == 0
+    from_file = capsys.readouterr().out
+
+    assert from_directory.strip() != ""
+    assert from_directory == from_file
+
+
+def test_plan_file_without_context_reports_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM example.org/busybox:1\n")
+
+    code = main(["plan", str(dockerfile), "--base", BASE])
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"cachelab: error: no build context for {dockerfile}" in err
+
+
 def test_missing_saved_base_reports_error(
     context: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -71,12 +71,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
+def dockerfile_of(file: str) -> Path:
+    """Return FILE, or FILE/Dockerfile when FILE is an example directory."""
+    path = Path(file)
+    return path / "Dockerfile" if path.is_dir() else path
+
+
 def resolve_inputs(file: str, context: str | None) -> tuple[Path, Path]:
     """Return the Dockerfile and context of FILE and --context (an example dir gives both)."""
     path = Path(file)
     if path.is_dir():
-        dockerfile = path / "Dockerfile"
-        return dockerfile, Path(context) if context else path / "context"
+        return dockerfile_of(file), Path(context) if context else path / "context"
     if context is None:
         from cachelab.build.request import InvalidBuildRequest
 

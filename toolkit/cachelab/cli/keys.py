@@ -9,7 +9,13 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cachelab.cli.plan import add_build_arguments, dockerfile_located, make_planner, print_table
+from cachelab.cli.plan import (
+    add_build_arguments,
+    dockerfile_located,
+    make_planner,
+    print_table,
+    resolve_arguments,
+)
 
 if TYPE_CHECKING:
     from cachelab.plan.decisions import StagePlan
@@ -81,6 +87,7 @@ def _part_record(part: Any) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    resolve_arguments(args)
     with dockerfile_located(args.dockerfile):
         return _run(args)
 

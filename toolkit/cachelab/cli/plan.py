@@ -44,8 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options `plan` and `keys` share, spelled as kaniko spells them."""
-    parser.add_argument("dockerfile", metavar="FILE", help="the Dockerfile")
-    parser.add_argument("--context", required=True, metavar="DIR", help="the build context directory")
+    parser.add_argument("dockerfile", metavar="FILE", help="a Dockerfile, or a directory with Dockerfile and context/")
+    parser.add_argument("--context", metavar="DIR", help="the build context (default: FILE's context/ directory)")
     parser.add_argument(
         "--profile", default="kaniko-lookahead",
         help="named set of kaniko options and feature flags: kaniko, kaniko-copy, "
@@ -217,7 +217,16 @@ def dockerfile_located(dockerfile: str) -> Iterator[None]:
         raise
 
 
+def resolve_arguments(args: argparse.Namespace) -> None:
+    """Replace an example directory in `args.dockerfile` by its Dockerfile and `args.context` by its context/."""
+    from cachelab.cli.build import resolve_inputs
+
+    dockerfile, context = resolve_inputs(args.dockerfile, args.context)
+    args.dockerfile, args.context = str(dockerfile), str(context)
+
+
 def run(args: argparse.Namespace) -> int:
+    resolve_arguments(args)
     with dockerfile_located(args.dockerfile):
         return _run(args)
 

@@ -50,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "it in a FROM-chain squash."
         ),
     )
-    parser.add_argument("file", metavar="FILE", help="path of the Dockerfile")
+    parser.add_argument("file", metavar="FILE", help="a Dockerfile, or a directory holding one named Dockerfile")
     parser.add_argument(
         "--target",
         action=_AppendTargets,
@@ -83,9 +83,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_stages(args: argparse.Namespace) -> int:
+    from cachelab.cli.build import dockerfile_of
     from cachelab.dockerfile import load_dockerfile, plan_stages
 
-    dockerfile = load_dockerfile(args.file)
+    dockerfile = load_dockerfile(dockerfile_of(args.file))
     try:
         graph = plan_stages(
             dockerfile,
