@@ -116,8 +116,8 @@ def test_healthcheck_bad_duration() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("0", 0), ("30s", 30_000_000_000), ("1h2m", 3_720_000_000_000), ("1.5s", 1_500_000_000),
-     ("250ms", 250_000_000), ("10us", 10_000)],
+    [("0", 0), ("", 0), ("30s", 30_000_000_000), ("1h2m", 3_720_000_000_000), ("1.5s", 1_500_000_000),
+     ("250ms", 250_000_000), ("10us", 10_000), ("1.1s", 1_100_000_000)],
 )
 def test_parse_duration(text: str, expected: int) -> None:
     assert parse_duration(text) == expected
@@ -168,3 +168,9 @@ def test_history_entries() -> None:
         {"created": "2026-01-02T03:04:05Z", "author": "kaniko", "created_by": "ENV A=1",
          "empty_layer": True},
     ]
+
+
+@pytest.mark.parametrize("text", ["7d", "-5s", "5"])
+def test_parse_duration_rejects_non_go(text: str) -> None:
+    with pytest.raises(ValueError, match="invalid duration"):
+        parse_duration(text)

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import logging
 import posixpath
-import re
 from collections.abc import Callable
 
 from cachelab.build.config import Healthcheck, ImageConfig
 from cachelab.build.errors import InstructionError
+from cachelab.dockerfile.duration import parse_duration_ns
 from cachelab.dockerfile.model import Instruction
 
 logger = logging.getLogger(__name__)
@@ -33,9 +33,6 @@ METADATA_KINDS = frozenset({
 })
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
-            "m": 60_000_000_000, "h": 3_600_000_000_000}
 
 
 def apply_metadata(config: ImageConfig, instruction: Instruction, expand: Expand) -> None:
@@ -163,19 +160,13 @@ def _healthcheck(config: ImageConfig, instruction: Instruction, expand: Expand) 
 
 
 def parse_duration(text: str) -> int:
-    """Parse a Go duration (`30s`, `1m30s`, `1.5h`, `250ms`) into nanoseconds."""
-    if text in ("0", ""):
+    """Parse a HEALTHCHECK duration (`30s`, `1m30s`, `1.5h`, `250ms`) into nanoseconds.
+
+    An empty value means 0, the default, as it does for BuildKit's HEALTHCHECK flags.
+    """
+    if text == "":
         return 0
-    position = 0
-    total = 0.0
-    for match in _DURATION_PART.finditer(text):
-        if match.start() != position:
-            break
-        total += float(match.group(1)) * _UNIT_NS[match.group(2)]
-        position = match.end()
-    if position != len(text) or position == 0:
-        raise ValueError(f"invalid duration {text!r}")
-    return int(total)
+    return parse_duration_ns(text)
 
 
 def _duration(text: str | None, line: int) -> int:
