@@ -42,8 +42,9 @@ def file_keys(content: bytes, mode_bits: int, uid: int, gid: int, key_mode: str,
     with tempfile.TemporaryDirectory() as directory:
         source = Path(directory) / "f"
         source.write_bytes(content)
-        source.chmod(mode_bits)
+        # chown clears the setuid and setgid bits of a regular file, so it goes first.
         os.chown(source, uid, gid)
+        source.chmod(mode_bits)
         if mtime is not None:
             os.utime(source, (mtime, mtime))
         return keys_for("FROM base\nCOPY f /f\nRUN cat /f\n", key_mode, context=directory)
