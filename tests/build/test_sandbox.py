@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import threading
@@ -113,9 +114,12 @@ def test_no_network(sandbox: Sandbox, busybox_root: Path) -> None:
 
 
 def test_no_process_left_behind(sandbox: Sandbox, busybox_root: Path) -> None:
-    marker = "cachelab-left-behind-9137"
-    _sh(sandbox, busybox_root, f"(exec -a {marker} sleep 300) >/dev/null 2>&1 & echo started")
+    # A random duration makes the sleep's command line unique to this run, so a
+    # concurrent test run on the same machine cannot be mistaken for a leftover.
+    seconds = str(random.SystemRandom().randrange(100_000, 1_000_000))
+    _sh(sandbox, busybox_root, f"sleep {seconds} >/dev/null 2>&1 & echo started")
 
+    wanted = f"sleep\0{seconds}\0".encode()
     leftovers = []
     for pid in os.listdir("/proc"):
         if pid.isdigit():
@@ -123,7 +127,7 @@ def test_no_process_left_behind(sandbox: Sandbox, busybox_root: Path) -> None:
                 cmdline = Path("/proc", pid, "cmdline").read_bytes()
             except OSError:
                 continue
-            if marker.encode() in cmdline:
+            if cmdline == wanted:
                 leftovers.append(pid)
     assert leftovers == []
 
