@@ -87,8 +87,10 @@ def test_with_changes_and_with_flags():
 
     changed = base.with_changes(cache=True).with_flags("FF_KANIKO_HASH_DIR_FRAMING")
 
-    assert changed.cache and changed.hash_dir_framing
-    assert not base.cache and not base.hash_dir_framing
+    assert changed.cache
+    assert changed.hash_dir_framing
+    assert not base.cache
+    assert not base.hash_dir_framing
     with pytest.raises(KeyError, match="FF_KANIKO_NOPE"):
         base.with_flags("FF_KANIKO_NOPE")
 
@@ -100,7 +102,8 @@ def test_invalid_compression_rejected():
 
 def test_profiles():
     assert set(PROFILES) == {"kaniko", "kaniko-copy", "kaniko-lookahead", "no-cache"}
-    assert profile("kaniko").cache and not profile("kaniko").cache_copy_layers
+    assert profile("kaniko").cache
+    assert not profile("kaniko").cache_copy_layers
     assert profile("kaniko-copy").cache_copy_layers
     lookahead = profile("kaniko-lookahead")
     assert lookahead.cache and lookahead.cache_copy_layers

@@ -1,4 +1,4 @@
-"""Where cachelab keeps data between runs: corpora, local images, caches."""
+"""Location of the data cachelab keeps between runs: corpora, local images, caches."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ from pathlib import Path
 
 
 def cache_home() -> Path:
-    """The cache root: `$CACHELAB_CACHE_DIR`, else `$XDG_CACHE_HOME/cachelab`, else ~/.cache/cachelab."""
+    """Return the cache root.
+
+    That is `$CACHELAB_CACHE_DIR`, else `$XDG_CACHE_HOME/cachelab`, else ~/.cache/cachelab.
+    """
     configured = os.environ.get("CACHELAB_CACHE_DIR")
     if configured:
         return Path(configured).expanduser()

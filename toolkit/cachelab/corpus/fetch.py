@@ -29,7 +29,7 @@ RAW_URL_TEMPLATE = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
 
 @dataclass
 class FetchReport:
-    """What one fetch did: counts, the failures by id, and the store written."""
+    """Outcome of one fetch: counts, the failures by id, and the store written."""
 
     store: Path
     fetched: int = 0
@@ -42,7 +42,7 @@ class FetchReport:
 
 
 def default_store_path(manifest: Path) -> Path:
-    """The store of a manifest: named after the folder the manifest is in."""
+    """Return the default store of a manifest, named after the manifest's folder."""
     return cache_home() / "corpora" / f"{manifest.resolve().parent.name}.jsonl.zst"
 
 
@@ -90,7 +90,9 @@ def fetch_corpus(
 
             iterator = tqdm(entries, desc="fetching corpus", unit="file")
         for entry in iterator:
-            record = _fetch_one(entry, existing, manifest_root, from_dir, client, url_template, report)
+            record = _fetch_one(
+                entry, existing, manifest_root, from_dir, client, url_template, report
+            )
             if record is not None:
                 records.append(record)
     finally:

@@ -1,4 +1,4 @@
-"""The instruction model: what the rest of cachelab knows about a Dockerfile.
+"""The instruction model: the typed Dockerfile that the rest of cachelab reads.
 
 Syntax comes from BuildKit's own parser (the `dockerfile` package); this module
 holds the typed result. `Instruction.text` is the logical instruction text exactly
@@ -74,14 +74,14 @@ class Instruction:
     trigger: Instruction | None = None
 
     def flag(self, name: str) -> str | None:
-        """The last value given for flag `name` (no dashes), or None if absent."""
+        """Return the last value given for flag `name` (no dashes), or None if absent."""
         for flag_name, values in self.flags:
             if flag_name == name:
                 return values[-1] if values else ""
         return None
 
     def flag_values(self, name: str) -> tuple[str, ...]:
-        """Every value given for flag `name`, in order (for repeatable flags)."""
+        """Return every value given for flag `name`, in order (for repeatable flags)."""
         found: list[str] = []
         for flag_name, values in self.flags:
             if flag_name == name:

@@ -61,7 +61,7 @@ class BuildFinished:
 
 @dataclass(frozen=True, slots=True)
 class StageRecorded:
-    """What happened to one stage; timings and bytes come from its spans."""
+    """Outcome of one stage. Its timings and bytes come from its spans."""
 
     build_id: str
     stage_index: int

@@ -4,7 +4,7 @@ These are structural protocols: `cachelab.oci` (registry repository, OCI layout
 store) and the in-memory test cache implement them without importing this module,
 so the dependency points down.
 
-A cache store holds kaniko's two kinds of entry under the tag `<key>` (64 hex):
+A cache store contains kaniko's two kinds of entry under the tag `<key>` (64 hex):
 a layer entry (an image with exactly one layer, whose history names the
 instruction) and a pointer entry (an image with no layers whose config has the
 label `kaniko.cache.pointer-target` = the content key state).
@@ -21,7 +21,7 @@ POINTER_LABEL = "kaniko.cache.pointer-target"
 
 @dataclass(frozen=True, slots=True)
 class CacheEntry:
-    """One cache entry as a probe sees it: its manifest and config, no layer bytes."""
+    """One cache entry as a probe reads it: its manifest and config, no layer bytes."""
 
     key: str
     created: datetime  # the config's `created`, timezone-aware UTC
