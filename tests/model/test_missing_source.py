@@ -39,19 +39,17 @@ def test_missing_sources_raise_by_default(tmp_path):
 def test_placeholder_parts_for_missing_sources(tmp_path):
     copy, run = plan_keys(str(tmp_path), missing_source="placeholder")
 
-    context = str(tmp_path)
-    assert copy.parts[1:] == (
-        placeholder_part(f"{context}/app.py"),
-        placeholder_part(f"{context}/*.txt"),
-    )
-    assert run.parts[-1] == placeholder_part(f"{context}/requirements.txt")
+    assert copy.parts[1:] == (placeholder_part("app.py"), placeholder_part("*.txt"))
+    assert run.parts[-1] == placeholder_part("requirements.txt")
     assert copy.key_source == "content"
     assert copy.files_hashed == 0
 
 
 def test_placeholder_keys_stable_across_contexts(tmp_path):
-    first = plan_keys(str(tmp_path), missing_source="placeholder")
-    second = plan_keys(str(tmp_path), missing_source="placeholder")
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    first = plan_keys(str(tmp_path / "one"), missing_source="placeholder")
+    second = plan_keys(str(tmp_path / "two"), missing_source="placeholder")
 
     assert [instruction.key for instruction in first] == [instruction.key for instruction in second]
 
@@ -62,6 +60,6 @@ def test_existing_files_still_hashed(tmp_path):
 
     copy, _ = plan_keys(str(tmp_path), missing_source="placeholder")
 
-    assert placeholder_part(f"{tmp_path}/app.py") not in copy.parts
-    assert placeholder_part(f"{tmp_path}/*.txt") not in copy.parts
+    assert placeholder_part("app.py") not in copy.parts
+    assert placeholder_part("*.txt") not in copy.parts
     assert copy.files_hashed == 2

@@ -76,14 +76,13 @@ def add_corpus_arguments(parser: argparse.ArgumentParser, *, required_mode: bool
 
 def run_study(args: argparse.Namespace) -> int:
     """Run the study `args.mode` on `args.corpus` and write its outputs into `args.out`."""
-    from cachelab.corpus.study import StudySettings, quiet_repeated_warnings
+    from cachelab.corpus.study import StudySettings
     from cachelab.model.catalog import BaseImageCatalog
     from cachelab.model.costs import CostModel, calibrate
 
     corpus = getattr(args, "corpus", None) or args.dockerfile
     out: Path = args.out or Path("cachelab-out") / f"{Path(corpus).name}-{args.mode}"
     out.mkdir(parents=True, exist_ok=True)
-    quiet_repeated_warnings()
     catalog = BaseImageCatalog.load(args.catalog)
     progress = sys.stderr.isatty() and "CI" not in os.environ
     costs = CostModel()

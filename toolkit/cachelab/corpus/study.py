@@ -66,7 +66,7 @@ logger = logging.getLogger(__name__)
 STUDY_PROFILES = tuple(PROFILE_STRATEGIES)
 # Descriptions of the stand-ins, repeated as `assumption` rows of the headline table.
 BASE_STANDIN = "unknown bases: synthetic image, seed = sha256(reference)"
-FILE_PLACEHOLDER = "absent context and stage files: placeholder part sha256('cachelab-missing-source:' + path)"
+FILE_PLACEHOLDER = "absent context and stage files: placeholder part sha256('cachelab-missing-source:' + path in the context)"
 
 
 @dataclass(slots=True)
@@ -282,37 +282,12 @@ def _study_entry(study: Study, dockerfile_id: str, data: bytes) -> FileStudy:
     return study.study_text(text, dockerfile_id)
 
 
-class FirstOccurrenceFilter(logging.Filter):
-    """A logging filter that passes each distinct message once and drops its repeats."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._seen: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if message in self._seen:
-            return False
-        self._seen.add(message)
-        return True
-
-
-def quiet_repeated_warnings() -> None:
-    """Log each key-engine warning once in this process.
-
-    The key engine warns on every keying of some instructions (cross-stage bind
-    mounts), and a study keys each instruction once per planner pass, several times per file.
-    """
-    logging.getLogger("cachelab.keys.parts").addFilter(FirstOccurrenceFilter())
-
-
 # Multiprocessing: each worker keeps one Study for its lifetime.
 _WORKER_STUDY: Study | None = None
 
 
 def _init_worker(settings: StudySettings) -> None:
     global _WORKER_STUDY
-    quiet_repeated_warnings()
     _WORKER_STUDY = Study(settings)
 
 

@@ -114,9 +114,16 @@ def placeholder_part(key_path: str) -> str:
 
     It is the SHA-256 of `cachelab-missing-source:<key path>`, so it is stable
     across builds and differs per path: it stands for unchanged content, never
-    for a real file hash.
+    for a real file hash. Callers pass context paths relative to the context
+    root (see `placeholder_path`), so keys do not depend on where the context is.
     """
     return hashlib.sha256(f"cachelab-missing-source:{key_path}".encode()).hexdigest()
+
+
+def placeholder_path(key_path: str, context_root: str) -> str:
+    """Return the path a placeholder part names: context paths relative to the root."""
+    prefix = context_root.rstrip("/") + "/"
+    return key_path[len(prefix):] if key_path.startswith(prefix) else key_path
 
 
 def is_remote_url(source: str) -> bool:
@@ -425,7 +432,8 @@ def _file_parts(
     for item in inputs:
         if not os.path.lexists(item.real):
             if missing_source == "placeholder":
-                parts.append(KeyPart("file", placeholder_part(item.key), path=item.key))
+                stand_in = placeholder_part(placeholder_path(item.key, context.root))
+                parts.append(KeyPart("file", stand_in, path=item.key))
                 continue
             root = source_root.real if source_root else context.root
             raise SourceNotFoundError(item.source, root=root, line=instruction.start_line,
