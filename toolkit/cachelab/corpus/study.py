@@ -60,6 +60,7 @@ from cachelab.model.warm import (
 )
 from cachelab.plan.decisions import StagePlan
 from cachelab.plan.errors import PlanError
+from cachelab.plan.setup import PlannerSetup
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +102,8 @@ class Study:
         self.settings = settings or StudySettings()
         self._context = tempfile.TemporaryDirectory(prefix="cachelab-study-")
         self.images = StandInImageSource()
+        # Every file's planners resolve the same empty context directory.
+        self._context_dirs: dict[str, str] = {}
 
     def close(self) -> None:
         self._context.cleanup()
@@ -126,6 +129,7 @@ class Study:
         inputs = SimulationInputs(
             dockerfile=dockerfile, images=self.images, context_dir=self._context.name,
             costs=self.settings.costs, catalog=self.settings.catalog, now=self.settings.now,
+            setup=PlannerSetup(dockerfile, context_dirs=self._context_dirs),
         )
         try:
             rebuilds = {name: warm_rebuild(inputs, name) for name in STRATEGY_PROFILES.values()}

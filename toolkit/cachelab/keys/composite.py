@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Mode = Literal["legacy", "rolling"]
 
@@ -41,7 +40,6 @@ def roll(state: str, parts: Iterable[str]) -> str:
     return state
 
 
-@dataclass
 class CompositeKey:
     """An ordered list of key parts, hashed the legacy or the rolling way.
 
@@ -51,15 +49,32 @@ class CompositeKey:
     not fold `parts` into the rolling state.
     """
 
-    mode: Mode = "legacy"
-    parts: list[str] = field(default_factory=list)
-    _state: str = field(default=EMPTY_STATE, repr=False)
+    __slots__ = ("mode", "parts", "_state", "_joined", "_hash")
 
-    def __post_init__(self) -> None:
-        if self.mode not in ("legacy", "rolling"):
+    def __init__(self, mode: Mode = "legacy", parts: list[str] | None = None, _state: str = EMPTY_STATE) -> None:
+        if mode not in ("legacy", "rolling"):
             raise ValueError(
-                f"invalid composite key mode {self.mode!r}: expected 'legacy' or 'rolling'"
+                f"invalid composite key mode {mode!r}: expected 'legacy' or 'rolling'"
             )
+        self.mode: Mode = mode
+        self.parts: list[str] = parts if parts is not None else []
+        self._state = _state
+        # Legacy keys hash the joined text. Planners read the hash after every
+        # instruction, so a SHA-256 of the text so far is kept and extended.
+        self._joined: Any = None
+        self._hash: str | None = None
+        if mode == "legacy":
+            self._joined = hashlib.sha256("-".join(self.parts).encode("utf-8"))
+
+    def __repr__(self) -> str:
+        return f"CompositeKey(mode={self.mode!r}, parts={self.parts!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CompositeKey):
+            return NotImplemented
+        return (self.mode, self.parts, self._state) == (other.mode, other.parts, other._state)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it replaces
 
     @classmethod
     def new(cls, *parts: str, mode: Mode = "legacy") -> CompositeKey:
@@ -88,9 +103,15 @@ class CompositeKey:
         for part in parts:
             if not isinstance(part, str):
                 raise TypeError(f"key part must be str, got {type(part).__name__}: {part!r}")
-        self.parts.extend(parts)
-        if self.rolling:
+        if not parts:
+            return
+        self._hash = None
+        if self.mode == "rolling":
             self._state = roll(self._state, parts)
+        else:
+            joined = "-".join(parts)
+            self._joined.update(("-" + joined if self.parts else joined).encode("utf-8"))
+        self.parts.extend(parts)
 
     def key(self) -> str:
         """Return the human-readable key: the parts joined with `-`."""
@@ -98,19 +119,24 @@ class CompositeKey:
 
     def hash(self) -> str:
         """Return the cache key: 64 lowercase hex characters."""
-        if self.rolling:
+        if self.mode == "rolling":
             return self._state
-        return sha256_hex(self.key())
+        if self._hash is None:
+            self._hash = self._joined.copy().hexdigest()
+        return self._hash
 
     def state(self) -> str:
         """Return the text that `resume` continues from (legacy: `key()`, rolling: `hash()`).
 
         kaniko stores this as the target of a cache pointer entry.
         """
-        if self.rolling:
+        if self.mode == "rolling":
             return self._state
         return self.key()
 
     def copy(self) -> CompositeKey:
         """Return an independent key with the same mode, parts and state."""
-        return CompositeKey(mode=self.mode, parts=list(self.parts), _state=self._state)
+        twin = CompositeKey.__new__(CompositeKey)
+        twin.mode, twin.parts, twin._state, twin._hash = self.mode, list(self.parts), self._state, self._hash
+        twin._joined = self._joined.copy() if self._joined is not None else None
+        return twin

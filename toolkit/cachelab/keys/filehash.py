@@ -291,6 +291,7 @@ def relative_to_root(key_path: str, context_root: str) -> str:
     return path
 
 
+@functools.cache
 def _hash_workers() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -440,6 +441,7 @@ def scratch_images(*, oci: bool = False) -> tuple[bytes, bytes]:
     return manifest, config
 
 
+@functools.cache
 def scratch_seed(*, oci: bool = False) -> str:
     """Return the seed of `FROM scratch` (`oci` = `FF_KANIKO_OCI_SCRATCH_BASE`)."""
     manifest, _ = scratch_images(oci=oci)

@@ -49,7 +49,6 @@ from cachelab.plan.optimize import Pass, StageFiles, WalkContext, WalkResult, wa
 from cachelab.plan.probe import MemoizedCache
 from cachelab.plan.render import RenderOptions, external_sources, render_plan
 from cachelab.plan.risks import stage_risks
-from cachelab.plan.seeding import BaseResolver
 from cachelab.plan.setup import PlannerSetup
 from cachelab.plan.stages import PlanStage, StageList
 from cachelab.plan.unpack import decide_unpack
@@ -102,7 +101,7 @@ class Planner:
         self.cache_repo = cache_repo
         self.now = now or datetime.now(UTC)
 
-        self.bases = BaseResolver(images, options=options, platform=platform)
+        self.bases = setup.resolver(images, options=options, platform=platform)
         self.memo = (
             MemoizedCache(cache, ttl=self.gates.ttl, now=self.now)
             if cache is not None and self.gates.cache else None

@@ -17,6 +17,7 @@ from pathlib import Path
 from cachelab.dockerfile.model import Dockerfile
 from cachelab.keys.flags import KanikoOptions
 from cachelab.keys.parts import MissingSourcePolicy
+from cachelab.plan.interfaces import BaseImageSource
 from cachelab.plan.keying import Keyer, parts_options
 from cachelab.plan.seeding import BaseResolver
 from cachelab.plan.selection import select_stages
@@ -32,12 +33,18 @@ class PlannerSetup:
     shared, which is what a Planner without a setup gets.
     """
 
-    def __init__(self, dockerfile: Dockerfile, *, memoize: bool = True) -> None:
+    def __init__(
+        self, dockerfile: Dockerfile, *, memoize: bool = True, context_dirs: dict[str, str] | None = None,
+    ) -> None:
         self.dockerfile = dockerfile
         self.memoize = memoize
         self._selections: dict[tuple[object, ...], tuple[BaseResolver, StageList]] = {}
         self._keyers: dict[tuple[object, ...], Keyer] = {}
-        self._context_dirs: dict[str, str] = {}
+        # By options identity first: hashing a KanikoOptions costs more than a lookup.
+        self._keyers_by_id: dict[tuple[object, ...], tuple[KanikoOptions, Keyer]] = {}
+        self._resolvers: dict[tuple[object, ...], BaseResolver] = {}
+        # A caller that plans many Dockerfiles in one context passes one map to all setups.
+        self._context_dirs: dict[str, str] = context_dirs if context_dirs is not None else {}
 
     def context_dir(self, context_dir: str | os.PathLike[str]) -> str:
         """Return the absolute, symlink-free path of `context_dir`."""
@@ -48,6 +55,17 @@ class PlannerSetup:
             if self.memoize:
                 self._context_dirs[path] = resolved
         return resolved
+
+    def resolver(self, images: BaseImageSource, *, options: KanikoOptions, platform: str | None) -> BaseResolver:
+        """Return a BaseResolver shared by every Planner with this image source and seed options."""
+        if not self.memoize:
+            return BaseResolver(images, options=options, platform=platform)
+        resolver_key = (id(images), platform, options.oci_scratch_base, options.no_propagate_annotations)
+        resolver = self._resolvers.get(resolver_key)
+        if resolver is None or resolver.images is not images:
+            resolver = BaseResolver(images, options=options, platform=platform)
+            self._resolvers[resolver_key] = resolver
+        return resolver
 
     def selection(
         self, dockerfile: Dockerfile, *, targets: Sequence[str], build_args: Mapping[str, str], bases: BaseResolver,
@@ -83,6 +101,12 @@ class PlannerSetup:
     ) -> Keyer:
         """Return the Keyer of one option set and build inputs, built once per distinct inputs."""
         self._check(dockerfile)
+        if self.memoize:
+            id_key = (id(options), context_dir, dockerfile_path, tuple(build_args.items()), platform, last_stage,
+                      missing_source)
+            known = self._keyers_by_id.get(id_key)
+            if known is not None and known[0] is options:
+                return known[1]
         keyer_key = (
             options, context_dir, os.fspath(dockerfile_path), tuple(build_args.items()), platform, last_stage,
             missing_source,
@@ -109,6 +133,7 @@ class PlannerSetup:
             self._keyers[alike_key] = alike
         keyer = alike if alike.options == options else alike.with_options(options)
         self._keyers[keyer_key] = keyer
+        self._keyers_by_id[id_key] = (options, keyer)
         return keyer
 
     def _check(self, dockerfile: Dockerfile) -> None:
