@@ -41,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--scenario", default="warm-unchanged",
         help="warm-unchanged, edit:PATH, build-arg:K=V, or a name from cachelab-scenarios.toml "
-        "beside the Dockerfile (default: %(default)s)",
+        "beside the Dockerfile; every step is checked against the context before the first build "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--build-arg", action="append", default=[], metavar="K=V",

@@ -24,6 +24,7 @@ from cachelab.study.mutations import (
     SetTarget,
     Touch,
 )
+from cachelab.study.preflight import check_scenario
 from cachelab.study.rebuild import MakeRunNondeterministic, MoveBaseTag, SetCacheTTL
 from cachelab.study.scenario import (
     SCENARIO_FILE,
@@ -76,6 +77,7 @@ __all__ = [
     "Touch",
     "Workspace",
     "add_stability",
+    "check_scenario",
     "load_scenarios",
     "resolve_input",
     "resolve_scenario",

@@ -21,8 +21,10 @@ from cachelab.events import ListSink
 from cachelab.record import Recording
 from cachelab.study.errors import StudyError
 from cachelab.study.figures import save_timelines
+from cachelab.study.preflight import check_scenario
 from cachelab.study.report import format_ratios, format_stage_table
 from cachelab.study.runner import (
+    BUILD_FAILURES,
     DEFAULT_STRATEGIES,
     BuildFunction,
     BuildSettings,
@@ -66,6 +68,9 @@ def compare(
     `timeline-<strategy>.png` files. With `report`, the per-stage table and the wall-time ratios of the
     last step are written to it. `progress` prints one line per build on stderr.
     `secrets` maps secret ids to files that `RUN --mount=type=secret` binds.
+    Every step of the scenario is checked against the user's context and
+    Dockerfile before the first build (`cachelab.study.preflight`), so an invalid
+    mutation raises `MutationError` without building anything.
     A build error propagates after the scratch copies are removed; nothing is
     saved then. `builder` replaces `cachelab.build.builder.build`.
     """
@@ -74,6 +79,7 @@ def compare(
     strategy_list = check_strategies(strategies)
     if repeats < 1:
         raise StudyError(f"repeats is {repeats}, must be at least 1", hint="Pass --repeats 1 or more.")
+    check_scenario(chosen, source, build_args=build_args, targets=targets, work_dir=work_dir)
 
     settings = BuildSettings(
         image_store=image_store,
@@ -88,13 +94,21 @@ def compare(
         for repeat in range(repeats):
             for strategy in strategy_list:
                 run = ScenarioRun(source, chosen, strategy, repeat, run_id)
-                run_scenario(
-                    run,
-                    settings,
-                    sink=sink,
-                    work_root=Path(scratch),
-                    on_build=_print_build if progress else None,
-                )
+                try:
+                    run_scenario(
+                        run,
+                        settings,
+                        sink=sink,
+                        work_root=Path(scratch),
+                        on_build=_print_build if progress else None,
+                    )
+                except BUILD_FAILURES:
+                    # The builder receives only the work copy, so its error names the copy's paths.
+                    logger.error(
+                        "%s repeat %d built a copy of %s and %s under %s, which the error below names",
+                        strategy, repeat, source.dockerfile, source.context, scratch,
+                    )
+                    raise
 
     recording = add_stability(Recording.from_events(sink.events), {chosen.name: chosen})
     write_outputs(recording, Path(out_dir), report=report, confidence=confidence, seed=seed)

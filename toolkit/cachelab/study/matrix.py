@@ -37,6 +37,7 @@ from cachelab.study.runner import (
     check_strategies,
     run_scenario,
 )
+from cachelab.study.preflight import check_scenario
 from cachelab.study.scenario import WARM_UNCHANGED, Scenario, resolve_scenario
 from cachelab.study.stability import add_stability, scenario_map
 from cachelab.study.workspace import BuildInput, resolve_input
@@ -81,7 +82,9 @@ def study(
     resumed builds share it. The combined recording, with the key stability and
     transparency columns of `cachelab.study.stability`, is also saved to
     `out_dir`. Without `out_dir` the cells go to a temporary directory that is
-    removed afterwards, so nothing can resume.
+    removed afterwards, so nothing can resume. Every scenario is checked against
+    every Dockerfile's context before the first build, so an invalid mutation
+    raises `MutationError` instead of failing cells.
     """
     if out_dir is None:
         with tempfile.TemporaryDirectory(prefix="cachelab-study-out-", dir=work_dir) as scratch:
@@ -104,6 +107,9 @@ def study(
         builder=builder,
     )
     cells = list(_cells(sources, scenarios, strategy_list, repeats, run_id, settings))
+    checked = {(cell.run.source, cell.run.scenario.name): cell.run for cell in cells}
+    for run in checked.values():
+        check_scenario(run.scenario, run.source, build_args=build_args, targets=targets, work_dir=work_dir)
 
     pending = [cell for cell in cells if not (cells_dir / cell.cell_id).is_dir()]
     logger.info("study %s: %d cells, %d already done", run_id, len(cells), len(cells) - len(pending))

@@ -3,6 +3,11 @@
 Each mutation is a frozen dataclass with an `op` name (its key in scenario files),
 `apply(workspace)` and `describe()`. Register a new kind by adding its class to
 `MUTATIONS`; scenario files then accept it with the dataclass fields as keys.
+
+Before any build, `cachelab.study.preflight` applies every step to an outline
+copy of the user's context. A mutation whose `apply` changes anything outside
+the workspace (an image store, a registry) also defines `check(workspace)`,
+which validates the same inputs without that effect.
 """
 
 from __future__ import annotations
@@ -73,9 +78,10 @@ class CreateFile:
         target = workspace.context_path(self.path)
         if _present(target):
             raise MutationError(
-                f"cannot create {self.path}: it already exists in the build context",
+                f"cannot create {self.path}: it already exists in the build context {workspace.user_context}",
                 hint="Use an `edit` mutation to change an existing file.",
             )
+        _check_parents(workspace, target, self.path, self.op)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(self.content)
         if self.mode is not None:
@@ -99,7 +105,7 @@ class DeleteFile:
         elif _present(target):
             target.unlink()
         else:
-            raise _missing(self.path, self.op)
+            raise _missing(workspace, self.path, self.op)
 
     def describe(self) -> str:
         return f"delete {self.path}"
@@ -117,12 +123,14 @@ class RenameFile:
         source = workspace.context_path(self.path)
         destination = workspace.context_path(self.to)
         if not _present(source):
-            raise _missing(self.path, self.op)
+            raise _missing(workspace, self.path, self.op)
         if _present(destination):
             raise MutationError(
-                f"cannot rename {self.path} to {self.to}: the destination exists",
+                f"cannot rename {self.path} to {self.to}: the destination exists in the build context "
+                f"{workspace.user_context}",
                 hint="Delete the destination first or choose another name.",
             )
+        _check_parents(workspace, destination, self.to, self.op)
         destination.parent.mkdir(parents=True, exist_ok=True)
         source.rename(destination)
 
@@ -148,7 +156,7 @@ class Chmod:
     def apply(self, workspace: Workspace) -> None:
         target = workspace.context_path(self.path, follow_links=True)
         if not target.exists():
-            raise _missing(self.path, self.op)
+            raise _missing(workspace, self.path, self.op)
         os.chmod(target, self.mode)
 
     def describe(self) -> str:
@@ -170,7 +178,7 @@ class Touch:
     def apply(self, workspace: Workspace) -> None:
         target = workspace.context_path(self.path, follow_links=True)
         if not target.exists():
-            raise _missing(self.path, self.op)
+            raise _missing(workspace, self.path, self.op)
         status = target.stat()
         mtime = self.mtime if self.mtime is not None else max(time.time(), status.st_mtime + 1.0)
         os.utime(target, (status.st_atime, mtime))
@@ -242,7 +250,7 @@ class EditInstruction:
         lines = workspace.dockerfile.read_text().splitlines(keepends=True)
         if not 1 <= self.line <= len(lines):
             raise MutationError(
-                f"{workspace.dockerfile.name} has {len(lines)} lines, so line {self.line} "
+                f"{workspace.user_dockerfile} has {len(lines)} lines, so line {self.line} "
                 "cannot be edited",
                 hint="Give a line number of the original Dockerfile.",
             )
@@ -289,11 +297,55 @@ MUTATIONS: dict[str, type] = {
 }
 
 
+def apply_mutation(mutation: Mutation, workspace: Workspace) -> None:
+    """Apply `mutation`, turning a file-system error into a `MutationError` that names the user's path."""
+    try:
+        mutation.apply(workspace)
+    except OSError as exc:
+        raise _os_error(mutation, workspace, exc) from exc
+
+
+def check_mutation(mutation: Mutation, workspace: Workspace) -> None:
+    """Validate `mutation` on an outline workspace: its `check` if it has one, else `apply`."""
+    check = getattr(mutation, "check", None)
+    if check is None:
+        apply_mutation(mutation, workspace)
+        return
+    try:
+        check(workspace)
+    except OSError as exc:
+        raise _os_error(mutation, workspace, exc) from exc
+
+
+def _os_error(mutation: Mutation, workspace: Workspace, exc: OSError) -> MutationError:
+    where = workspace.user_path(exc.filename) if exc.filename is not None else workspace.user_context
+    return MutationError(
+        f"{mutation.describe()} failed on {where}: {exc.strerror or exc}",
+        hint="Change the scenario step so that it fits the files of the build context at that step.",
+    )
+
+
 def _existing_file(workspace: Workspace, path: str, op: str) -> Path:
     target = workspace.context_path(path, follow_links=True)
     if not target.is_file():
-        raise _missing(path, op)
+        raise _missing(workspace, path, op)
     return target
+
+
+def _check_parents(workspace: Workspace, target: Path, path: str, op: str) -> None:
+    # A parent that exists but is no directory would make mkdir fail with the copy's path.
+    for parent in target.parents:
+        if parent == workspace.context:
+            break
+        if not _present(parent):
+            continue
+        if not parent.is_dir():
+            raise MutationError(
+                f"{op}: {parent.relative_to(workspace.context)} in {path} is not a directory in the build "
+                f"context {workspace.user_context}",
+                hint="Name a path whose parents are directories at this step.",
+            )
+        break
 
 
 def _present(path: Path) -> bool:
@@ -301,9 +353,9 @@ def _present(path: Path) -> bool:
     return path.exists() or path.is_symlink()
 
 
-def _missing(path: str, op: str) -> MutationError:
+def _missing(workspace: Workspace, path: str, op: str) -> MutationError:
     return MutationError(
-        f"{op}: {path} not found in the build context",
+        f"{op}: {path} not found in the build context {workspace.user_context}",
         hint="Name a path relative to the build context that exists at this step.",
     )
 

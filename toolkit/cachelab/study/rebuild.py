@@ -16,10 +16,13 @@ import tempfile
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from cachelab.study.errors import MutationError
 from cachelab.study.workspace import Workspace
+
+if TYPE_CHECKING:
+    from cachelab.oci.reference import Reference
 
 logger = logging.getLogger(__name__)
 
@@ -54,13 +57,16 @@ class MoveBaseTag:
                 hint=f"Use one of: {', '.join(MOVE_TARGETS)}.",
             )
 
-    def apply(self, workspace: Workspace) -> None:
-        from cachelab.oci.busybox import DEFAULT_BUSYBOX, busybox_rootfs
-        from cachelab.oci.importer import import_rootfs
-        from cachelab.oci.layout import LayoutStore
+    def check(self, workspace: Workspace) -> Reference:
+        """Validate the reference and the host's busybox without writing an image; return the reference."""
+        from cachelab.oci.busybox import DEFAULT_BUSYBOX
+        from cachelab.oci.errors import OCIError
         from cachelab.oci.reference import LayoutReference, parse_reference
 
-        parsed = parse_reference(self.reference)
+        try:
+            parsed = parse_reference(self.reference)
+        except OCIError as exc:
+            raise MutationError(f"move-base-tag: {exc}", hint=exc.hint) from None
         if isinstance(parsed, LayoutReference) or parsed.digest is not None:
             raise MutationError(
                 f"cannot move {self.reference!r}: only a tagged registry reference names a movable tag",
@@ -71,6 +77,14 @@ class MoveBaseTag:
                 f"cannot build a new image for {self.reference}: {DEFAULT_BUSYBOX} is missing",
                 hint="Install Debian's busybox-static.",
             )
+        return parsed
+
+    def apply(self, workspace: Workspace) -> None:
+        from cachelab.oci.busybox import busybox_rootfs
+        from cachelab.oci.importer import import_rootfs
+        from cachelab.oci.layout import LayoutStore
+
+        parsed = self.check(workspace)
         with tempfile.TemporaryDirectory(prefix="move-base-", dir=workspace.root) as scratch:
             rootfs = busybox_rootfs(Path(scratch) / "rootfs")
             marker = rootfs / BASE_TAG_MARKER
@@ -116,14 +130,14 @@ class MakeRunNondeterministic:
         lines = workspace.dockerfile.read_text().splitlines()
         if not 1 <= self.line <= len(lines):
             raise MutationError(
-                f"{workspace.dockerfile.name} has {len(lines)} lines, so line {self.line} has no RUN",
+                f"{workspace.user_dockerfile} has {len(lines)} lines, so line {self.line} has no RUN",
                 hint="Give the line number of a RUN instruction.",
             )
         text = lines[self.line - 1].rstrip()
         words = text.split(None, 1)
         if not words or words[0].upper() != "RUN" or text.endswith("\\"):
             raise MutationError(
-                f"{workspace.dockerfile.name} line {self.line} is not a single-line RUN: {text!r}",
+                f"{workspace.user_dockerfile} line {self.line} is not a single-line RUN: {text!r}",
                 hint="Name a RUN instruction that is written on one line.",
             )
         EditInstruction(self.line, f"{text} && head -c 16 /dev/urandom | od -A n -t x1 > {self.path}").apply(workspace)

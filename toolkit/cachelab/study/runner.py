@@ -19,6 +19,7 @@ from cachelab.keys.errors import KeyEngineError
 from cachelab.oci.errors import OCIError
 from cachelab.plan.errors import PlanError
 from cachelab.study.errors import StudyError
+from cachelab.study.mutations import apply_mutation
 from cachelab.study.scenario import Scenario
 from cachelab.study.workspace import BuildInput, Workspace
 
@@ -109,7 +110,7 @@ def run_scenario(
         for step_index, step in enumerate(run.scenario.steps):
             for mutation in step.mutations:
                 logger.info("step %d of %s: %s", step_index, run.scenario.name, mutation.describe())
-                mutation.apply(workspace)
+                apply_mutation(mutation, workspace)
             request = BuildRequest(
                 dockerfile=workspace.dockerfile,
                 context=workspace.context,

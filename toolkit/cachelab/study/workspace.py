@@ -85,6 +85,8 @@ class Workspace:
     `cache_dir` contains the layer cache (an OCI layout store) of this scenario run.
     `image_store` is the local image store its builds read bases from (None: the
     builder's default); `cache_ttl` overrides the strategy's `--cache-ttl`.
+    `source` is the user's build input that was copied, so errors can name the
+    user's files instead of the copies.
     """
 
     root: Path
@@ -95,6 +97,7 @@ class Workspace:
     targets: tuple[str, ...] = ()
     image_store: Path | None = None
     cache_ttl: timedelta | None = None
+    source: BuildInput | None = None
 
     @classmethod
     def create(
@@ -105,14 +108,20 @@ class Workspace:
         build_args: dict[str, str] | None = None,
         targets: tuple[str, ...] = (),
         image_store: str | Path | None = None,
+        outline: bool = False,
     ) -> Workspace:
         """Copy `source` into `root` (created, must not exist) and return the workspace.
 
         Symbolic links are copied as links; file modes and modification times are kept.
+        With `outline`, every context file except the Dockerfile is created empty,
+        which is enough to check a scenario's mutations without copying file data.
         """
         root.mkdir(parents=True)
         context = root / EXAMPLE_CONTEXT
-        shutil.copytree(source.context, context, symlinks=True)
+        if outline:
+            _copy_outline(source.context, context)
+        else:
+            shutil.copytree(source.context, context, symlinks=True)
         dockerfile = _copy_dockerfile(source, root, context)
         cache_dir = root / "cache"
         cache_dir.mkdir()
@@ -125,7 +134,27 @@ class Workspace:
             build_args=dict(build_args or {}),
             targets=tuple(targets),
             image_store=Path(image_store) if image_store is not None else None,
+            source=source,
         )
+
+    @property
+    def user_context(self) -> Path:
+        """The user's build context this workspace copies (`context` without a source)."""
+        return self.source.context if self.source is not None else self.context
+
+    @property
+    def user_dockerfile(self) -> Path:
+        """The user's Dockerfile this workspace copies (`dockerfile` without a source)."""
+        return self.source.dockerfile if self.source is not None else self.dockerfile
+
+    def user_path(self, path: str | Path) -> Path:
+        """Return the user's file that work-copy `path` is a copy of, or `path` itself outside the copy."""
+        candidate = Path(path)
+        if candidate == self.dockerfile:
+            return self.user_dockerfile
+        if candidate.is_relative_to(self.context):
+            return self.user_context / candidate.relative_to(self.context)
+        return candidate
 
     @property
     def cache_ref(self) -> str:
@@ -149,29 +178,35 @@ class Workspace:
         candidate = Path(relative)
         if candidate.is_absolute() or not relative.strip():
             raise MutationError(
-                f"context path {relative!r} is not a relative path",
+                f"context path {relative!r} is not a relative path; the build context is {self.user_context}",
                 hint="Name the file relative to the build context, e.g. src/app.txt.",
             )
         parts: list[str] = []
         for part in candidate.parts:
             if part == "..":
                 if not parts:
-                    raise _outside(relative)
+                    raise self._outside(relative)
                 parts.pop()
             elif part != ".":
                 parts.append(part)
         if not parts:
             raise MutationError(
-                f"context path {relative!r} names the context itself",
+                f"context path {relative!r} names the build context {self.user_context} itself",
                 hint="Name a file inside the build context.",
             )
         path = self.context.joinpath(*parts)
         root = self.context.resolve()
         if not path.parent.resolve().is_relative_to(root):
-            raise _outside(relative)
+            raise self._outside(relative)
         if follow_links and not path.resolve().is_relative_to(root):
-            raise _outside(relative)
+            raise self._outside(relative)
         return path
+
+    def _outside(self, relative: str) -> MutationError:
+        return MutationError(
+            f"context path {relative!r} leaves the build context {self.user_context}",
+            hint="Name a file inside the build context.",
+        )
 
     def clear_cache(self) -> None:
         """Delete every layer and pointer in the cache store."""
@@ -180,11 +215,15 @@ class Workspace:
         logger.info("cleared cache store %s", self.cache_dir)
 
 
-def _outside(relative: str) -> MutationError:
-    return MutationError(
-        f"context path {relative!r} leaves the build context",
-        hint="Name a file inside the build context.",
-    )
+def _copy_outline(source: Path, destination: Path) -> None:
+    # Directories and symbolic links as in `copytree(symlinks=True)`; every other
+    # entry becomes an empty regular file with the original's mode and times.
+    shutil.copytree(source, destination, symlinks=True, copy_function=_create_empty_copy)
+
+
+def _create_empty_copy(source: str, destination: str) -> None:
+    Path(destination).touch()
+    shutil.copystat(source, destination)
 
 
 def _copy_dockerfile(source: BuildInput, root: Path, context: Path) -> Path:
@@ -195,6 +234,8 @@ def _copy_dockerfile(source: BuildInput, root: Path, context: Path) -> Path:
     except ValueError:
         inside = None
     if inside is not None:
+        # An outline copy has an empty placeholder there, which this replaces.
+        shutil.copy2(source.dockerfile, context / inside)
         return context / inside
 
     dockerfile = root / source.dockerfile.name
