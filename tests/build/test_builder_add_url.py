@@ -114,7 +114,7 @@ def test_add_url_with_bad_checksum(tmp_path: Path, image_store: Path, file_serve
         build_text(tmp_path, image_store, text)
 
     message = str(failure.value)
-    assert message.startswith("line 2: ")
+    assert message.startswith(f"{tmp_path / 'Dockerfile'}:2: ADD --checksum=")
     assert url in message
     assert f"expected sha256:{expected}" in message
     assert f"got sha256:{actual}" in message
@@ -124,8 +124,10 @@ def test_add_url_with_bad_checksum(tmp_path: Path, image_store: Path, file_serve
 def test_add_url_not_found(tmp_path: Path, image_store: Path, file_server: FileServer) -> None:
     url = file_server.url("/files/missing.txt")
 
-    with pytest.raises(CopyError, match=rf"line 2: ADD {url} failed: HTTP 404"):
+    with pytest.raises(CopyError) as failure:
         build_text(tmp_path, image_store, f"FROM busybox\nADD {url} /data/\n")
+
+    assert str(failure.value) == f"{tmp_path / 'Dockerfile'}:2: ADD {url} /data/: download of {url} failed: HTTP 404"
 
 
 def test_add_url_key_ignores_content(tmp_path: Path, image_store: Path, file_server: FileServer) -> None:

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cachelab import __version__
+from cachelab.build.copy_from import copy_from_lines
 from cachelab.build.errors import add_dockerfile_path
 from cachelab.build.external import ExternalImages
 from cachelab.build.images import BuildImages
@@ -195,6 +196,9 @@ class _Build:
                 progress=self.progress, platform=request.platform,
                 stage_names={stage.index: stage.name for stage in planner.dockerfile.stages},
                 secrets={secret_id: str(Path(path).resolve()) for secret_id, path in request.secrets.items()},
+                copy_from_lines=copy_from_lines(
+                    planner.stages, planner.selection.meta_args, escape=planner.dockerfile.escape,
+                ),
             )
             return self._run_stages(planner, keyer, session)
 

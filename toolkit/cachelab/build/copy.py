@@ -104,10 +104,10 @@ def execute_copy(
 ) -> CopyResult:
     """Carry out a COPY or ADD into `stage_root`, reading sources from `source`."""
     if instruction.kind not in ("COPY", "ADD"):
-        raise InstructionError(f"line {instruction.start_line}: not a COPY or ADD instruction")
+        raise InstructionError("not a COPY or ADD instruction", line=instruction.start_line)
     words = _expanded_words(instruction, expand)
     if len(words) < 2:
-        raise InstructionError(f"line {instruction.start_line}: {instruction.kind} needs a source and a destination")
+        raise InstructionError(f"{instruction.kind} needs a source and a destination", line=instruction.start_line)
     *sources, dest_word = words
     dest = _absolute_dest(dest_word, workdir)
     request = _Request(
@@ -130,8 +130,9 @@ def execute_copy(
     items = _source_items(request, sources)
     if len(items) > 1 and not request.dest_is_dir:
         raise CopyError(
-            f"line {request.line}: {instruction.kind} with more than one source needs a "
-            f"directory destination ending in '/', not {dest_word!r}"
+            f"{instruction.kind} with more than one source needs a "
+            f"directory destination ending in '/', not {dest_word!r}",
+            line=request.line,
         )
 
     touched: list[str] = []
@@ -161,7 +162,7 @@ def _source_items(request: _Request, sources: list[str]) -> list[Heredoc | str |
             items.append(heredocs.pop(0))
         elif is_url(word):
             if request.instruction.kind != "ADD":
-                raise CopyError(f"line {request.line}: COPY does not accept URLs ({word}); use ADD")
+                raise CopyError(f"COPY does not accept URLs ({word}); use ADD", line=request.line)
             items.append(word)
         else:
             matches = match_sources(request.source, word, line=request.line)
@@ -202,8 +203,9 @@ def _chmod(instruction: Instruction, expand: Expand) -> int | None:
     value = expand(value)
     if not re.fullmatch(r"[0-7]{3,4}", value):
         raise InstructionError(
-            f"line {instruction.start_line}: invalid --chmod={value}",
+            f"invalid --chmod={value}",
             hint="Give an octal mode such as --chmod=0755.",
+            line=instruction.start_line,
         )
     return int(value, 8)
 

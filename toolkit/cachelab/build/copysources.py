@@ -58,9 +58,9 @@ def match_sources(root: SourceRoot, word: str, *, line: int | None) -> list[Matc
         try:
             matches = sorted(_glob(root, cleaned))
         except gopath.BadPatternError:
-            where = f"line {line}: " if line is not None else ""
             raise CopyError(
-                f"{where}invalid wildcard in COPY/ADD source {word!r}",
+                f"invalid wildcard in COPY/ADD source {word!r}",
+                line=line,
                 hint="Check the brackets and escapes; the syntax is Go's filepath.Match.",
             ) from None
     else:

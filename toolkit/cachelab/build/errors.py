@@ -7,10 +7,18 @@
     +-- CopyError               a COPY/ADD could not be carried out otherwise
     +-- ChecksumMismatch        an ADD download did not match `--checksum`
     +-- InstructionError        an instruction's arguments are invalid
+    +-- InstructionFailed       the host failed while an instruction ran (OSError)
+    +-- PlatformMismatch        a base image is for another platform than requested
 
-Messages name the Dockerfile line (`line N: ...`), the path or the URL involved.
-RunFailed and CopySourceNotFound keep `line` apart and name the Dockerfile too
-(`PATH:N: ...`) once `add_dockerfile_path` has set `path`.
+An error about an instruction keeps its Dockerfile line and the instruction's
+text apart from the message and reads `PATH:LINE: INSTRUCTION: message`, for
+example `Dockerfile:12: COPY app /app: cannot copy a file over the directory
+/app`. The raise site sets the line where it knows it; `StageRunner` fills in
+the line and text of the instruction being executed (or, for a failure while
+saving stage files, of the `COPY --from` that needs them), and `build()` sets
+the Dockerfile path with `add_dockerfile_path`. RunFailed and CopySourceNotFound
+already quote the instruction in their message, so they read `PATH:LINE:
+message`.
 """
 
 from __future__ import annotations
@@ -23,24 +31,51 @@ from cachelab.keys.errors import SourceNotFoundError, missing_source_message
 class BuildError(Exception):
     """Base of the builder's errors; `hint` is one sentence saying what to do next.
 
-    `message` is the text without its location. When `line` is set, `str()`
-    starts with `PATH:LINE: `, or `line LINE: ` while `path` is None.
+    `message` is the text without its location. `line` is the Dockerfile line and
+    `instruction` the instruction's text; `str()` puts both before the message.
     """
 
     default_hint: str | None = None
+    # True when `message` already quotes or names the instruction, so `str()` leaves it out.
+    message_names_instruction = False
 
-    def __init__(self, message: str, *, hint: str | None = None, line: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        line: int | None = None,
+        instruction: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint if hint is not None else self.default_hint
         self.line = line
+        self.instruction = instruction
         self.path: str | None = None
 
-    def __str__(self) -> str:
+    def locate(self, line: int, instruction: str) -> None:
+        """Set the Dockerfile line and the instruction's text where the raise site left them unset."""
         if self.line is None:
-            return self.message
-        location = f"{self.path}:{self.line}" if self.path is not None else f"line {self.line}"
-        return f"{location}: {self.message}"
+            self.line = line
+        if self.instruction is None:
+            self.instruction = instruction
+
+    def __str__(self) -> str:
+        parts = []
+        if self.line is not None:
+            parts.append(f"{self.path}:{self.line}" if self.path is not None else f"line {self.line}")
+        if self.instruction is not None and not self.message_names_instruction:
+            parts.append(shorten_instruction(self.instruction))
+        parts.append(self.message)
+        return ": ".join(parts)
+
+
+def shorten_instruction(text: str, limit: int = 60) -> str:
+    """Return the instruction text, cut to `limit` characters with `...` so a long RUN stays one readable line."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 3].rstrip() + "..."
 
 
 def add_dockerfile_path(error: BaseException, dockerfile: str | os.PathLike[str]) -> None:
@@ -66,6 +101,7 @@ class RunFailed(BuildError):
     """
 
     default_hint = "Read the output above, fix the command, and build again."
+    message_names_instruction = True
 
     def __init__(
         self,
@@ -84,8 +120,7 @@ class RunFailed(BuildError):
         message = f"`{instruction}` {what}"
         if tail:
             message += f"; last output lines:\n{tail}"
-        super().__init__(message, line=line)
-        self.instruction = instruction
+        super().__init__(message, line=line, instruction=instruction)
         self.exit_code = exit_code
         self.output_tail = output_tail
         self.timed_out = timed_out
@@ -95,6 +130,8 @@ class CopySourceNotFound(BuildError):
     """A COPY or ADD source does not exist (or a wildcard matched no file)."""
 
     default_hint = SourceNotFoundError.hint
+    # The key engine's SourceNotFoundError reads the same, whichever of the two finds the gap first.
+    message_names_instruction = True
 
     def __init__(self, source: str, *, line: int | None, origin: str) -> None:
         super().__init__(missing_source_message(source, origin), line=line)
@@ -105,6 +142,8 @@ class CopySourceNotFound(BuildError):
 class CopyError(BuildError):
     """A COPY or ADD could not be carried out (bad destination, bad archive, ...)."""
 
+    default_hint = "Fix the sources or the destination of the COPY or ADD on the line the error names."
+
 
 class ChecksumMismatch(BuildError):
     """The bytes downloaded by `ADD --checksum` have a different digest."""
@@ -114,3 +153,32 @@ class ChecksumMismatch(BuildError):
 
 class InstructionError(BuildError):
     """An instruction's arguments cannot be applied (bad USER, bad HEALTHCHECK flag, ...)."""
+
+    default_hint = "Fix the instruction on the line the error names."
+
+
+class InstructionFailed(BuildError):
+    """The host reported an error (an OSError) while an instruction ran or its files were saved."""
+
+    default_hint = (
+        "Check the path named above, and the free space and permissions of the build's work directory."
+    )
+
+
+class PlatformMismatch(BuildError):
+    """A base image's config names another os, architecture or variant than the build's platform.
+
+    `reference` is the base image, `requested` the build's platform and
+    `available` the platform the image's config names.
+    """
+
+    default_hint = (
+        "Pass --platform with the image's platform, or use a base image that is built for the requested one."
+    )
+
+    def __init__(self, message: str, *, reference: str, requested: str, available: str,
+                 line: int | None = None, instruction: str | None = None) -> None:
+        super().__init__(message, line=line, instruction=instruction)
+        self.reference = reference
+        self.requested = requested
+        self.available = available

@@ -57,9 +57,9 @@ def url_filename(url: str) -> str:
 def _parse_checksum(checksum: str, line: int | None) -> tuple[str, str]:
     algorithm, _, expected = checksum.partition(":")
     if algorithm not in CHECKSUM_ALGORITHMS or not expected:
-        where = f"line {line}: " if line is not None else ""
         raise CopyError(
-            f"{where}invalid --checksum {checksum!r}",
+            f"invalid --checksum {checksum!r}",
+            line=line,
             hint="Use --checksum=sha256:<64 hex digits> (sha384 and sha512 also work).",
         )
     return algorithm, expected.lower()
@@ -84,13 +84,13 @@ def download(
     hasher = hashlib.new(algorithm)
     owned_client = client is None
     session = client or httpx.Client(follow_redirects=True, timeout=60.0)
-    where = f"line {line}: " if line is not None else ""
     size = 0
     try:
         with session.stream("GET", url) as response:
             if response.status_code != 200:
                 raise CopyError(
-                    f"{where}ADD {url} failed: HTTP {response.status_code}",
+                    f"download of {url} failed: HTTP {response.status_code}",
+                    line=line,
                     hint="Check that the URL is right and reachable from the build host.",
                 )
             last_modified = response.headers.get("last-modified")
@@ -102,7 +102,8 @@ def download(
     except httpx.HTTPError as exc:
         _remove(dest)
         raise CopyError(
-            f"{where}ADD {url} failed: {exc}",
+            f"download of {url} failed: {exc}",
+            line=line,
             hint="Check that the URL is right and reachable from the build host.",
         ) from exc
     except CopyError:
@@ -116,8 +117,9 @@ def download(
     if expected is not None and actual != expected:
         _remove(dest)
         raise ChecksumMismatch(
-            f"{where}ADD {url}: checksum mismatch: expected {algorithm}:{expected}, "
-            f"got {algorithm}:{actual}"
+            f"checksum mismatch for {url}: expected {algorithm}:{expected}, "
+            f"got {algorithm}:{actual}",
+            line=line,
         )
     logger.info("downloaded %s (%d bytes, %s:%s)", url, size, algorithm, actual)
     return Download(dest, f"{algorithm}:{actual}", size, _http_time(last_modified), url_filename(url))

@@ -44,7 +44,7 @@ def apply_metadata(config: ImageConfig, instruction: Instruction, expand: Expand
     handler = _HANDLERS.get(instruction.kind)
     if handler is None:
         raise InstructionError(
-            f"line {instruction.start_line}: {instruction.kind} is not a metadata instruction"
+            f"{instruction.kind} is not a metadata instruction", line=instruction.start_line
         )
     handler(config, instruction, expand)
 
@@ -53,7 +53,7 @@ def _pairs(instruction: Instruction) -> list[tuple[str, str]]:
     args = instruction.args
     if len(args) % 2:
         raise InstructionError(
-            f"line {instruction.start_line}: {instruction.kind} needs NAME=VALUE pairs: {instruction.text}"
+            f"{instruction.kind} needs NAME=VALUE pairs", line=instruction.start_line, instruction=instruction.text
         )
     return [(args[index], args[index + 1]) for index in range(0, len(args), 2)]
 
@@ -90,10 +90,10 @@ def _port_specs(spec: str, line: int) -> list[str]:
     number, _, protocol = spec.partition("/")
     protocol = (protocol or "tcp").lower()
     if protocol not in ("tcp", "udp", "sctp"):
-        raise InstructionError(f"line {line}: invalid EXPOSE protocol in {spec!r}")
+        raise InstructionError(f"invalid EXPOSE protocol in {spec!r}", line=line)
     first, _, last = number.partition("-")
     if not first.isdigit() or (last and not last.isdigit()):
-        raise InstructionError(f"line {line}: invalid EXPOSE port {spec!r}")
+        raise InstructionError(f"invalid EXPOSE port {spec!r}", line=line)
     end = int(last) if last else int(first)
     return [f"{port}/{protocol}" for port in range(int(first), end + 1)]
 
@@ -103,7 +103,7 @@ def _volume(config: ImageConfig, instruction: Instruction, expand: Expand) -> No
     for word in instruction.args:
         path = expand(word).strip()
         if not path:
-            raise InstructionError(f"line {instruction.start_line}: VOLUME with an empty path")
+            raise InstructionError("VOLUME with an empty path", line=instruction.start_line)
         volumes[path] = {}
     config.config.volumes = volumes
 
@@ -135,20 +135,20 @@ def _onbuild(config: ImageConfig, instruction: Instruction, expand: Expand) -> N
 def _healthcheck(config: ImageConfig, instruction: Instruction, expand: Expand) -> None:
     line = instruction.start_line
     if not instruction.args:
-        raise InstructionError(f"line {line}: HEALTHCHECK needs NONE or CMD")
+        raise InstructionError("HEALTHCHECK needs NONE or CMD", line=line)
     mode = instruction.args[0].upper()
     if mode == "NONE":
         if len(instruction.args) > 1 or instruction.flags:
-            raise InstructionError(f"line {line}: HEALTHCHECK NONE takes no arguments")
+            raise InstructionError("HEALTHCHECK NONE takes no arguments", line=line)
         config.config.healthcheck = Healthcheck(test=["NONE"])
         return
     if mode != "CMD" or len(instruction.args) < 2:
-        raise InstructionError(f"line {line}: HEALTHCHECK needs NONE or CMD and a command")
+        raise InstructionError("HEALTHCHECK needs NONE or CMD and a command", line=line)
     rest = list(instruction.args[1:])
     test = ["CMD", *rest] if instruction.exec_form else ["CMD-SHELL", " ".join(rest)]
     retries_text = instruction.flag("retries")
     if retries_text is not None and not retries_text.isdigit():
-        raise InstructionError(f"line {line}: HEALTHCHECK --retries must be a whole number")
+        raise InstructionError("HEALTHCHECK --retries must be a whole number", line=line)
     config.config.healthcheck = Healthcheck(
         test=test,
         interval_ns=_duration(instruction.flag("interval"), line),
@@ -175,7 +175,7 @@ def _duration(text: str | None, line: int) -> int:
     try:
         return parse_duration(text)
     except ValueError as exc:
-        raise InstructionError(f"line {line}: HEALTHCHECK: {exc}") from None
+        raise InstructionError(f"HEALTHCHECK: {exc}", line=line) from None
 
 
 def _stopsignal(config: ImageConfig, instruction: Instruction, expand: Expand) -> None:
@@ -185,7 +185,7 @@ def _stopsignal(config: ImageConfig, instruction: Instruction, expand: Expand) -
 def _shell(config: ImageConfig, instruction: Instruction, expand: Expand) -> None:
     if not instruction.exec_form or not instruction.args:
         raise InstructionError(
-            f"line {instruction.start_line}: SHELL needs a JSON array, e.g. SHELL [\"/bin/sh\", \"-c\"]"
+            "SHELL needs a JSON array, e.g. SHELL [\"/bin/sh\", \"-c\"]", line=instruction.start_line
         )
     config.config.shell = list(instruction.args)
 
@@ -207,7 +207,7 @@ def _maintainer(config: ImageConfig, instruction: Instruction, expand: Expand) -
 def _single(instruction: Instruction) -> str:
     if len(instruction.args) != 1:
         raise InstructionError(
-            f"line {instruction.start_line}: {instruction.kind} takes exactly one argument"
+            f"{instruction.kind} takes exactly one argument", line=instruction.start_line
         )
     return instruction.args[0]
 

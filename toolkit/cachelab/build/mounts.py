@@ -71,54 +71,56 @@ def resolve_mounts(
     """Turn parsed `--mount` flags into `SandboxMount`s; expands every value with `expand`."""
     resolved: list[SandboxMount] = []
     for mount in mounts:
-        where = f"line {line}: " if line is not None else ""
         target = expand(mount.target) if mount.target else None
         if mount.type == "bind":
-            resolved.append(_bind(mount, target, sources, where, expand))
+            resolved.append(_bind(mount, target, sources, line, expand))
         elif mount.type == "cache":
-            resolved.append(_cache(mount, target, sources, where, expand))
+            resolved.append(_cache(mount, target, sources, line, expand))
         elif mount.type == "tmpfs":
-            resolved.append(SandboxMount("tmpfs", _absolute(target, where)))
+            resolved.append(SandboxMount("tmpfs", _absolute(target, line)))
         elif mount.type == "secret":
-            secret = _secret(mount, target, sources, where, expand)
+            secret = _secret(mount, target, sources, line, expand)
             if secret is not None:
                 resolved.append(secret)
         else:
             raise InstructionError(
-                f"{where}RUN --mount=type={mount.type} is not supported by cachelab",
+                f"RUN --mount=type={mount.type} is not supported by cachelab",
+                line=line,
                 hint="Remove the mount or replace it with a secret or bind mount.",
             )
     return resolved
 
 
-def _absolute(target: str | None, where: str) -> str:
+def _absolute(target: str | None, line: int | None) -> str:
     if not target:
-        raise InstructionError(f"{where}RUN --mount needs a target")
+        raise InstructionError("RUN --mount needs a target", line=line)
     return "/" + target.strip("/") if target.strip("/") else "/"
 
 
-def _inside(base: str, relative: str, where: str) -> str:
+def _inside(base: str, relative: str, line: int | None) -> str:
     """Join `relative` to `base`, rejecting a result outside `base` (after symlinks)."""
     base_real = os.path.realpath(base)
     candidate = os.path.realpath(os.path.join(base_real, relative.lstrip("/")))
     if candidate != base_real and not candidate.startswith(base_real + os.sep):
-        raise InstructionError(f"{where}mount source {relative!r} leaves {base}")
+        raise InstructionError(f"mount source {relative!r} leaves {base}", line=line)
     if not os.path.exists(candidate):
-        raise InstructionError(f"{where}mount source {relative!r} not found in {base}")
+        raise InstructionError(f"mount source {relative!r} not found in {base}", line=line)
     return candidate
 
 
-def _bind(mount: Mount, target: str | None, sources: MountSources, where: str, expand: Expand) -> SandboxMount:
+def _bind(
+    mount: Mount, target: str | None, sources: MountSources, line: int | None, expand: Expand
+) -> SandboxMount:
     base = sources.context
     if mount.from_ is not None:
         origin = expand(mount.from_)
         base_found = sources.roots.get(origin) or sources.roots.get(origin.lower())
         if base_found is None:
-            raise InstructionError(f"{where}RUN --mount from={origin!r} names no stage or image root")
+            raise InstructionError(f"RUN --mount from={origin!r} names no stage or image root", line=line)
         base = base_found
-    source = _inside(base, expand(mount.source or "."), where)
+    source = _inside(base, expand(mount.source or "."), line)
     if mount.readonly:
-        return SandboxMount("bind", _absolute(target, where), source, readonly=True)
+        return SandboxMount("bind", _absolute(target, line), source, readonly=True)
 
     # A writable bind mount writes to a copy; the step's writes are discarded.
     scratch = tempfile.mkdtemp(prefix="bind-", dir=sources.temp_dir)
@@ -127,10 +129,12 @@ def _bind(mount: Mount, target: str | None, sources: MountSources, where: str, e
         shutil.copytree(source, copy, symlinks=True)
     else:
         shutil.copy2(source, copy)
-    return SandboxMount("bind", _absolute(target, where), copy, readonly=False)
+    return SandboxMount("bind", _absolute(target, line), copy, readonly=False)
 
 
-def _cache(mount: Mount, target: str | None, sources: MountSources, where: str, expand: Expand) -> SandboxMount:
+def _cache(
+    mount: Mount, target: str | None, sources: MountSources, line: int | None, expand: Expand
+) -> SandboxMount:
     cache_id = expand(mount.id) if mount.id else (target or "")
     options = dict(mount.options)
     # A readable prefix plus a digest keeps distinct ids apart on disk.
@@ -144,36 +148,38 @@ def _cache(mount: Mount, target: str | None, sources: MountSources, where: str, 
             gid = int(options.get("gid", "0"))
         except ValueError:
             raise InstructionError(
-                f"{where}invalid mode, uid or gid in --mount=type=cache: {dict(mount.options)}",
+                f"invalid mode, uid or gid in --mount=type=cache: {dict(mount.options)}",
+                line=line,
                 hint="Give mode in octal (mode=0755) and numeric uid and gid.",
             ) from None
         os.makedirs(directory, exist_ok=True)
         os.chmod(directory, mode)
         if "uid" in options or "gid" in options:
             os.chown(directory, uid, gid)
-    return SandboxMount("bind", _absolute(target, where), directory, readonly=mount.readonly)
+    return SandboxMount("bind", _absolute(target, line), directory, readonly=mount.readonly)
 
 
 def _secret(
-    mount: Mount, target: str | None, sources: MountSources, where: str, expand: Expand
+    mount: Mount, target: str | None, sources: MountSources, line: int | None, expand: Expand
 ) -> SandboxMount | None:
     options = dict(mount.options)
     secret_id = expand(mount.id) if mount.id else (os.path.basename(target) if target else None)
     if not secret_id:
-        raise InstructionError(f"{where}RUN --mount=type=secret needs an id or a target")
+        raise InstructionError("RUN --mount=type=secret needs an id or a target", line=line)
     source = sources.secrets.get(secret_id)
     required = options.get("required", "false").lower() in ("", "true", "1")
     if source is None or not os.path.isfile(source):
         if required:
             raise InstructionError(
-                f"{where}secret {secret_id!r} is required but was not given",
+                f"secret {secret_id!r} is required but was not given",
+                line=line,
                 hint=f"Pass the secret with id {secret_id!r} to the build.",
             )
         logger.info("secret %r not given; RUN continues without it", secret_id)
         return None
     # NOTE: the uid, gid and mode options are ignored: the file keeps its host owner
     # and mode, so a non-root USER reads it only when the host file allows that.
-    return SandboxMount("bind", _absolute(target or f"/run/secrets/{secret_id}", where), source)
+    return SandboxMount("bind", _absolute(target or f"/run/secrets/{secret_id}", line), source)
 
 
 def secret_values(paths: Iterable[str]) -> tuple[str, ...]:

@@ -44,10 +44,10 @@ def run_command(
 ) -> RunCommand:
     """Build the argv of a RUN instruction (see the module docstring)."""
     if instruction.kind != "RUN":
-        raise InstructionError(f"line {instruction.start_line}: not a RUN instruction")
+        raise InstructionError("not a RUN instruction", line=instruction.start_line)
     if instruction.exec_form:
         if not instruction.args:
-            raise InstructionError(f"line {instruction.start_line}: RUN needs a command")
+            raise InstructionError("RUN needs a command", line=instruction.start_line)
         return RunCommand(tuple(instruction.args))
 
     command = " ".join(instruction.args)
@@ -144,6 +144,7 @@ def network_allowed(instruction: Instruction) -> bool:
     if mode == "host":
         return True
     raise InstructionError(
-        f"line {instruction.start_line}: RUN --network={mode} is not supported",
+        f"RUN --network={mode} is not supported",
         hint="Use --network=none (the default here) or --network=host.",
+        line=instruction.start_line,
     )

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cachelab.build.config import ImageConfig
-from cachelab.build.errors import BuildError
+from cachelab.build.errors import BuildError, InstructionFailed
 from cachelab.build.images import BuildImages
 from cachelab.build.layer_io import LayerMover
 from cachelab.build.metadata import METADATA_KINDS, apply_metadata
@@ -50,6 +50,7 @@ from cachelab.plan.interfaces import CacheEntry
 from cachelab.plan.stages import PlanStage
 
 if TYPE_CHECKING:
+    from cachelab.build.copy_from import CopyFromLine
     from cachelab.build.copysources import SourceRoot
     from cachelab.build.sandbox import Sandbox
     from cachelab.build.snapshot import Snapshot, Snapshotter
@@ -82,6 +83,8 @@ class BuildSession:
     external_dirs: dict[str, Path] = field(default_factory=dict)
     stage_names: Mapping[int, str | None] = field(default_factory=dict)
     secrets: Mapping[str, str] = field(default_factory=dict)  # secret id -> host file
+    # (source stage, saved path) -> the first `COPY --from` that reads it, for error messages.
+    copy_from_lines: Mapping[tuple[int, str], CopyFromLine] = field(default_factory=dict)
     _sandbox: Sandbox | None = None
     _secret_values: tuple[str, ...] | None = None
 
@@ -189,12 +192,18 @@ class StageRunner:
     def _run_instruction(self, planned: InstructionPlan, instruction: Instruction) -> None:
         clock = self.session.clock
         started = clock.now()
-        with clock.span("instruction", stage_index=self.plan.index, instruction_index=planned.index) as span:
-            span.attributes["decision"] = planned.decision
-            if planned.hit:
-                self._apply_hit(planned, instruction)
-            else:
-                self._execute(planned, instruction)
+        try:
+            with clock.span("instruction", stage_index=self.plan.index, instruction_index=planned.index) as span:
+                span.attributes["decision"] = planned.decision
+                if planned.hit:
+                    self._apply_hit(planned, instruction)
+                else:
+                    self._execute(planned, instruction)
+        except BuildError as error:
+            error.locate(planned.line, planned.text)
+            raise
+        except OSError as error:
+            raise InstructionFailed(str(error), line=planned.line, instruction=planned.text) from error
         self.env.apply(instruction)
         self.session.progress.instruction(self.plan, planned, clock.now() - started)
 
@@ -207,7 +216,7 @@ class StageRunner:
     def _apply_hit(self, planned: InstructionPlan, instruction: Instruction) -> None:
         entry = planned.entry
         if entry is None:
-            raise BuildError(f"line {planned.line}: the plan marks a hit without a cache entry")
+            raise BuildError("the plan marks a hit without a cache entry", line=planned.line)
         if instruction.kind == "WORKDIR":
             apply_metadata(self.image.config, instruction, self.env.expand)
         if entry.layer_digest is None:
@@ -257,7 +266,7 @@ class StageRunner:
                 touched = result.touched
                 span.add_bytes(result.bytes)
             else:
-                raise BuildError(f"line {planned.line}: {kind} cannot be executed by cachelab")
+                raise BuildError(f"{kind} cannot be executed by cachelab", line=planned.line)
         if kind == "MAINTAINER":
             return
         if not self._appends_layer(instruction):
@@ -434,11 +443,24 @@ class StageRunner:
             self._extract_pending()
         from cachelab.build.stagefiles import save_stage_files
 
-        dest = self.session.workspace.deps_dir(self.plan.index)
+        session = self.session
+        index = self.plan.index
+        dest = session.workspace.deps_dir(index)
         # NOTE: paths with variables are expanded with this stage's environment at its end.
-        paths = [self.env.expand(path) if "$" in path else path for path in self.plan.save_files]
-        with self.session.clock.span("save-files") as span:
-            saved = save_stage_files(str(self.image.root), paths, str(dest))
+        paths: list[str] = []
+        needed_by: dict[str, CopyFromLine] = {}
+        for path in self.plan.save_files:
+            expanded = self.env.expand(path) if "$" in path else path
+            paths.append(expanded)
+            reader = session.copy_from_lines.get((index, path))
+            if reader is not None:
+                needed_by.setdefault(expanded, reader)
+        name = session.stage_names.get(index)
+        with session.clock.span("save-files") as span:
+            saved = save_stage_files(
+                str(self.image.root), paths, str(dest),
+                description=f"stage {index} ({name})" if name else f"stage {index}", needed_by=needed_by,
+            )
             span.attributes["files"] = str(saved)
 
 

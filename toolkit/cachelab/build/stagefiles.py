@@ -14,10 +14,12 @@ import logging
 import os
 import shutil
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from cachelab.build.copy_from import CopyFromLine
 from cachelab.build.copysources import SourceRoot, match_sources, walk_tree
+from cachelab.build.errors import BuildError, InstructionFailed
 from cachelab.build.rootpath import relative_to_root, resolve_in_root
 
 logger = logging.getLogger(__name__)
@@ -108,21 +110,46 @@ class _Saver:
         os.utime(dest, ns=(st.st_mtime_ns, st.st_mtime_ns), follow_symlinks=False)
 
 
-def save_stage_files(stage_root: str, paths: Iterable[str], deps_dir: str) -> int:
+def save_stage_files(
+    stage_root: str,
+    paths: Iterable[str],
+    deps_dir: str,
+    *,
+    description: str | None = None,
+    needed_by: Mapping[str, CopyFromLine] | None = None,
+) -> int:
     """Copy `paths` (image paths, wildcards allowed) from `stage_root` into `deps_dir`.
 
     Returns the number of entries saved. A path that matches nothing raises
-    `CopySourceNotFound`. NOTE: without root privileges owners are not kept.
+    `CopySourceNotFound` naming `description` (default: the root's host path),
+    and an OSError while saving raises `InstructionFailed`. Both name the line
+    and text of the `COPY --from` that `needed_by` maps the path to. NOTE:
+    without root privileges owners are not kept.
     """
     os.makedirs(deps_dir, exist_ok=True)
     saver = _Saver(stage_root, deps_dir)
-    root = SourceRoot(stage_root, f"stage root {stage_root}")
+    root = SourceRoot(stage_root, description or f"stage root {stage_root}")
     for path in paths:
-        for match in match_sources(root, path, line=None):
-            if match.rel:
-                saver.save(match.rel)
-            else:
-                for child in sorted(os.listdir(stage_root)):
-                    saver.save(child)
+        reader = (needed_by or {}).get(path)
+        try:
+            _save_path(saver, root, path)
+        except BuildError as error:
+            if reader is not None:
+                error.locate(reader.line, reader.text)
+            raise
+        except OSError as error:
+            failure = InstructionFailed(f"saving {path} from {root.description} failed: {error}")
+            if reader is not None:
+                failure.locate(reader.line, reader.text)
+            raise failure from error
     logger.debug("saved %d entries of %s into %s", saver.files, stage_root, deps_dir)
     return saver.files
+
+
+def _save_path(saver: _Saver, root: SourceRoot, path: str) -> None:
+    for match in match_sources(root, path, line=None):
+        if match.rel:
+            saver.save(match.rel)
+        else:
+            for child in sorted(os.listdir(root.path)):
+                saver.save(child)

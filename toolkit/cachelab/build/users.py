@@ -51,7 +51,7 @@ def _lookup_user(root: str, user: str) -> tuple[int, int | None, str | None]:
         if len(row) >= 4 and row[0] == user:
             return int(row[2]), int(row[3]), user
     raise InstructionError(
-        f"user {user!r} not found in {root}/etc/passwd",
+        f"user {user!r} not found in the stage's /etc/passwd",
         hint="Create the user in an earlier RUN step or use a numeric uid.",
     )
 
@@ -63,7 +63,7 @@ def _lookup_group(root: str, group: str) -> int:
         if len(row) >= 3 and row[0] == group:
             return int(row[2])
     raise InstructionError(
-        f"group {group!r} not found in {root}/etc/group",
+        f"group {group!r} not found in the stage's /etc/group",
         hint="Create the group in an earlier RUN step or use a numeric gid.",
     )
 

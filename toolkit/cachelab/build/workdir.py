@@ -38,7 +38,7 @@ def make_workdir(
         if os.path.isdir(host):
             continue
         if os.path.lexists(host):
-            raise InstructionError(f"WORKDIR {path}: {current} exists and is not a directory")
+            raise InstructionError(f"cannot create {path}: {current} exists and is not a directory")
         os.makedirs(host, mode=0o755)
         os.chmod(host, 0o755)
         _set_owner(root, host, user, record_owner)
