@@ -9,10 +9,12 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from cachelab.cli import main
 from cachelab.corpus.fetch import fetch_corpus, load
+from cachelab.corpus.manifest import read_manifest
 from cachelab.corpus.store import read_store
 
 FILES = {
@@ -153,3 +155,81 @@ def test_real_corpus_from_shared_copy(tmp_path, shared):
     assert report.failures == []
     assert report.fetched == 561
     assert sum(1 for _ in load(store)) == 561
+
+
+def test_interrupted_fetch_keeps_fetched_files(tmp_path, file_server, caplog):
+    manifest = write_manifest(tmp_path / "manifest.jsonl")
+    store = tmp_path / "store.jsonl.zst"
+    requests = []
+
+    def interrupt_second(request: httpx.Request) -> None:
+        requests.append(request.url)
+        if len(requests) == 2:
+            raise KeyboardInterrupt
+
+    client = httpx.Client(event_hooks={"request": [interrupt_second]})
+    with client, pytest.raises(KeyboardInterrupt):
+        fetch_corpus(manifest, store=store, url_template=file_server, client=client)
+
+    assert [record.id for record in read_store(store)] == ["acme/app:Dockerfile"]
+    assert f"fetch interrupted: kept 1 of 2 Dockerfiles in {store}" in caplog.text
+    resumed = fetch_corpus(manifest, store=store, url_template=file_server)
+    assert (resumed.reused, resumed.fetched) == (1, 1)
+
+
+def test_interrupted_fetch_keeps_earlier_store(tmp_path, file_server):
+    manifest = write_manifest(tmp_path / "manifest.jsonl")
+    store = tmp_path / "store.jsonl.zst"
+    fetch_corpus(manifest, store=store, url_template=file_server)
+    changed = write_manifest(tmp_path / "changed.jsonl", corrupt="acme/app")
+
+    def interrupt(request: httpx.Request) -> None:
+        raise KeyboardInterrupt
+
+    client = httpx.Client(event_hooks={"request": [interrupt]})
+    with client, pytest.raises(KeyboardInterrupt):
+        fetch_corpus(changed, store=store, url_template=file_server, client=client)
+
+    # The first request was interrupted, so both files keep the records of the first fetch.
+    kept = {record.id: record.sha256 for record in read_store(store)}
+    assert kept == {entry.id: entry.sha256 for entry in read_manifest(manifest)}
+
+
+def test_fetch_replaces_unreadable_store(tmp_path, file_server, caplog):
+    manifest = write_manifest(tmp_path / "manifest.jsonl")
+    store = tmp_path / "store.jsonl.zst"
+    store.write_text("not a store\n")
+
+    report = fetch_corpus(manifest, store=store, url_template=file_server)
+
+    assert report.fetched == 2
+    assert len(list(read_store(store))) == 2
+    assert f"ignoring the unreadable store {store}" in caplog.text
+
+
+def test_cli_fetch_names_next_command(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CACHELAB_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    manifest = write_manifest(folder / "manifest.jsonl")
+    for repo, files in FILES.items():
+        for file_path, text in files.items():
+            target = tmp_path / "copy" / "files" / repo.replace("/", "__") / file_path.replace("/", "__")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+
+    code = main(["corpus", "fetch", str(manifest), "--from-dir", str(tmp_path / "copy")])
+
+    assert code == 0
+    out = capsys.readouterr().out
+    assert f"stored 2 Dockerfiles in {tmp_path / 'cache' / 'corpora' / 'tiny.jsonl.zst'}" in out
+    assert "study it with: cachelab study tiny --mode model --out DIR" in out
+
+
+def test_cli_fetch_unknown_manifest_lists_shipped(tmp_path, capsys):
+    code = main(["corpus", "fetch", "real-v9"])
+
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "cachelab: error: manifest not found: real-v9" in err
+    assert "real-v1" in err

@@ -26,7 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument(
         "dockerfile", metavar="FILE_OR_EXAMPLE_DIR",
-        help="a Dockerfile, or a directory with Dockerfile and context/ (e.g. datasets/examples/two-stage)",
+        help="a Dockerfile, or a directory with Dockerfile and context/ (e.g. datasets/examples/two-stage); "
+        "with --mode, a corpus in any form `cachelab study` accepts",
     )
     parser.add_argument(
         "--context", metavar="DIR",
@@ -78,6 +79,7 @@ def run_compare(args: argparse.Namespace) -> int:
         return run_study(args)
     from cachelab.study.workspace import resolve_input
 
+    _reject_corpus_without_mode(args.dockerfile, args.context)
     build_args = {}
     for item in args.build_arg:
         name, equals, value = item.partition("=")
@@ -92,6 +94,28 @@ def run_compare(args: argparse.Namespace) -> int:
     with secret_files(args.secret) as secrets:
         _compare(args, out_dir, build_args, strategies, secrets)
     return 0
+
+
+def _reject_corpus_without_mode(argument: str, context: str | None) -> None:
+    """Raise a StudyError naming `--mode` when `argument` is no Dockerfile or example but a corpus."""
+    from cachelab.corpus.errors import CorpusError
+    from cachelab.corpus.source import resolve_corpus
+    from cachelab.study.errors import StudyError
+    from cachelab.study.workspace import resolve_input
+
+    try:
+        resolve_input(argument, context)
+    except StudyError as not_an_input:
+        try:
+            source = resolve_corpus(argument)
+        except CorpusError:
+            raise not_an_input from None
+        if source.kind == "dockerfile":
+            raise
+        raise StudyError(
+            f"{argument} is a corpus ({source.describe()}), and compare without --mode builds one Dockerfile",
+            hint="Add --mode model or --mode replay to study the corpus, or pass one Dockerfile or example directory.",
+        ) from None
 
 
 def _compare(args: argparse.Namespace, out_dir: Path, build_args: dict[str, str], strategies: list[str],

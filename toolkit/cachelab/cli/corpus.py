@@ -1,4 +1,4 @@
-"""`cachelab corpus fetch`: download a corpus of Dockerfiles into the local store."""
+"""`cachelab corpus fetch|list`: download corpora of Dockerfiles and show the ones available."""
 
 from __future__ import annotations
 
@@ -6,15 +6,22 @@ import argparse
 import sys
 from pathlib import Path
 
-import cachelab
 from cachelab.corpus.errors import CorpusError
 
-# Manifests shipped with the checkout, by name (`cachelab corpus fetch real-v1`).
-DATASETS_DIR = Path(cachelab.__file__).resolve().parents[2] / "datasets" / "corpora"
+# Failed files printed one per line by `corpus fetch`; the rest are counted.
+MAX_FAILURES_SHOWN = 20
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("corpus", help="fetch and list corpora of Dockerfiles")
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "corpus",
+        help="fetch and list corpora of Dockerfiles",
+        description=(
+            "Fetch a corpus of Dockerfiles into the cache directory ($CACHELAB_CACHE_DIR/corpora, "
+            "default ~/.cache/cachelab/corpora), or list the shipped and fetched corpora. "
+            "`cachelab scan`, `study` and `compare --mode` then take the corpus by name."
+        ),
+    )
     verbs = parser.add_subparsers(dest="corpus_command", metavar="VERB", required=True)
 
     fetch = verbs.add_parser(
@@ -23,12 +30,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Download every Dockerfile named in MANIFEST from its pinned commit (or copy it "
             "from --from-dir), verify its sha256 and store the corpus as one zstd-compressed "
-            "JSON Lines file. Re-running fetches only what is missing or changed."
+            "JSON Lines file. Re-running fetches only what is missing or changed; an "
+            "interrupted fetch (Ctrl-C) keeps what it has fetched, so running it again resumes."
         ),
     )
-    fetch.add_argument("manifest", help="a manifest.jsonl path, or the name of a shipped corpus (e.g. real-v1)")
+    fetch.add_argument(
+        "manifest", metavar="MANIFEST",
+        help="a manifest.jsonl path, or the name of a shipped corpus (`cachelab corpus list` shows them)",
+    )
     fetch.add_argument("--from-dir", type=Path, help="read files from this local copy instead of the network")
-    fetch.add_argument("--store", type=Path, help="store file to write (default: in the cachelab cache dir)")
+    fetch.add_argument(
+        "--store", type=Path,
+        help="store file to write (default: $CACHELAB_CACHE_DIR/corpora/NAME.jsonl.zst, "
+        "NAME being the manifest's folder name)",
+    )
     fetch.add_argument(
         "--url-template",
         default=None,
@@ -37,16 +52,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     fetch.set_defaults(handler=run_fetch)
 
+    listing = verbs.add_parser(
+        "list",
+        help="list the shipped corpora and the corpora fetched into the cache directory",
+        description=(
+            "Print one line per corpus: its name, whether it is fetched, and the store or "
+            "manifest path. A fetched name can be given to scan, study and compare --mode."
+        ),
+    )
+    listing.set_defaults(handler=run_list)
+
 
 def resolve_manifest(name: str) -> Path:
-    """A manifest path as given, or the shipped manifest of that corpus name."""
+    """Return the manifest path `name` gives, or the shipped manifest of that corpus name."""
+    from cachelab.corpus.source import shipped_corpus_names, shipped_manifest
+
     path = Path(name)
     if path.is_file():
         return path
-    shipped = DATASETS_DIR / name / "manifest.jsonl"
-    if shipped.is_file():
+    if path.is_dir() and (path / "manifest.jsonl").is_file():
+        return path / "manifest.jsonl"
+    shipped = shipped_manifest(name)
+    if shipped is not None:
         return shipped
-    known = sorted(entry.name for entry in DATASETS_DIR.iterdir()) if DATASETS_DIR.is_dir() else []
+    known = shipped_corpus_names()
     raise CorpusError(
         f"manifest not found: {name}",
         hint=f"give a path to a manifest.jsonl or one of: {', '.join(known) or '(none shipped)'}",
@@ -54,7 +83,8 @@ def resolve_manifest(name: str) -> Path:
 
 
 def run_fetch(args: argparse.Namespace) -> int:
-    from cachelab.corpus.fetch import RAW_URL_TEMPLATE, fetch_corpus
+    from cachelab.corpus.fetch import RAW_URL_TEMPLATE, default_store_path, fetch_corpus
+    from cachelab.corpus.store import fetched_store_path
 
     manifest = resolve_manifest(args.manifest)
     report = fetch_corpus(
@@ -68,6 +98,31 @@ def run_fetch(args: argparse.Namespace) -> int:
         f"stored {report.stored} Dockerfiles in {report.store} "
         f"({report.fetched} fetched, {report.reused} already present, {len(report.failures)} failed)"
     )
-    for entry_id, reason in report.failures:
+    for entry_id, reason in report.failures[:MAX_FAILURES_SHOWN]:
         print(f"  failed {entry_id}: {reason}", file=sys.stderr)
+    hidden = len(report.failures) - MAX_FAILURES_SHOWN
+    if hidden > 0:
+        print(f"  ... and {hidden} more failed", file=sys.stderr)
+
+    # Name the corpus as scan and study take it: by name when the store is the default one.
+    name = default_store_path(manifest).name.removesuffix(".jsonl.zst")
+    default = report.store.absolute() == fetched_store_path(name).absolute()
+    print(f"study it with: cachelab study {name if default else report.store} --mode model --out DIR")
     return 1 if report.failures else 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from cachelab.corpus.source import shipped_corpus_names, shipped_manifest
+    from cachelab.corpus.store import fetched_corpus_names, fetched_store_path
+
+    fetched = set(fetched_corpus_names())
+    names = sorted(fetched | set(shipped_corpus_names()))
+    if not names:
+        print(f"no corpora: none shipped, none fetched into {fetched_store_path('NAME').parent}")
+        return 0
+    for name in names:
+        if name in fetched:
+            print(f"{name:<20} fetched   {fetched_store_path(name)}")
+        else:
+            print(f"{name:<20} shipped   {shipped_manifest(name)} (fetch it with `cachelab corpus fetch {name}`)")
+    return 0

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from cachelab.cli.study import CORPUS_FORMS
 from cachelab.errors import CachelabError
 
 logger = logging.getLogger(__name__)
@@ -21,17 +22,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "scan",
         help="tabulate static features of every Dockerfile in a corpus",
         description=(
-            "Parse every Dockerfile of a corpus (a directory, a manifest.jsonl or a "
-            "fetched store file) and write one row of static features per file: "
+            "Parse every Dockerfile of a corpus and write one row of static features per file: "
             "stages, COPY --from edges, FROM-chain length, base pinning, remote ADDs, "
             "cache mounts, heredocs, and the parse outcome."
         ),
     )
-    parser.add_argument(
-        "source",
-        metavar="DIR_OR_MANIFEST",
-        help="directory of Dockerfiles, manifest.jsonl, or *.jsonl.zst store",
-    )
+    parser.add_argument("source", metavar="CORPUS", help=f"the corpus to scan: {CORPUS_FORMS}")
     parser.add_argument(
         "--out",
         required=True,
@@ -52,8 +48,8 @@ def run_scan(args: argparse.Namespace) -> int:
     import pandas as pd
     from tqdm import tqdm
 
-    from cachelab.corpus.manifest import read_corpus
     from cachelab.corpus.scan import COLUMNS, row_as_dict, scan_entries
+    from cachelab.corpus.source import resolve_corpus
 
     output_format = _FORMATS.get(args.out.suffix.lower())
     if output_format is None:
@@ -62,8 +58,10 @@ def run_scan(args: argparse.Namespace) -> int:
             hint="name the output file *.parquet or *.csv",
         )
 
+    source = resolve_corpus(args.source)
+    logger.info("scanning the %s", source.describe())
     started = time.perf_counter()
-    entries = read_corpus(args.source)
+    entries = source.entries()
     with tqdm(
         entries,
         desc="scan",

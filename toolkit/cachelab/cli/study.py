@@ -22,11 +22,17 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from cachelab.corpus.manifest import CorpusEntry
+    from cachelab.corpus.source import CorpusSource
     from cachelab.corpus.study import FileStudy
 
 logger = logging.getLogger(__name__)
 
 MODES = ("model", "replay")
+# The forms `cachelab.corpus.source.resolve_corpus` accepts, for help texts.
+CORPUS_FORMS = (
+    "a corpus name fetched with `cachelab corpus fetch` (e.g. real-v1), a *.jsonl.zst store, "
+    "a manifest.jsonl or a directory holding one, a directory of Dockerfiles, or one Dockerfile"
+)
 DEFAULT_REPLAY_SAMPLE = 20
 
 
@@ -43,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument(
         "corpus", metavar="CORPUS",
-        help="a fetched corpus name (real-v1), a *.jsonl.zst store, a manifest.jsonl or a directory",
+        help=f"the corpus to study: {CORPUS_FORMS}",
     )
     add_corpus_arguments(parser, required_mode=True)
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory")
@@ -76,11 +82,14 @@ def add_corpus_arguments(parser: argparse.ArgumentParser, *, required_mode: bool
 
 def run_study(args: argparse.Namespace) -> int:
     """Run the study `args.mode` on `args.corpus` and write its outputs into `args.out`."""
+    from cachelab.corpus.source import resolve_corpus
     from cachelab.corpus.study import StudySettings
     from cachelab.model.catalog import BaseImageCatalog
     from cachelab.model.costs import CostModel, calibrate
 
     corpus = getattr(args, "corpus", None) or args.dockerfile
+    source = resolve_corpus(corpus)
+    logger.info("studying the %s", source.describe())
     out: Path = args.out or Path("cachelab-out") / f"{Path(corpus).name}-{args.mode}"
     out.mkdir(parents=True, exist_ok=True)
     catalog = BaseImageCatalog.load(args.catalog)
@@ -94,41 +103,28 @@ def run_study(args: argparse.Namespace) -> int:
     settings = StudySettings(costs=costs, catalog=catalog, record_events=True, run_id=f"{args.mode}-study")
 
     if args.mode == "model":
-        selected, count = _select(corpus, args.sample)
+        selected, count = _select(source, args.sample)
         _write_model(selected, count, settings, out, workers=args.workers, progress=progress)
     else:
-        _write_replay(corpus, settings, out, args=args, progress=progress)
+        _write_replay(source, settings, out, args=args, progress=progress)
     print(f"wrote the {args.mode} study of {corpus} to {out}")
     return 0
 
 
-def _entries(corpus: str, chosen: set[str] | None = None) -> Iterator[CorpusEntry]:
-    """Stream the entries of `corpus` (a path or a fetched name), only those in `chosen` if given."""
-    from cachelab.corpus.fetch import load
-    from cachelab.corpus.manifest import CorpusEntry, read_corpus
-
-    if Path(corpus).exists():
-        entries: Iterable[CorpusEntry] = read_corpus(corpus)
-    else:
-        entries = (
-            CorpusEntry(
-                id=record.id, repo=record.repo, commit=record.commit, path=record.path,
-                license=record.license, sha256=record.sha256, stages=record.stages, text=record.text,
-            )
-            for record in load(corpus)
-        )
-    for entry in entries:
+def _entries(source: CorpusSource, chosen: set[str] | None = None) -> Iterator[CorpusEntry]:
+    """Stream the entries of `source`, only those in `chosen` if given."""
+    for entry in source.entries():
         if chosen is None or entry.id in chosen:
             yield entry
 
 
-def _select(corpus: str, size: int | None) -> tuple[Iterator[CorpusEntry], int]:
+def _select(source: CorpusSource, size: int | None) -> tuple[Iterator[CorpusEntry], int]:
     """Return a stream of the sampled entries and their count; only ids are held in memory."""
     from cachelab.replay.run import sample_ids
 
-    ids = [entry.id for entry in _entries(corpus)]
+    ids = [entry.id for entry in _entries(source)]
     chosen = set(sample_ids(ids, size))
-    return _entries(corpus, chosen if size is not None else None), len(chosen)
+    return _entries(source, chosen if size is not None else None), len(chosen)
 
 
 def _write_model(  # type: ignore[no-untyped-def]
@@ -158,23 +154,23 @@ def _write_model(  # type: ignore[no-untyped-def]
     return summary
 
 
-def _write_replay(corpus: str, settings, out: Path, *, args: argparse.Namespace, progress: bool) -> None:  # type: ignore[no-untyped-def]
+def _write_replay(source: CorpusSource, settings, out: Path, *, args: argparse.Namespace, progress: bool) -> None:  # type: ignore[no-untyped-def]
     from cachelab.corpus.study_report import savings_direction, warm_summary
     from cachelab.record import Recording
     from cachelab.replay.run import ReplaySettings, multistage_ids, replay_entries, sample_ids
     from cachelab.replay.twin import DEFAULT_SCALE
 
-    eligible = list(multistage_ids(_entries(corpus)))
+    eligible = list(multistage_ids(_entries(source)))
     chosen = set(sample_ids(eligible, args.sample or DEFAULT_REPLAY_SAMPLE))
 
-    model_summary = _write_model(_entries(corpus, chosen), len(chosen), settings, out, workers=1, progress=False)
+    model_summary = _write_model(_entries(source, chosen), len(chosen), settings, out, workers=1, progress=False)
     replay_settings = ReplaySettings(
         work_dir=out / "work", scale=args.scale or DEFAULT_SCALE, catalog=settings.catalog,
         run_id="replay-study",
     )
     events = []
     errors: list[dict[str, str]] = []
-    for result in replay_entries(_entries(corpus, chosen), replay_settings, progress=progress):
+    for result in replay_entries(_entries(source, chosen), replay_settings, progress=progress):
         events.extend(result.events)
         errors.extend({"dockerfile_id": result.dockerfile_id, "error": error} for error in result.errors)
     recording = Recording.from_events(events)

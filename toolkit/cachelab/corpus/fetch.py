@@ -17,9 +17,9 @@ from pathlib import Path
 
 import httpx
 
-from cachelab.cachedir import cache_home
+from cachelab.corpus.errors import CorpusError
 from cachelab.corpus.manifest import CorpusEntry, read_manifest
-from cachelab.corpus.store import CorpusRecord, read_store, write_store
+from cachelab.corpus.store import CorpusRecord, fetched_store_path, read_store, write_store
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class FetchReport:
 
 def default_store_path(manifest: Path) -> Path:
     """Return the default store of a manifest, named after the manifest's folder."""
-    return cache_home() / "corpora" / f"{manifest.resolve().parent.name}.jsonl.zst"
+    return fetched_store_path(manifest.resolve().parent.name)
 
 
 def _read_local(entry: CorpusEntry, manifest_root: Path, from_dir: Path) -> bytes:
@@ -76,13 +76,14 @@ def fetch_corpus(
     store = store or default_store_path(manifest)
     entries = list(read_manifest(manifest))
     manifest_root = manifest.resolve().parent
-    existing = {record.id: record for record in read_store(store)} if store.is_file() else {}
+    existing = _existing_records(store)
     report = FetchReport(store=store)
     records: list[CorpusRecord] = []
 
     owned_client = client is None and from_dir is None
     if owned_client:
         client = httpx.Client(timeout=30.0, follow_redirects=True)
+    visited = 0
     try:
         iterator = entries
         if progress:
@@ -95,12 +96,46 @@ def fetch_corpus(
             )
             if record is not None:
                 records.append(record)
+            visited += 1
+    except KeyboardInterrupt:
+        _keep_partial(store, records, existing, entries[visited:], total=len(entries))
+        raise
     finally:
         if owned_client and client is not None:
             client.close()
 
     write_store(store, records)
     return report
+
+
+def _existing_records(store: Path) -> dict[str, CorpusRecord]:
+    """Return the records a previous fetch stored, by id; an unreadable store counts as empty."""
+    if not store.is_file():
+        return {}
+    try:
+        return {record.id: record for record in read_store(store)}
+    except CorpusError as exc:
+        # The fetch rewrites the whole store, so a damaged one is replaced, not repaired.
+        logger.warning("ignoring the unreadable store %s and fetching every file again: %s", store, exc)
+        return {}
+
+
+def _keep_partial(
+    store: Path,
+    records: list[CorpusRecord],
+    existing: dict[str, CorpusRecord],
+    remaining: list[CorpusEntry],
+    *,
+    total: int,
+) -> None:
+    """Store what an interrupted fetch has so far, so that running it again resumes."""
+    # Records of entries the loop never reached stay as the previous store had them.
+    partial = records + [existing[entry.id] for entry in remaining if entry.id in existing]
+    write_store(store, partial)
+    logger.warning(
+        "fetch interrupted: kept %d of %d Dockerfiles in %s; run the same command again to fetch the rest",
+        len(partial), total, store,
+    )
 
 
 def _fetch_one(
@@ -159,5 +194,5 @@ def load(corpus: str | Path) -> Iterator[CorpusRecord]:
     """Yield the records of a fetched corpus, by store path or by name (`real-v1`)."""
     path = Path(corpus)
     if not path.suffix:
-        path = cache_home() / "corpora" / f"{corpus}.jsonl.zst"
+        path = fetched_store_path(str(corpus))
     return read_store(path)

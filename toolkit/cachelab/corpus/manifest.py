@@ -60,25 +60,25 @@ class CorpusEntry:
             return self.text.encode("utf-8")
         if self.file is None:
             raise CorpusError(f"corpus entry {self.id} has neither a file nor text")
-        return self.file.read_bytes()
+        try:
+            return self.file.read_bytes()
+        except FileNotFoundError:
+            raise CorpusError(
+                f"file of corpus entry {self.id} not found: {self.file}",
+                hint="fetch the manifest's files with `cachelab corpus fetch MANIFEST` and give the store it writes",
+            ) from None
 
 
 def read_corpus(source: str | os.PathLike[str]) -> Iterator[CorpusEntry]:
-    """Yield the entries of a manifest, a store file, or a directory, in a stable order."""
-    path = Path(source)
-    if path.is_dir():
-        manifest = path / MANIFEST_NAME
-        if manifest.is_file():
-            return read_manifest(manifest)
-        return walk_directory(path)
-    if path.is_file() and path.name.endswith(".zst"):
-        return _read_store(path)
-    if path.is_file():
-        return read_manifest(path)
-    raise CorpusError(
-        f"corpus not found: {path}",
-        hint="give a directory of Dockerfiles, a manifest.jsonl or a fetched store file",
-    )
+    """Yield the entries of the corpus that `source` names, in a stable order.
+
+    `source` takes every form of `cachelab.corpus.source.resolve_corpus`: a
+    manifest, a store file, a directory, a Dockerfile, or a fetched corpus name.
+    """
+    # Imported here because the source module builds on this one.
+    from cachelab.corpus.source import resolve_corpus
+
+    return resolve_corpus(source).entries()
 
 
 def read_manifest(manifest: Path) -> Iterator[CorpusEntry]:
@@ -146,22 +146,6 @@ def walk_directory(root: Path) -> Iterator[CorpusEntry]:
 def is_dockerfile_name(name: str) -> bool:
     """Tell whether a file name follows one of the usual Dockerfile naming patterns."""
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in DOCKERFILE_PATTERNS)
-
-
-def _read_store(path: Path) -> Iterator[CorpusEntry]:
-    from cachelab.corpus.store import read_store
-
-    for record in read_store(path):
-        yield CorpusEntry(
-            id=record.id,
-            repo=record.repo,
-            commit=record.commit,
-            path=record.path,
-            license=record.license,
-            sha256=record.sha256,
-            stages=record.stages,
-            text=record.text,
-        )
 
 
 def _optional_str(value: object) -> str | None:

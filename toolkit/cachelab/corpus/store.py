@@ -7,7 +7,7 @@ file keeps 100k Dockerfiles to a few tens of megabytes and one sequential read.
 
 from __future__ import annotations
 
-import io
+import codecs
 import json
 import os
 import tempfile
@@ -17,7 +17,15 @@ from pathlib import Path
 
 import zstandard
 
+from cachelab.cachedir import cache_home
 from cachelab.corpus.errors import CorpusError
+
+# Folder below the cache root for the stores that `cachelab corpus fetch` writes by default.
+CORPORA_SUBDIR = "corpora"
+STORE_SUFFIX = ".jsonl.zst"
+READ_CHUNK_BYTES = 1 << 20
+REFETCH_HINT = "delete the store and fetch the corpus again with `cachelab corpus fetch`"
+
 
 @dataclass(frozen=True, slots=True)
 class CorpusRecord:
@@ -34,25 +42,56 @@ class CorpusRecord:
 
 
 def read_store(path: Path) -> Iterator[CorpusRecord]:
-    """Stream the records of a corpus store file."""
+    """Stream the records of a corpus store file.
+
+    Raises CorpusError when the file is missing, is not zstd data, ends before
+    its zstd frame does (a truncated copy), or contains a line that is no record.
+    """
     if not path.is_file():
         raise CorpusError(
             f"corpus store not found: {path}",
             hint="run `cachelab corpus fetch MANIFEST` first",
         )
+    for line_number, line in enumerate(_store_lines(path), 1):
+        if not line.strip():
+            continue
+        try:
+            fields = json.loads(line)
+            yield CorpusRecord(**{name: fields.get(name) for name in CorpusRecord.__slots__})
+        except (ValueError, TypeError) as exc:
+            raise CorpusError(
+                f"{path}: line {line_number} is not a corpus record: {exc}",
+                hint=REFETCH_HINT,
+            ) from exc
+
+
+def _store_lines(path: Path) -> Iterator[str]:
+    """Decompress `path` chunk by chunk and yield its text lines."""
+    decompressor = zstandard.ZstdDecompressor().decompressobj()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    pending = ""
     with path.open("rb") as raw:
-        reader = zstandard.ZstdDecompressor().stream_reader(raw)
-        for line_number, line in enumerate(io.TextIOWrapper(reader, encoding="utf-8"), 1):
-            if not line.strip():
-                continue
+        while chunk := raw.read(READ_CHUNK_BYTES):
             try:
-                fields = json.loads(line)
-                yield CorpusRecord(**{name: fields.get(name) for name in CorpusRecord.__slots__})
-            except (ValueError, TypeError) as exc:
-                raise CorpusError(
-                    f"{path}: line {line_number} is not a corpus record: {exc}",
-                    hint="delete the store and fetch the corpus again",
-                ) from exc
+                text = decoder.decode(decompressor.decompress(chunk))
+            except zstandard.ZstdError as exc:
+                raise CorpusError(f"{path}: not a zstd-compressed corpus store: {exc}", hint=REFETCH_HINT) from exc
+            except UnicodeDecodeError as exc:
+                raise CorpusError(f"{path}: the decompressed store is not UTF-8 text: {exc}", hint=REFETCH_HINT) from exc
+            lines = (pending + text).split("\n")
+            pending = lines.pop()
+            yield from lines
+            # write_store writes a single frame, so data past its end is no part of the store.
+            if decompressor.eof:
+                break
+    if not decompressor.eof:
+        raise CorpusError(f"{path}: the store is truncated (its zstd frame has no end)", hint=REFETCH_HINT)
+    try:
+        pending += decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        raise CorpusError(f"{path}: the decompressed store is not UTF-8 text: {exc}", hint=REFETCH_HINT) from exc
+    if pending:
+        yield pending
 
 
 def write_store(path: Path, records: Iterable[CorpusRecord]) -> int:
@@ -80,3 +119,16 @@ def write_store(path: Path, records: Iterable[CorpusRecord]) -> int:
         Path(temporary).unlink(missing_ok=True)
         raise
     return count
+
+
+def fetched_store_path(name: str) -> Path:
+    """Return the default store of the corpus `name` in the cache directory (it may not exist)."""
+    return cache_home() / CORPORA_SUBDIR / f"{name}{STORE_SUFFIX}"
+
+
+def fetched_corpus_names() -> list[str]:
+    """Return the names of the corpora whose stores are in the cache directory, sorted."""
+    directory = cache_home() / CORPORA_SUBDIR
+    if not directory.is_dir():
+        return []
+    return sorted(path.name.removesuffix(STORE_SUFFIX) for path in directory.glob(f"*{STORE_SUFFIX}"))
