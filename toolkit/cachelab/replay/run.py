@@ -106,7 +106,7 @@ class Replayer:
             self.bases.ensure(base)
 
         for strategy in self.settings.strategies:
-            cache = directory / f"cache-{strategy}"
+            cache = (directory / f"cache-{strategy}").absolute()
             for step in (0, 1):
                 sink = ListSink()
                 request = BuildRequest(
