@@ -104,8 +104,8 @@ def test_study_replay_writes_measured_tables(corpus_dir, tmp_path, capsys):
     assert set(recording.builds["engine"]) == {"cachelab"}
     assert set(recording.builds["dockerfile_id"]) == {"fan-in/Dockerfile"}
     direction = pd.read_parquet(out / "direction.parquet").set_index("mode")
-    assert direction.loc["replay", "stages_sign"] == direction.loc["model", "stages_sign"] == 1
-    assert "stages_sign: model and replay agree on 1 of 1 files" in capsys.readouterr().out
+    assert direction.loc["measured", "stages_sign"] == direction.loc["model", "stages_sign"] == 1
+    assert "(1 of 1 replayed files: measured saving in stages built has the model's sign)" in capsys.readouterr().out
 
 
 def test_study_writer_chunks(tmp_path):

@@ -4,8 +4,9 @@
 studies every file statically and simulates its builds (engine `model`).
 Mode `replay` builds runnable twins of a sample of multistage files with the
 real builder (engine `cachelab`), and models the same files for comparison.
-Every table carries its `mode` or `engine`, so modelled and measured numbers
-are never mixed up.
+Every headline, summary and direction row carries its `mode`: `static`,
+`model` or `measured` (built by replay), so modelled and measured numbers are
+never mixed up.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from cachelab.corpus.errors import CorpusError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -104,7 +107,8 @@ def run_study(args: argparse.Namespace) -> int:
 
     if args.mode == "model":
         selected, count = _select(source, args.sample)
-        _write_model(selected, count, settings, out, workers=args.workers, progress=progress)
+        summary, table = _write_model(selected, count, settings, out, workers=args.workers, progress=progress)
+        _write_report(out, table, summary)
     else:
         _write_replay(source, settings, out, args=args, progress=progress)
     print(f"wrote the {args.mode} study of {corpus} to {out}")
@@ -129,10 +133,11 @@ def _select(source: CorpusSource, size: int | None) -> tuple[Iterator[CorpusEntr
 
 def _write_model(  # type: ignore[no-untyped-def]
     entries: Iterable[CorpusEntry], count: int, settings, out: Path, *, workers: int, progress: bool,
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Study and model `entries` into `out`; return the warm summary and the headline table."""
     from cachelab.corpus.study import study_corpus
     from cachelab.corpus.study_output import StudyWriter, read_study
-    from cachelab.corpus.study_report import headline, text_report, warm_summary
+    from cachelab.corpus.study_report import headline, warm_summary
 
     studies: Iterable[FileStudy] = study_corpus(entries, settings, workers=workers)
     if progress:
@@ -144,62 +149,83 @@ def _write_model(  # type: ignore[no-untyped-def]
             writer.add(study)
     summary = warm_summary(writer.all_builds(), mode="model")
     files, stages = read_study(out)
-    table = headline(files, stages)
+    _figures(writer.all_builds(), stages, out, mode="model")
+    return summary, headline(files, stages)
+
+
+def _write_report(out: Path, table: pd.DataFrame, summary: pd.DataFrame, *, details: str = "") -> None:
+    """Write the headline, summary and text report into `out` and print the report."""
+    from cachelab.corpus.study_report import text_report
 
     table.to_parquet(out / "headline.parquet")
     summary.to_parquet(out / "summary.parquet")
-    (out / "report.txt").write_text(text_report(table), encoding="utf-8")
-    _figures(writer.all_builds(), stages, out, mode="model")
-    sys.stdout.write(text_report(table))
-    return summary
+    report = text_report(table) + details
+    (out / "report.txt").write_text(report, encoding="utf-8")
+    sys.stdout.write(report)
 
 
 def _write_replay(source: CorpusSource, settings, out: Path, *, args: argparse.Namespace, progress: bool) -> None:  # type: ignore[no-untyped-def]
+    from cachelab.corpus.measured import (
+        MEASURED,
+        measured_headline,
+        per_file_report,
+        with_directions,
+    )
     from cachelab.corpus.study_report import savings_direction, warm_summary
-    from cachelab.record import Recording
-    from cachelab.replay.run import ReplaySettings, multistage_ids, replay_entries, sample_ids
+    from cachelab.replay.run import ReplaySettings, multistage_ids, sample_ids
     from cachelab.replay.twin import DEFAULT_SCALE
 
     eligible = list(multistage_ids(_entries(source)))
+    if not eligible:
+        raise CorpusError(
+            f"no multistage Dockerfile that parses in the {source.describe()}, so replay has nothing to build",
+            hint="Study it with --mode model, which covers single-stage files too.",
+        )
     chosen = set(sample_ids(eligible, args.sample or DEFAULT_REPLAY_SAMPLE))
 
-    model_summary = _write_model(_entries(source, chosen), len(chosen), settings, out, workers=1, progress=False)
+    model_summary, table = _write_model(_entries(source, chosen), len(chosen), settings, out, workers=1, progress=False)
     replay_settings = ReplaySettings(
         work_dir=out / "work", scale=args.scale or DEFAULT_SCALE, catalog=settings.catalog,
         run_id="replay-study",
     )
+    builds, failed = _replay(_entries(source, chosen), replay_settings, out, progress=progress)
+    _figures(builds, None, out, mode=MEASURED)
+
+    import pandas as pd
+
+    summary = pd.concat([model_summary, warm_summary(builds, mode=MEASURED)], ignore_index=True)
+    direction = savings_direction(summary)
+    direction.to_parquet(out / "direction.parquet")
+    summary = with_directions(summary, direction)
+
+    measured = measured_headline(summary, direction, sampled=len(chosen), scale=replay_settings.scale)
+    assumptions = table["metric"] == "assumption"
+    table = pd.concat([table[~assumptions], measured, table[assumptions]], ignore_index=True)
+    details = per_file_report(summary) + (
+        f"replay: {len(chosen)} twins scaled down by {replay_settings.scale:g}, {failed} failed to build "
+        "(see replay-errors.parquet); twin base images are kept in work/images for the next run\n"
+    )
+    _write_report(out, table, summary, details=details)
+
+
+def _replay(  # type: ignore[no-untyped-def]
+    entries: Iterable[CorpusEntry], replay_settings, out: Path, *, progress: bool,
+) -> tuple[pd.DataFrame, int]:
+    """Build the twins of `entries`, save the recording and errors in `out`; return builds and failed files."""
+    import pandas as pd
+
+    from cachelab.record import Recording
+    from cachelab.replay.run import replay_entries
+
     events = []
     errors: list[dict[str, str]] = []
-    for result in replay_entries(_entries(source, chosen), replay_settings, progress=progress):
+    for result in replay_entries(entries, replay_settings, progress=progress):
         events.extend(result.events)
         errors.extend({"dockerfile_id": result.dockerfile_id, "error": error} for error in result.errors)
     recording = Recording.from_events(events)
     recording.save(out / "replay")
-    replay_summary = warm_summary(recording.builds, mode="replay")
-
-    import pandas as pd
-
-    summary = pd.concat([model_summary, replay_summary], ignore_index=True)
-    summary.to_parquet(out / "summary.parquet")
-    direction = savings_direction(summary)
-    direction.to_parquet(out / "direction.parquet")
     pd.DataFrame(errors, columns=["dockerfile_id", "error"]).to_parquet(out / "replay-errors.parquet")
-    _figures(recording.builds, None, out, mode="replay")
-    sys.stdout.write(_direction_report(direction, scale=replay_settings.scale, failed=len(errors)))
-
-
-def _direction_report(direction: pd.DataFrame, *, scale: float, failed: int) -> str:
-    wide = direction.pivot_table(index="dockerfile_id", columns="mode", values=["stages_sign", "bytes_sign"])
-    lines = [
-        f"replay: twins scaled down by {scale:g}; {failed} twin builds failed; "
-        "twin base images are kept in work/images for the next run",
-    ]
-    for column in ("stages_sign", "bytes_sign"):
-        if (column, "model") in wide and (column, "replay") in wide:
-            pairs = wide[[(column, "model"), (column, "replay")]].dropna()
-            agree = int((pairs[(column, "model")] == pairs[(column, "replay")]).sum())
-            lines.append(f"{column}: model and replay agree on {agree} of {len(pairs)} files")
-    return "\n".join(lines) + "\n"
+    return recording.builds, len({error["dockerfile_id"] for error in errors})
 
 
 def _figures(builds: pd.DataFrame, stages: pd.DataFrame | None, out: Path, *, mode: str) -> None:

@@ -2,8 +2,9 @@
 
 The headline table is long: one row per metric (and profile where it applies),
 with `mode` saying where the number comes from: `static` (the Planner's
-decisions on the corpus) or `model` (modelled times and bytes, see
-`cachelab.model.costs`). Shares are fractions between 0 and 1.
+decisions on the corpus), `model` (modelled times and bytes, see
+`cachelab.model.costs`) or `measured` (builds of replayed twins, see
+`cachelab.corpus.measured`). Shares are fractions between 0 and 1.
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ def text_report(table: pd.DataFrame) -> str:
         is_share = "share" in row.metric or "fraction" in row.metric or ":" in row.metric
         value = f"{row.value:.1%}" if is_share else f"{row.value:,.1f}"
         note = f"  ({row.note})" if row.note else ""
-        lines.append(f"{row.mode:<6}  {label:<52} {value:>10}{note}")
+        lines.append(f"{row.mode:<8}  {label:<52} {value:>10}{note}")
     return "\n".join(lines) + "\n"
 
 
