@@ -113,3 +113,28 @@ def test_corpus_list_shows_fetched_and_shipped(fetched: str, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith("tiny ") and "fetched" in line for line in lines)
     assert any(line.startswith("real-v1 ") and "cachelab corpus fetch real-v1" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--sample", "0"), ("--sample", "-3"), ("--workers", "0"), ("--scale", "0"), ("--scale", "nan")],
+)
+def test_study_rejects_non_positive_options(fetched: str, option: str, value: str, capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["study", fetched, "--mode", "model", option, value, "--out", "out"])
+
+    assert caught.value.code == 2
+    assert f"argument {option}: invalid value '{value}'" in capsys.readouterr().err
+
+
+def test_study_of_unparsable_corpus(fetched: str, tmp_path: Path, caplog):
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "Dockerfile").write_text("FROM alpine\nNOTANINSTRUCTION x\n")
+
+    code = main(["study", "broken", "--mode", "model", "--out", "out"])
+
+    assert code == 0
+    headline = pd.read_parquet(tmp_path / "out" / "headline.parquet").set_index("metric")["value"]
+    assert headline["files_studied"] == 0
+    assert not (tmp_path / "out" / "savings-model.png").exists()
+    assert "no model warm rebuild succeeded under both per-stage and lookahead" in caplog.text

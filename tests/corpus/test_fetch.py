@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from cachelab.cli import main
+from cachelab.corpus.errors import CorpusError
 from cachelab.corpus.fetch import fetch_corpus, load
 from cachelab.corpus.manifest import read_manifest
 from cachelab.corpus.store import read_store
@@ -233,3 +234,13 @@ def test_cli_fetch_unknown_manifest_lists_shipped(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "cachelab: error: manifest not found: real-v9" in err
     assert "real-v1" in err
+
+
+def test_fetch_rejects_missing_local_copy(tmp_path):
+    manifest = write_manifest(tmp_path / "manifest.jsonl")
+
+    with pytest.raises(CorpusError) as caught:
+        fetch_corpus(manifest, store=tmp_path / "s.jsonl.zst", from_dir=tmp_path / "absent")
+
+    assert str(caught.value) == f"local copy directory not found: {tmp_path / 'absent'}"
+    assert not (tmp_path / "s.jsonl.zst").exists()

@@ -95,3 +95,11 @@ def test_measured_headline_without_replays(summary: pd.DataFrame):
 
     assert list(table["metric"]) == ["files_replayed"]
     assert table.loc[0, "value"] == 0
+
+
+def test_per_file_report_without_replays(summary: pd.DataFrame):
+    model = summary[summary["mode"] == "model"]
+
+    lines = per_file_report(with_directions(model, savings_direction(model))).splitlines()
+
+    assert lines[-1] == "(no twin was built)"

@@ -67,13 +67,13 @@ def add_corpus_arguments(parser: argparse.ArgumentParser, *, required_mode: bool
         + ("" if required_mode else " (turns compare into a corpus study)"),
     )
     parser.add_argument(
-        "--sample", type=int, metavar="N",
+        "--sample", type=_positive_int, metavar="N",
         help=f"study N files drawn with a fixed seed (default: all for model, {DEFAULT_REPLAY_SAMPLE} "
         "multistage files for replay)",
     )
-    parser.add_argument("--workers", type=int, default=1, metavar="N",
+    parser.add_argument("--workers", type=_positive_int, default=1, metavar="N",
                         help="processes for the static study and model (default: %(default)s)")
-    parser.add_argument("--scale", type=float, default=None, metavar="F",
+    parser.add_argument("--scale", type=_positive_float, default=None, metavar="F",
                         help="replay: divide every modelled size and RUN time by F (default: 500)")
     parser.add_argument("--catalog", type=Path, metavar="FILE",
                         help="base-image size catalog (default: datasets/base-images.json)")
@@ -81,6 +81,23 @@ def add_corpus_arguments(parser: argparse.ArgumentParser, *, required_mode: bool
         "--calibrate", type=Path, metavar="DIR",
         help="fit the model's throughputs to a recording saved by `cachelab build --record DIR`",
     )
+
+
+def _positive_int(text: str) -> int:
+    value = int(text) if text.lstrip("-").isdigit() else 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a whole number of at least 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a number greater than 0")
+    return value
 
 
 def run_study(args: argparse.Namespace) -> int:
@@ -134,7 +151,7 @@ def _select(source: CorpusSource, size: int | None) -> tuple[Iterator[CorpusEntr
 def _write_model(  # type: ignore[no-untyped-def]
     entries: Iterable[CorpusEntry], count: int, settings, out: Path, *, workers: int, progress: bool,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Study and model `entries` into `out`; return the warm summary and the headline table."""
+    """Study and model `entries` into `out`, and return the warm summary and the headline table."""
     from cachelab.corpus.study import study_corpus
     from cachelab.corpus.study_output import StudyWriter, read_study
     from cachelab.corpus.study_report import headline, warm_summary
@@ -211,7 +228,10 @@ def _write_replay(source: CorpusSource, settings, out: Path, *, args: argparse.N
 def _replay(  # type: ignore[no-untyped-def]
     entries: Iterable[CorpusEntry], replay_settings, out: Path, *, progress: bool,
 ) -> tuple[pd.DataFrame, int]:
-    """Build the twins of `entries`, save the recording and errors in `out`; return builds and failed files."""
+    """Build the twins of `entries` and save the recording and errors in `out`.
+
+    Returns the builds table and the number of files whose twin failed to build.
+    """
     import pandas as pd
 
     from cachelab.record import Recording
@@ -240,11 +260,16 @@ def _figures(builds: pd.DataFrame, stages: pd.DataFrame | None, out: Path, *, mo
     # A file whose rebuild costs nothing (FROM scratch alone) has no savings ratio.
     timed = warm.groupby("dockerfile_id")["wall_s"].transform("min") > 0
     warm = warm[timed]
-    figure, ax = plt.subplots(figsize=(6, 4))
-    savings_hist(warm, baseline="per-stage", strategy="lookahead", ax=ax)
-    ax.set_title(f"lookahead warm-rebuild savings over per-stage ({mode})")
-    figure.savefig(out / f"savings-{mode}.png", dpi=120, bbox_inches="tight")
-    plt.close(figure)
+    built = set(warm.loc[warm["outcome"] == "ok", "strategy"])
+    if {"per-stage", "lookahead"} <= built:
+        figure, ax = plt.subplots(figsize=(6, 4))
+        savings_hist(warm, baseline="per-stage", strategy="lookahead", ax=ax)
+        ax.set_title(f"lookahead warm-rebuild savings over per-stage ({mode})")
+        figure.savefig(out / f"savings-{mode}.png", dpi=120, bbox_inches="tight")
+        plt.close(figure)
+    else:
+        logger.warning("no %s warm rebuild succeeded under both per-stage and lookahead, "
+                       "so %s has no savings-%s.png", mode, out, mode)
     if stages is None or stages.empty:
         return
 

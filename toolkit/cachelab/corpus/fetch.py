@@ -73,6 +73,11 @@ def fetch_corpus(
     progress: bool = False,
 ) -> FetchReport:
     """Fetch every file of `manifest` into `store` and return what happened."""
+    if from_dir is not None and not from_dir.is_dir():
+        raise CorpusError(
+            f"local copy directory not found: {from_dir}",
+            hint="give --from-dir the folder laid out as the manifest's `file` fields say, or leave it out to download",
+        )
     store = store or default_store_path(manifest)
     entries = list(read_manifest(manifest))
     manifest_root = manifest.resolve().parent
@@ -109,7 +114,7 @@ def fetch_corpus(
 
 
 def _existing_records(store: Path) -> dict[str, CorpusRecord]:
-    """Return the records a previous fetch stored, by id; an unreadable store counts as empty."""
+    """Return the records a previous fetch stored, by id. An unreadable store counts as empty."""
     if not store.is_file():
         return {}
     try:

@@ -110,6 +110,8 @@ def per_file_report(summary: pd.DataFrame) -> str:
         else:
             verdict = "yes" if same else "NO"
         lines.append(f"{modelled:>8}  {_percent(row['saved_fraction']):>8}  {verdict:<14}  {dockerfile_id}")
+    if measured.empty:
+        lines.append("(no twin was built)")
     return "\n".join(lines) + "\n"
 
 

@@ -52,7 +52,7 @@ class CorpusSource:
     path: Path
 
     def entries(self) -> Iterator[CorpusEntry]:
-        """Stream the corpus's entries; raise CorpusError if it contains none.
+        """Stream the corpus's entries, and raise CorpusError if it contains none.
 
         Each call reads the corpus again from the start.
         """
