@@ -138,3 +138,22 @@ def test_study_of_unparsable_corpus(fetched: str, tmp_path: Path, caplog):
     assert headline["files_studied"] == 0
     assert not (tmp_path / "out" / "savings-model.png").exists()
     assert "no model warm rebuild succeeded under both per-stage and lookahead" in caplog.text
+
+
+def test_study_replaces_earlier_outputs(fetched: str, tmp_path: Path):
+    out = tmp_path / "out"
+    earlier = ["direction.parquet", "replay-errors.parquet", "savings-measured.png", "replay/builds.parquet",
+               "model/part-00007/builds.parquet"]
+    kept = ["notes.txt", "work/images/index.json"]
+    for name in earlier + kept:
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text("from an earlier run\n")
+
+    code = main(["study", fetched, "--mode", "model", "--out", str(out)])
+
+    assert code == 0
+    for name in earlier:
+        assert not (out / name).exists(), name
+    for name in kept:
+        assert (out / name).read_text() == "from an earlier run\n", name
+    assert sorted(path.name for path in (out / "model").iterdir()) == ["part-00000"]

@@ -37,6 +37,11 @@ CORPUS_FORMS = (
     "a manifest.jsonl or a directory holding one, a directory of Dockerfiles, or one Dockerfile"
 )
 DEFAULT_REPLAY_SAMPLE = 20
+# Files and directories a study writes into --out, as glob patterns.
+STUDY_OUTPUTS = (
+    "files.parquet", "stages.parquet", "model", "headline.parquet", "summary.parquet", "report.txt",
+    "direction.parquet", "replay", "replay-errors.parquet", "savings-*.png", "eliminated.png", "blockers.png",
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -55,7 +60,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help=f"the corpus to study: {CORPUS_FORMS}",
     )
     add_corpus_arguments(parser, required_mode=True)
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory")
+    parser.add_argument(
+        "--out", type=Path, required=True, metavar="DIR",
+        help="output directory; the tables, figures and report of an earlier study there are replaced",
+    )
     parser.set_defaults(handler=run_study)
 
 
@@ -112,6 +120,7 @@ def run_study(args: argparse.Namespace) -> int:
     logger.info("studying the %s", source.describe())
     out: Path = args.out or Path("cachelab-out") / f"{Path(corpus).name}-{args.mode}"
     out.mkdir(parents=True, exist_ok=True)
+    _remove_earlier_outputs(out)
     catalog = BaseImageCatalog.load(args.catalog)
     progress = sys.stderr.isatty() and "CI" not in os.environ
     costs = CostModel()
@@ -130,6 +139,22 @@ def run_study(args: argparse.Namespace) -> int:
         _write_replay(source, settings, out, args=args, progress=progress)
     print(f"wrote the {args.mode} study of {corpus} to {out}")
     return 0
+
+
+def _remove_earlier_outputs(out: Path) -> None:
+    """Remove what an earlier study wrote into `out`, so that no table of another run is left beside this one's.
+
+    The twin base images in `work/images` stay, because replay reuses them.
+    """
+    import shutil
+
+    for name in STUDY_OUTPUTS:
+        for path in sorted(out.glob(name)):
+            logger.info("removing %s of an earlier study", path)
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
 
 
 def _entries(source: CorpusSource, chosen: set[str] | None = None) -> Iterator[CorpusEntry]:

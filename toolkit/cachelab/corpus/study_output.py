@@ -10,6 +10,7 @@ Only the builds table of each part is kept in memory, for the summary.
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 from typing import Self
 
@@ -78,6 +79,10 @@ class StudyWriter:
         self.out = out
         self.chunk_files = chunk_files
         out.mkdir(parents=True, exist_ok=True)
+        # Parts of an earlier, larger study in `out` would otherwise be read back with these.
+        for stale in sorted((out / "model").glob("part-*")):
+            logger.info("removing %s of an earlier study", stale)
+            shutil.rmtree(stale)
         self._files = pq.ParquetWriter(out / "files.parquet", FILE_SCHEMA)
         self._stages = pq.ParquetWriter(out / "stages.parquet", STAGE_SCHEMA)
         self._file_rows: list[dict[str, object]] = []
