@@ -244,3 +244,34 @@ def test_fetch_rejects_missing_local_copy(tmp_path):
 
     assert str(caught.value) == f"local copy directory not found: {tmp_path / 'absent'}"
     assert not (tmp_path / "s.jsonl.zst").exists()
+
+
+def test_fetch_stops_when_server_unreachable(tmp_path, file_server):
+    manifest = write_manifest(tmp_path / "manifest.jsonl")
+    store = tmp_path / "store.jsonl.zst"
+    fetch_corpus(manifest, store=store, url_template=file_server)
+    lines = manifest.read_text().splitlines()
+    many = tmp_path / "many.jsonl"
+    extra = [json.loads(lines[0]) | {"id": f"acme/app:copy-{number}", "sha256": "1" * 64} for number in range(6)]
+    many.write_text("\n".join([*lines, *map(json.dumps, extra)]) + "\n")
+
+    with pytest.raises(CorpusError) as caught:
+        fetch_corpus(many, store=store, url_template="http://127.0.0.1:9/{repo}/{commit}/{path}")
+
+    assert str(caught.value).startswith("stopped fetching after 5 downloads in a row failed to connect")
+    assert "GET http://127.0.0.1:9/acme/app/" in str(caught.value)
+    assert "--from-dir" in caught.value.hint
+    # The two files of the first fetch were reused, so the store still has them.
+    assert len(list(read_store(store))) == 2
+
+
+def test_unreachable_first_fetch_writes_no_store(tmp_path):
+    manifest = tmp_path / "manifest.jsonl"
+    entry = json.loads(write_manifest(tmp_path / "two.jsonl").read_text().splitlines()[0])
+    manifest.write_text("".join(json.dumps(entry | {"id": f"copy-{number}"}) + "\n" for number in range(5)))
+    store = tmp_path / "store.jsonl.zst"
+
+    with pytest.raises(CorpusError, match="stopped fetching after 5 downloads"):
+        fetch_corpus(manifest, store=store, url_template="http://127.0.0.1:9/{repo}/{commit}/{path}")
+
+    assert not store.exists()

@@ -52,7 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             "Study a corpus of Dockerfiles: stage graphs, base pinning, a-priori keys and "
             "blockers per profile, and the warm-rebuild savings of lookahead over per-stage, "
             "either modelled (--mode model) or measured on runnable twins (--mode replay). "
-            "Writes Parquet tables, a summary, a text report and figures into --out."
+            "Writes Parquet tables, a summary, a text report and figures into --out. Every "
+            "headline row is labelled static, model or measured; replay adds the measured "
+            "savings, per file too, and whether each has the sign of the model's."
         ),
     )
     parser.add_argument(

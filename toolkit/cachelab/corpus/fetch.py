@@ -25,6 +25,9 @@ logger = logging.getLogger(__name__)
 
 # Raw file URL of a file at a commit on the hosting service the manifests name.
 RAW_URL_TEMPLATE = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
+# Downloads in a row that fail to connect before the fetch stops, instead of
+# waiting out the timeout of every remaining file of an unreachable server.
+MAX_UNREACHABLE_IN_ROW = 5
 
 
 @dataclass
@@ -35,6 +38,8 @@ class FetchReport:
     fetched: int = 0
     reused: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
+    # Latest downloads in a row that failed to connect or timed out; any other outcome resets it.
+    unreachable_in_row: int = 0
 
     @property
     def stored(self) -> int:
@@ -55,9 +60,18 @@ def _read_local(entry: CorpusEntry, manifest_root: Path, from_dir: Path) -> byte
     return candidate.read_bytes()
 
 
+class _ServerUnreachable(OSError):
+    """A download that failed to connect or timed out."""
+
+
 def _read_remote(entry: CorpusEntry, client: httpx.Client, template: str) -> bytes:
     url = template.format(repo=entry.repo, commit=entry.commit, path=entry.path)
-    response = client.get(url)
+    try:
+        response = client.get(url)
+    except (httpx.ConnectError, httpx.TimeoutException) as exc:
+        raise _ServerUnreachable(f"GET {url} failed: {exc}") from exc
+    except httpx.HTTPError as exc:
+        raise OSError(f"GET {url} failed: {exc}") from exc
     if response.status_code != 200:
         raise OSError(f"GET {url} returned HTTP {response.status_code}")
     return response.content
@@ -102,8 +116,16 @@ def fetch_corpus(
             if record is not None:
                 records.append(record)
             visited += 1
+            if report.unreachable_in_row >= MAX_UNREACHABLE_IN_ROW:
+                _keep_partial(store, records, existing, entries[visited:], total=len(entries), why="stopped")
+                raise CorpusError(
+                    f"stopped fetching after {report.unreachable_in_row} downloads in a row failed "
+                    f"to connect, the last one {report.failures[-1][1].removeprefix('not fetched: ')}",
+                    hint="check the network connection, or pass --from-dir with a local copy of the files; "
+                    "running the command again keeps what was fetched",
+                )
     except KeyboardInterrupt:
-        _keep_partial(store, records, existing, entries[visited:], total=len(entries))
+        _keep_partial(store, records, existing, entries[visited:], total=len(entries), why="interrupted")
         raise
     finally:
         if owned_client and client is not None:
@@ -132,14 +154,18 @@ def _keep_partial(
     remaining: list[CorpusEntry],
     *,
     total: int,
+    why: str,
 ) -> None:
-    """Store what an interrupted fetch has so far, so that running it again resumes."""
+    """Store what a stopped fetch has so far, so that running it again resumes; `why` says how it stopped."""
     # Records of entries the loop never reached stay as the previous store had them.
     partial = records + [existing[entry.id] for entry in remaining if entry.id in existing]
+    if not partial and not store.exists():
+        logger.warning("fetch %s before any Dockerfile was fetched, so no store was written", why)
+        return
     write_store(store, partial)
     logger.warning(
-        "fetch interrupted: kept %d of %d Dockerfiles in %s; run the same command again to fetch the rest",
-        len(partial), total, store,
+        "fetch %s: kept %d of %d Dockerfiles in %s; run the same command again to fetch the rest",
+        why, len(partial), total, store,
     )
 
 
@@ -168,9 +194,15 @@ def _fetch_one(
         else:
             assert client is not None
             data = _read_remote(entry, client, url_template)
-    except (OSError, httpx.HTTPError) as exc:
+    except _ServerUnreachable as exc:
         report.failures.append((entry_id, f"not fetched: {exc}"))
+        report.unreachable_in_row += 1
         return None
+    except OSError as exc:
+        report.failures.append((entry_id, f"not fetched: {exc}"))
+        report.unreachable_in_row = 0
+        return None
+    report.unreachable_in_row = 0
 
     actual = hashlib.sha256(data).hexdigest()
     if actual != expected:
