@@ -2,7 +2,10 @@
 
 Every source of build data (the builder, the model, the ingesters) produces these
 tables, so plots and statistics read one layout. Values a source cannot know are
-NA, never 0. Column order here is the order of the DataFrames.
+NA, never 0. A byte count is 0 when the source reports every transfer and none
+happened, such as in a stage that lookahead eliminated or a build whose layers
+all came from the cache (see `BYTE_COUNTING_ENGINES`). Column order here is the order of the
+DataFrames.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import pyarrow as pa
 
 # Version of the table layout written to Parquet metadata. Raise it with every
 # change to the columns below and add an upgrade step in `cachelab.record.storage`.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 STRING = "string"
 INT = "Int64"
@@ -68,11 +71,22 @@ PHASE_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 # Byte columns and the span phases whose `bytes` are summed into each of them.
+# `bytes_pushed` counts the layer blobs pushed to the cache and the whole output
+# image. A pointer entry has no layer, so its `push-pointer` span adds nothing
+# to it and carries NA bytes because the size of its manifest is not measured.
 BYTE_COLUMNS: dict[str, tuple[str, ...]] = {
     "bytes_downloaded": ("download",),
     "bytes_unpacked": ("unpack",),
-    "bytes_pushed": ("push-layer", "push-pointer", "push-image"),
+    "bytes_pushed": ("push-layer", "push-image"),
 }
+
+# Engines that open a span with its byte count for every download, unpack and
+# push they make: cachelab's builder and the model. For their finished builds a
+# row without such spans moved nothing, so its byte columns are 0, and a span
+# without a byte count (a failed push) makes its rows NA. For other engines, such
+# as ingested logs, a byte column is NA for every row of a build unless some span
+# of that build reports bytes for the column's phases.
+BYTE_COUNTING_ENGINES = frozenset({"cachelab", "model"})
 
 # Spans of these phases contain other spans. Their length is the wall time of the
 # build, stage or instruction they belong to.
@@ -98,6 +112,8 @@ ADDED_IN: dict[int, dict[str, tuple[str, ...]]] = {
         "stages": ("squashed_into",),
         "spans": ("attributes",),
     },
+    # Version 4 adds no column: it writes 0 where the byte counting engines moved nothing.
+    4: {},
 }
 
 STAGES: dict[str, str] = {
@@ -159,6 +175,7 @@ SPANS: dict[str, str] = {
     "instruction_index": INT,
     "start_s": FLOAT,
     "end_s": FLOAT,
+    # Bytes the span moved: 0 when it moved none, NA when the source does not measure its phase.
     "bytes": INT,
     "requests": INT,
     # The span's attributes as a JSON object with sorted keys, NA when it has none.

@@ -64,6 +64,26 @@ UPGRADES[1] = _add_columns(2)
 UPGRADES[2] = _add_columns(3)
 
 
+@register_upgrade(3)
+def _zero_bytes_moved_nothing(tables: Tables) -> Tables:
+    """Write 0 where a finished build of a byte counting engine moved nothing (version 4).
+
+    Version 3 left a byte column NA for every row of a build that had no span of
+    the column's phases. For `schema.BYTE_COUNTING_ENGINES` that means nothing
+    moved. A build with a span of unknown size in those phases keeps its values.
+    """
+    builds, spans = tables["builds"], tables["spans"]
+    counting = builds["engine"].isin(schema.BYTE_COUNTING_ENGINES) & builds["outcome"].notna()
+    for column, phases in schema.BYTE_COLUMNS.items():
+        unknown = spans.loc[spans["phase"].isin(phases) & spans["bytes"].isna(), "build_id"]
+        known = set(builds.loc[counting, "build_id"]) - set(unknown)
+        for name in ("builds", "stages", "instructions"):
+            table = tables[name]
+            rows = table["build_id"].isin(known) & table[column].isna()
+            table.loc[rows, column] = 0
+    return tables
+
+
 def save_tables(tables: Tables, environments: list[dict[str, object]], directory: Path) -> None:
     """Write each table to `directory/<name>.parquet`, replacing earlier files atomically."""
     directory.mkdir(parents=True, exist_ok=True)

@@ -3,10 +3,13 @@
 Times, bytes and request counts of stages and instructions are derived from spans:
 a phase column such as `download_s` is the summed length of that stage's spans of
 the matching phase. A span nested inside a span of the same phase is not counted
-again. When no span of a build carries a phase (or bytes, or requests), the source
-did not measure it, so the column is NA for every stage of that build. When some
-spans do, a stage without such spans gets 0. A span without a stage or instruction
-index takes it from its nearest ancestor that has one, in the spans table too.
+again. When no span of a build carries a phase (or requests), the source did not
+measure it, so the column is NA for every stage of that build. When some spans
+do, a stage without such spans gets 0. Byte columns follow the same rule, except
+for finished builds of `schema.BYTE_COUNTING_ENGINES`: these count every
+transfer, so a row without transfers gets 0 and a row with a span of unknown
+size gets NA. A span without a stage or instruction index takes it from its
+nearest ancestor that has one, in the spans table too.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ def tables_from_events(events: Iterable[Event]) -> dict[str, pd.DataFrame]:
                 hint="Emit BuildStarted before any other event of a build.",
             )
         grouped.spans = _inherit_indices(grouped.spans)
-        spans = _SpanIndex(grouped.spans)
+        spans = _SpanIndex(grouped.spans, counts_all_bytes=_counts_all_bytes(grouped))
         stage_rows = [_stage_row(stage, grouped, spans) for stage in grouped.stages]
         rows["stages"].extend(stage_rows)
         rows["instructions"].extend(
@@ -120,10 +123,22 @@ def _check_unique(build_id: str, entity: str, keys: list[object]) -> None:
         seen.add(key)
 
 
-class _SpanIndex:
-    """The spans of one build, with the sums the stage and instruction rows need."""
+def _counts_all_bytes(grouped: _BuildEvents) -> bool:
+    # An unfinished build may have stopped before it reported all of its spans.
+    started = grouped.started
+    assert started is not None
+    return grouped.finished is not None and started.engine in schema.BYTE_COUNTING_ENGINES
 
-    def __init__(self, spans: list[SpanRecorded]) -> None:
+
+class _SpanIndex:
+    """The spans of one build, with the sums the stage and instruction rows need.
+
+    With `counts_all_bytes`, the build's spans report every transfer, so byte
+    sums are 0 without spans and NA when a span's size is unknown.
+    """
+
+    def __init__(self, spans: list[SpanRecorded], *, counts_all_bytes: bool = False) -> None:
+        self.counts_all_bytes = counts_all_bytes
         by_id = {span.span_id: span for span in spans}
         # A span inside a span of the same phase is already part of the outer one.
         self.counted = [span for span in spans if not _has_same_phase_ancestor(span, by_id)]
@@ -152,9 +167,14 @@ class _SpanIndex:
         return sum(s.end_s - s.start_s for s in spans if s.phase in phases)
 
     def bytes(self, spans: list[SpanRecorded], phases: tuple[str, ...]) -> int | None:
+        moved = [span.bytes for span in spans if span.phase in phases]
+        if self.counts_all_bytes:
+            if None in moved:
+                return None
+            return sum(count or 0 for count in moved)
         if not self.phases_with_bytes.intersection(phases):
             return None
-        return sum(s.bytes or 0 for s in spans if s.phase in phases)
+        return sum(count or 0 for count in moved)
 
     def requests(self, spans: list[SpanRecorded]) -> int | None:
         if not self.has_requests:

@@ -1,0 +1,107 @@
+"""Byte columns of simulated per-stage and lookahead builds: 0 where nothing moved, never NA."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from cachelab.dockerfile import parse_dockerfile
+from cachelab.model.catalog import BaseImageCatalog
+from cachelab.model.costs import CostModel
+from cachelab.model.events import BuildLabels, simulated_events
+from cachelab.model.simulate import SimulationInputs
+from cachelab.model.standin import StandInImageSource
+from cachelab.model.warm import warm_rebuild
+from cachelab.record import Recording, schema
+
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+MB = 1_000_000
+BYTE_COLUMNS = list(schema.BYTE_COLUMNS)
+
+# Two producers whose outputs the final stage copies, so a warm lookahead build
+# eliminates both.
+FAN_IN = """\
+FROM golang:1.22 AS build
+COPY . /src
+RUN go build -o /out/app ./...
+
+FROM node:20 AS web
+COPY web/ /web
+RUN npm ci && npm run build
+
+FROM alpine:3.20
+COPY --from=build /out/app /usr/bin/app
+COPY --from=web /web/dist /srv
+"""
+
+CATALOG = {
+    "snapshot_date": "2026-12-01",
+    "default_compressed_bytes": 7 * MB,
+    "uncompressed_ratio": 2.0,
+    "images": [
+        {"repository": "library/golang", "variant": None, "compressed_bytes": 300 * MB, "source": "estimate"},
+        {"repository": "library/node", "variant": None, "compressed_bytes": 400 * MB, "source": "estimate"},
+        {"repository": "library/alpine", "variant": None, "compressed_bytes": 4 * MB, "source": "estimate"},
+    ],
+}
+
+PROFILES = {"per-stage": "kaniko-copy", "lookahead": "kaniko-lookahead"}
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, int], Recording]:
+    context = tmp_path_factory.mktemp("model-context")
+    inputs = SimulationInputs(
+        dockerfile=parse_dockerfile(FAN_IN), images=StandInImageSource(), context_dir=str(context),
+        costs=CostModel(), catalog=BaseImageCatalog.from_document(CATALOG), now=NOW,
+    )
+    recordings = {}
+    for strategy, profile_name in PROFILES.items():
+        rebuild = warm_rebuild(inputs, profile_name)
+        for step, build in ((0, rebuild.cold), (1, rebuild.warm)):
+            labels = BuildLabels(f"{strategy}-{step}", "run", "fan-in", "warm-unchanged", step, NOW)
+            recordings[(strategy, step)] = Recording.from_events(simulated_events(build, labels), environment={})
+    return recordings
+
+
+@pytest.mark.parametrize("build", [("per-stage", 0), ("per-stage", 1), ("lookahead", 0), ("lookahead", 1)])
+@pytest.mark.parametrize("table", ["builds", "stages", "instructions"])
+def test_model_byte_columns_never_na(simulated: dict[tuple[str, int], Recording], build: tuple[str, int],
+                                     table: str) -> None:
+    frame = simulated[build].tables()[table]
+
+    assert len(frame) > 0
+    for column in BYTE_COLUMNS:
+        assert frame[column].notna().all(), column
+
+
+def test_model_eliminated_stages_move_nothing(simulated: dict[tuple[str, int], Recording]) -> None:
+    recording = simulated[("lookahead", 1)]
+    eliminated = recording.stages[recording.stages["action"] == "eliminated"]
+    skipped = recording.instructions[recording.instructions["decision"] == "skipped"]
+
+    assert len(eliminated) == 2
+    assert len(skipped) > 0
+    for column in BYTE_COLUMNS:
+        assert list(eliminated[column]) == [0, 0], column
+        assert list(skipped[column]) == [0] * len(skipped), column
+    assert recording.builds["bytes_pushed"].iloc[0] == 0
+
+
+def test_model_warm_per_stage_pushes_nothing(simulated: dict[tuple[str, int], Recording]) -> None:
+    recording = simulated[("per-stage", 1)]
+
+    assert list(recording.stages["bytes_pushed"]) == [0, 0, 0]
+    assert recording.builds["bytes_downloaded"].iloc[0] > 0
+
+
+def test_model_tables_survive_parquet(simulated: dict[tuple[str, int], Recording], tmp_path: Path) -> None:
+    recording = simulated[("lookahead", 1)]
+    recording.save(tmp_path)
+
+    loaded = Recording.load(tmp_path)
+
+    for column in BYTE_COLUMNS:
+        assert list(loaded.stages[column]) == list(recording.stages[column]), column
