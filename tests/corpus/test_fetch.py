@@ -275,3 +275,18 @@ def test_unreachable_first_fetch_writes_no_store(tmp_path):
         fetch_corpus(manifest, store=store, url_template="http://127.0.0.1:9/{repo}/{commit}/{path}")
 
     assert not store.exists()
+
+
+def test_load_by_name_and_path(tmp_path, file_server, monkeypatch):
+    monkeypatch.setenv("CACHELAB_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    manifest = write_manifest(folder / "manifest.jsonl")
+    report = fetch_corpus(manifest, url_template=file_server)
+
+    by_name = [record.id for record in load("tiny")]
+    by_path = [record.id for record in load(report.store)]
+
+    assert by_name == by_path == ["acme/app:Dockerfile", "acme/tool:docker/Dockerfile"]
+    with pytest.raises(CorpusError, match="not a fetched store"):
+        load(manifest)

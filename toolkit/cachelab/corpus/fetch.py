@@ -19,6 +19,7 @@ import httpx
 
 from cachelab.corpus.errors import CorpusError
 from cachelab.corpus.manifest import CorpusEntry, read_manifest
+from cachelab.corpus.source import resolve_corpus
 from cachelab.corpus.store import CorpusRecord, fetched_store_path, read_store, write_store
 
 logger = logging.getLogger(__name__)
@@ -229,7 +230,10 @@ def _fetch_one(
 
 def load(corpus: str | Path) -> Iterator[CorpusRecord]:
     """Yield the records of a fetched corpus, by store path or by name (`real-v1`)."""
-    path = Path(corpus)
-    if not path.suffix:
-        path = fetched_store_path(str(corpus))
-    return read_store(path)
+    source = resolve_corpus(corpus)
+    if source.kind != "store":
+        raise CorpusError(
+            f"{corpus} is a {source.describe()}, not a fetched store",
+            hint="fetch it with `cachelab corpus fetch`, or read it with cachelab.corpus.manifest.read_corpus",
+        )
+    return read_store(source.path)
