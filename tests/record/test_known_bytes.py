@@ -10,7 +10,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from cachelab.events import BuildFinished, BuildStarted, InstructionRecorded, SpanRecorded, StageRecorded
+from cachelab.events import (
+    BuildFinished,
+    BuildStarted,
+    InstructionRecorded,
+    SpanRecorded,
+    StageRecorded,
+)
 from cachelab.record import Recording, schema, storage
 
 BYTE_COLUMNS = list(schema.BYTE_COLUMNS)

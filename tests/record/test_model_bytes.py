@@ -2,61 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from cachelab.dockerfile import parse_dockerfile
-from cachelab.model.catalog import BaseImageCatalog
-from cachelab.model.costs import CostModel
 from cachelab.model.events import BuildLabels, simulated_events
-from cachelab.model.simulate import SimulationInputs
-from cachelab.model.standin import StandInImageSource
 from cachelab.model.warm import warm_rebuild
 from cachelab.record import Recording, schema
 
-NOW = datetime(2026, 12, 1, tzinfo=UTC)
-MB = 1_000_000
-BYTE_COLUMNS = list(schema.BYTE_COLUMNS)
-
-# Two producers whose outputs the final stage copies, so a warm lookahead build
+# FAN_IN has two producers whose outputs the final stage copies, so a warm lookahead build
 # eliminates both.
-FAN_IN = """\
-FROM golang:1.22 AS build
-COPY . /src
-RUN go build -o /out/app ./...
+from tests.model.test_model import FAN_IN, NOW, inputs_for
 
-FROM node:20 AS web
-COPY web/ /web
-RUN npm ci && npm run build
-
-FROM alpine:3.20
-COPY --from=build /out/app /usr/bin/app
-COPY --from=web /web/dist /srv
-"""
-
-CATALOG = {
-    "snapshot_date": "2026-12-01",
-    "default_compressed_bytes": 7 * MB,
-    "uncompressed_ratio": 2.0,
-    "images": [
-        {"repository": "library/golang", "variant": None, "compressed_bytes": 300 * MB, "source": "estimate"},
-        {"repository": "library/node", "variant": None, "compressed_bytes": 400 * MB, "source": "estimate"},
-        {"repository": "library/alpine", "variant": None, "compressed_bytes": 4 * MB, "source": "estimate"},
-    ],
-}
+BYTE_COLUMNS = list(schema.BYTE_COLUMNS)
 
 PROFILES = {"per-stage": "kaniko-copy", "lookahead": "kaniko-lookahead"}
 
 
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, int], Recording]:
-    context = tmp_path_factory.mktemp("model-context")
-    inputs = SimulationInputs(
-        dockerfile=parse_dockerfile(FAN_IN), images=StandInImageSource(), context_dir=str(context),
-        costs=CostModel(), catalog=BaseImageCatalog.from_document(CATALOG), now=NOW,
-    )
+    inputs = inputs_for(FAN_IN, tmp_path_factory.mktemp("model-context"))
     recordings = {}
     for strategy, profile_name in PROFILES.items():
         rebuild = warm_rebuild(inputs, profile_name)

@@ -28,6 +28,7 @@ from tqdm import tqdm
 from cachelab.events import ListSink
 from cachelab.record import Recording, concat
 from cachelab.study.errors import StudyError
+from cachelab.study.preflight import check_scenario
 from cachelab.study.runner import (
     BUILD_FAILURES,
     DEFAULT_STRATEGIES,
@@ -37,7 +38,6 @@ from cachelab.study.runner import (
     check_strategies,
     run_scenario,
 )
-from cachelab.study.preflight import check_scenario
 from cachelab.study.scenario import WARM_UNCHANGED, Scenario, resolve_scenario
 from cachelab.study.stability import add_stability, scenario_map
 from cachelab.study.workspace import BuildInput, resolve_input
