@@ -48,6 +48,15 @@ def write_manifest(path: Path, *, corrupt: str | None = None) -> Path:
     return path
 
 
+def write_local_copy(root: Path) -> None:
+    """Write FILES under `root` as the manifest's `file` fields lay them out."""
+    for repo, files in FILES.items():
+        for file_path, text in files.items():
+            target = root / "files" / repo.replace("/", "__") / file_path.replace("/", "__")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+
+
 @pytest.fixture
 def file_server(tmp_path: Path) -> Iterator[str]:
     """Serve FILES as `/<repo>/<commit>/<path>` on 127.0.0.1."""
@@ -126,11 +135,7 @@ def test_fetch_names_unreachable_server(tmp_path):
 
 def test_fetch_from_local_copy(tmp_path):
     manifest = write_manifest(tmp_path / "manifest.jsonl")
-    for repo, files in FILES.items():
-        for file_path, text in files.items():
-            target = tmp_path / "copy" / "files" / repo.replace("/", "__") / file_path.replace("/", "__")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
+    write_local_copy(tmp_path / "copy")
 
     report = fetch_corpus(manifest, store=tmp_path / "s.jsonl.zst", from_dir=tmp_path / "copy")
 
@@ -213,11 +218,7 @@ def test_cli_fetch_names_next_command(tmp_path, capsys, monkeypatch):
     folder = tmp_path / "tiny"
     folder.mkdir()
     manifest = write_manifest(folder / "manifest.jsonl")
-    for repo, files in FILES.items():
-        for file_path, text in files.items():
-            target = tmp_path / "copy" / "files" / repo.replace("/", "__") / file_path.replace("/", "__")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
+    write_local_copy(tmp_path / "copy")
 
     code = main(["corpus", "fetch", str(manifest), "--from-dir", str(tmp_path / "copy")])
 
