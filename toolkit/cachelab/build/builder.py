@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cachelab import __version__
+from cachelab.build.base_platform import check_base_platform, stages_running_commands
 from cachelab.build.copy_from import copy_from_lines
 from cachelab.build.errors import add_dockerfile_path
 from cachelab.build.external import ExternalImages
@@ -119,6 +120,22 @@ def _planner(request: BuildRequest, images: BuildImages, cache: object | None) -
     )
 
 
+def _check_base_platforms(planner: Planner, session: BuildSession) -> None:
+    """Fail before any stage is built when a RUN would execute a base image of another platform."""
+    running = stages_running_commands(planner.stages)
+    from_instructions = {stage.index: stage.from_instruction for stage in planner.dockerfile.stages}
+    for stage in planner.stages:
+        if stage.base_ref is None:
+            continue
+        base = session.images.base(stage.base_ref, platform=session.platform)
+        # A squashed chain keeps the child's index; its FROM with the image is the first stage's.
+        first = stage.absorbed[0] if stage.absorbed else stage.index
+        check_base_platform(
+            stage, base.image.config, requested=session.platform, runs_commands=stage.index in running,
+            from_instruction=from_instructions.get(first),
+        )
+
+
 def _check_paths(request: BuildRequest) -> None:
     if not Path(request.dockerfile).is_file():
         raise InvalidBuildRequest(f"Dockerfile {request.dockerfile} not found",
@@ -205,6 +222,7 @@ class _Build:
     def _run_stages(self, planner: Planner, keyer: TimedKeyer, session: BuildSession) -> BuildResult:
         planner.precompute()
         planner.eliminate()
+        _check_base_platforms(planner, session)
         keyer.index_stages(planner.stages)
         stages = {stage.index: stage for stage in planner.stages}
         for stage in planner.stages:
