@@ -1,24 +1,50 @@
-"""Build arguments visible to FROM lines: predefined platform ARGs and meta ARGs.
+"""Build arguments visible to FROM lines: meta ARGs, build args and platform ARGs.
 
 Meta ARGs are the ARG instructions before the first FROM. FROM lines see them
 the way kaniko's `MakeKanikoStages` does (osscontainertools fork): every
 `--build-arg` with a non-empty value, declared or not, overrides or adds to the
-meta ARG defaults, unlike BuildKit, which hides undeclared build arguments. The
-platform ARGs (TARGETPLATFORM, BUILDOS, ...) are always visible.
+meta ARG defaults, unlike BuildKit, which hides undeclared build arguments.
+
+The platform ARGs (TARGETPLATFORM, TARGETARCH, BUILDOS, ...) differ between the
+two. BuildKit gives them to FROM lines and to meta ARG defaults. kaniko at
+commit 6bcc934 does not: `resolveStagesArgs` in pkg/dockerfile/dockerfile.go
+expands each FROM with the meta ARGs and build args only (`unifyArgs`), and
+`expandNestedArgs` expands meta ARG defaults with earlier meta ARGs and the
+build args. `InitPredefinedArgs` (pkg/dockerfile/buildargs.go) sets the
+platform ARGs later, for the instructions inside stages. So
+`FROM img:${TARGETARCH}` names `img:` under kaniko unless TARGETARCH is passed
+as a build arg. `meta_arg_values` follows kaniko unless asked for BuildKit's
+rule (`semantics="buildkit"`).
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import platform
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from cachelab.dockerfile.errors import DockerfileError, ExpansionError
-from cachelab.dockerfile.lexer import expand_word
+from cachelab.dockerfile.lexer import expand, expand_word
 from cachelab.dockerfile.model import Instruction
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_PLATFORM = "linux/amd64"
+
+# Whose rule decides which variables FROM lines and meta ARG defaults see.
+FromArgSemantics = Literal["kaniko", "buildkit"]
+
+# The platform ARGs BuildKit gives FROM lines, in `platform_args` order.
+PLATFORM_ARG_NAMES = (
+    "TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT",
+    "BUILDPLATFORM", "BUILDOS", "BUILDARCH", "BUILDVARIANT",
+)
+
+# (Dockerfile path, line, ARG name) already warned about, so each warning appears once per process.
+_WARNED_UNSET_PLATFORM_ARGS: set[tuple[str, int, str]] = set()
 
 # platform.machine() spellings to OCI architecture and variant names.
 _MACHINE_ARCHITECTURES = {
@@ -115,28 +141,32 @@ def meta_arg_values(
     predefined: Mapping[str, str],
     path: str,
     escape: str = "\\",
+    semantics: FromArgSemantics = "kaniko",
 ) -> dict[str, str]:
-    """Return the variables visible to FROM lines: platform ARGs, meta ARGs, build args.
+    """Return the variables visible to FROM lines: meta ARGs, build args and, for BuildKit, platform ARGs.
 
-    Each default is expanded against the `predefined` ARGs, the defaults before
-    it and all build arguments. Then every build argument with a non-empty value
-    is added on top, so an empty `--build-arg NAME=` keeps a declared default. An
-    ARG with no default and no build argument stays unset.
+    Each default is expanded against the defaults before it and all build
+    arguments. Then every build argument with a non-empty value is added on
+    top, so an empty `--build-arg NAME=` keeps a declared default. An ARG with
+    no default and no build argument stays unset. The `predefined` platform
+    ARGs take part only with `semantics="buildkit"`: kaniko 6bcc934 leaves them
+    unset for FROM lines and meta ARG defaults (see the module docstring).
     """
+    visible_predefined = predefined if semantics == "buildkit" else {}
     defaults: dict[str, str] = {}
     for instruction in meta_args:
         for word in instruction.args:
             name, default = split_arg(word)
             if default is None:
                 continue
-            visible = {**predefined, **defaults, **build_args}
+            visible = {**visible_predefined, **defaults, **build_args}
             unquoted = _strip_enclosing_quotes(default)
             try:
                 defaults[name] = expand_word(unquoted, visible, escape=escape)
             except ExpansionError as exc:
                 raise exc.located(path, instruction.start_line) from None
 
-    values = {**predefined, **defaults}
+    values = {**visible_predefined, **defaults}
     values.update((name, value) for name, value in build_args.items() if value)
     return values
 
@@ -152,11 +182,17 @@ def _strip_enclosing_quotes(default: str) -> str:
 def expand_base(
     stage_base: str, values: Mapping[str, str], *, path: str, line: int, escape: str = "\\"
 ) -> str:
-    """Expand a FROM image word against the meta ARG values; raise when it becomes empty."""
+    """Expand a FROM image word against the meta ARG values; raise when it becomes empty.
+
+    Logs a warning, once per line, when the word uses a platform ARG that
+    `values` leaves unset, because BuildKit would have set it.
+    """
     try:
-        expanded = expand_word(stage_base, values, escape=escape)
+        expansion = expand(stage_base, values, escape=escape)
     except ExpansionError as exc:
         raise exc.located(path, line) from None
+    _warn_unset_platform_args(stage_base, expansion.unmatched, path=path, line=line)
+    expanded = expansion.value
     if not expanded.strip():
         raise DockerfileError(
             f"base image {stage_base!r} expands to an empty name",
@@ -165,3 +201,15 @@ def expand_base(
             hint="declare the ARG with a default before the first FROM or pass --build-arg",
         )
     return expanded
+
+
+def _warn_unset_platform_args(stage_base: str, unset: frozenset[str], *, path: str, line: int) -> None:
+    for name in PLATFORM_ARG_NAMES:
+        if name not in unset or (path, line, name) in _WARNED_UNSET_PLATFORM_ARGS:
+            continue
+        _WARNED_UNSET_PLATFORM_ARGS.add((path, line, name))
+        logger.warning(
+            "%s:%d: FROM %s uses %s, which kaniko leaves unset in FROM lines (BuildKit sets it); "
+            "pass --build-arg %s=VALUE to set it",
+            path, line, stage_base, name, name,
+        )
