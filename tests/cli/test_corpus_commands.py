@@ -143,7 +143,7 @@ def test_study_of_unparsable_corpus(fetched: str, tmp_path: Path, caplog):
 def test_study_replaces_earlier_outputs(fetched: str, tmp_path: Path):
     out = tmp_path / "out"
     earlier = ["direction.parquet", "replay-errors.parquet", "savings-measured.png", "replay/builds.parquet",
-               "model/part-00007/builds.parquet"]
+               "model/part-00007/builds.parquet", "work/54ede3e2e232c29f/cache-per-stage/index.json"]
     kept = ["notes.txt", "work/images/index.json"]
     for name in earlier + kept:
         (out / name).parent.mkdir(parents=True, exist_ok=True)

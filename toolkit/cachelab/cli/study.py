@@ -37,11 +37,16 @@ CORPUS_FORMS = (
     "a manifest.jsonl or a directory holding one, a directory of Dockerfiles, or one Dockerfile"
 )
 DEFAULT_REPLAY_SAMPLE = 20
-# Files and directories a study writes into --out, as glob patterns.
+# Files and directories a study writes into --out, as glob patterns. Below work/,
+# replay keeps one folder per twin, whose layer caches an interrupted run leaves
+# behind; a later cold build would hit them.
 STUDY_OUTPUTS = (
     "files.parquet", "stages.parquet", "model", "headline.parquet", "summary.parquet", "report.txt",
     "direction.parquet", "replay", "replay-errors.parquet", "savings-*.png", "eliminated.png", "blockers.png",
+    "work/*",
 )
+# Kept below work/: the twin base images, which replay reuses.
+KEPT_OUTPUTS = ("work/images",)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -150,8 +155,11 @@ def _remove_earlier_outputs(out: Path) -> None:
     """
     import shutil
 
+    kept = {out / name for name in KEPT_OUTPUTS}
     for name in STUDY_OUTPUTS:
         for path in sorted(out.glob(name)):
+            if path in kept:
+                continue
             logger.info("removing %s of an earlier study", path)
             if path.is_dir():
                 shutil.rmtree(path)
