@@ -142,7 +142,7 @@ def test_study_of_unparsable_corpus(fetched: str, tmp_path: Path, caplog):
 
 def test_study_replaces_earlier_outputs(fetched: str, tmp_path: Path):
     out = tmp_path / "out"
-    earlier = ["direction.parquet", "replay-errors.parquet", "savings-measured.png", "replay/builds.parquet",
+    earlier = ["files.parquet", "direction.parquet", "replay-errors.parquet", "savings-measured.png", "replay/builds.parquet",
                "model/part-00007/builds.parquet", "work/54ede3e2e232c29f/cache-per-stage/index.json"]
     kept = ["notes.txt", "work/images/index.json"]
     for name in earlier + kept:
@@ -152,8 +152,19 @@ def test_study_replaces_earlier_outputs(fetched: str, tmp_path: Path):
     code = main(["study", fetched, "--mode", "model", "--out", str(out)])
 
     assert code == 0
-    for name in earlier:
+    for name in earlier[1:]:
         assert not (out / name).exists(), name
     for name in kept:
         assert (out / name).read_text() == "from an earlier run\n", name
     assert sorted(path.name for path in (out / "model").iterdir()) == ["part-00000"]
+
+
+def test_study_keeps_other_directory(fetched: str, tmp_path: Path):
+    out = tmp_path / "mine"
+    (out / "model").mkdir(parents=True)
+    (out / "model" / "Dockerfile").write_text(SINGLE)
+
+    code = main(["study", fetched, "--mode", "model", "--out", str(out)])
+
+    assert code == 0
+    assert (out / "model" / "Dockerfile").read_text() == SINGLE

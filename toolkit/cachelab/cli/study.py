@@ -151,10 +151,14 @@ def run_study(args: argparse.Namespace) -> int:
 def _remove_earlier_outputs(out: Path) -> None:
     """Remove what an earlier study wrote into `out`, so that no table of another run is left beside this one's.
 
-    The twin base images in `work/images` stay, because replay reuses them.
+    Only a directory with the `files.parquet` that every study writes first is
+    cleared, so a directory of other files given by mistake is left alone. The
+    twin base images in `work/images` stay, because replay reuses them.
     """
     import shutil
 
+    if not (out / "files.parquet").is_file():
+        return
     kept = {out / name for name in KEPT_OUTPUTS}
     for name in STUDY_OUTPUTS:
         for path in sorted(out.glob(name)):
