@@ -38,8 +38,8 @@ CORPUS_FORMS = (
 )
 DEFAULT_REPLAY_SAMPLE = 20
 # Files and directories a study writes into --out, as glob patterns. Below work/,
-# replay keeps one folder per twin, whose layer caches an interrupted run leaves
-# behind; a later cold build would hit them.
+# replay keeps one folder per twin. An interrupted run leaves their layer caches
+# behind, and a later cold build would hit them.
 STUDY_OUTPUTS = (
     "files.parquet", "stages.parquet", "model", "headline.parquet", "summary.parquet", "report.txt",
     "direction.parquet", "replay", "replay-errors.parquet", "savings-*.png", "eliminated.png", "blockers.png",
