@@ -126,7 +126,7 @@ def test_long_instruction_shortened() -> None:
 
     short = shorten_instruction(text)
 
-    assert len(short) == 60
+    assert len(short) <= 60
     assert short.endswith("...")
     assert text.startswith(short[:-3])
     assert shorten_instruction("RUN true") == "RUN true"

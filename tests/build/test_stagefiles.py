@@ -15,13 +15,15 @@ import pytest
 
 from cachelab.build.copy import execute_copy
 from cachelab.build.copysources import SourceRoot
-from cachelab.build.errors import CopySourceNotFound, InstructionError
+from cachelab.build.copy_from import CopyFromLine, copy_from_lines
+from cachelab.build.errors import CopySourceNotFound, InstructionError, InstructionFailed
 from cachelab.build.rootfs import BuildWorkspace, unpack_layers
 from cachelab.build.snapshot import Snapshotter
 from cachelab.build.stagefiles import save_stage_files
 from cachelab.build.users import UserIds
 from cachelab.build.workdir import make_workdir
 from cachelab.dockerfile.parse import parse_dockerfile
+from cachelab.plan.stages import Command, PlanStage
 
 AS_ROOT = os.geteuid() == 0
 
@@ -91,6 +93,49 @@ def test_save_through_parent_symlink(stage_root: Path, tmp_path: Path) -> None:
 def test_save_missing_path(stage_root: Path, tmp_path: Path) -> None:
     with pytest.raises(CopySourceNotFound, match="/nope"):
         save_stage_files(str(stage_root), ["/nope"], str(tmp_path / "deps"))
+
+
+def test_save_missing_path_names_reader(stage_root: Path, tmp_path: Path) -> None:
+    reader = CopyFromLine(9, "COPY --from=build /nope /app/")
+
+    with pytest.raises(CopySourceNotFound) as caught:
+        save_stage_files(
+            str(stage_root), ["/usr/bin", "/nope"], str(tmp_path / "deps"),
+            description="stage 0 (build)", needed_by={"/nope": reader},
+        )
+
+    assert caught.value.line == 9
+    assert caught.value.instruction == "COPY --from=build /nope /app/"
+    assert str(caught.value) == "line 9: COPY/ADD source '/nope' not found in stage 0 (build)"
+
+
+def test_save_os_error_names_reader(stage_root: Path, tmp_path: Path) -> None:
+    (stage_root / "loop1").symlink_to("/loop2")
+    (stage_root / "loop2").symlink_to("/loop1")
+    reader = CopyFromLine(4, "COPY --from=0 /loop1/x /y")
+
+    with pytest.raises(InstructionFailed) as caught:
+        save_stage_files(str(stage_root), ["/loop1/x"], str(tmp_path / "deps"), needed_by={"/loop1/x": reader})
+
+    message = str(caught.value)
+    assert message.startswith("line 4: COPY --from=0 /loop1/x /y: saving /loop1/x from stage root ")
+    assert "too many levels of symlinks" in message
+    assert isinstance(caught.value.__cause__, OSError)
+
+
+def test_copy_from_lines_expand_meta_args() -> None:
+    text = "ARG DIR=/opt\nFROM busybox AS build\nFROM busybox\nCOPY --from=build ${DIR}/a /b /c/\nCOPY --from=build /b /d\n"
+    dockerfile = parse_dockerfile(text)
+    stage = PlanStage(
+        index=1, name=None, base_kind="image", base_name="busybox", base_ref="busybox", base_index=None,
+        commands=[Command(instruction, 1, source_stage=0) for instruction in dockerfile.stages[1].instructions],
+    )
+
+    lines = copy_from_lines([stage], {"DIR": "/opt"})
+
+    assert lines[(0, "/opt/a")] == CopyFromLine(4, "COPY --from=build ${DIR}/a /b /c/")
+    assert lines[(0, "/b")].line == 4
+    assert set(lines) == {(0, "/opt/a"), (0, "/b")}
 
 
 def test_saved_files_serve_copy_from(stage_root: Path, tmp_path: Path) -> None:

@@ -13,11 +13,11 @@
 An error about an instruction keeps its Dockerfile line and the instruction's
 text apart from the message and reads `PATH:LINE: INSTRUCTION: message`, for
 example `Dockerfile:12: COPY app /app: cannot copy a file over the directory
-/app`. The raise site sets the line where it knows it; `StageRunner` fills in
-the line and text of the instruction being executed (or, for a failure while
-saving stage files, of the `COPY --from` that needs them), and `build()` sets
+/app`. A raise site sets the line when it knows it. `StageRunner` fills in the
+line and text of the instruction being executed, and for a failure while saving
+stage files, those of the `COPY --from` that reads the path. `build()` then sets
 the Dockerfile path with `add_dockerfile_path`. RunFailed and CopySourceNotFound
-already quote the instruction in their message, so they read `PATH:LINE:
+name the instruction in their message already, so they read `PATH:LINE:
 message`.
 """
 
@@ -72,7 +72,7 @@ class BuildError(Exception):
 
 
 def shorten_instruction(text: str, limit: int = 60) -> str:
-    """Return the instruction text, cut to `limit` characters with `...` so a long RUN stays one readable line."""
+    """Return the instruction text, cut to at most `limit` characters ending in `...`, so a long RUN stays short."""
     if len(text) <= limit:
         return text
     return text[: limit - 3].rstrip() + "..."
