@@ -14,8 +14,8 @@ from typing import BinaryIO
 import pytest
 
 from cachelab.build.copy import execute_copy
-from cachelab.build.copysources import SourceRoot
 from cachelab.build.copy_from import CopyFromLine, copy_from_lines
+from cachelab.build.copysources import SourceRoot
 from cachelab.build.errors import CopySourceNotFound, InstructionError, InstructionFailed
 from cachelab.build.rootfs import BuildWorkspace, unpack_layers
 from cachelab.build.snapshot import Snapshotter
