@@ -6,6 +6,7 @@ strategy, so the builder itself, not the key engine, meets the failure.
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,9 @@ from cachelab.build.errors import (
     RunFailed,
     shorten_instruction,
 )
+from cachelab.build.layer_io import LayerMover
 from cachelab.build.request import BuildRequest
+from cachelab.build.stage_image import ImageLayer
 from cachelab.cli import main
 
 CASES = [
@@ -145,3 +148,27 @@ def test_locate_keeps_raise_site_line() -> None:
 
     assert error.line == 7
     assert str(error) == "line 7: EXPOSE x: invalid EXPOSE port 'x'"
+
+
+def test_copy_from_image_failure_names_line(
+    tmp_path: Path, image_store: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A full disk cannot be produced on demand, so the unpack of the COPY --from image fails by hand.
+    unpack = LayerMover.unpack
+
+    def unpack_or_fail(self: LayerMover, layer: ImageLayer, root: Path) -> ImageLayer:
+        if layer.origin == "copy-from-image":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return unpack(self, layer, root)
+
+    monkeypatch.setattr(LayerMover, "unpack", unpack_or_fail)
+    request = _request(tmp_path, image_store, "FROM busybox\nRUN true\nCOPY --from=busybox /bin/busybox /x\n")
+
+    with pytest.raises(InstructionFailed) as caught:
+        build(request, progress=False)
+
+    message = str(caught.value)
+    assert message.startswith(
+        f"{request.dockerfile}:3: COPY --from=busybox /bin/busybox /x: unpacking image busybox for COPY --from failed"
+    )
+    assert "No space left on device" in message

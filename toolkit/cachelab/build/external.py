@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cachelab.build.errors import BuildError, InstructionFailed
 from cachelab.build.stage_image import ImageLayer
 from cachelab.plan.stages import PlanStage
 
@@ -37,15 +38,28 @@ class ExternalImages:
                 continue
             target = self.session.workspace.base / "images" / str(len(self.session.external_dirs))
             target.mkdir(parents=True)
-            base = self.session.images.base(reference, platform=self.session.platform)
-            for layer in base.image.layers():
-                self.session.mover.unpack(
-                    ImageLayer(layer.digest, layer.diff_id, layer.size, layer.media_type, layer.opener,
-                               origin="copy-from-image"),
-                    target,
-                )
+            instruction = command.instruction
+            try:
+                self._unpack(reference, target)
+            except BuildError as error:
+                error.locate(instruction.start_line, instruction.text)
+                raise
+            except OSError as error:
+                raise InstructionFailed(
+                    f"unpacking image {reference} for COPY --from failed: {error}",
+                    line=instruction.start_line, instruction=instruction.text,
+                ) from error
             self.session.external_dirs[reference] = target
             logger.info("unpacked %s for COPY --from into %s", reference, target)
+
+    def _unpack(self, reference: str, target: Path) -> None:
+        base = self.session.images.base(reference, platform=self.session.platform)
+        for layer in base.image.layers():
+            self.session.mover.unpack(
+                ImageLayer(layer.digest, layer.diff_id, layer.size, layer.media_type, layer.opener,
+                           origin="copy-from-image"),
+                target,
+            )
 
     def stage_files(self, source: int | str) -> tuple[str, str] | None:
         """Return (real directory, kaniko's name) of a COPY --from source, or None when not available."""
