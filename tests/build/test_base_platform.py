@@ -22,14 +22,17 @@ from cachelab.build.request import BuildRequest
 from cachelab.dockerfile import parse_dockerfile
 from cachelab.events import ListSink, StageRecorded
 from cachelab.oci import mediatypes
+from cachelab.oci.copy import copy_image
 from cachelab.oci.errors import ManifestNotFound
 from cachelab.oci.layout import LayoutStore
 from cachelab.oci.manifest import Platform
 from cachelab.plan.stages import Command, PlanStage
+from tests.fixtures.registry import RegistryServer
 
 BUSYBOX = "docker.io/library/busybox:latest"
 ARM_IMAGE = "docker.io/library/armbox:latest"
 AMD64_INDEX = "docker.io/library/amd64-only:latest"
+ARM_LAYOUT_TAG = "armbox"
 
 
 @pytest.fixture
@@ -52,7 +55,9 @@ def platform_store(image_store: Path, tmp_path: Path) -> Path:
     config.update(architecture="arm64", variant="v8")
     digest, size = store.write_blob(json.dumps(config).encode())
     manifest["config"] = {**manifest["config"], "digest": digest, "size": size}
-    store.put_manifest(json.dumps(manifest).encode(), descriptor["mediaType"], tag=ARM_IMAGE)
+    arm_descriptor = store.put_manifest(json.dumps(manifest).encode(), descriptor["mediaType"], tag=ARM_IMAGE)
+    # A layout reference's tag cannot contain ':', so registry tests copy it from this plain tag.
+    store.tag(ARM_LAYOUT_TAG, arm_descriptor)
 
     index = {
         "schemaVersion": 2,
@@ -86,6 +91,17 @@ def test_run_on_foreign_base_fails(tmp_path: Path, platform_store: Path) -> None
         "but the build targets linux/amd64"
     )
     assert error.hint
+
+
+def test_registry_base_checked(tmp_path: Path, platform_store: Path, registry: RegistryServer) -> None:
+    reference = f"{registry.address}/platform/armbox:1"
+    copy_image(f"oci:{platform_store}:{ARM_LAYOUT_TAG}", reference)
+
+    with pytest.raises(PlatformMismatch) as caught:
+        _build(tmp_path, platform_store, f"FROM {reference}\nRUN true\n", "linux/amd64")
+
+    assert caught.value.reference == reference
+    assert caught.value.available == "linux/arm64/v8"
 
 
 def test_requested_platform_checked(tmp_path: Path, platform_store: Path) -> None:
