@@ -19,6 +19,7 @@ from cachelab.build.builder import build
 from cachelab.build.errors import PlatformMismatch
 from cachelab.build.images import BuildImages
 from cachelab.build.request import BuildRequest
+from cachelab.cli import main
 from cachelab.dockerfile import parse_dockerfile
 from cachelab.events import ListSink, StageRecorded
 from cachelab.oci import mediatypes
@@ -205,3 +206,24 @@ def test_running_stages_follow_from_chain() -> None:
     ]
 
     assert stages_running_commands(stages) == {0, 1, 4}
+
+
+def test_cli_arm64_on_host_busybox(
+    tmp_path: Path, platform_store: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    (tmp_path / "context").mkdir()
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN echo built > /built\n")
+    monkeypatch.chdir(tmp_path)
+
+    code = main([
+        "build", "Dockerfile", "--context", "context", "--platform", "linux/arm64",
+        "--image-store", str(platform_store), "--strategy", "no-cache", "--quiet",
+    ])
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert (
+        "cachelab: error: Dockerfile:1: FROM busybox: base image busybox is for linux/amd64, "
+        "but the build targets linux/arm64"
+    ) in err
+    assert "cachelab: hint: Pass --platform" in err
