@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from cachelab.record import Recording, schema
-from tests.fixtures.builder import EXAMPLES, ExampleBuilder
+from tests.fixtures.builder import EXAMPLES, ExampleBuilder, build_text
 
 pytestmark = pytest.mark.sandbox
 
 BYTE_COLUMNS = list(schema.BYTE_COLUMNS)
-# Phases whose every span the builder gives a byte count.
+# Phases for which the builder gives every span a byte count.
 MEASURED_PHASES = ("download", "unpack", "hash-context", "snapshot", "push-layer")
 
 
@@ -118,3 +120,19 @@ def test_pointer_spans_not_counted(fan_in_builds: dict[tuple[str, int], Recordin
     assert pointers["bytes"].isna().all()
     assert final["bytes_pushed"] == layers_pushed
 
+
+
+def test_metadata_execute_moves_nothing(image_store: Path, tmp_path: Path) -> None:
+    text = "FROM busybox\nENV GREETING=hi\nWORKDIR /app\nRUN echo $GREETING > /app/out\nCMD [\"cat\", \"/app/out\"]\n"
+    _, events = build_text(tmp_path, image_store, text)
+    spans = Recording.from_events(events, environment={}).spans
+    executes = spans[spans["phase"] == "execute"]
+    kinds = [json.loads(attributes)["kind"] for attributes in executes["attributes"]]
+    moved = dict(zip(kinds, executes["bytes"], strict=True))
+
+    assert kinds == ["ENV", "WORKDIR", "RUN", "CMD"]
+    assert moved["ENV"] == 0
+    assert moved["WORKDIR"] == 0
+    assert moved["CMD"] == 0
+    # The builder does not measure what a RUN command reads or writes.
+    assert pd.isna(moved["RUN"])

@@ -247,6 +247,7 @@ class StageRunner:
         with clock.span("execute") as span:
             span.attributes["kind"] = kind
             if kind in METADATA_KINDS:
+                span.add_bytes(0)  # It changes the config only, so no file data moves.
                 apply_metadata(self.image.config, instruction, self.env.expand)
                 if kind == "WORKDIR" and self.image.config.config.working_dir != "/":
                     touched = self._make_workdir()
