@@ -33,7 +33,8 @@ def _check(args: argparse.Namespace) -> int:
     for problem in problems:
         print(problem)
     if problems:
-        print(f"{len(problems)} problems in {args.directory}")
+        noun = "problem" if len(problems) == 1 else "problems"
+        print(f"{len(problems)} {noun} in {args.directory}")
         return 1
     print(f"{args.directory}: ok ({len(store.tags())} tags)")
     return 0
