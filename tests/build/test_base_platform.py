@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from cachelab.build.base_platform import ConfigPlatform, stages_running_commands
+from cachelab.build.base_platform import ConfigPlatform, label_platform, stages_running_commands
 from cachelab.build.builder import build
+from cachelab.build.config import ImageConfig
 from cachelab.build.errors import PlatformMismatch
 from cachelab.build.images import BuildImages
 from cachelab.build.request import BuildRequest
@@ -140,12 +141,43 @@ def test_stage_without_run_warns(
     with caplog.at_level(logging.WARNING, logger="cachelab.build.base_platform"):
         result = _build(tmp_path, platform_store, "FROM armbox\nCOPY a.txt /a\nENV A=1\n", "linux/amd64")
 
+    # kaniko labels every stage with the requested platform, whatever the base's files are.
     config = json.loads(result.image.config)
-    assert (config["os"], config["architecture"], config["variant"]) == ("linux", "arm64", "v8")
+    assert (config["os"], config["architecture"]) == ("linux", "amd64")
+    assert "variant" not in config
     warnings = [record.getMessage() for record in caplog.records]
     assert len(warnings) == 1
     assert "base image armbox is for linux/arm64/v8, but the build targets linux/amd64" in warnings[0]
     assert "has no RUN" in warnings[0]
+
+
+def test_without_platform_host_label(tmp_path: Path, platform_store: Path) -> None:
+    result = _build(tmp_path, platform_store, "FROM armbox\nCOPY a.txt /a\n", None)
+
+    # Without --platform kaniko writes the machine's os and architecture and keeps the base's variant.
+    config = json.loads(result.image.config)
+    assert (config["os"], config["architecture"]) == ("linux", "amd64")
+    assert config["variant"] == "v8"
+
+
+@pytest.mark.parametrize(
+    ("requested", "expected"),
+    [
+        (None, {"os": "linux", "architecture": "amd64", "variant": "v8", "os.version": "10.0"}),
+        ("linux/arm64", {"os": "linux", "architecture": "arm64"}),
+        ("linux/arm/v7", {"os": "linux", "architecture": "arm", "variant": "v7"}),
+    ],
+)
+def test_label_platform(requested: str | None, expected: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Platform, "host", classmethod(lambda cls: cls("linux", "amd64")))
+    config = ImageConfig.from_json(json.dumps(
+        {"os": "windows", "architecture": "386", "variant": "v8", "os.version": "10.0", "config": {}},
+    ))
+
+    label_platform(config, requested)
+
+    written = json.loads(config.to_json())
+    assert {key: written[key] for key in ("os", "architecture", "variant", "os.version") if key in written} == expected
 
 
 def test_matching_platform_builds(tmp_path: Path, platform_store: Path) -> None:

@@ -6,8 +6,14 @@ a base for another architecture cannot run. The check compares the `os`,
 (`--platform`, default the host's). A stage that a RUN executes in (its own, or
 one of a later stage built on it with `FROM <stage>`) fails with
 `PlatformMismatch`. A stage without RUN only copies files and sets metadata, so
-it builds with a warning and its image keeps the base's platform, as kaniko
-does for `--custom-platform`.
+it builds with a warning.
+
+After each stage, `label_platform` writes the platform into the stage's config
+as kaniko 6bcc934 does at the end of every stage (`DoBuild` in
+pkg/executor/build.go): the requested os, architecture and variant with
+`--platform` (kaniko's `--custom-platform`), else this machine's os and
+architecture with the base's variant kept. So a stage without RUN on a foreign
+base holds the base's files under the requested platform's label.
 
 NOTE: a RUN that the plan marks as a cache hit does not execute, but it still
 counts, so whether a build fails does not depend on what the cache holds.
@@ -24,6 +30,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from cachelab.build.config import ImageConfig
 from cachelab.build.errors import PlatformMismatch
 from cachelab.dockerfile.model import Instruction
 from cachelab.oci.manifest import Platform
@@ -114,7 +121,28 @@ def check_base_platform(
             instruction=from_instruction.text if from_instruction is not None else None,
         )
     logger.warning(
-        "stage %d: base image %s is for %s, but the build targets %s; the stage has no RUN, "
-        "so it is built and its image keeps %s",
-        stage.index, stage.base_ref, found, wanted, found,
+        "stage %d: base image %s is for %s, but the build targets %s. The stage has no RUN, so it "
+        "is built, and its config names %s (as kaniko writes it) while its files are the base's",
+        stage.index, stage.base_ref, found, wanted, wanted,
     )
+
+
+def label_platform(config: ImageConfig, requested: str | None) -> None:
+    """Write the build's platform into a built stage's config, as kaniko does after each stage.
+
+    With `requested` (`--platform`) the os, architecture and variant are the
+    requested ones, and `os.version` is dropped because `os/arch[/variant]`
+    cannot name one. Without it the os and architecture are this machine's and
+    the variant stays as the base set it.
+    """
+    if requested is None:
+        host = Platform.host()
+        config.os, config.architecture = host.os, host.architecture
+        return
+    platform = Platform.parse(requested)
+    config.os, config.architecture = platform.os, platform.architecture
+    if platform.variant:
+        config.extra["variant"] = platform.variant
+    else:
+        config.extra.pop("variant", None)
+    config.extra.pop("os.version", None)

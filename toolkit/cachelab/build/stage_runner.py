@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cachelab.build.base_platform import label_platform
 from cachelab.build.config import ImageConfig
 from cachelab.build.errors import BuildError, InstructionFailed
 from cachelab.build.images import BuildImages
@@ -132,6 +133,7 @@ class StageRunner:
         for instruction in self.plan.instructions:
             command = self.stage.commands[instruction.index]
             self._run_instruction(instruction, command.instruction)
+        label_platform(self.image.config, self.session.platform)
         if self.plan.save_files:
             self._save_files()
         if self.plan.save_stage:
