@@ -1,4 +1,4 @@
-"""Check that each remote base image is for the platform the build targets.
+"""Check each remote base image's platform against the build's, and label built stages with it.
 
 A RUN executes the base image's binaries on this machine, without emulation, so
 a base for another architecture cannot run. The check compares the `os`,
@@ -114,8 +114,8 @@ def check_base_platform(
         return
     if runs_commands:
         raise PlatformMismatch(
-            f"base image {stage.base_ref} is for {found}, but the build targets {wanted}; "
-            "a RUN cannot execute its binaries on this machine",
+            f"base image {stage.base_ref} is for {found}, but the build targets {wanted}, "
+            "so a RUN cannot execute its binaries on this machine",
             reference=stage.base_ref, requested=str(wanted), available=str(found),
             line=from_instruction.start_line if from_instruction is not None else None,
             instruction=from_instruction.text if from_instruction is not None else None,
