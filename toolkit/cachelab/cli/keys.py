@@ -38,7 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--parts", type=Path, default=None, metavar="FILE",
-        help="also write every instruction's labelled key parts to FILE, for `cachelab explain`",
+        help="also write every instruction's labelled key parts to FILE, for `cachelab explain`. "
+        "A file part records its path as kaniko uses it and, for a context source, the "
+        "context root, so explain can compare builds from different directories",
     )
     parser.set_defaults(handler=run)
 
@@ -62,8 +64,15 @@ def key_rows(plans: dict[int, StagePlan], names: dict[int, str | None]) -> list[
     return rows
 
 
-def part_rows(plans: dict[int, StagePlan], names: dict[int, str | None]) -> list[dict[str, Any]]:
-    """Return the key rows plus each instruction's labelled parts (file parts with their hashed entries)."""
+def part_rows(
+    plans: dict[int, StagePlan], names: dict[int, str | None], context_root: str | None = None,
+) -> list[dict[str, Any]]:
+    """Return the key rows plus each instruction's labelled parts (file parts with their hashed entries).
+
+    A file part whose path lies in `context_root` records that root as
+    `context_root`, which `cachelab explain` uses to match files by their path
+    relative to it.
+    """
     rows = key_rows(plans, names)
     instructions = [i for plan in plans.values() for i in plan.instructions]
     by_text = {(row["stage"], row["index"]): row for row in rows}
@@ -71,12 +80,14 @@ def part_rows(plans: dict[int, StagePlan], names: dict[int, str | None]) -> list
     for instruction in instructions:
         row = by_text[(instruction.origin_stage, positions[instruction.origin_stage])]
         positions[instruction.origin_stage] += 1
-        row["parts"] = [_part_record(part) for part in instruction.labelled_parts]
+        row["parts"] = [_part_record(part, context_root) for part in instruction.labelled_parts]
     return rows
 
 
-def _part_record(part: Any) -> dict[str, Any]:
+def _part_record(part: Any, context_root: str | None) -> dict[str, Any]:
     record: dict[str, Any] = {"kind": part.kind, "value": part.value, "path": part.path}
+    if part.kind == "file" and context_root and _is_within(part.path, context_root):
+        record["context_root"] = context_root
     if part.file is not None:
         record["is_dir"] = part.file.is_dir
         record["entries"] = [
@@ -84,6 +95,13 @@ def _part_record(part: Any) -> dict[str, Any]:
             for e in part.file.entries
         ]
     return record
+
+
+def _is_within(path: str | None, root: str) -> bool:
+    if path is None:
+        return False
+    root = root.rstrip("/")
+    return path == root or path.startswith(root + "/")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,7 +115,8 @@ def _run(args: argparse.Namespace) -> int:
     plans = planner.static_keys()
     names = {stage.index: stage.name for stage in planner.dockerfile.stages}
     if args.parts is not None:
-        args.parts.write_text(json.dumps(part_rows(plans, names), indent=2) + "\n")
+        labelled = part_rows(plans, names, planner.context_dir)
+        args.parts.write_text(json.dumps(labelled, indent=2) + "\n")
     rows = key_rows(plans, names)
     if args.format == "json":
         json.dump(rows, sys.stdout, indent=2)

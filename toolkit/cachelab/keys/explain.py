@@ -6,15 +6,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cachelab.keys.filehash import EntryDigest
-from cachelab.keys.parts import KeyPart, KeyParts
+from cachelab.keys.parts import KANIKO_DEPS_DIR, KeyPart, KeyParts
+
+#: The context roots of the two compared part lists (first, second). A root of
+#: None leaves that side's context paths absolute.
+Roots = tuple[str | None, str | None]
 
 
 @dataclass(frozen=True, slots=True)
 class EntryChange:
     """One file-system entry that differs inside a file part.
 
-    `aspects` lists what changed: `mode`, `owner`, `content` (content or link
-    target), or `added` / `removed` for an entry present on one side only.
+    `path` is the entry's path relative to its root when the comparison was
+    given context roots (see `explain`), else the path kaniko uses. `aspects`
+    lists what changed: `mode`, `owner`, `content` (content or link target), or
+    `added` / `removed` for an entry present on one side only.
     """
 
     path: str
@@ -31,6 +37,11 @@ class Difference:
     (`env-count`, `env`, `instruction`, `file`, `inferred`), or `missing` when
     one list ends first. For the env block, `env_changes` names the entries
     that differ; for file parts, `entries` lists the changed entries.
+
+    `path` is the path kaniko uses for the second list's file part (the first
+    list's when the second has none). `source` and `before_source` are the
+    paths the description shows for the second and first part: relative to the
+    context root when it was given, else the same as kaniko's paths.
     """
 
     index: int
@@ -40,6 +51,8 @@ class Difference:
     path: str | None = None
     env_changes: tuple[str, ...] = ()
     entries: tuple[EntryChange, ...] = ()
+    source: str | None = None
+    before_source: str | None = None
 
     def describe(self) -> str:
         """Return one sentence naming what changed."""
@@ -53,11 +66,40 @@ class Difference:
             return f"instruction text differs: {self.before!r} -> {self.after!r}"
         if self.kind == "inferred":
             return f"source stage key differs: {self.before} -> {self.after}"
+        source = self.source or self.path
+        if self.before_source is not None and self.before_source != source:
+            source = f"{self.before_source} and {source}"
         if self.entries:
             details = "; ".join(f"{entry.path}: {', '.join(entry.aspects)}" for entry in self.entries[:5])
             more = f" (+{len(self.entries) - 5} more)" if len(self.entries) > 5 else ""
-            return f"files of {self.path} differ: {details}{more}"
-        return f"file part of {self.path} differs (no entry details recorded)"
+            return f"files of {source} differ: {details}{more}"
+        return f"file part of {source} differs (no entry details recorded)"
+
+
+def relative_path(path: str, context_root: str | None) -> str:
+    """Return `path` relative to the directory its source was read from.
+
+    A context path is made relative to `context_root` (the root itself is `.`),
+    and a `COPY --from=<stage>` path relative to the stage's files directory
+    `/kaniko/deps/<stage index>`. Any other path, and every path when
+    `context_root` is None, is returned unchanged.
+    """
+    if context_root is None:
+        return path
+    deps_prefix = KANIKO_DEPS_DIR + "/"
+    if path.startswith(deps_prefix):
+        stage, _, below_stage = path[len(deps_prefix):].partition("/")
+        # Image references (`COPY --from=<image>`) may contain `/`, so where their
+        # files begin is unknown; their paths stay as kaniko uses them.
+        if stage.isdigit():
+            return below_stage or "."
+        return path
+    root = context_root.rstrip("/")
+    if path == root or (not root and path == "/"):
+        return "."
+    if path.startswith(root + "/"):
+        return path[len(root) + 1:]
+    return path
 
 
 def _parts_of(value: KeyParts | Sequence[KeyPart]) -> Sequence[KeyPart]:
@@ -87,10 +129,16 @@ def env_changes(before: Sequence[KeyPart], after: Sequence[KeyPart]) -> tuple[st
     return tuple(changes)
 
 
-def entry_changes(before: KeyPart, after: KeyPart) -> tuple[EntryChange, ...]:
-    """Compare the entries behind two file parts, matching entries by path."""
-    old = {entry.path: entry for entry in before.file.entries} if before.file else {}
-    new = {entry.path: entry for entry in after.file.entries} if after.file else {}
+def entry_changes(
+    before: KeyPart, after: KeyPart, roots: Roots = (None, None)
+) -> tuple[EntryChange, ...]:
+    """Compare the entries behind two file parts, matching entries by path.
+
+    With context roots, entries match by their path relative to their root (see
+    `relative_path`), so the same file in two context directories is one entry.
+    """
+    old = _entries_by_path(before, roots[0])
+    new = _entries_by_path(after, roots[1])
     changes: list[EntryChange] = []
     for path in [*old, *(path for path in new if path not in old)]:
         first, second = old.get(path), new.get(path)
@@ -112,14 +160,30 @@ def entry_changes(before: KeyPart, after: KeyPart) -> tuple[EntryChange, ...]:
     return tuple(changes)
 
 
+def _entries_by_path(part: KeyPart, context_root: str | None) -> dict[str, EntryDigest]:
+    if part.file is None:
+        return {}
+    return {relative_path(entry.path, context_root): entry for entry in part.file.entries}
+
+
 def explain(
-    parts_a: KeyParts | Sequence[KeyPart], parts_b: KeyParts | Sequence[KeyPart]
+    parts_a: KeyParts | Sequence[KeyPart],
+    parts_b: KeyParts | Sequence[KeyPart],
+    *,
+    roots: Roots = (None, None),
 ) -> Difference | None:
     """Return the first part where two part lists differ, or None if they are equal.
+
+    `roots` are the context roots of the two lists. With them, file parts and
+    their entries are compared and named by their path relative to the context
+    root or to the stage's files directory, so two copies of one context in
+    different directories differ only where their files do. A side without a
+    root keeps the paths kaniko uses.
 
     In rolling mode one instruction's parts explain its key. In legacy mode a
     key also depends on the whole chain before it, so use `explain_chain`.
     """
+    root_a, root_b = roots
     first, second = _parts_of(parts_a), _parts_of(parts_b)
     for index in range(max(len(first), len(second))):
         if index >= len(first) or index >= len(second):
@@ -132,10 +196,13 @@ def explain(
         kind = a.kind if a.kind == b.kind else b.kind
         if kind in ("env", "env-count"):
             return Difference(index, kind, a.value, b.value, env_changes=env_changes(first, second))
-        if kind == "file" and a.kind == b.kind:
-            return Difference(index, kind, a.value, b.value, path=b.path or a.path,
-                              entries=entry_changes(a, b))
-        return Difference(index, kind, a.value, b.value, path=b.path or a.path)
+        if kind != "file":
+            return Difference(index, kind, a.value, b.value, path=b.path or a.path)
+        source = relative_path(b.path, root_b) if b.path else None
+        before_source = relative_path(a.path, root_a) if a.path and a.kind == "file" else None
+        entries = entry_changes(a, b, (root_a, root_b)) if a.kind == b.kind else ()
+        return Difference(index, kind, a.value, b.value, path=b.path or a.path, entries=entries,
+                          source=source or before_source, before_source=before_source)
     return None
 
 
