@@ -111,7 +111,7 @@ def test_explain_rejects_keys_output(context: Path, tmp_path: Path, capsys: pyte
     code = main(["explain", str(keys), str(keys)])
 
     captured = capsys.readouterr()
-    assert code == 1
+    assert code == 2
     assert captured.out == ""
     assert f"cachelab: error: {keys} has no key parts for stage 0 instruction 0" in captured.err
     assert "`cachelab keys` output, not a --parts file" in captured.err

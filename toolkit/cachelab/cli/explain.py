@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any
+
+from cachelab.cli._errors import EXIT_FAILURE, error_boundary
+
+# Exit statuses, as diff(1) uses them.
+EXIT_SAME = 0
+EXIT_DIFFERENT = 1
+EXIT_ERROR = 2
+
+_WRITE_HINT = "Write a key-part file with `cachelab keys FILE --context DIR --parts OUT.json` and pass OUT.json."
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,8 +26,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Compare two key-part files written by `cachelab keys --parts` instruction by "
             "instruction (by stage and index as written) and name, for the first instruction "
             "whose parts differ, the part that changed: an env entry, the instruction text, "
-            "or which file and whether its mode, owner or content changed. Exits 1 when a "
-            "difference is found, 0 when none is."
+            "or which file and whether its mode, owner or content changed. Files are named "
+            "by their path relative to the build context (or to the source stage's files), "
+            "so two contexts in different directories compare file by file. "
+            "Exit status, as with diff(1): 0 when no difference is found, 1 when one is, "
+            "2 on an error such as a missing or invalid file."
         ),
     )
     parser.add_argument("before", type=Path, metavar="BEFORE.json", help="key parts of the earlier build")
@@ -26,15 +39,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def load_parts(path: Path) -> dict[tuple[int, int], dict[str, Any]]:
-    """Read a parts file into rows by (stage, index)."""
+    """Read a parts file into rows by (stage, index); raise PlanError when it is missing or invalid."""
     from cachelab.plan.errors import PlanError
 
-    hint = "Write it with `cachelab keys FILE --context DIR --parts OUT.json`."
     try:
-        rows = json.loads(path.read_text())
+        text = path.read_text()
+    except FileNotFoundError:
+        raise PlanError(
+            f"key-part file not found: {path}",
+            hint=f"Check the path, or write the file with `cachelab keys FILE --context DIR --parts {path}`.",
+        ) from None
+    except OSError as exc:
+        raise PlanError(f"failed to read key-part file {path}: {exc.strerror or exc}",
+                        hint="Pass a readable file written by `cachelab keys --parts`.") from None
+    try:
+        rows = json.loads(text)
         by_position = {(row["stage"], row["index"]): row for row in rows}
     except (ValueError, KeyError, TypeError) as exc:
-        raise PlanError(f"{path} is not a key-part file: {exc}", hint=hint) from exc
+        raise PlanError(f"{path} is not a key-part file: {exc}", hint=_WRITE_HINT) from exc
 
     # `cachelab keys --format json` writes the same rows without `parts`, and
     # comparing those would report every instruction as equal.
@@ -43,9 +65,33 @@ def load_parts(path: Path) -> dict[tuple[int, int], dict[str, Any]]:
         raise PlanError(
             f"{path} has no key parts for stage {without_parts[0]['stage']} instruction "
             f"{without_parts[0]['index']}; it looks like `cachelab keys` output, not a --parts file",
-            hint="Write a key-part file with `cachelab keys FILE --context DIR --parts OUT.json` and pass OUT.json.",
+            hint=_WRITE_HINT,
         )
     return by_position
+
+
+def context_root(rows: dict[tuple[int, int], dict[str, Any]]) -> str | None:
+    """Return the build context root that a parts file's context paths lie in.
+
+    Files written by `cachelab keys --parts` record it as `context_root` on
+    each context file part. Older files do not, so the root is taken as the
+    deepest directory that contains every context file part.
+    """
+    paths: list[str] = []
+    for row in rows.values():
+        for record in row.get("parts") or []:
+            if record.get("kind") != "file" or not record.get("path"):
+                continue
+            if record.get("context_root"):
+                return str(record["context_root"])
+            if not record["path"].startswith("/kaniko/deps/"):
+                paths.append(record["path"])
+    if not paths:
+        return None
+    # NOTE: for an old file whose context sources all sit in one subdirectory
+    # this finds that subdirectory, so names are relative to it, and two old
+    # files with different source sets can get roots of different depth.
+    return os.path.commonpath([os.path.dirname(path) for path in paths])
 
 
 def key_parts(row: dict[str, Any]) -> list[Any]:
@@ -64,10 +110,25 @@ def key_parts(row: dict[str, Any]) -> list[Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Errors are printed as every command prints them, but exit with 2, because
+    # 1 means "a difference was found".
+    status: int | None = None
+    with error_boundary() as outcome:
+        status = compare(args.before, args.after)
+    if outcome.code == EXIT_FAILURE:
+        return EXIT_ERROR
+    if outcome.code != 0 or status is None:
+        return outcome.code
+    return status
+
+
+def compare(before_path: Path, after_path: Path) -> int:
+    """Print the first difference between two parts files and return the exit status."""
     from cachelab.keys.explain import explain
 
-    before = load_parts(args.before)
-    after = load_parts(args.after)
+    before = load_parts(before_path)
+    after = load_parts(after_path)
+    roots = (context_root(before), context_root(after))
     for position in sorted(before.keys() | after.keys()):
         first, second = before.get(position), after.get(position)
         stage, index = position
@@ -76,17 +137,17 @@ def run(args: argparse.Namespace) -> int:
             assert present is not None
             side = "BEFORE" if first is None else "AFTER"
             print(f"stage {stage} instruction {index} ({present['instruction']!r}) is missing from {side}")
-            return 1
-        difference = explain(key_parts(first), key_parts(second))
+            return EXIT_DIFFERENT
+        difference = explain(key_parts(first), key_parts(second), roots=roots)
         if difference is not None:
             print(f"stage {stage} instruction {index}: {second['instruction']}")
             print(f"  {difference.describe()}")
-            return 1
+            return EXIT_DIFFERENT
         if first.get("key") != second.get("key") and first.get("key") and second.get("key"):
             # Equal parts but different keys: the chain before this stage differs
             # (its base image seed or the base stage's key).
             print(f"stage {stage} instruction {index}: {second['instruction']}")
             print("  the parts are equal; the stage's seed (base image or base stage key) differs")
-            return 1
+            return EXIT_DIFFERENT
     print("no difference: every instruction has the same parts")
-    return 0
+    return EXIT_SAME
