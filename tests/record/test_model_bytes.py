@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from cachelab.model.costs import CostModel
 from cachelab.model.events import BuildLabels, simulated_events
 from cachelab.model.warm import warm_rebuild
 from cachelab.record import Recording, schema
@@ -70,3 +71,31 @@ def test_model_tables_survive_parquet(simulated: dict[tuple[str, int], Recording
 
     for column in BYTE_COLUMNS:
         assert list(loaded.stages[column]) == list(recording.stages[column]), column
+
+
+def test_model_snapshot_spans_carry_bytes(simulated: dict[tuple[str, int], Recording]) -> None:
+    costs = CostModel()
+    spans = simulated[("per-stage", 0)].spans
+    snapshots = spans[spans["phase"] == "snapshot"]
+
+    assert snapshots["bytes"].notna().all()
+    # Two context COPYs, two RUNs and two COPY --from, each snapshotted once.
+    assert sorted(snapshots["bytes"]) == sorted(
+        [costs.copy_context_bytes] * 2 + [costs.run_output_bytes] * 2 + [costs.copy_from_bytes] * 2
+    )
+
+
+def test_model_copy_execute_carries_bytes(simulated: dict[tuple[str, int], Recording]) -> None:
+    costs = CostModel()
+    recording = simulated[("per-stage", 0)]
+    spans = recording.spans[recording.spans["phase"] == "execute"]
+    kinds = recording.instructions.set_index(["stage_index", "instruction_index"])["kind"]
+    spans = spans.assign(kind=[kinds[(s, i)] for s, i in zip(spans["stage_index"], spans["instruction_index"])])
+
+    copies = spans[spans["kind"] == "COPY"]
+    runs = spans[spans["kind"] == "RUN"]
+    assert copies["bytes"].notna().all()
+    assert sorted(copies["bytes"]) == sorted([costs.copy_context_bytes] * 2 + [costs.copy_from_bytes] * 2)
+    # The builder does not measure what a RUN writes while it runs, and neither does the model.
+    assert runs["bytes"].isna().all()
+    assert len(runs) == 2

@@ -269,10 +269,12 @@ def _instruction_phases(
 
     produced = costs.output_bytes(instruction.kind, cross_stage=cross_stage)
     if instruction.kind == "RUN":
+        # NA bytes, as in the builder, which does not measure what a command writes.
         phases.append(PhaseCost("execute", costs.run_s))
     else:
-        phases.append(PhaseCost("execute", produced / costs.unpack_bytes_per_s))
-    phases.append(PhaseCost("snapshot", produced / costs.snapshot_bytes_per_s))
+        # COPY and ADD write `produced` bytes, and WORKDIR writes 0 like a metadata instruction.
+        phases.append(PhaseCost("execute", produced / costs.unpack_bytes_per_s, bytes=produced))
+    phases.append(PhaseCost("snapshot", produced / costs.snapshot_bytes_per_s, bytes=produced))
     if instruction.push_layer:
         pushed = costs.compressed(produced)
         phases.append(PhaseCost(
