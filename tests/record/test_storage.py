@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pandas as pd
@@ -68,6 +70,19 @@ def test_files_carry_schema_version(tmp_path: Path) -> None:
         assert metadata[storage.VERSION_KEY] == str(schema.SCHEMA_VERSION).encode()
         assert metadata[storage.TABLE_KEY] == table.encode()
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027], ids=["umask-022", "umask-027"])
+def test_saved_files_follow_umask(tmp_path: Path, umask: int) -> None:
+    previous = os.umask(umask)
+    try:
+        sample_recording().save(tmp_path)
+    finally:
+        os.umask(previous)
+
+    for table in schema.TABLES:
+        mode = stat.S_IMODE((tmp_path / f"{table}.parquet").stat().st_mode)
+        assert mode == 0o666 & ~umask, f"{table}.parquet has mode {mode:o}"
 
 
 def test_newer_schema_version_rejected(tmp_path: Path) -> None:

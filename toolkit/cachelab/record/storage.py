@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 
@@ -97,16 +97,22 @@ def save_tables(tables: Tables, environments: list[dict[str, object]], directory
         # which pyarrow 26.0 with pandas 3.1 fails to read back. It is dropped, and
         # `coerce_table` restores every dtype from the schema on load.
         arrow_table = arrow_table.replace_schema_metadata({**metadata, TABLE_KEY: name.encode()})
-        path = directory / f"{name}.parquet"
-        handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
-        os.close(handle)
-        try:
-            pq.write_table(arrow_table, temporary)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        _write_atomically(arrow_table, directory / f"{name}.parquet")
     logger.info("saved recording of %d builds to %s", len(tables["builds"]), directory)
+
+
+def _write_atomically(arrow_table: pa.Table, path: Path) -> None:
+    # `tempfile.mkstemp` would create the file with mode 0600. Opening it with 0666
+    # lets the process umask set the mode, as for every other output file.
+    temporary = path.with_name(f".{path.stem}.{secrets.token_hex(8)}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            pq.write_table(arrow_table, handle)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def load_tables(directory: Path) -> tuple[Tables, list[dict[str, object]]]:
