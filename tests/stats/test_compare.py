@@ -1,4 +1,4 @@
-"""Comparison of two result sets by (dockerfile_id, scenario, strategy)."""
+"""Comparison of two result sets by (dockerfile_id, scenario, step, strategy)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,32 @@ from cachelab.record import Recording, concat, synthetic_build
 from cachelab.stats import StatsError, compare_builds, compare_recordings, compare_strategies
 
 
-def builds(prefix: str, centers: dict[str, float], *, count: int = 8, seed: int = 0) -> Recording:
-    """Return `count` builds per strategy with wall times spread around its center."""
+def builds(
+    prefix: str,
+    centers: dict[str, float],
+    *,
+    count: int = 8,
+    seed: int = 0,
+    step_scales: dict[int, float] | None = None,
+) -> Recording:
+    """Return `count` builds per strategy and step with wall times spread around its center.
+
+    `step_scales` maps each scenario step to a factor on the center (default: step 0 only).
+    """
     rng = np.random.default_rng(seed)
     recordings = []
-    for strategy, center in centers.items():
-        for repeat in range(count):
-            scale = center * rng.lognormal(0.0, 0.02)
-            events = synthetic_build(
-                f"{prefix}-{strategy}-{repeat}", strategy=strategy, repeat=repeat, scale=scale
-            )
-            recordings.append(Recording.from_events(events, environment={"host": "h"}))
+    for step, factor in (step_scales or {0: 1.0}).items():
+        for strategy, center in centers.items():
+            for repeat in range(count):
+                scale = center * factor * rng.lognormal(0.0, 0.02)
+                events = synthetic_build(
+                    f"{prefix}-{strategy}-{step}-{repeat}",
+                    strategy=strategy,
+                    step=step,
+                    repeat=repeat,
+                    scale=scale,
+                )
+                recordings.append(Recording.from_events(events, environment={"host": "h"}))
     return concat(recordings)
 
 
@@ -110,6 +125,81 @@ def test_missing_columns_raise() -> None:
 
     with pytest.raises(StatsError, match="old builds table lacks columns: scenario"):
         compare_builds(old, old)
+
+
+def test_steps_compared_separately() -> None:
+    # A cold build 20 times slower than its warm rebuild, as a cold lookahead build is.
+    steps = {0: 20.0, 1: 1.0}
+    old = builds("old", {"lookahead": 1.0}, count=3, step_scales=steps)
+    new = builds("new", {"lookahead": 1.0}, count=3, seed=1, step_scales=steps)
+    table = compare_recordings(old, new)
+    result = table.set_index("step")
+
+    assert table["step"].dtype == "Int64"
+    assert list(result.index) == [0, 1]
+    assert result.loc[1, "old_n"] == 3
+    assert result.loc[1, "new_n"] == 3
+    assert result.loc[0, "old_median"] > 10 * result.loc[1, "old_median"]
+    assert result.loc[1, "ci_low"] > 0.5
+    assert result.loc[1, "ci_high"] < 2.0
+    assert set(result["verdict"]) == {"same"}
+
+
+def test_step_option_selects_one_step() -> None:
+    steps = {0: 20.0, 1: 1.0}
+    old = builds("old", {"lookahead": 1.0}, count=3, step_scales=steps)
+    new = builds("new", {"lookahead": 1.5}, count=3, seed=1, step_scales=steps)
+    result = compare_recordings(old, new, step=1)
+
+    assert result["step"].tolist() == [1]
+    assert result["old_n"].tolist() == [3]
+    assert result["verdict"].tolist() == ["worse"]
+
+
+def test_step_absent_raises() -> None:
+    old = builds("old", {"lookahead": 1.0}, count=2)
+
+    with pytest.raises(StatsError, match="old builds table has no build of step 1") as raised:
+        compare_builds(old.builds, old.builds, step=1)
+    assert raised.value.hint == "Pass a step it has: 0."
+
+
+def test_steps_sorted_as_numbers() -> None:
+    steps = {10: 1.0, 2: 1.0}
+    old = builds("old", {"lookahead": 1.0}, count=2, step_scales=steps)
+
+    assert compare_recordings(old, old)["step"].tolist() == [2, 10]
+
+
+def test_non_numeric_metric_lists_numeric_columns() -> None:
+    old = builds("old", {"lookahead": 1.0}, count=2)
+
+    with pytest.raises(StatsError, match="invalid metric 'outcome'.*not numeric") as raised:
+        compare_recordings(old, old, metric="outcome")
+    hint = raised.value.hint or ""
+    assert "wall_s" in hint
+    assert "cache_misses" in hint
+    assert "outcome" not in hint
+    assert "step" not in hint
+
+
+def test_unknown_metric_lists_numeric_columns() -> None:
+    old = builds("old", {"lookahead": 1.0}, count=2)
+
+    with pytest.raises(StatsError, match="builds table has no column 'time'") as raised:
+        compare_recordings(old, old, metric="time")
+    assert "wall_s" in (raised.value.hint or "")
+
+
+def test_strategies_reject_pooled_steps() -> None:
+    recording = builds("a", {"no-cache": 1.0, "lookahead": 0.5}, count=2, step_scales={0: 1.0, 1: 0.1})
+
+    with pytest.raises(StatsError, match="steps 0, 1, which one group would pool"):
+        compare_strategies(recording.builds, "no-cache", "lookahead")
+    by_step = compare_strategies(
+        recording.builds, "no-cache", "lookahead", by=["dockerfile_id", "scenario", "step"]
+    )
+    assert by_step["step"].tolist() == [0, 1]
 
 
 def test_strategies_compared_per_dockerfile() -> None:

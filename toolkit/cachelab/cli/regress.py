@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:
     import pandas as pd
 
+    from cachelab.record import Recording
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -18,10 +20,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="compare timings of two saved recordings and print a verdict per group",
         description=(
             "Compare the builds of two recording directories by (dockerfile_id, scenario, "
-            "strategy). A group is 'worse' or 'better' only when the bootstrap confidence "
+            "step, strategy). A group is 'worse' or 'better' only when the bootstrap confidence "
             "interval of the ratio of medians (new/old) excludes 1 and the ratio passes "
             "the threshold factor. Otherwise it is 'same', or 'incomparable' without "
-            "enough successful builds on both sides. Exits 0 whatever the verdicts."
+            "enough successful builds on both sides. Each step of a scenario gets its own "
+            "verdict. Step 0 is the cold build and later steps rebuild on its cache, so "
+            "pooling them would mix two distributions into an interval of neither. A slower "
+            "cold build is as much a regression as a slower warm rebuild, so every step is "
+            "reported unless --step N picks one. Exits 0 whatever the verdicts."
         ),
     )
     parser.add_argument("old", type=Path, help="recording directory of the baseline")
@@ -32,7 +38,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--metric", default="wall_s",
-        help="builds column to compare, lower is better (default: wall_s, in seconds)",
+        help="numeric builds column to compare, lower is better, such as bytes_downloaded or "
+        "cache_misses (default: wall_s, in seconds)",
+    )
+    parser.add_argument(
+        "--step", type=_step_number, metavar="N",
+        help="compare only the builds of scenario step N, e.g. 1 for the first warm "
+        "rebuild (default: every step, each with its own verdict)",
     )
     parser.add_argument(
         "--confidence", type=float, default=0.95,
@@ -50,16 +62,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_regress)
 
 
+def _step_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"invalid step {text!r}: expected a whole number, 0 or more")
+    return value
+
+
 def run_regress(args: argparse.Namespace) -> int:
-    from cachelab.record import Recording
     from cachelab.stats import compare_recordings
 
-    old = Recording.load(args.old)
-    new = Recording.load(args.new)
+    old = load_recording(args.old)
+    new = load_recording(args.new)
     result = compare_recordings(
         old,
         new,
         metric=args.metric,
+        step=args.step,
         threshold=args.threshold,
         confidence=args.confidence,
         resamples=args.resamples,
@@ -72,6 +94,7 @@ def run_regress(args: argparse.Namespace) -> int:
             "old": str(args.old),
             "new": str(args.new),
             "metric": args.metric,
+            "step": args.step,
             "threshold": args.threshold,
             "confidence": args.confidence,
             "environments": {"old": old.environments, "new": new.environments},
@@ -82,6 +105,62 @@ def run_regress(args: argparse.Namespace) -> int:
     else:
         print_table(result, sys.stdout, confidence=args.confidence)
     return 0
+
+
+def load_recording(directory: Path) -> Recording:
+    """Load the recording in `directory`, naming the file when a table cannot be read.
+
+    NOTE: `Recording.load` passes on pyarrow's error for a damaged Parquet file and
+    json's error for invalid environments metadata. They become `RecordError`
+    here until the record layer raises it itself.
+    """
+    import pyarrow
+
+    from cachelab.record import Recording
+    from cachelab.record.errors import RecordError
+
+    builds_file = directory / "builds.parquet"
+    try:
+        recording = Recording.load(directory)
+    except (pyarrow.ArrowException, OSError) as exc:
+        # An OSError with an errno (permission denied, not found) already names its file,
+        # and pyarrow raises one without an errno for a damaged file.
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise
+        path = _unreadable_table(directory) or directory
+        raise RecordError(
+            f"cannot read {path} as Parquet: {str(exc).strip()}",
+            hint="Save or copy the recording again, because the file is damaged or truncated.",
+        ) from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RecordError(
+            f"invalid JSON in the cachelab.environments metadata of {builds_file}: {exc}",
+            hint="Save the recording again with Recording.save, which writes that metadata.",
+        ) from exc
+
+    environments = recording.environments
+    if not isinstance(environments, list) or not all(isinstance(item, dict) for item in environments):
+        raise RecordError(
+            f"the cachelab.environments metadata of {builds_file} is not a list of JSON objects",
+            hint="Save the recording again with Recording.save, which writes that metadata.",
+        )
+    return recording
+
+
+def _unreadable_table(directory: Path) -> Path | None:
+    """Return the first table file of `directory` that pyarrow cannot read, if any."""
+    import pyarrow
+    import pyarrow.parquet
+
+    from cachelab.record import schema
+
+    for name in schema.TABLES:
+        path = directory / f"{name}.parquet"
+        try:
+            pyarrow.parquet.read_table(path)
+        except (pyarrow.ArrowException, OSError):
+            return path
+    return None
 
 
 def _json_row(row: dict[str, object]) -> dict[str, object]:
@@ -102,13 +181,14 @@ def _plain(value: object) -> object:
 def print_table(result: pd.DataFrame, stream: TextIO, *, confidence: float = 0.95) -> None:
     """Write one aligned line per comparison: group, medians, ratio, interval, verdict."""
     interval = f"{confidence:.0%} CI"
-    header = ("dockerfile", "scenario", "strategy", "old", "new", "ratio", interval, "verdict")
+    header = ("dockerfile", "scenario", "step", "strategy", "old", "new", "ratio", interval, "verdict")
     lines = [header]
     for row in result.to_dict(orient="records"):
         lines.append(
             (
                 _text(row["dockerfile_id"]),
                 _text(row["scenario"]),
+                _text(row["step"]),
                 _text(row["strategy"]),
                 _seconds(row["old_median"], row["old_n"]),
                 _seconds(row["new_median"], row["new_n"]),

@@ -1,15 +1,20 @@
 """Compare groups of repeated build timings: two result sets, or two strategies.
 
-`compare_builds` pairs the groups (dockerfile_id, scenario, strategy) of an old and
-a new result set, as asv's compare pairs benchmarks of two commits.
+`compare_builds` pairs the groups (dockerfile_id, scenario, step, strategy) of an
+old and a new result set, as asv's compare pairs benchmarks of two commits.
 `compare_strategies` pairs two strategies of one result set per (dockerfile_id,
 scenario). Both report medians, IQR, the ratio of medians with its bootstrap
 interval and a verdict.
+
+Each step of a scenario is a group of its own, because step 0 is a cold build and
+the later steps rebuild on its cache. Their times come from different
+distributions, so a pooled group would get a median and an interval of neither.
 """
 
 from __future__ import annotations
 
 import logging
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,8 +29,10 @@ from cachelab.stats.verdict import INCOMPARABLE, check_threshold, judge
 
 logger = logging.getLogger(__name__)
 
-GROUP_COLUMNS = ("dockerfile_id", "scenario", "strategy")
+GROUP_COLUMNS = ("dockerfile_id", "scenario", "step", "strategy")
 STRATEGY_GROUP_COLUMNS = ("dockerfile_id", "scenario")
+# Numeric builds columns that identify a build or its machine rather than measure it.
+NON_METRIC_COLUMNS = ("step", "repeat", "cpu_count")
 STATISTIC_COLUMNS = (
     "old_n",
     "new_n",
@@ -60,13 +67,14 @@ def compare_builds(
     new: pd.DataFrame,
     *,
     metric: str = "wall_s",
+    step: int | None = None,
     threshold: float = 1.1,
     confidence: float = 0.95,
     resamples: int = 10_000,
     min_samples: int = 2,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Return one row per (dockerfile_id, scenario, strategy) with ratio and verdict.
+    """Return one row per (dockerfile_id, scenario, step, strategy) with ratio and verdict.
 
     The ratio is the median of `metric` in `new` over its median in `old`, so for a
     time a ratio above 1 means `new` is slower. Only builds with `outcome == "ok"` count. A
@@ -75,9 +83,10 @@ def compare_builds(
     processed in sorted order with one generator seeded by `seed`, so results are
     reproducible.
 
-    NOTE: the builds of every step of a scenario are pooled, so a cold build and
-    its warm rebuilds fall into one group. Select one `step` first (for example
-    `builds[builds.step == 1]`) to compare warm rebuilds alone.
+    Every step of a scenario gets its own row, so the cold build (step 0) and the
+    warm rebuilds (step 1 and later) are never pooled. `step`, when given, keeps
+    only the builds of that step. Raises `StatsError` when `metric` is not a
+    numeric column of both tables.
     """
     options = ComparisonOptions(
         metric=metric,
@@ -88,8 +97,13 @@ def compare_builds(
         seed=seed,
     )
     check_threshold(threshold)
-    _check_columns("old", old, (*GROUP_COLUMNS, metric, "outcome"))
-    _check_columns("new", new, (*GROUP_COLUMNS, metric, "outcome"))
+    _check_columns("old", old, (*GROUP_COLUMNS, "outcome"))
+    _check_columns("new", new, (*GROUP_COLUMNS, "outcome"))
+    _check_metric("old", old, metric)
+    _check_metric("new", new, metric)
+    if step is not None:
+        old = _select_step("old", old, step)
+        new = _select_step("new", new, step)
 
     old_groups = _samples_by_group(old, GROUP_COLUMNS, metric)
     new_groups = _samples_by_group(new, GROUP_COLUMNS, metric)
@@ -119,6 +133,8 @@ def compare_strategies(
     Columns are those of `compare_builds` with `baseline_` and `other_` in place of
     `old_` and `new_`. The ratio is other over baseline, so `better` means `other`
     is faster by more than the threshold factor and the interval excludes 1.
+    Raises `StatsError` when `builds` contains several steps of a scenario and `by`
+    lacks `step`, because their builds would be pooled. Select one step first.
     """
     options = ComparisonOptions(
         metric=metric,
@@ -130,13 +146,15 @@ def compare_strategies(
     )
     check_threshold(threshold)
     columns = tuple(by)
-    _check_columns("", builds, (*columns, "strategy", metric, "outcome"))
+    _check_columns("", builds, (*columns, "strategy", "outcome"))
+    _check_metric("", builds, metric)
     for strategy in (baseline, other):
         if not (builds["strategy"] == strategy).any():
             raise StatsError(
                 f"builds table has no build of strategy {strategy!r}",
                 hint="Pass strategy names that occur in the builds table.",
             )
+    _check_one_step(builds, columns)
 
     baseline_groups = _samples_by_group(builds[builds["strategy"] == baseline], columns, metric)
     other_groups = _samples_by_group(builds[builds["strategy"] == other], columns, metric)
@@ -155,6 +173,50 @@ def _check_columns(name: str, builds: pd.DataFrame, required: Sequence[str]) -> 
         raise StatsError(
             f"{table} lacks columns: {', '.join(missing)}",
             hint="Pass the builds table of a Recording.",
+        )
+
+
+def _check_metric(name: str, builds: pd.DataFrame, metric: str) -> None:
+    if metric in builds.columns and _is_metric(builds[metric]):
+        return
+    table = f"{name} builds table" if name else "builds table"
+    if metric in builds.columns:
+        problem = f"column {metric!r} of the {table} is not numeric (dtype {builds[metric].dtype})"
+    else:
+        problem = f"the {table} has no column {metric!r}"
+    metrics = [column for column in builds.columns if _is_metric(builds[column])]
+    raise StatsError(
+        f"invalid metric {metric!r}: {problem}",
+        hint=f"Compare one of the numeric columns: {', '.join(metrics) or 'none found'}.",
+    )
+
+
+def _is_metric(column: pd.Series) -> bool:
+    dtype = column.dtype
+    if column.name in NON_METRIC_COLUMNS or pd.api.types.is_bool_dtype(dtype):
+        return False
+    return pd.api.types.is_numeric_dtype(dtype)
+
+
+def _select_step(name: str, builds: pd.DataFrame, step: int) -> pd.DataFrame:
+    selected = builds[builds["step"].eq(step).fillna(False).astype(bool)]
+    if selected.empty:
+        steps = sorted(int(value) for value in builds["step"].dropna().unique())
+        raise StatsError(
+            f"{name} builds table has no build of step {step}",
+            hint=f"Pass a step it has: {', '.join(map(str, steps)) or 'none is recorded'}.",
+        )
+    return selected
+
+
+def _check_one_step(builds: pd.DataFrame, columns: Sequence[str]) -> None:
+    if "step" in columns or "step" not in builds.columns:
+        return
+    steps = sorted(int(value) for value in builds["step"].dropna().unique())
+    if len(steps) > 1:
+        raise StatsError(
+            f"builds table has steps {', '.join(map(str, steps))}, which one group would pool",
+            hint="Select one step first, e.g. builds[builds['step'] == 1], or add 'step' to by.",
         )
 
 
@@ -185,8 +247,17 @@ def _compare(
     return _result_frame(rows, columns)
 
 
-def _sort_key(key: tuple[object, ...]) -> tuple[str, ...]:
-    return tuple("" if part is None else str(part) for part in key)
+def _sort_key(key: tuple[object, ...]) -> tuple[tuple[int, object], ...]:
+    # NA sorts first, numbers by value (step 10 after step 2), other values as text.
+    parts: list[tuple[int, object]] = []
+    for part in key:
+        if part is None:
+            parts.append((0, ""))
+        elif isinstance(part, numbers.Real) and not isinstance(part, bool):
+            parts.append((1, part))
+        else:
+            parts.append((2, str(part)))
+    return tuple(parts)
 
 
 def _compare_group(
@@ -231,10 +302,12 @@ def _compare_group(
 
 def _result_frame(rows: list[dict[str, object]], columns: Sequence[str]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=[*columns, *STATISTIC_COLUMNS])
-    # Group columns of the builds table keep its string dtype, others stay as grouped.
-    string_columns = [column for column in columns if column in GROUP_COLUMNS]
+    # Group columns of the builds table keep its dtype, others stay as grouped.
+    string_columns = [column for column in columns if column in GROUP_COLUMNS and column != "step"]
     dtypes = {column: "string" for column in (*string_columns, "verdict")}
     dtypes.update({"old_n": "Int64", "new_n": "Int64"})
+    if "step" in columns:
+        dtypes["step"] = "Int64"
     for column in STATISTIC_COLUMNS:
         if column.endswith(("_median", "_iqr", "_low", "_high")) or column == "ratio":
             dtypes[column] = "Float64"
