@@ -13,6 +13,7 @@ from cachelab.plots import (
     ACTION_COLORS,
     STRATEGY_COLORS,
     PlotInputError,
+    axis_label,
     savings_hist,
     stage_bars,
     stage_graph,
@@ -66,7 +67,7 @@ def test_stage_bars_labels_and_legend(ax: Axes) -> None:
 
     assert [t.get_text() for t in ax.get_xticklabels()] == ["0 deps", "1", "2"]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["lookahead", "no-cache"]
-    assert ax.get_ylabel() == "execute_s (max over builds)"
+    assert ax.get_ylabel() == "execution time (s), max over builds"
 
 
 def test_stage_bars_order(ax: Axes) -> None:
@@ -210,6 +211,27 @@ def test_timing_box_one_box_per_strategy(ax: Axes) -> None:
     median_values = {float(np.mean(line.get_xdata())): line.get_ydata()[0] for line in median_lines}
     assert median_values[1.0] == pytest.approx(medians["lookahead"])
     assert median_values[2.0] == pytest.approx(medians["no-cache"])
+
+
+def test_timing_box_labels_unit(ax: Axes) -> None:
+    timing_box(strategies().builds, ax=ax)
+
+    assert ax.get_ylabel() == "wall time (s)"
+    assert ax.get_xlabel() == "strategy"
+
+
+@pytest.mark.parametrize(
+    "column, label",
+    [
+        ("wall_s", "wall time (s)"),
+        ("download_s", "download time (s)"),
+        ("model_warm_s", "model warm (s)"),
+        ("bytes_unpacked", "bytes unpacked"),
+        ("cache_hits", "cache_hits"),
+    ],
+)
+def test_axis_label_names_unit(column: str, label: str) -> None:
+    assert axis_label(column) == label
 
 
 def test_timing_box_leaves_out_failed_builds(ax: Axes) -> None:

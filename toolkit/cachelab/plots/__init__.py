@@ -16,6 +16,7 @@ from cachelab.plots.colors import (
     strategy_colors,
 )
 from cachelab.plots.errors import PlotInputError
+from cachelab.plots.labels import axis_label
 from cachelab.plots.savings import savings_hist
 from cachelab.plots.stage_bars import stage_bars
 from cachelab.plots.stage_graph import stage_graph
@@ -29,6 +30,7 @@ __all__ = [
     "PHASE_COLUMN_COLORS",
     "STRATEGY_COLORS",
     "PlotInputError",
+    "axis_label",
     "savings_hist",
     "stage_bars",
     "stage_graph",

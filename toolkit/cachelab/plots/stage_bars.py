@@ -9,6 +9,7 @@ from matplotlib.axes import Axes
 from cachelab.plots._inputs import axes_or_current, require_columns, require_frame
 from cachelab.plots.colors import strategy_colors
 from cachelab.plots.errors import PlotInputError
+from cachelab.plots.labels import axis_label
 
 ESTIMATORS = ("median", "mean", "min", "max", "sum")
 GROUP_WIDTH = 0.8
@@ -81,7 +82,7 @@ def stage_bars(
 
     ax.set_xticks(x, labels=_stage_labels(data, stage_indices))
     ax.set_xlabel("stage")
-    ax.set_ylabel(f"{y} ({estimator} over builds)")
+    ax.set_ylabel(f"{axis_label(y)}, {estimator} over builds")
     ax.legend(title=hue, fontsize="small")
     return ax
 

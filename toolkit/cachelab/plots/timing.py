@@ -8,6 +8,7 @@ from matplotlib.axes import Axes
 from cachelab.plots._inputs import axes_or_current, require_columns, require_frame
 from cachelab.plots.colors import strategy_colors
 from cachelab.plots.errors import PlotInputError
+from cachelab.plots.labels import axis_label
 
 
 def timing_box(
@@ -23,7 +24,8 @@ def timing_box(
     Boxes span the quartiles, the line inside is the median, whiskers reach the
     furthest value within 1.5 IQR, and values beyond them are drawn as points
     (matplotlib's boxplot defaults). `order` sets the order of the boxes, sorted
-    by default. Rows with `outcome` other than `ok`, or NA `y`, are left out.
+    by default. Rows with `outcome` other than `ok`, or NA `y`, are left out. The
+    y label names the unit (see `axis_label`).
     """
     data = require_frame("timing_box", "data", data)
     require_columns("timing_box", "data", data, (x, y))
@@ -51,5 +53,5 @@ def timing_box(
         box.set_facecolor(colors[level])
         box.set_gid(f"box:{level}")
     ax.set_xlabel(x)
-    ax.set_ylabel(y)
+    ax.set_ylabel(axis_label(y))
     return ax
