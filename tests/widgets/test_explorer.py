@@ -164,6 +164,29 @@ def test_eliminated_stages_are_skipped(explorer: Explorer) -> None:
     assert (stamp["decision"] == "skipped").all()
 
 
+def test_squashed_stage_runs_in_child(explorer: Explorer) -> None:
+    explorer.select("two-stage", "lookahead")
+    explorer.rebuild()
+    rows = by_text(explorer.decisions())
+    stages = explorer.last.recording.stages.set_index("stage_index")
+
+    # The COPY --from hits on its inferred key, so `base` loses its only COPY
+    # dependent and is squashed into the final stage, which runs base's RUN.
+    assert stages.loc[0, "action"] == "squashed"
+    assert rows["run touch"]["stage_index"] == 1
+    assert rows["run touch"]["origin_stage"] == 0
+    assert rows["run ls"]["origin_stage"] == 1
+
+
+def test_origin_stage_without_squash(explorer: Explorer) -> None:
+    explorer.select("two-stage", "per-stage")
+    explorer.rebuild()
+    table = explorer.decisions()
+
+    assert list(table["origin_stage"]) == list(table["stage_index"])
+    assert list(table["origin_stage"]) == [0, 1, 1]
+
+
 def test_context_files_and_run_lines(explorer: Explorer) -> None:
     explorer.select("fan-in", "per-stage")
 

@@ -39,6 +39,7 @@ EXAMPLES_DIR = Path(__file__).resolve().parents[3] / "datasets" / "examples"
 
 DECISION_COLUMNS = (
     "stage_index",
+    "origin_stage",
     "stage_name",
     "stage_action",
     "line",
@@ -207,6 +208,9 @@ class Explorer:
     def decisions(self, build: ExplorerBuild | None = None) -> pd.DataFrame:
         """Return one row per instruction of `build` (default: the latest), with what changed.
 
+        `stage_index` is the stage that ran the instruction and `origin_stage` the
+        stage it is written in. They differ where a stage was squashed into its
+        child, which then runs the squashed stage's instructions before its own.
         `previous_decision` and `what_changed` compare each instruction with the
         same Dockerfile line in the build before. `what_changed` is the first key
         part that differs, as `cachelab.keys.explain` names it.
@@ -284,6 +288,7 @@ def decision_table(build: ExplorerBuild, previous: ExplorerBuild | None) -> pd.D
         rows.append(
             {
                 "stage_index": int(row.stage_index),
+                "origin_stage": plan.origin_stage if plan is not None else int(row.stage_index),
                 "stage_name": stages["stage_name"].get(row.stage_index),
                 "stage_action": stages["action"].get(row.stage_index),
                 "line": int(row.line),

@@ -10,6 +10,8 @@ import html
 import logging
 from typing import Any
 
+import pandas as pd
+
 from cachelab.build.request import STRATEGIES
 from cachelab.study.runner import BUILD_FAILURES
 from cachelab.widgets.changes import (
@@ -156,8 +158,9 @@ class ExplorerView:
 
         table = self.explorer.decisions()
         self.table.clear_output(wait=True)
-        with self.table:
-            # The first 12 hex digits tell keys apart in a table this small.
+        # The first 12 hex digits tell keys apart in a table this small, and
+        # `what_changed` is shown whole because its last words name what changed.
+        with self.table, pd.option_context("display.max_colwidth", None):
             display(table.assign(cache_key=table["cache_key"].str[:12]))
 
         figure = Figure(figsize=(9, 0.6 * (len(self.explorer.last.recording.stages) + 2)))
