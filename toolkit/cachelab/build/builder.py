@@ -50,6 +50,7 @@ from cachelab.keys.dockerignore import DockerIgnore
 from cachelab.oci.transfer import TransferStats
 from cachelab.plan.decisions import StagePlan
 from cachelab.plan.planner import Planner
+from cachelab.plan.render import plan_text
 from cachelab.plan.stages import PlanStage
 
 logger = logging.getLogger(__name__)
@@ -98,7 +99,10 @@ def build(
 
 
 def render_plan(request: BuildRequest) -> str:
-    """Return kaniko's dry-run plan of `request` after precompute and elimination, building nothing."""
+    """Return kaniko's dry-run plan of `request` after precompute and elimination, building nothing.
+
+    When kaniko's plan has no cache lines, cachelab's decisions follow as `#` lines.
+    """
     _check_paths(request)
     options = request.kaniko_options()
     stats = TransferStats()
@@ -108,7 +112,7 @@ def render_plan(request: BuildRequest) -> str:
         closing.callback(images.close)
         cache = open_cache(request.cache, options, insecure=request.insecure_registries, stats=stats,
                            closing=closing)
-        return _planner(request, images, cache).render_plan()
+        return plan_text(_planner(request, images, cache))
 
 
 def _planner(request: BuildRequest, images: BuildImages, cache: object | None) -> Planner:

@@ -25,7 +25,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="show kaniko's cache decisions for a Dockerfile without building it",
         description=(
             "Compute every cache key kaniko would use, probe the cache and print kaniko's "
-            "dry-run plan (text) or one row per instruction (table, json)."
+            "dry-run plan (text) or one row per instruction (table, json). kaniko's plan "
+            "has CACHE lines only with --cache and FF_KANIKO_CACHE_LOOKAHEAD (profile "
+            "kaniko-lookahead). For other profiles the text ends with cachelab's "
+            "decisions as lines starting with `#`, which are not kaniko output. In "
+            "kaniko's lines, CACHE MISS also stands for a keyed instruction that was not "
+            "probed (decision not-probed in the table)."
         ),
     )
     add_build_arguments(parser)
@@ -37,7 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--format", choices=("text", "table", "json"), default="text",
-        help="text: kaniko's plan lines; table or json: one row per instruction (default: text)",
+        help="text: kaniko's plan lines, plus cachelab's decisions as `#` lines when kaniko "
+        "prints no cache lines; table or json: one row per instruction (default: text)",
     )
     parser.set_defaults(handler=run)
 
@@ -169,6 +175,8 @@ def make_planner(args: argparse.Namespace, cache: LayerCache | None) -> Planner:
 
 def instruction_rows(plans: Sequence[StagePlan]) -> list[dict[str, Any]]:
     """Return one row per instruction of every stage, as `--format table|json` prints them."""
+    from cachelab.plan.render import table_decision
+
     rows = []
     for stage in plans:
         for instruction in stage.instructions:
@@ -181,7 +189,7 @@ def instruction_rows(plans: Sequence[StagePlan]) -> list[dict[str, Any]]:
                 "instruction": instruction.text,
                 "key": instruction.key,
                 "redirect_key": instruction.redirect_key,
-                "decision": instruction.decision if stage.action == "built" else "skipped",
+                "decision": table_decision(stage, instruction),
                 "a_priori": instruction.a_priori,
             })
     return rows
@@ -234,7 +242,9 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     planner = make_planner(args, open_cache(args.cache))
     if args.format == "text":
-        sys.stdout.write(planner.render_plan())
+        from cachelab.plan.render import plan_text
+
+        sys.stdout.write(plan_text(planner))
         return 0
     rows = instruction_rows(planner.dry_run())
     if args.format == "json":

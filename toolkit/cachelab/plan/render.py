@@ -13,6 +13,9 @@ a miss that will push a layer.
 NOTE: `PUSH` blocks (destination pushes with MOUNT/UPLOAD lines) and the
 `--preserve-context`/`--cleanup` lines are not rendered; cachelab plans carry no
 destinations.
+
+`plan_text` adds cachelab's own decisions after kaniko's text when kaniko would
+print no cache lines. Those lines start with `#`, which no kaniko plan line does.
 """
 
 from __future__ import annotations
@@ -20,11 +23,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, get_args
 
-from cachelab.plan.decisions import StagePlan
+from cachelab.plan.decisions import Decision, InstructionPlan, StagePlan
+from cachelab.plan.gates import Gates
 from cachelab.plan.stages import PlanStage
 
+if TYPE_CHECKING:
+    from cachelab.plan.planner import Planner
+
 INDENT = "  "
+_KEY_WIDTH = 64  # hex digits of a SHA-256 cache key
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,3 +130,65 @@ def _stage_lines(
         if verdict == "MISS" and planned.push_layer and options.cache_repo and options.push_cache:
             lines.append(f"{INDENT}UPLOAD {options.cache_repo}:{planned.key}")
     return lines
+
+
+def table_decision(stage: StagePlan, instruction: InstructionPlan) -> Decision:
+    """Return the decision an instruction row shows: its own, or `skipped` when its stage is not built."""
+    return instruction.decision if stage.action == "built" else "skipped"
+
+
+def plan_text(planner: Planner) -> str:
+    """Render kaniko's plan, then cachelab's decisions when kaniko's text has no cache lines.
+
+    kaniko prints CACHE lines only when the precompute pass runs (`--cache` and
+    FF_KANIKO_CACHE_LOOKAHEAD). For other options the decisions of a dry run
+    follow as `#` lines (see `render_decisions`), so the text shows the same
+    decisions as the instruction table. Call it on a fresh Planner, because the
+    dry run records stage keys as a build does.
+    """
+    text = planner.render_plan()
+    if planner.gates.precompute:
+        return text
+    return text + render_decisions(planner.dry_run(), planner.gates)
+
+
+def render_decisions(plans: Sequence[StagePlan], gates: Gates) -> str:
+    """Render the decisions of `plans` as `#` lines that follow a plan without cache lines.
+
+    Each stage gets a line with its action, and each of its instructions a line
+    with the decision, the full key (`-` when unkeyed) and the text, in the
+    decision words of `cachelab plan --format table`. A redirect key follows
+    on its own line.
+    """
+    if not gates.cache:
+        return (
+            "\n# Not kaniko output: these options use no cache (--cache is off), so no "
+            "instruction is looked up.\n"
+        )
+    lines = [
+        "",
+        "# Not kaniko output: kaniko prints CACHE lines only with --cache and",
+        "# FF_KANIKO_CACHE_LOOKAHEAD, which these options leave off.",
+        "# cachelab's decisions for this build (`cachelab plan --format table` lists",
+        "# the same decisions as columns):",
+    ]
+    width = max(len(decision) for decision in get_args(Decision))
+    for stage in plans:
+        lines.append(f"# {_stage_heading(stage)}")
+        for instruction in stage.instructions:
+            decision = table_decision(stage, instruction)
+            key = (instruction.key or "-").ljust(_KEY_WIDTH)
+            lines.append(f"#   {decision.ljust(width)}  {key}  {instruction.text}")
+            if instruction.redirect_key is not None:
+                verdict = "hit" if instruction.redirect_hit else "miss"
+                lines.append(f"#   {'':{width}}  redirect {verdict}: {instruction.redirect_key}")
+    return "\n".join(lines) + "\n"
+
+
+def _stage_heading(stage: StagePlan) -> str:
+    heading = f"stage {stage.index}"
+    if stage.name:
+        heading += f" {stage.name}"
+    if stage.action == "squashed" and stage.squashed_into is not None:
+        return f"{heading}: squashed into stage {stage.squashed_into}"
+    return f"{heading}: {stage.action}"
