@@ -45,7 +45,9 @@ def open_cache(
 ) -> LayerCache | None:
     """Open the cache store `location` names (None: the default store), or return None when caching is off.
 
-    A registry client made here is closed by `closing` when given.
+    A registry client made here is closed by `closing` when given. It stops
+    contacting a registry that refuses a connection, because kaniko counts a
+    failed cache operation as a miss or a skipped push and the build goes on.
 
     A relative local path is taken as a directory when it exists; anything else
     without `oci:` or a leading `/`, `./` or `../` is a registry repository.
@@ -64,7 +66,8 @@ def open_cache(
 
     reference = parse_registry_reference(location)
     registry = reference.registry
-    client = RegistryClient(registry, insecure=registry in insecure or is_loopback(registry), stats=stats)
+    client = RegistryClient(registry, insecure=registry in insecure or is_loopback(registry), stats=stats,
+                            stop_when_refused=True)
     if closing is not None:
         closing.callback(client.close)
     logger.debug("layer cache: registry repository %s/%s", registry, reference.repository)

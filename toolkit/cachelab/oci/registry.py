@@ -6,8 +6,10 @@ otherwise. Authentication follows the registry's `WWW-Authenticate` challenge:
 anonymous first, then Basic, or the Bearer token flow with tokens cached per
 scope. Requests that fail with 429, a 5xx status or a connection error are
 retried a bounded number of times with exponential backoff, honouring
-`Retry-After`. Every request is logged at INFO as method, URL (query secrets
-redacted) and status, and counted in `stats`.
+`Retry-After`. A client made with `stop_when_refused=True` instead gives up on a
+refused connection at once and sends no further request to the host. Every
+request is logged at INFO as method, URL (query secrets redacted) and status,
+and counted in `stats`.
 """
 
 from __future__ import annotations
@@ -77,6 +79,12 @@ class RegistryClient:
     `credentials` overrides the Docker config lookup; pass `anonymous=True` to send
     none. `transport` replaces httpx's network transport (tests use a mock one).
     `sleep` is called for backoff delays.
+
+    With `stop_when_refused`, a refused connection is not retried, and every later
+    request raises `RegistryUnavailable` without contacting the registry. An
+    optional store such as a layer cache uses it, so a build whose cache registry
+    is down does not wait out the backoff of every cache operation. Timeouts, DNS
+    failures and 5xx responses are retried as usual.
     """
 
     def __init__(
@@ -92,6 +100,7 @@ class RegistryClient:
         sleep: Callable[[float], None] = time.sleep,
         stats: TransferStats | None = None,
         chunk_size: int = CHUNK_SIZE,
+        stop_when_refused: bool = False,
     ) -> None:
         self.registry = registry
         self.api_host = "registry-1.docker.io" if registry == "docker.io" else registry
@@ -100,6 +109,9 @@ class RegistryClient:
         self.max_retries = max_retries
         self.stats = stats if stats is not None else TransferStats()
         self.chunk_size = chunk_size
+        self.stop_when_refused = stop_when_refused
+        # The error of the refused connection after which no request is sent.
+        self.refused: RegistryUnavailable | None = None
         self._sleep = sleep
         self._anonymous = anonymous
         self._credentials: object = credentials if credentials is not None else _NOT_SET
@@ -203,6 +215,12 @@ class RegistryClient:
         attempt = 0
         tried_auth = False
         while True:
+            if self.refused is not None:
+                raise RegistryUnavailable(
+                    f"{operation} for {reference} not sent: registry {self.registry} refused an earlier connection",
+                    reference=reference, operation=operation, method=method, url=redact_url(url),
+                    detail="not sent after a refused connection",
+                )
             request_headers = dict(headers or {})
             authorization = self._auth_header(scope)
             if authorization:
@@ -213,6 +231,14 @@ class RegistryClient:
             try:
                 response = self._client.send(request, stream=True)
             except httpx.TransportError as error:
+                if self.stop_when_refused and _connection_refused(error):
+                    self.refused = RegistryUnavailable(
+                        f"registry {self.registry} refused the connection during {operation} for {reference} "
+                        f"({method} {redact_url(url)}): {error}; no further requests are sent to it",
+                        reference=reference, operation=operation, method=method, url=redact_url(url),
+                        detail=f"connection refused: {error}",
+                    )
+                    raise self.refused from error
                 if attempt < self.max_retries:
                     attempt += 1
                     self._backoff(attempt, None, method, url, str(error), operation)
@@ -532,6 +558,21 @@ def _parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(moment.timestamp() - time.time(), 0.0)
+
+
+def _connection_refused(error: httpx.TransportError) -> bool:
+    """Return whether `error` is a refused TCP connection, which means nothing listens at the host and port."""
+    if not isinstance(error, httpx.ConnectError):
+        return False
+    # httpx wraps httpcore's ConnectError, which wraps the socket's OSError.
+    cause: BaseException | None = error
+    seen: set[int] = set()
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, ConnectionRefusedError):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _describe(error: httpx.TransportError) -> str:
