@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from cachelab.cli.plan import instruction_rows
-from cachelab.dockerfile.parse import parse_dockerfile
-from cachelab.keys.flags import KanikoOptions, profile
-from cachelab.plan.memory import MemoryCache
+from cachelab.keys.flags import profile
 from cachelab.plan.planner import Planner
 from cachelab.plan.render import plan_text
-from tests.plan.casefiles import RecordedImageSource
+from tests.plan.test_render import BASE, cache_with, make_planner
 
-NOW = datetime(2026, 4, 1, tzinfo=UTC)
-BASE = "example.org/busybox:1"
-PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 CHAIN = (
     f"FROM {BASE} AS os\nRUN touch /os\n"
     "FROM os AS deps\nRUN touch /deps\n"
@@ -27,22 +21,6 @@ FAN_IN = (
     f"FROM {BASE} AS docs\nRUN echo docs > /docs.txt\n"
     f"FROM {BASE}\nCOPY --from=docs /docs.txt /srv/docs.txt\nRUN ls /srv\n"
 )
-
-
-def make_planner(text: str, options: KanikoOptions, tmp_path: Path, cache: MemoryCache | None = None) -> Planner:
-    images = RecordedImageSource({BASE: {"seed": "sha256:" + "1" * 64, "env": [PATH]}})
-    return Planner(
-        parse_dockerfile(text), options=options, context_dir=tmp_path,
-        cache=cache if cache is not None else MemoryCache(), images=images, now=NOW,
-    )
-
-
-def cache_with(keys: list[str | None]) -> MemoryCache:
-    cache = MemoryCache()
-    for key in keys:
-        assert key is not None
-        cache.put_layer_bytes(key, created_by="RUN", created=NOW)
-    return cache
 
 
 def decision_lines(text: str) -> list[tuple[str, str, str]]:
