@@ -71,7 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--platform",
         default=None,
         metavar="OS/ARCH",
-        help="target platform for TARGETPLATFORM and friends (default: this machine)",
+        help="target platform, os/arch[/variant] (default: this machine); FROM lines do not see TARGETPLATFORM and friends, as in kaniko",
     )
     parser.add_argument(
         "--format",

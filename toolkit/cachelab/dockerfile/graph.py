@@ -145,8 +145,9 @@ def plan_stages(
     """Select, inject and squash the stages kaniko would build.
 
     `image_onbuild(reference)` returns the ONBUILD trigger expressions of a remote
-    base image's config; without it remote bases inject nothing. `platform` sets
-    the target platform of the predefined ARGs (default: this machine's).
+    base image's config; without it remote bases inject nothing. `platform` is
+    the target platform (default: this machine's). It is checked but changes no
+    stage, because kaniko expands FROM lines without the platform ARGs.
     """
     path = dockerfile.path
     values = meta_arg_values(
