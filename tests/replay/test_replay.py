@@ -99,6 +99,32 @@ def test_twin_sizes_bases_and_context(tmp_path):
     assert "USER root" in twin.dockerfile.read_text()
 
 
+EMPTY_SCRATCH_SOURCE = """\
+FROM scratch AS empty
+FROM empty AS chosen
+FROM alpine:3.20
+COPY --from=chosen / /usr/bin/
+"""
+
+
+def test_twin_copies_root_of_empty_scratch_stage(tmp_path):
+    dockerfile, graph = graph_of(EMPTY_SCRATCH_SOURCE)
+
+    twin = TwinWriter(catalog=CATALOG, costs=CostModel(), scale=1000).write(dockerfile, graph, tmp_path)
+
+    assert "COPY --from=s1 / /twin/f2-0/" in twin.dockerfile.read_text().splitlines()
+
+
+@needs_sandbox
+@pytest.mark.sandbox
+def test_replay_empty_scratch_source(tmp_path):
+    entry = CorpusEntry(id="empty-scratch", text=EMPTY_SCRATCH_SOURCE)
+
+    replay, _ = replay_and_model([entry], tmp_path / "work")
+
+    assert set(replay.builds["outcome"]) == {"ok"}
+
+
 def test_sample_ids_fixed_seed():
     ids = [f"file-{number}" for number in range(50)]
 

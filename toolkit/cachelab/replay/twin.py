@@ -13,7 +13,8 @@ kind where that is safe to run offline:
 * COPY and ADD from the context (a remote ADD included) keep their kind and copy
   a generated file set of `copy_context_bytes / scale` bytes;
 * `COPY --from` copies the source stage's `/twin` directory, or its base's
-  marker file when the source stage writes nothing there;
+  marker file when the source stage writes nothing there, or the whole (empty)
+  root of a source stage that writes nothing on `scratch`;
 * WORKDIR, ENV, ARG, LABEL, EXPOSE, CMD, ENTRYPOINT, STOPSIGNAL, HEALTHCHECK,
   SHELL and MAINTAINER keep their kind with fixed harmless values; USER becomes
   `USER root`; VOLUME and ONBUILD become LABELs, because a volume or a trigger
@@ -79,6 +80,7 @@ class TwinWriter:
         self.catalog = catalog
         self.costs = costs
         self.scale = scale
+        self._has_marker: dict[int, bool] = {}
 
     def write(self, dockerfile: Dockerfile, graph: StageGraph, directory: Path) -> Twin:
         """Write `Dockerfile` and `context/` of the twin of `dockerfile` into `directory`."""
@@ -86,9 +88,15 @@ class TwinWriter:
         context.mkdir(parents=True, exist_ok=True)
         twin = Twin(dockerfile=directory / "Dockerfile", context=context)
         writes_twin: dict[int, bool] = {}
+        # Whether a stage's chain starts on a twin base, which has the marker file.
+        self._has_marker: dict[int, bool] = {}
         lines: list[str] = []
         for info, stage in zip(graph.stages, dockerfile.stages, strict=True):
             lines.append(self._from_line(info.base_kind, info.base_image, info.base_stage, info.index, twin))
+            if info.base_stage is not None:
+                self._has_marker[info.index] = self._has_marker.get(info.base_stage, False)
+            else:
+                self._has_marker[info.index] = info.base_kind == "image"
             writes = writes_twin.get(info.base_stage, False) if info.base_stage is not None else False
             sources = {ref.line: ref for ref in info.sources if ref.kind == "copy"}
             for position, instruction in enumerate(stage.instructions):
@@ -158,7 +166,12 @@ class TwinWriter:
 
     def _copy_from_line(self, source: SourceRef, name: str, writes_twin: dict[int, bool], twin: Twin) -> str:
         if source.stage is not None:
-            path = "/twin/" if writes_twin.get(source.stage, False) else "/twin-base/marker"
+            if writes_twin.get(source.stage, False):
+                path = "/twin/"
+            elif self._has_marker.get(source.stage, False):
+                path = "/twin-base/marker"
+            else:
+                path = "/"
             return f"COPY --from=s{source.stage} {path} /twin/f{name}/"
         image = self._base(source.image or "scratch", twin)
         return f"COPY --from={image} /twin-base/marker /twin/f{name}/"
