@@ -94,3 +94,34 @@ def test_ingest_buildkit_binary_file(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert code == 1
     assert f"cachelab: error: {parquet}:1: not UTF-8 text" in err
     assert "cachelab: hint: Pass the output of a build run with --progress=rawjson." in err
+
+
+def test_ingest_command_shared_build(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    trace = str(DATA / "kaniko-classic-cold.otlp.json")
+
+    code = main(["ingest", "kaniko-trace", trace, trace, "--out", str(tmp_path)])
+
+    assert code == 0
+    assert "wrote 1 builds, 3 stages, 5 instructions" in capsys.readouterr().out
+    assert "2 trace files: dropped" in caplog.text
+    assert len(Recording.load(tmp_path).builds) == 1
+
+
+def test_ingest_command_skips_bad_build(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    trace = DATA / "kaniko-classic-cold.otlp.json"
+    other = trace.read_text().replace("ASNFZ4mrze8BI0VniavN7w==", "fedcba9876543210fedcba9876543210")
+    broken = tmp_path / "broken.json"
+    broken.write_text(other.replace('"key": "kaniko.stage"', '"key": "kaniko.stage.renamed"'))
+
+    code = main(["ingest", "kaniko-trace", str(trace), str(broken), "--out", str(tmp_path / "out")])
+
+    assert code == 0
+    assert "wrote 1 builds" in capsys.readouterr().out
+    assert "skipped build kaniko-fedcba9876543210fedcba9876543210" in caplog.text
+    assert Recording.load(tmp_path / "out").builds["build_id"].tolist() == [
+        "kaniko-0123456789abcdef0123456789abcdef"
+    ]

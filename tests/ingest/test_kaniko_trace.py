@@ -196,3 +196,122 @@ def test_trace_without_cache_not_probed(tmp_path: Path) -> None:
 def test_trace_log_count_must_match(tmp_path: Path) -> None:
     with pytest.raises(IngestError, match="1 logs for 2 traces"):
         ingest_kaniko_traces([TRACE, TRACE], logs=[DATA / "kaniko-classic-cold.color.log"])
+
+
+OTHER_TRACE_ID = "fedcba9876543210fedcba9876543210"
+
+
+def _spans(document: dict) -> list[dict]:
+    return [
+        span
+        for resource_spans in document["resourceSpans"]
+        for scope_spans in resource_spans["scopeSpans"]
+        for span in scope_spans["spans"]
+    ]
+
+
+def _write_trace(path: Path, trace_id: str, *, drop_stage: bool = False) -> Path:
+    """Write the fixture trace as trace `trace_id`, optionally without the stage of its first command."""
+    document = json.loads(TRACE.read_text())
+    for span in _spans(document):
+        span["traceId"] = trace_id
+    if drop_stage:
+        command = next(span for span in _spans(document) if span["name"] == "Command")
+        command["attributes"] = [a for a in command["attributes"] if a["key"] != "kaniko.stage"]
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_trace_resent_export_counted_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # A receiver's requests file after the exporter sent both requests a second time.
+    requests = [json.loads(TRACE.read_text())] * 2
+    resent = tmp_path / "traces.otlp.jsonl"
+    resent.write_text("\n".join(json.dumps(request) for request in requests) + "\n")
+    span_count = len(read_trace_file(TRACE))
+
+    with caplog.at_level("WARNING", logger="cachelab.ingest"):
+        recording = ingest_kaniko_traces([resent])
+    expected = ingest_kaniko_traces([TRACE])
+
+    pd.testing.assert_frame_equal(recording.instructions, expected.instructions)
+    pd.testing.assert_frame_equal(recording.spans, expected.spans)
+    duplicates = [record.getMessage() for record in caplog.records if "duplicate spans" in record.message]
+    assert duplicates == [
+        f"{resent}: dropped {span_count} duplicate spans (same trace id and span id), as an exporter "
+        "sends them when it repeats an export after a timeout"
+    ]
+
+
+def test_traces_sharing_build_across_files(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    other = _write_trace(tmp_path / "other.json", OTHER_TRACE_ID)
+
+    with caplog.at_level("WARNING", logger="cachelab.ingest"):
+        recording = ingest_kaniko_traces([TRACE, other, TRACE])
+
+    assert recording.builds["build_id"].tolist() == [f"kaniko-{TRACE_ID}", f"kaniko-{OTHER_TRACE_ID}"]
+    assert len(recording.instructions) == 10
+    assert "3 trace files: dropped" in caplog.text
+
+
+def test_trace_bad_build_skipped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    broken = _write_trace(tmp_path / "broken.json", OTHER_TRACE_ID, drop_stage=True)
+
+    with caplog.at_level("WARNING", logger="cachelab.ingest"):
+        recording = ingest_kaniko_traces([TRACE, broken])
+
+    assert recording.builds["build_id"].tolist() == [f"kaniko-{TRACE_ID}"]
+    assert f"skipped build kaniko-{OTHER_TRACE_ID}: Command span" in caplog.text
+    assert "has no kaniko.stage attribute" in caplog.text
+
+
+def test_trace_conflicting_span_skips_build(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    document = json.loads(_write_trace(tmp_path / "other.json", OTHER_TRACE_ID).read_text())
+    changed = json.loads(json.dumps(document))
+    _spans(changed)[0]["endTimeUnixNano"] = "1796400000950000000"
+    conflicting = tmp_path / "conflicting.jsonl"
+    conflicting.write_text(json.dumps(document) + "\n" + json.dumps(changed) + "\n")
+
+    with caplog.at_level("WARNING", logger="cachelab.ingest"):
+        recording = ingest_kaniko_traces([TRACE, conflicting])
+
+    assert recording.builds["build_id"].tolist() == [f"kaniko-{TRACE_ID}"]
+    assert f"skipped build kaniko-{OTHER_TRACE_ID}" in caplog.text
+    assert "occurs twice with different names or times" in caplog.text
+
+
+def test_trace_only_bad_build_raises(tmp_path: Path) -> None:
+    broken = _write_trace(tmp_path / "broken.json", OTHER_TRACE_ID, drop_stage=True)
+
+    with pytest.raises(IngestError, match="has no kaniko.stage attribute") as raised:
+        ingest_kaniko_traces([broken])
+    assert "v1.28.3 or later" in (raised.value.hint or "")
+
+
+def test_trace_invalid_integer_attribute(tmp_path: Path) -> None:
+    document = json.loads(TRACE.read_text())
+    command = next(span for span in _spans(document) if span["name"] == "Command")
+    for attribute in command["attributes"]:
+        if attribute["key"] == "kaniko.stage":
+            attribute["value"] = {"stringValue": "first"}
+    invalid = tmp_path / "invalid.json"
+    invalid.write_text(json.dumps(document))
+
+    with pytest.raises(IngestError, match="invalid kaniko.stage attribute 'first'"):
+        ingest_kaniko_traces([invalid])
+
+
+def test_trace_shared_build_keeps_first_log(tmp_path: Path) -> None:
+    log = DATA / "kaniko-classic-cold.color.log"
+
+    recording = ingest_kaniko_traces([TRACE, TRACE], logs=[log, log])
+
+    assert len(recording.builds) == 1
+    assert recording.stages["base"].tolist() == ["registry.test/busybox:1"] * 3
+
+
+def test_trace_all_builds_bad_raises(tmp_path: Path) -> None:
+    first = _write_trace(tmp_path / "first.json", OTHER_TRACE_ID, drop_stage=True)
+    second = _write_trace(tmp_path / "second.json", TRACE_ID, drop_stage=True)
+
+    with pytest.raises(IngestError, match="2 trace files: none of its 2 builds can be read. The first: "):
+        ingest_kaniko_traces([first, second])

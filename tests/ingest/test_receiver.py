@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -14,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cachelab.cli import main
 from cachelab.ingest.kaniko import ingest_kaniko_traces
 from cachelab.ingest.receiver import REQUESTS_FILE, TraceReceiver
 from cachelab.record import Recording
@@ -133,3 +135,80 @@ def test_receive_command_writes_tables(tmp_path: Path, stop: str) -> None:
     recording = Recording.load(out)
     assert recording.builds["engine"].tolist() == ["kaniko"]
     assert len(recording.instructions) == 5
+
+
+def test_receive_command_resent_export(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    command = [
+        sys.executable, "-m", "cachelab", "receive", "--port", "0", "--out", str(out), "--max-requests", "2",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split()[-1]
+        # An exporter whose request timed out sends the same export again.
+        for _ in range(2):
+            response = _post(url, content=TRACE.read_bytes(), headers={"Content-Type": "application/json"})
+            assert response.status_code == 200
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert process.returncode == 0, stderr
+    assert "wrote 1 builds from 2 requests" in stdout
+    assert stderr.count("duplicate spans") == 1
+    assert "more than once" not in stderr
+    recording = Recording.load(out)
+    assert len(recording.builds) == 1
+    assert len(recording.instructions) == 5
+
+
+def test_receive_command_unreadable_build_keeps_requests(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    body = TRACE.read_text().replace('"key": "kaniko.stage"', '"key": "kaniko.stage.renamed"')
+    command = [
+        sys.executable, "-m", "cachelab", "receive", "--port", "0", "--out", str(out), "--max-requests", "1",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split()[-1]
+        response = _post(url, content=body.encode(), headers={"Content-Type": "application/json"})
+        assert response.status_code == 200
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert process.returncode == 1
+    assert "has no kaniko.stage attribute" in stderr
+    assert f"The received requests stay in {out / REQUESTS_FILE}" in stderr
+    assert (out / REQUESTS_FILE).is_file()
+    assert not (out / "builds.parquet").exists()
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_receive_command_rejects_port(tmp_path: Path, capsys: pytest.CaptureFixture[str], port: str) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(["receive", "--port", port, "--out", str(tmp_path / "out")])
+
+    assert raised.value.code == 2
+    assert f"invalid port {port!r}: expected a whole number from 0 to 65535" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_receive_command_port_in_use(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        code = main(["receive", "--port", str(port), "--out", str(tmp_path / "out")])
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"cannot listen on 127.0.0.1 port {port}: Address already in use" in err
+    assert "hint: Pass another port, or 0 for a free one" in err

@@ -21,7 +21,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "and spans tables as Parquet files into DIR, next to cachelab's own recordings. "
             "kaniko-trace reads OTLP/HTTP trace exports (JSON or protobuf), kaniko-log "
             "reads kaniko's log in any --log-format, kaniko-benchmark reads the "
-            "BENCHMARK_FILE of kaniko up to v1.28.2, buildkit reads --progress=rawjson output."
+            "BENCHMARK_FILE of kaniko up to v1.28.2, buildkit reads --progress=rawjson output. "
+            "kaniko-trace reads the spans of all FILEs together: a span that occurs again with "
+            "the same trace id and span id (an exporter resends an export after a timeout, or "
+            "two files contain the same build) counts once, with a warning. A traced build that "
+            "cannot be read is reported in a warning and left out, and the other builds are "
+            "written. The command fails when no build is left."
         ),
     )
     parser.add_argument("engine", choices=ENGINES, metavar="ENGINE", help=f"format of FILE: {', '.join(ENGINES)}")

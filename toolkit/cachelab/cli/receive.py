@@ -18,15 +18,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "--max-requests write the builds, stages, instructions and spans tables "
             "of the received kaniko traces as Parquet files into DIR (SIGTERM acts like "
             "Ctrl-C). Point kaniko at "
-            "it with KANIKO_TELEMETRY_ENDPOINT=http://HOST:PORT."
+            "it with KANIKO_TELEMETRY_ENDPOINT=http://HOST:PORT. A span received twice (same "
+            "trace id and span id), as an exporter resends an export after a timeout, is "
+            "counted once, with a warning. A build whose spans cannot be read is reported and "
+            "left out, and the other builds are written."
         ),
     )
-    parser.add_argument("--port", type=int, default=4318, help="TCP port, or 0 for a free one (default: 4318)")
+    parser.add_argument(
+        "--port", type=_port, default=4318, help="TCP port from 1 to 65535, or 0 for a free one (default: 4318)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
     parser.add_argument("--out", required=True, metavar="DIR", help="directory for the requests file and tables")
-    parser.add_argument("--max-requests", type=int, metavar="N", help="stop after N stored requests")
+    parser.add_argument(
+        "--max-requests", type=_positive_count, metavar="N", help="stop after N stored requests (at least 1)"
+    )
     parser.add_argument("--run-id", default="ingest", help="run_id of the received builds (default: ingest)")
     parser.set_defaults(handler=run)
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}: expected a whole number from 0 to 65535")
+    return value
+
+
+def _positive_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a whole number of at least 1")
+    return value
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -35,12 +62,10 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from cachelab.ingest.errors import IngestError
     from cachelab.ingest.kaniko import ingest_kaniko_traces
     from cachelab.ingest.receiver import TraceReceiver
 
-    if args.max_requests is not None and args.max_requests < 1:
-        print(f"cachelab: error: --max-requests must be at least 1, not {args.max_requests}", file=sys.stderr)
-        return 2
     receiver = TraceReceiver(args.out, host=args.host, port=args.port, max_requests=args.max_requests)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     print(f"listening on {receiver.url}", flush=True)
@@ -54,7 +79,15 @@ def run(args: argparse.Namespace) -> int:
     if receiver.received == 0 or not receiver.requests_path.exists():
         print(f"no requests received, so nothing was written to {args.out}", file=sys.stderr)
         return 0
-    recording = ingest_kaniko_traces([receiver.requests_path], run_id=args.run_id)
+    try:
+        recording = ingest_kaniko_traces([receiver.requests_path], run_id=args.run_id)
+    except IngestError as exc:
+        requests_note = (
+            f"The received requests stay in {receiver.requests_path}, "
+            "which `cachelab ingest kaniko-trace` reads again."
+        )
+        hint = f"{exc.hint} {requests_note}" if exc.hint else requests_note
+        raise IngestError(str(exc), hint=hint) from exc
     recording.save(args.out)
     print(f"wrote {len(recording.builds)} builds from {receiver.received} requests to {args.out}")
     return 0

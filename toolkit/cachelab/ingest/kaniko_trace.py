@@ -80,14 +80,78 @@ def read_kaniko_trace(path: str | Path) -> list[KanikoRun]:
 
 
 def runs_from_spans(spans: Iterable[OtlpSpan], *, source: str) -> list[KanikoRun]:
-    """Return one run per trace id, in the order the traces start."""
-    by_trace: dict[str, list[OtlpSpan]] = defaultdict(list)
-    for span in spans:
-        by_trace[span.trace_id].append(span)
+    """Return one run per trace id, in the order the traces start.
+
+    A span that arrives again with the same trace id and span id is dropped, with
+    one warning that counts them, because an OTLP exporter sends a whole export
+    again when its request timed out. A trace that cannot be read is logged and
+    skipped, so the other builds are kept. Raises `IngestError` when no trace can
+    be read.
+    """
+    by_trace, conflicts = _unique_spans_by_trace(spans, source)
     if not by_trace:
         raise IngestError(f"{source}: the trace has no spans", hint="Check that kaniko exported its trace.")
-    runs = [_run_from_trace(trace_spans, source) for trace_spans in by_trace.values()]
+
+    runs: list[KanikoRun] = []
+    errors: list[IngestError] = []
+    for trace_id, trace_spans in by_trace.items():
+        try:
+            if trace_id in conflicts:
+                raise IngestError(
+                    f"{source}: {conflicts[trace_id]}",
+                    hint="Ingest the spans of each export once, from one exporter.",
+                )
+            runs.append(_run_from_trace(trace_spans, source))
+        except IngestError as exc:
+            logger.warning("skipped build kaniko-%s: %s", trace_id, exc)
+            errors.append(exc)
+    if not runs:
+        if len(errors) == 1:
+            raise errors[0]
+        raise IngestError(
+            f"{source}: none of its {len(errors)} builds can be read. The first: {errors[0]}",
+            hint=errors[0].hint,
+        )
     return sorted(runs, key=lambda run: run.started_at or datetime.min.replace(tzinfo=UTC))
+
+
+def _unique_spans_by_trace(
+    spans: Iterable[OtlpSpan], source: str
+) -> tuple[dict[str, list[OtlpSpan]], dict[str, str]]:
+    """Group spans by trace id without repeated spans, and name each trace with conflicting ones.
+
+    A repeated span counts as a resent copy when its name, parent and times are
+    those of the first. Attributes are not compared, because the JSON and protobuf
+    encodings of one span may decode them differently (an enum as name or number).
+    """
+    by_trace: dict[str, dict[str, OtlpSpan]] = defaultdict(dict)
+    conflicts: dict[str, str] = {}
+    duplicates = 0
+    for span in spans:
+        spans_of_trace = by_trace[span.trace_id]
+        first = spans_of_trace.get(span.span_id)
+        if first is None:
+            spans_of_trace[span.span_id] = span
+        elif _same_span(first, span):
+            duplicates += 1
+        else:
+            conflicts.setdefault(
+                span.trace_id,
+                f"span {span.span_id} of trace {span.trace_id} occurs twice with different names or times",
+            )
+    if duplicates:
+        logger.warning(
+            "%s: dropped %d duplicate spans (same trace id and span id), as an exporter sends "
+            "them when it repeats an export after a timeout",
+            source, duplicates,
+        )
+    return {trace_id: list(unique.values()) for trace_id, unique in by_trace.items()}, conflicts
+
+
+def _same_span(first: OtlpSpan, other: OtlpSpan) -> bool:
+    return (first.name, first.parent_id, first.start_ns, first.end_ns) == (
+        other.name, other.parent_id, other.start_ns, other.end_ns
+    )
 
 
 def _run_from_trace(spans: list[OtlpSpan], source: str) -> KanikoRun:
@@ -144,7 +208,13 @@ def _int_attribute(span: OtlpSpan, key: str) -> int | None:
     value = span.attributes.get(key)
     if value is None or isinstance(value, (bool, list)):
         return None
-    return int(value)
+    try:
+        return int(value)
+    except ValueError:
+        raise IngestError(
+            f"{span.name} span {span.span_id} has an invalid {key} attribute {value!r}",
+            hint="Ingest the trace as kaniko exported it, where this attribute is a whole number.",
+        ) from None
 
 
 def _instructions(commands: list[OtlpSpan], run: KanikoRun) -> list[KanikoInstruction]:

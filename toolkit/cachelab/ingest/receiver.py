@@ -46,7 +46,13 @@ class TraceReceiver:
         self.max_requests = max_requests
         self.received = 0
         self._lock = threading.Lock()
-        self._server = http.server.ThreadingHTTPServer((host, port), _handler_for(self))
+        try:
+            self._server = http.server.ThreadingHTTPServer((host, port), _handler_for(self))
+        except OSError as exc:
+            raise IngestError(
+                f"cannot listen on {host} port {port}: {exc.strerror or exc}",
+                hint="Pass another port, or 0 for a free one, and an address of this machine.",
+            ) from exc
         self._server.daemon_threads = True
 
     @property
