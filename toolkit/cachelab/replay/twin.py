@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from cachelab.dockerfile.graph import SourceRef, StageGraph
 from cachelab.dockerfile.model import Dockerfile, Instruction
 from cachelab.model.catalog import BaseImageCatalog
 from cachelab.model.costs import CostModel
+from cachelab.model.errors import ModelError
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +79,11 @@ class TwinWriter:
     """Writes the twin of one Dockerfile into a directory."""
 
     def __init__(self, *, catalog: BaseImageCatalog, costs: CostModel, scale: float = DEFAULT_SCALE) -> None:
+        if not (math.isfinite(scale) and scale > 0):
+            raise ModelError(
+                f"invalid twin scale {scale}: expected a finite number greater than 0",
+                hint="Pass a scale such as 500, the factor that divides every modelled size and RUN time.",
+            )
         self.catalog = catalog
         self.costs = costs
         self.scale = scale
