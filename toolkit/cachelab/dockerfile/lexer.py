@@ -463,7 +463,19 @@ def expand(word: str, env: Mapping[str, str], *, escape: str = "\\") -> Expansio
 
 def expand_word(word: str, env: Mapping[str, str], *, escape: str = "\\") -> str:
     """Expand `word` with quote removal, keeping inner white space (BuildKit's ProcessWord)."""
+    if _is_literal(word, escape):
+        return word
     return ShellLexer(escape).process(word, env, split_fields=False).value
+
+
+def _is_literal(text: str, escape: str) -> bool:
+    # Without variables, quotes or escapes the lexer returns the text unchanged,
+    # and most words in real Dockerfiles have none. Other escape characters are
+    # left to the lexer, which rejects them.
+    return (
+        escape in ("\\", "`") and "$" not in text and "'" not in text and '"' not in text
+        and escape not in text
+    )
 
 
 def expand_words(word: str, env: Mapping[str, str], *, escape: str = "\\") -> list[str]:
@@ -477,5 +489,7 @@ def resolve_variables(text: str, env: Mapping[str, str], *, escape: str = "\\") 
     Quotes and escape characters stay as written, and a reference to an unset
     variable stays verbatim, so only `$NAME` / `${NAME...}` of set variables change.
     """
+    if _is_literal(text, escape):
+        return text
     lexer = ShellLexer(escape, raw_quotes=True, raw_escapes=True, skip_unset=True)
     return lexer.process(text, env, split_fields=False).value

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from cachelab.dockerfile.errors import ExpansionError
-from cachelab.dockerfile.lexer import ShellLexer, resolve_variables
+from cachelab.dockerfile.lexer import ShellLexer, expand_word, resolve_variables
 from cachelab.dockerfile.model import Instruction
 from cachelab.keys import gopath
 from cachelab.keys.buildargs import StageEnv, lexer_env
@@ -289,7 +289,7 @@ def copy_file_inputs(
 
 def _expand(word: str, variables: dict[str, str], escape: str) -> str:
     """Expand like kaniko's `ResolveEnvironmentReplacement`: BuildKit's ProcessWord."""
-    return ShellLexer(escape).process(word, variables, split_fields=False).value
+    return expand_word(word, variables, escape=escape)
 
 
 # Bind mounts already warned about, by (line, instruction text, origin). One instruction
