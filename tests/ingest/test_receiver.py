@@ -106,12 +106,14 @@ def test_receiver_rejects_bad_requests(
     assert not receiver.requests_path.exists()
 
 
-@pytest.mark.parametrize("stop", ["max-requests", "sigterm"])
-def test_receive_command_writes_tables(tmp_path: Path, stop: str) -> None:
-    out = tmp_path / "out"
+def _receive(out: Path, bodies: list[bytes], *, max_requests: int | None) -> tuple[int, str, str]:
+    """Run `cachelab receive`, post `bodies` as JSON exports, and return its exit code, stdout and stderr.
+
+    Without `max_requests`, the receiver is stopped with SIGTERM after the last body.
+    """
     command = [sys.executable, "-m", "cachelab", "receive", "--port", "0", "--out", str(out)]
-    if stop == "max-requests":
-        command += ["--max-requests", "1"]
+    if max_requests is not None:
+        command += ["--max-requests", str(max_requests)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
     try:
         assert process.stdout is not None
@@ -119,17 +121,26 @@ def test_receive_command_writes_tables(tmp_path: Path, stop: str) -> None:
         assert first.startswith("listening on http://127.0.0.1:")
         url = first.split()[-1]
 
-        response = _post(url, content=TRACE.read_bytes(), headers={"Content-Type": "application/json"})
-        assert response.status_code == 200
-        if stop == "sigterm":
+        for body in bodies:
+            response = _post(url, content=body, headers={"Content-Type": "application/json"})
+            assert response.status_code == 200
+        if max_requests is None:
             process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+    return process.returncode, first + stdout, stderr
 
-    assert process.returncode == 0, stderr
+
+@pytest.mark.parametrize("stop", ["max-requests", "sigterm"])
+def test_receive_command_writes_tables(tmp_path: Path, stop: str) -> None:
+    out = tmp_path / "out"
+
+    code, stdout, stderr = _receive(out, [TRACE.read_bytes()], max_requests=1 if stop == "max-requests" else None)
+
+    assert code == 0, stderr
     assert "wrote 1 builds from 1 requests" in stdout
     assert (out / REQUESTS_FILE).is_file()
     recording = Recording.load(out)
@@ -139,24 +150,11 @@ def test_receive_command_writes_tables(tmp_path: Path, stop: str) -> None:
 
 def test_receive_command_resent_export(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    command = [
-        sys.executable, "-m", "cachelab", "receive", "--port", "0", "--out", str(out), "--max-requests", "2",
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().split()[-1]
-        # An exporter whose request timed out sends the same export again.
-        for _ in range(2):
-            response = _post(url, content=TRACE.read_bytes(), headers={"Content-Type": "application/json"})
-            assert response.status_code == 200
-        stdout, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
-    assert process.returncode == 0, stderr
+    # An exporter whose request timed out sends the same export again.
+    code, stdout, stderr = _receive(out, [TRACE.read_bytes()] * 2, max_requests=2)
+
+    assert code == 0, stderr
     assert "wrote 1 builds from 2 requests" in stdout
     assert stderr.count("duplicate spans") == 1
     assert "more than once" not in stderr
@@ -168,22 +166,10 @@ def test_receive_command_resent_export(tmp_path: Path) -> None:
 def test_receive_command_unreadable_build_keeps_requests(tmp_path: Path) -> None:
     out = tmp_path / "out"
     body = TRACE.read_text().replace('"key": "kaniko.stage"', '"key": "kaniko.stage.renamed"')
-    command = [
-        sys.executable, "-m", "cachelab", "receive", "--port", "0", "--out", str(out), "--max-requests", "1",
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().split()[-1]
-        response = _post(url, content=body.encode(), headers={"Content-Type": "application/json"})
-        assert response.status_code == 200
-        _, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
-    assert process.returncode == 1
+    code, _, stderr = _receive(out, [body.encode()], max_requests=1)
+
+    assert code == 1
     assert "has no kaniko.stage attribute" in stderr
     assert f"The received requests stay in {out / REQUESTS_FILE}" in stderr
     assert (out / REQUESTS_FILE).is_file()
