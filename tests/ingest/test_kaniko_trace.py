@@ -236,10 +236,11 @@ def test_trace_resent_export_counted_once(tmp_path: Path, caplog: pytest.LogCapt
     pd.testing.assert_frame_equal(recording.instructions, expected.instructions)
     pd.testing.assert_frame_equal(recording.spans, expected.spans)
     duplicates = [record.getMessage() for record in caplog.records if "duplicate spans" in record.message]
-    assert duplicates == [
+    expected_warning = (
         f"{resent}: dropped {span_count} duplicate spans (same trace id and span id), as an exporter "
         "sends them when it repeats an export after a timeout"
-    ]
+    )
+    assert duplicates == [expected_warning]
 
 
 def test_traces_sharing_build_across_files(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
