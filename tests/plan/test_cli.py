@@ -232,6 +232,7 @@ def test_plan_against_layout_cache_eliminates(
         "plan", str(CASE / "Dockerfile"), "--context", str(context), "--base", BASE,
         "--cache", str(store), "--format", "json",
     ]
+    store.mkdir()
     cache = open_layer_cache(str(store))
     stored: set[str] = set()
     for _ in range(4):

@@ -38,6 +38,20 @@ SUBCOMMANDS: tuple[str, ...] = (
 )
 
 
+class _SubcommandParser(argparse.ArgumentParser):
+    """A subcommand's parser, which rejects an unknown argument with its own usage line.
+
+    argparse hands a subcommand's unknown arguments up to the top-level parser,
+    whose error would print the usage of `cachelab` instead of the subcommand's.
+    """
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """Build the parser with every subcommand, or with the subcommand `only` alone."""
     parser = argparse.ArgumentParser(
@@ -49,7 +63,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         "-v", "--verbose", action="count", default=0,
         help="log more: -v for INFO, -vv for DEBUG (default: warnings only)",
     )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_SubcommandParser)
     for name in SUBCOMMANDS:
         if only is not None and name != only:
             continue

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cachelab.errors import CachelabError
@@ -17,6 +19,10 @@ if TYPE_CHECKING:
     from cachelab.plan.decisions import StagePlan
     from cachelab.plan.interfaces import BaseImageSource, LayerCache
     from cachelab.plan.planner import Planner
+
+logger = logging.getLogger(__name__)
+
+BUILD_ARG_HINT = "Write --build-arg NAME=VALUE, or --build-arg NAME to take the value of the environment variable NAME."
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -60,7 +66,8 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--build-arg", action="append", default=[], metavar="K=V",
-        help="a build argument; repeat for more. `--build-arg K` takes the value of K from the environment",
+        help="a build argument; repeat for more. `--build-arg K` takes the value of K from the environment, "
+        "and the empty value when K is unset, as kaniko does",
     )
     parser.add_argument(
         "--target", action="append", default=[], metavar="STAGE",
@@ -77,14 +84,28 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_build_args(values: Sequence[str]) -> dict[str, str]:
-    """Parse `--build-arg` values; a bare name takes its value from the environment."""
+    """Parse `--build-arg` values as kaniko's executor does; raise CachelabError on an invalid name.
+
+    A bare `NAME` takes the value of the environment variable NAME, and the empty
+    value when NAME is unset, so it then replaces the ARG's default
+    (`resolveEnvironmentBuildArgs` in kaniko's cmd/executor/cmd/root.go). The
+    last value given for a name wins. An empty name, or one with whitespace,
+    matches no ARG, so it is rejected where kaniko would ignore it.
+    """
     parsed: dict[str, str] = {}
     for value in values:
         name, sep, given = value.partition("=")
-        if sep:
-            parsed[name] = given
-        elif name in os.environ:
-            parsed[name] = os.environ[name]
+        if not name:
+            raise CachelabError(f"invalid --build-arg {value!r}: the name before '=' is empty", hint=BUILD_ARG_HINT)
+        if any(character.isspace() for character in name):
+            raise CachelabError(f"invalid --build-arg {value!r}: the name {name!r} contains whitespace",
+                                hint=BUILD_ARG_HINT)
+        if not sep:
+            given = os.environ.get(name, "")
+            if name not in os.environ:
+                logger.warning("--build-arg %s: environment variable %s is not set, so %s is empty "
+                               "and replaces any ARG default", name, name, name)
+        parsed[name] = given
     return parsed
 
 
@@ -124,21 +145,53 @@ def build_options(profile_name: str) -> KanikoOptions:
 
 
 def open_cache(location: str | None) -> LayerCache:
-    """Open the cache a `--cache` value names (None: the builder's default store)."""
+    """Open the cache a `--cache` value names (None: the builder's default store, which may not exist yet)."""
     if location is None:
         from cachelab.build.stores import default_cache_store
 
         location = str(default_cache_store())
-    if location == "mem":
+    elif location == "mem":
         from cachelab.plan.memory import MemoryCache
 
         return MemoryCache()
+    else:
+        location = check_cache_location(location)
     from typing import cast
 
     from cachelab.oci.cache import open_layer_cache
 
     # The OCI caches take any blob with the LayerBlob fields, so they satisfy LayerCache.
     return cast("LayerCache", open_layer_cache(location))
+
+
+def check_cache_location(location: str) -> str:
+    """Return a `--cache` value with an existing relative directory made `./DIR`; raise CachelabError on a bad path.
+
+    Paths are read as `cachelab build --cache-repo` reads them: `oci:DIR`, a path
+    starting with `/`, `./` or `../`, or an existing directory are local, and
+    anything else is a registry repository. A local path must exist, because
+    planning against a store that is not there would report every key as a miss.
+    """
+    hint = "Pass the directory a build used as --cache-repo, or `mem` to plan against an empty cache."
+    if location.startswith("oci:"):
+        parent = Path(location[len("oci:"):]).parent
+        if not parent.is_dir():
+            raise CachelabError(f"cache directory {parent} of --cache {location} does not exist", hint=hint)
+        return location
+    if Path(location).is_dir() and not location.startswith(("/", "./", "../")):
+        location = "./" + location
+    if not location.startswith(("/", "./", "../")):
+        return location
+
+    path = Path(location)
+    if not path.exists():
+        raise CachelabError(f"cache store {location} does not exist", hint=hint)
+    if not path.is_dir():
+        raise CachelabError(f"cache store {location} is not a directory", hint=hint)
+    # An empty directory is an empty store, which a build fills; anything else needs the layout marker.
+    if not (path / "oci-layout").is_file() and any(path.iterdir()):
+        raise CachelabError(f"cache store {location} is not an OCI image layout (no oci-layout file)", hint=hint)
+    return location
 
 
 def make_planner(args: argparse.Namespace, cache: LayerCache | None) -> Planner:
