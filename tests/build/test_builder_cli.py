@@ -30,10 +30,10 @@ def test_cli_record_tables_load(image_store: Path, tmp_path: Path) -> None:
     from cachelab.record import Recording
 
     record = tmp_path / "record"
-    for _ in range(2):
+    for replace in ([], ["--force"]):
         assert main([
             "build", str(EXAMPLES / "two-stage"), "--quiet", "--image-store", str(image_store),
-            "--cache-repo", str(tmp_path / "cache"), "--record", str(record),
+            "--cache-repo", str(tmp_path / "cache"), "--record", str(record), *replace,
         ]) == 0
 
     tables = Recording.load(record).tables()
@@ -102,3 +102,98 @@ def test_cli_missing_copy_source_names_file(
     err = capsys.readouterr().err
     assert code == 1
     assert f"cachelab: error: {dockerfile}:2: COPY/ADD source 'nosuch' not found in {context}" in err
+
+
+def build_two_stage(image_store: Path, tmp_path: Path, record: Path, *options: str) -> int:
+    return main([
+        "build", str(EXAMPLES / "two-stage"), "--quiet", "--image-store", str(image_store),
+        "--cache-repo", str(tmp_path / "cache"), "--record", str(record), *options,
+    ])
+
+
+def test_cli_record_rejects_existing_recording(
+    image_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from cachelab.record import Recording
+
+    record = tmp_path / "record"
+    assert build_two_stage(image_store, tmp_path, record) == 0
+    first = Recording.load(record).builds["build_id"].tolist()
+    capsys.readouterr()
+
+    code = build_two_stage(image_store, tmp_path, record)
+
+    captured = capsys.readouterr()
+    assert code == 1
+    assert captured.out == ""
+    assert f"cachelab: error: --record {record} already contains a recording (builds.parquet, " in captured.err
+    assert "cachelab: hint: Pass a new directory, or add --force to replace that recording." in captured.err
+    assert Recording.load(record).builds["build_id"].tolist() == first
+
+
+def test_cli_record_force_replaces_compare_outputs(image_store: Path, tmp_path: Path) -> None:
+    from cachelab.record import Recording
+
+    record = tmp_path / "record"
+    assert build_two_stage(image_store, tmp_path, record) == 0
+    first = Recording.load(record).builds["build_id"].tolist()
+    (record / "timeline-lookahead.png").write_bytes(b"old figure")
+    (record / "notes.txt").write_text("the user's own file\n")
+
+    code = build_two_stage(image_store, tmp_path, record, "--force")
+
+    builds = Recording.load(record).builds
+    assert code == 0
+    assert len(builds) == 1
+    assert builds["build_id"].tolist() != first
+    assert not (record / "timeline-lookahead.png").exists()
+    assert (record / "notes.txt").read_text() == "the user's own file\n"
+
+
+def test_cli_record_into_directory_without_recording(image_store: Path, tmp_path: Path) -> None:
+    record = tmp_path / "record"
+    record.mkdir()
+    (record / "timeline-lookahead.png").write_bytes(b"not from a recording here")
+
+    code = build_two_stage(image_store, tmp_path, record)
+
+    assert code == 0
+    assert (record / "builds.parquet").is_file()
+    assert (record / "timeline-lookahead.png").read_bytes() == b"not from a recording here"
+
+
+def test_cli_record_rejects_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    record = tmp_path / "record"
+    record.write_text("a file\n")
+
+    code = main(["build", str(EXAMPLES / "two-stage"), "--record", str(record)])
+
+    assert code == 1
+    assert f"cachelab: error: --record {record} is not a directory" in capsys.readouterr().err
+
+
+def test_progress_counts_singular_and_plural() -> None:
+    import io
+    from types import SimpleNamespace
+
+    from cachelab.build.progress import Progress
+
+    stream = io.StringIO()
+    progress = Progress(True, stream)
+    for hits, misses in ((1, 1), (0, 2), (2, 0)):
+        plan = SimpleNamespace(name="app", index=1, cache_hits=hits, cache_misses=misses)
+        progress.stage_finished(plan, 1.5)  # type: ignore[arg-type]
+
+    assert stream.getvalue().splitlines() == [
+        "[stage app] done in 1.50s (1 hit, 1 miss)",
+        "[stage app] done in 1.50s (0 hits, 2 misses)",
+        "[stage app] done in 1.50s (2 hits, 0 misses)",
+    ]
+
+
+def test_quiet_help_names_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["build", "--help"])
+
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "print no progress lines (they are printed only when stderr is a terminal and CI is unset)" in help_text

@@ -1,4 +1,4 @@
-"""`cachelab build` stopped by a signal removes its work directory."""
+"""`cachelab build` stopped by SIGTERM or SIGINT removes its work directory and exits 128 + the signal."""
 
 from __future__ import annotations
 
@@ -15,7 +15,13 @@ import pytest
 STARTUP_DEADLINE_S = 120
 
 
-def test_sigterm_removes_work_dir(image_store: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("sent", "code", "message"), [
+    (signal.SIGTERM, 143, "cachelab: terminated by SIGTERM"),
+    (signal.SIGINT, 130, "cachelab: interrupted"),
+])
+def test_signal_removes_work_dir(
+    image_store: Path, tmp_path: Path, sent: signal.Signals, code: int, message: str,
+) -> None:
     temp = tmp_path / "tmp"
     temp.mkdir()
     context = tmp_path / "context"
@@ -34,13 +40,13 @@ def test_sigterm_removes_work_dir(image_store: Path, tmp_path: Path) -> None:
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the RUN never started: {process.stderr.read().decode() if process.stderr else ''}")
             time.sleep(0.1)
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(sent)
         _, err = process.communicate(timeout=STARTUP_DEADLINE_S)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
 
-    assert process.returncode == 130
-    assert "cachelab: interrupted" in err.decode()
+    assert process.returncode == code
+    assert message in err.decode()
     assert list(temp.glob("cachelab-build-*")) == []

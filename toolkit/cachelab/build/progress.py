@@ -44,7 +44,7 @@ class Progress:
 
     def stage_finished(self, plan: StagePlan, seconds: float) -> None:
         self._write(f"[stage {_stage_name(plan)}] done in {seconds:.2f}s "
-                    f"({plan.cache_hits} hits, {plan.cache_misses} misses)")
+                    f"({_count(plan.cache_hits, 'hit', 'hits')}, {_count(plan.cache_misses, 'miss', 'misses')})")
 
     def instruction(self, plan: StagePlan, instruction: InstructionPlan, seconds: float) -> None:
         text = instruction.text if len(instruction.text) <= MAX_TEXT else instruction.text[:MAX_TEXT - 1] + "\u2026"
@@ -56,3 +56,7 @@ class Progress:
 
 def _stage_name(plan: StagePlan) -> str:
     return plan.name or str(plan.index)
+
+
+def _count(number: int, singular: str, plural: str) -> str:
+    return f"{number} {singular if number == 1 else plural}"

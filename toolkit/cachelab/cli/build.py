@@ -13,6 +13,12 @@ from types import FrameType
 
 from cachelab.cli._secrets import add_secret_argument, secret_files
 
+# 128 + SIGTERM, the status a shell reports for a process that SIGTERM ended.
+# Ctrl-C (SIGINT) keeps the CLI's 130.
+EXIT_TERMINATED = 128 + signal.SIGTERM
+# The files `cachelab compare` writes beside a recording, one per strategy.
+TIMELINE_GLOB = "timeline-*.png"
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -65,9 +71,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print kaniko's plan and build nothing")
     parser.add_argument(
         "--record", default=None, metavar="OUT",
-        help="save the builds, stages, instructions and spans tables as Parquet files in directory OUT",
+        help="save the builds, stages, instructions and spans tables as Parquet files in directory OUT; "
+        "an OUT that already contains a recording is rejected unless --force is given",
     )
-    parser.add_argument("--quiet", action="store_true", help="print no progress lines")
+    parser.add_argument(
+        "--force", action="store_true",
+        help="with --record, replace the recording in OUT and remove the timeline-*.png files "
+        "that `cachelab compare` wrote beside it",
+    )
+    parser.add_argument(
+        "--quiet", action="store_true",
+        help="print no progress lines (they are printed only when stderr is a terminal and CI is unset)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -92,14 +107,22 @@ def resolve_inputs(file: str, context: str | None) -> tuple[Path, Path]:
     return path, Path(context)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as an interrupt so that a terminated build cleans up as on Ctrl-C."""
+
+
 def run(args: argparse.Namespace) -> int:
-    with _sigterm_as_interrupt(), secret_files(args.secret) as secrets:
-        return _run(args, secrets)
+    try:
+        with _sigterm_as_interrupt(), secret_files(args.secret) as secrets:
+            return _run(args, secrets)
+    except Terminated:
+        print("cachelab: terminated by SIGTERM", file=sys.stderr)
+        return EXIT_TERMINATED
 
 
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
-    """Raise KeyboardInterrupt on SIGTERM, so a terminated build cleans up as Ctrl-C does.
+    """Raise `Terminated` on SIGTERM, so a terminated build cleans up as Ctrl-C does.
 
     The cleanup removes the build's work directory and kills a running RUN's
     processes. Signal handlers can only be set in the main thread, so elsewhere
@@ -110,7 +133,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         return
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(f"received signal {signal.Signals(signum).name}")
+        raise Terminated(f"received signal {signal.Signals(signum).name}")
 
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
@@ -124,6 +147,8 @@ def _run(args: argparse.Namespace, secrets: dict[str, Path]) -> int:
     from cachelab.cli.plan import check_platform, parse_build_args, parse_targets
 
     dockerfile, context = resolve_inputs(args.dockerfile, args.context)
+    if args.record and not args.dry_run:
+        check_record_directory(Path(args.record), force=args.force)
     request = BuildRequest(
         dockerfile=dockerfile,
         context=context,
@@ -156,6 +181,42 @@ def _run(args: argparse.Namespace, secrets: dict[str, Path]) -> int:
         if args.record and sink.events:
             from cachelab.record import Recording
 
+            if args.force:
+                remove_recording(Path(args.record))
             Recording.from_events(sink.events).save(args.record)
     print(result.image_digest)
     return 0
+
+
+def recording_files(directory: Path) -> list[Path]:
+    """Return the table files of a recording in `directory`, and the timelines `cachelab compare` wrote with them."""
+    from cachelab.record.schema import TABLES
+
+    tables = [directory / f"{name}.parquet" for name in TABLES if (directory / f"{name}.parquet").exists()]
+    if not tables:
+        return []
+    return tables + sorted(directory.glob(TIMELINE_GLOB))
+
+
+def check_record_directory(directory: Path, *, force: bool) -> None:
+    """Raise CachelabError when `--record` names a file, or a directory with a recording and `force` is off."""
+    from cachelab.errors import CachelabError
+
+    if directory.exists() and not directory.is_dir():
+        raise CachelabError(f"--record {directory} is not a directory",
+                            hint="Pass the directory to save the tables in.")
+    if force or not directory.is_dir():
+        return
+    found = recording_files(directory)
+    if found:
+        names = ", ".join(path.name for path in found)
+        raise CachelabError(
+            f"--record {directory} already contains a recording ({names})",
+            hint="Pass a new directory, or add --force to replace that recording.",
+        )
+
+
+def remove_recording(directory: Path) -> None:
+    """Delete an earlier recording in `directory` and its timelines, so none of them is left beside the new one."""
+    for path in recording_files(directory):
+        path.unlink()
