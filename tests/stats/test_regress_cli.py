@@ -208,8 +208,8 @@ def test_truncated_table_names_file(
     [
         (b"{not json", "invalid JSON in the cachelab.environments metadata of"),
         (b"\xff\xfe", "invalid JSON in the cachelab.environments metadata of"),
-        (b'{"host": "h"}', "is not a list of JSON objects"),
-        (b'["h"]', "is not a list of JSON objects"),
+        (b'{"host": "h"}', "list of"),
+        (b'["h"]', "list of"),
     ],
     ids=["syntax", "not-utf8", "object", "list-of-strings"],
 )
@@ -227,5 +227,5 @@ def test_invalid_environments_names_file(
 
     assert code == 1
     assert message in err
-    assert str(builds) in err
+    assert f"cachelab.environments metadata of {builds}" in err
     assert "hint: Save the recording again" in err
