@@ -164,6 +164,16 @@ def test_step_absent_raises() -> None:
     assert raised.value.hint == "Pass a step it has: 0."
 
 
+def test_step_of_ingested_builds_raises() -> None:
+    ingested = builds("old", {"lookahead": 1.0}, count=2).builds
+    ingested["step"] = pd.array([None] * len(ingested), dtype="Int64")
+
+    with pytest.raises(StatsError, match="has no build of step 0") as raised:
+        compare_builds(ingested, ingested, step=0)
+    assert raised.value.hint == "Compare without a step, because these builds record none, as ingested builds do."
+    assert compare_builds(ingested, ingested)["step"].isna().all()
+
+
 def test_steps_sorted_as_numbers() -> None:
     steps = {10: 1.0, 2: 1.0}
     old = builds("old", {"lookahead": 1.0}, count=2, step_scales=steps)

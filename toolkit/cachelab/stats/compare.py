@@ -202,10 +202,11 @@ def _select_step(name: str, builds: pd.DataFrame, step: int) -> pd.DataFrame:
     selected = builds[builds["step"].eq(step).fillna(False).astype(bool)]
     if selected.empty:
         steps = sorted(int(value) for value in builds["step"].dropna().unique())
-        raise StatsError(
-            f"{name} builds table has no build of step {step}",
-            hint=f"Pass a step it has: {', '.join(map(str, steps)) or 'none is recorded'}.",
-        )
+        if steps:
+            hint = f"Pass a step it has: {', '.join(map(str, steps))}."
+        else:
+            hint = "Compare without a step, because these builds record none, as ingested builds do."
+        raise StatsError(f"{name} builds table has no build of step {step}", hint=hint)
     return selected
 
 
