@@ -96,7 +96,7 @@ class TwinWriter:
         twin = Twin(dockerfile=directory / "Dockerfile", context=context)
         writes_twin: dict[int, bool] = {}
         # Whether a stage's chain starts on a twin base, which has the marker file.
-        self._has_marker: dict[int, bool] = {}
+        self._has_marker = {}
         lines: list[str] = []
         for info, stage in zip(graph.stages, dockerfile.stages, strict=True):
             lines.append(self._from_line(info.base_kind, info.base_image, info.base_stage, info.index, twin))
