@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -29,7 +30,10 @@ def needs_builder() -> None:
         pytest.skip(f"needs Debian's busybox-static at {DEFAULT_BUSYBOX}")
 
 
-def execute(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **extra: str) -> None:
+def execute(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **extra: str
+) -> nbformat.NotebookNode:
+    """Run notebook `name` with the small parameters and return it with its outputs."""
     from nbclient import NotebookClient
 
     for variable, value in {**SMALL, "CACHELAB_NB_OUT": str(tmp_path / "out"), **extra}.items():
@@ -41,6 +45,19 @@ def execute(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **extra:
         notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
     )
     client.execute()
+    return notebook
+
+
+def output_text(notebook: nbformat.NotebookNode) -> str:
+    """Return the printed and plain-text outputs of every code cell, joined."""
+    texts = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                texts.append(output["text"])
+            elif "text/plain" in output.get("data", {}):
+                texts.append(output["data"]["text/plain"])
+    return "\n".join(texts)
 
 
 def test_notebooks_found() -> None:
@@ -70,7 +87,14 @@ def test_saved_notebook_valid(name: str) -> None:
 
 def test_cache_semantics_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     needs_builder()
-    execute("01-cache-semantics.ipynb", tmp_path, monkeypatch)
+    notebook = execute("01-cache-semantics.ipynb", tmp_path, monkeypatch)
+    text = output_text(notebook)
+
+    # The text explains lookahead's squash of `base`, so a table must show it.
+    assert "squashed" in text
+    assert "origin_stage" in text
+    # what_changed is shown whole, up to what changed about the file.
+    assert "config.ini: content" in text
 
 
 def test_lookahead_benchmark_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -85,12 +109,21 @@ def test_corpus_study_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shar
     corpus = shared / "corpora" / "real-v1"
     if not corpus.is_dir():
         pytest.skip(f"no local corpus copy at {corpus}")
-    execute("03-corpus-study.ipynb", tmp_path, monkeypatch, CACHELAB_NB_CORPUS_DIR=str(corpus))
+    notebook = execute("03-corpus-study.ipynb", tmp_path, monkeypatch, CACHELAB_NB_CORPUS_DIR=str(corpus))
+    text = output_text(notebook)
+
+    assert not re.search(r"\d\.\d+e[+-]\d\d", text), "a table shows a number in scientific notation"
+    assert "studied" in text
+    assert "measured saving" in text
     assert (tmp_path / "out" / "model" / "headline.parquet").is_file()
     assert (tmp_path / "out" / "replay" / "direction.parquet").is_file()
 
 
 def test_regression_study_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     needs_builder()
-    execute("04-regression-study.ipynb", tmp_path, monkeypatch)
+    notebook = execute("04-regression-study.ipynb", tmp_path, monkeypatch)
+    code = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
+
+    # The text names compare_recordings as the function the verdicts come from.
+    assert "compare_recordings(" in code
     assert (tmp_path / "out" / "version-b" / "builds.parquet").is_file()
