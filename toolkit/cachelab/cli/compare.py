@@ -46,8 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "(default: %(default)s)",
     )
     parser.add_argument(
-        "--build-arg", action="append", default=[], metavar="K=V",
-        help="build argument for every build; repeatable",
+        "--build-arg", action="append", default=[], metavar="NAME[=VALUE]",
+        help="build argument for every build, as in `cachelab build`; repeatable",
     )
     parser.add_argument("--target", action="append", default=[], metavar="STAGE",
                         help="stage to build (default: the last); repeatable")
@@ -77,15 +77,11 @@ def run_compare(args: argparse.Namespace) -> int:
             raise StudyError("--secret applies to one Dockerfile, not to a corpus study (--mode)",
                              hint="Leave out --secret, or compare one Dockerfile without --mode.")
         return run_study(args)
+    from cachelab.cli.plan import parse_build_args
     from cachelab.study.workspace import resolve_input
 
     _reject_corpus_without_mode(args.dockerfile, args.context)
-    build_args = {}
-    for item in args.build_arg:
-        name, equals, value = item.partition("=")
-        if not name or not equals:
-            raise StudyError(f"--build-arg {item!r} is not of the form K=V", hint="Write --build-arg NAME=VALUE.")
-        build_args[name] = value
+    build_args = parse_build_args(args.build_arg)
     strategies = [name.strip() for name in args.strategies.split(",") if name.strip()]
     out_dir = args.out
     if out_dir is None:

@@ -7,6 +7,8 @@ import signal
 import sys
 from types import FrameType
 
+from cachelab.cli._arguments import positive_int
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -30,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
     parser.add_argument("--out", required=True, metavar="DIR", help="directory for the requests file and tables")
     parser.add_argument(
-        "--max-requests", type=_positive_count, metavar="N", help="stop after N stored requests (at least 1)"
+        "--max-requests", type=positive_int, metavar="N", help="stop after N stored requests (at least 1)"
     )
     parser.add_argument("--run-id", default="ingest", help="run_id of the received builds (default: ingest)")
     parser.set_defaults(handler=run)
@@ -43,16 +45,6 @@ def _port(text: str) -> int:
         value = -1
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"invalid port {text!r}: expected a whole number from 0 to 65535")
-    return value
-
-
-def _positive_count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a whole number of at least 1")
     return value
 
 

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cachelab.cli._arguments import positive_int
 from cachelab.corpus.errors import CorpusError
 
 if TYPE_CHECKING:
@@ -82,11 +83,11 @@ def add_corpus_arguments(parser: argparse.ArgumentParser, *, required_mode: bool
         + ("" if required_mode else " (turns compare into a corpus study)"),
     )
     parser.add_argument(
-        "--sample", type=_positive_int, metavar="N",
+        "--sample", type=positive_int, metavar="N",
         help=f"study N files drawn with a fixed seed (default: all for model, {DEFAULT_REPLAY_SAMPLE} "
         "multistage files for replay)",
     )
-    parser.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+    parser.add_argument("--workers", type=positive_int, default=1, metavar="N",
                         help="processes for the static study and model (default: %(default)s)")
     parser.add_argument("--scale", type=_positive_float, default=None, metavar="F",
                         help="replay: divide every modelled size and RUN time by F (default: 500)")
@@ -96,13 +97,6 @@ def add_corpus_arguments(parser: argparse.ArgumentParser, *, required_mode: bool
         "--calibrate", type=Path, metavar="DIR",
         help="fit the model's throughputs to a recording saved by `cachelab build --record DIR`",
     )
-
-
-def _positive_int(text: str) -> int:
-    value = int(text) if text.lstrip("-").isdigit() else 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a whole number of at least 1")
-    return value
 
 
 def _positive_float(text: str) -> float:
