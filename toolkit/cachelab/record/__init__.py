@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from cachelab.record import accessor as _accessor  # noqa: F401  (registers df.cachelab)
 from cachelab.record.environment import capture_environment
-from cachelab.record.errors import EventStreamError, RecordError, SchemaVersionError
+from cachelab.record.errors import (
+    EventStreamError,
+    InvalidRecordingError,
+    RecordError,
+    SchemaVersionError,
+)
 from cachelab.record.recording import Recording, concat
 from cachelab.record.schema import SCHEMA_VERSION, TABLES
 from cachelab.record.storage import register_upgrade
@@ -17,6 +22,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "TABLES",
     "EventStreamError",
+    "InvalidRecordingError",
     "RecordError",
     "Recording",
     "SchemaVersionError",

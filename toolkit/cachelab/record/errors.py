@@ -15,3 +15,15 @@ class EventStreamError(RecordError):
 
 class SchemaVersionError(RecordError):
     """A saved recording has a schema version this cachelab cannot read or upgrade."""
+
+
+class InvalidRecordingError(RecordError):
+    """A saved recording breaks rules of the schema, such as unique keys or a vocabulary.
+
+    `problems` lists one line per broken rule, each naming the file, the column
+    and the first offending rows.
+    """
+
+    def __init__(self, message: str, problems: list[str], *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.problems = problems

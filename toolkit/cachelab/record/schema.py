@@ -5,7 +5,9 @@ tables, so plots and statistics read one layout. Values a source cannot know are
 NA, never 0. A byte count is 0 when the source reports every transfer and none
 happened, such as in a stage that lookahead eliminated or a build whose layers
 all came from the cache (see `BYTE_COUNTING_ENGINES`). Column order here is the order of the
-DataFrames.
+DataFrames. `KEYS`, `VOCABULARIES` and `NON_NEGATIVE` are the rules `Recording.load`
+checks (`cachelab.record.validation`), and `STABLE_KEYS` names the columns that
+join the rows of different builds.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pyarrow as pa
 
 # Version of the table layout written to Parquet metadata. Raise it with every
 # change to the columns below and add an upgrade step in `cachelab.record.storage`.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 STRING = "string"
 INT = "Int64"
@@ -50,6 +52,10 @@ BUILDS: dict[str, str] = {
     "stages_total": INT,
     "stages_built": INT,
     "stages_eliminated": INT,
+    # Stages merged into their only child, and stages not needed for the target.
+    # The four stage counts add up to `stages_total`.
+    "stages_squashed": INT,
+    "stages_unused": INT,
     "cache_hits": INT,
     "cache_misses": INT,
     "host": STRING,
@@ -114,6 +120,10 @@ ADDED_IN: dict[int, dict[str, tuple[str, ...]]] = {
     },
     # Version 4 adds no column: it writes 0 where the byte counting engines moved nothing.
     4: {},
+    5: {
+        "builds": ("stages_squashed", "stages_unused"),
+        "instructions": ("origin_stage_index", "origin_instruction_index"),
+    },
 }
 
 STAGES: dict[str, str] = {
@@ -146,6 +156,12 @@ INSTRUCTIONS: dict[str, str] = {
     "build_id": STRING,
     "stage_index": INT,
     "instruction_index": INT,
+    # The stage the instruction is written in and its position among that stage's
+    # instructions (ONBUILD triggers first). Unlike `stage_index` and
+    # `instruction_index`, the executed position, they stay the same when a build
+    # squashes the stage into its child. NA when the source does not report them.
+    "origin_stage_index": INT,
+    "origin_instruction_index": INT,
     "line": INT,
     "instruction": STRING,
     "kind": STRING,
@@ -189,12 +205,53 @@ TABLES: dict[str, dict[str, str]] = {
     "spans": SPANS,
 }
 
-# Columns that identify one row of each table.
+# Columns that identify one row of each table. Loading rejects a table where two rows
+# share these values.
 KEYS: dict[str, tuple[str, ...]] = {
     "builds": ("build_id",),
     "stages": ("build_id", "stage_index"),
     "instructions": ("build_id", "stage_index", "instruction_index"),
     "spans": ("build_id", "span_id"),
+}
+
+# Columns that identify the same stage or instruction in different builds of one
+# Dockerfile (`builds.dockerfile_id`). Join two builds' rows on these: a squashed
+# stage moves its instructions to the child's `stage_index` and shifts the
+# child's `instruction_index`, but not these. Loading requires them to be unique
+# within a build, among the rows where none of them is NA.
+STABLE_KEYS: dict[str, tuple[str, ...]] = {
+    "stages": ("stage_index",),
+    "instructions": ("origin_stage_index", "origin_instruction_index"),
+}
+
+# Values allowed in the columns with a closed vocabulary, besides NA. Loading
+# accepts any `engine`, `strategy` and span `phase`, because ingesters and later
+# strategies add their own names.
+VOCABULARIES: dict[str, dict[str, frozenset[str]]] = {
+    "builds": {"outcome": frozenset({"ok", "error"})},
+    "stages": {
+        "action": frozenset({"built", "eliminated", "squashed", "unused"}),
+        "base_kind": frozenset({"image", "stage", "scratch"}),
+    },
+    "instructions": {
+        "decision": frozenset({"hit", "miss", "not-probed", "unkeyed", "skipped"}),
+        "key_source": frozenset({"content", "inferred", "text"}),
+    },
+    "spans": {},
+}
+
+# Span columns that are instants relative to the build start, not durations.
+# Loading checks only that `end_s >= start_s`.
+SPAN_INSTANTS = ("start_s", "end_s")
+
+# Columns that loading rejects when negative: every count, index, byte count and duration.
+NON_NEGATIVE: dict[str, tuple[str, ...]] = {
+    table: tuple(
+        column
+        for column, kind in columns.items()
+        if kind == INT or (kind == FLOAT and not (table == "spans" and column in SPAN_INSTANTS))
+    )
+    for table, columns in TABLES.items()
 }
 
 

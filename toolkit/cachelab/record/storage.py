@@ -18,8 +18,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cachelab.record import schema
-from cachelab.record.errors import RecordError, SchemaVersionError
+from cachelab.record import schema, validation
+from cachelab.record.errors import InvalidRecordingError, RecordError, SchemaVersionError
+from cachelab.record.origins import fill_origins
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +85,25 @@ def _zero_bytes_moved_nothing(tables: Tables) -> Tables:
     return tables
 
 
+@register_upgrade(4)
+def _count_stages_and_origins(tables: Tables) -> Tables:
+    """Add the squashed and unused stage counts and the instructions' stages as written (version 5).
+
+    A build without stage rows keeps NA counts, as `tables_from_events` gives it.
+    Version 4 did not record where an instruction is written, so `fill_origins`
+    leaves it NA in builds that squashed a stage.
+    """
+    builds, stages = tables["builds"], tables["stages"]
+    has_stages = builds["build_id"].isin(stages["build_id"])
+    for action, column in (("squashed", "stages_squashed"), ("unused", "stages_unused")):
+        counts = stages.loc[stages["action"] == action].groupby("build_id").size()
+        builds[column] = builds["build_id"].map(counts).fillna(0).where(has_stages)
+    instructions = tables["instructions"]
+    instructions["origin_stage_index"] = pd.Series([None] * len(instructions), dtype="Int64")
+    tables["instructions"] = fill_origins(instructions, stages)
+    return tables
+
+
 def save_tables(tables: Tables, environments: list[dict[str, object]], directory: Path) -> None:
     """Write each table to `directory/<name>.parquet`, replacing earlier files atomically."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -116,7 +136,12 @@ def _write_atomically(arrow_table: pa.Table, path: Path) -> None:
 
 
 def load_tables(directory: Path) -> tuple[Tables, list[dict[str, object]]]:
-    """Read the four tables from `directory`, upgrading them to the current schema."""
+    """Read the four tables from `directory`, upgrading them to the current schema.
+
+    Raises `RecordError` for a missing, unreadable or mislabelled file,
+    `SchemaVersionError` for a version without an upgrade step, and
+    `InvalidRecordingError` listing every rule of the schema the tables break.
+    """
     if not directory.is_dir():
         raise RecordError(
             f"recording directory not found: {directory}",
@@ -132,11 +157,12 @@ def load_tables(directory: Path) -> tuple[Tables, list[dict[str, object]]]:
                 f"recording {directory} has no {path.name}",
                 hint="Save the recording again, because a recording needs all four tables.",
             )
-        arrow_table = pq.read_table(path)
+        arrow_table = _read_parquet(path)
         metadata = arrow_table.schema.metadata or {}
         versions[name] = _schema_version(path, metadata)
+        _check_table_name(path, name, metadata)
         if name == "builds" and ENVIRONMENTS_KEY in metadata:
-            environments = json.loads(metadata[ENVIRONMENTS_KEY])
+            environments = _environments(path, metadata[ENVIRONMENTS_KEY])
         raw[name] = _to_pandas(arrow_table)
 
     if len(set(versions.values())) != 1:
@@ -146,7 +172,60 @@ def load_tables(directory: Path) -> tuple[Tables, list[dict[str, object]]]:
         )
     version = versions["builds"]
     tables = upgrade_tables(raw, version, source=str(directory))
-    return {name: coerce_table(name, table, source=str(directory)) for name, table in tables.items()}, environments
+    paths = {name: str(directory / f"{name}.parquet") for name in tables}
+    coerced = {name: coerce_table(name, table, source=paths[name]) for name, table in tables.items()}
+    problems = [
+        problem
+        for name, table in coerced.items()
+        for problem in validation.table_problems(name, table, path=paths[name])
+    ]
+    if problems:
+        count = "1 problem" if len(problems) == 1 else f"{len(problems)} problems"
+        raise InvalidRecordingError(
+            f"recording {directory} is invalid ({count}):\n" + "\n".join(f"  {p}" for p in problems),
+            problems,
+            hint="Fix or remove the listed rows, or record the builds again.",
+        )
+    return coerced, environments
+
+
+def _read_parquet(path: Path) -> pa.Table:
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        # pyarrow raises ArrowInvalid for a truncated file or one that is not Parquet.
+        raise RecordError(
+            f"cannot read {path} as Parquet: {str(exc).strip()}",
+            hint="Save or copy the recording again, because the file is damaged or truncated.",
+        ) from exc
+
+
+def _check_table_name(path: Path, name: str, metadata: dict[bytes, bytes]) -> None:
+    # A file renamed or copied over another table's name would load as the wrong table.
+    recorded = metadata.get(TABLE_KEY)
+    if recorded == name.encode():
+        return
+    found = "no table name" if recorded is None else f"table {recorded.decode(errors='replace')!r}"
+    raise RecordError(
+        f"{path} has {found} in its {TABLE_KEY.decode()} metadata, expected {name!r}",
+        hint=f"Put the {name} table written by Recording.save at {path.name}.",
+    )
+
+
+def _environments(path: Path, value: bytes) -> list[dict[str, object]]:
+    try:
+        environments = json.loads(value)
+    except ValueError as exc:  # JSONDecodeError or UnicodeDecodeError
+        raise RecordError(
+            f"invalid JSON in the {ENVIRONMENTS_KEY.decode()} metadata of {path}: {exc}",
+            hint="Save the recording again with Recording.save, which writes that metadata.",
+        ) from exc
+    if not isinstance(environments, list) or not all(isinstance(item, dict) for item in environments):
+        raise RecordError(
+            f"the {ENVIRONMENTS_KEY.decode()} metadata of {path} is not a JSON list of objects",
+            hint="Save the recording again with Recording.save, which writes that metadata.",
+        )
+    return environments
 
 
 def upgrade_tables(tables: Tables, version: int, *, source: str) -> Tables:
@@ -178,9 +257,15 @@ def coerce_table(name: str, table: pd.DataFrame, *, source: str) -> pd.DataFrame
             f"{name} table of {source} lacks columns: {', '.join(missing)}",
             hint="Register an upgrade step for the older layout or record again.",
         )
-    coerced = {
-        column: _coerce_column(table[column], kind) for column, kind in columns.items()
-    }
+    coerced = {}
+    for column, kind in columns.items():
+        try:
+            coerced[column] = _coerce_column(table[column], kind)
+        except (ValueError, TypeError) as exc:
+            raise RecordError(
+                f"column {column} of {source} cannot be read as {kind}: {exc}",
+                hint="Fix the column's values or record the builds again.",
+            ) from exc
     extra = [column for column in table.columns if column not in columns]
     frame = pd.DataFrame(coerced, columns=list(columns))
     for column in extra:

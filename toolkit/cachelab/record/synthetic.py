@@ -208,6 +208,7 @@ def _instruction_events(
                 build_id=build_id,
                 stage_index=stage_index,
                 instruction_index=index,
+                origin_stage_index=stage_index,
                 line=2 + index,
                 instruction=f"RUN step-{stage_index}-{index}",
                 kind="RUN",

@@ -33,6 +33,7 @@ from cachelab.events import (
 )
 from cachelab.record import schema
 from cachelab.record.errors import EventStreamError
+from cachelab.record.origins import fill_origins
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,9 @@ def tables_from_events(events: Iterable[Event]) -> dict[str, pd.DataFrame]:
         rows["spans"].extend(_span_row(span) for span in grouped.spans)
         rows["builds"].append(_build_row(grouped, spans))
 
-    return {name: schema.table_from_rows(name, table_rows) for name, table_rows in rows.items()}
+    tables = {name: schema.table_from_rows(name, table_rows) for name, table_rows in rows.items()}
+    tables["instructions"] = fill_origins(tables["instructions"], tables["stages"])
+    return tables
 
 
 def _group_by_build(events: Iterable[Event]) -> dict[str, _BuildEvents]:
@@ -278,6 +281,8 @@ def _build_row(grouped: _BuildEvents, spans: _SpanIndex) -> dict[str, object]:
         row["stages_total"] = len(actions)
         row["stages_built"] = actions.count("built")
         row["stages_eliminated"] = actions.count("eliminated")
+        row["stages_squashed"] = actions.count("squashed")
+        row["stages_unused"] = actions.count("unused")
     if grouped.instructions:
         decisions = [instruction.decision for instruction in grouped.instructions]
         row["cache_hits"] = decisions.count("hit")
@@ -325,6 +330,7 @@ def _instruction_row(instruction: InstructionRecorded, spans: _SpanIndex) -> dic
         "build_id": instruction.build_id,
         "stage_index": instruction.stage_index,
         "instruction_index": instruction.instruction_index,
+        "origin_stage_index": instruction.origin_stage_index,
         "line": instruction.line,
         "instruction": instruction.instruction,
         "kind": instruction.kind,
