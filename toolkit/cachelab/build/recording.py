@@ -38,6 +38,7 @@ def record_stage(
             build_id=build_id,
             stage_index=plan.index,
             instruction_index=instruction.index,
+            origin_stage_index=instruction.origin_stage,
             line=instruction.line,
             instruction=instruction.text,
             kind=instruction.kind,

@@ -95,6 +95,9 @@ class InstructionRecorded:
     bytes_hashed: int | None = None
     # The parts this instruction added to its key, in `cachelab.events.keyparts` form.
     key_parts: tuple[str, ...] = ()
+    # The stage the instruction is written in, which differs from `stage_index` when
+    # its stage was squashed into a child. None when the source does not know it.
+    origin_stage_index: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,6 +99,7 @@ def simulated_events(build: SimulatedBuild, labels: BuildLabels) -> Iterator[Eve
         for instruction in plan.instructions:
             yield InstructionRecorded(
                 build_id=build_id, stage_index=plan.index, instruction_index=instruction.index,
+                origin_stage_index=instruction.origin_stage,
                 line=instruction.line, instruction=instruction.text, kind=instruction.kind,
                 cache_key=instruction.key, key_source=instruction.key_source,
                 redirect_key=instruction.redirect_key, probed=instruction.probed,
