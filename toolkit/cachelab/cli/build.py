@@ -68,7 +68,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--insecure-registry", action="append", default=[], metavar="HOST",
         help="a registry to reach over plain HTTP (loopback registries always are)",
     )
-    parser.add_argument("--dry-run", action="store_true", help="print kaniko's plan and build nothing")
+    parser.add_argument(
+        "--dry-run", action="store_true",
+        help="print kaniko's plan, then cachelab's decision per instruction as lines starting with '#', "
+        "and build nothing",
+    )
     parser.add_argument(
         "--record", default=None, metavar="OUT",
         help="save the builds, stages, instructions and spans tables as Parquet files in directory OUT; "
