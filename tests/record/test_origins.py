@@ -147,15 +147,11 @@ def test_origin_index_counts_own_stage_only() -> None:
 
 def _save_as_version_4(recording: Recording, directory: Path) -> None:
     recording.save(directory)
-    for table, columns in schema.ADDED_IN[5].items():
+    for table in schema.TABLES:
         path = directory / f"{table}.parquet"
         arrow_table = pq.read_table(path)
         metadata = {**arrow_table.schema.metadata, storage.VERSION_KEY: b"4"}
-        pq.write_table(arrow_table.drop_columns(list(columns)).replace_schema_metadata(metadata), path)
-    for table in set(schema.TABLES) - set(schema.ADDED_IN[5]):
-        path = directory / f"{table}.parquet"
-        arrow_table = pq.read_table(path)
-        metadata = {**arrow_table.schema.metadata, storage.VERSION_KEY: b"4"}
+        arrow_table = arrow_table.drop_columns(list(schema.ADDED_IN[5].get(table, ())))
         pq.write_table(arrow_table.replace_schema_metadata(metadata), path)
 
 
