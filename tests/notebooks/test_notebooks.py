@@ -92,7 +92,7 @@ def test_cache_semantics_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
     # The text explains lookahead's squash of `base`, so a table must show it.
     assert "squashed" in text
-    assert "origin_stage" in text
+    assert "origin_stage_index" in text
     # what_changed is shown whole, up to what changed about the file.
     assert "config.ini: content" in text
 

@@ -174,8 +174,8 @@ def test_squashed_stage_runs_in_child(explorer: Explorer) -> None:
     # dependent and is squashed into the final stage, which runs base's RUN.
     assert stages.loc[0, "action"] == "squashed"
     assert rows["run touch"]["stage_index"] == 1
-    assert rows["run touch"]["origin_stage"] == 0
-    assert rows["run ls"]["origin_stage"] == 1
+    assert rows["run touch"]["origin_stage_index"] == 0
+    assert rows["run ls"]["origin_stage_index"] == 1
 
 
 def test_origin_stage_without_squash(explorer: Explorer) -> None:
@@ -183,8 +183,8 @@ def test_origin_stage_without_squash(explorer: Explorer) -> None:
     explorer.rebuild()
     table = explorer.decisions()
 
-    assert list(table["origin_stage"]) == list(table["stage_index"])
-    assert list(table["origin_stage"]) == [0, 1, 1]
+    assert list(table["origin_stage_index"]) == list(table["stage_index"])
+    assert list(table["origin_stage_index"]) == [0, 1, 1]
 
 
 def test_context_files_and_run_lines(explorer: Explorer) -> None:

@@ -15,7 +15,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import pandas as pd
 
@@ -39,7 +39,7 @@ EXAMPLES_DIR = Path(__file__).resolve().parents[3] / "datasets" / "examples"
 
 DECISION_COLUMNS = (
     "stage_index",
-    "origin_stage",
+    "origin_stage_index",
     "stage_name",
     "stage_action",
     "line",
@@ -208,8 +208,8 @@ class Explorer:
     def decisions(self, build: ExplorerBuild | None = None) -> pd.DataFrame:
         """Return one row per instruction of `build` (default: the latest), with what changed.
 
-        `stage_index` is the stage that ran the instruction and `origin_stage` the
-        stage it is written in. They differ where a stage was squashed into its
+        `stage_index` is the stage that ran the instruction and `origin_stage_index`
+        the stage it is written in. They differ where a stage was squashed into its
         child, which then runs the squashed stage's instructions before its own.
         `previous_decision` and `what_changed` compare each instruction with the
         same Dockerfile line in the build before. `what_changed` is the first key
@@ -288,7 +288,7 @@ def decision_table(build: ExplorerBuild, previous: ExplorerBuild | None) -> pd.D
         rows.append(
             {
                 "stage_index": int(row.stage_index),
-                "origin_stage": plan.origin_stage if plan is not None else int(row.stage_index),
+                "origin_stage_index": _origin_stage(row, plan),
                 "stage_name": stages["stage_name"].get(row.stage_index),
                 "stage_action": stages["action"].get(row.stage_index),
                 "line": int(row.line),
@@ -326,6 +326,14 @@ def describe_change(before: InstructionPlan | None, after: InstructionPlan | Non
     if after.index == 0:
         return "its own parts are equal, so the stage's base changed (base image digest or parent stage key)"
     return "its own parts are equal, so an earlier instruction's key changed"
+
+
+def _origin_stage(row: Any, plan: InstructionPlan | None) -> int:
+    """Return the stage an instruction row is written in, from the recording or else its plan."""
+    recorded = getattr(row, "origin_stage_index", None)
+    if recorded is not None and not pd.isna(recorded):
+        return int(recorded)
+    return plan.origin_stage if plan is not None else int(row.stage_index)
 
 
 def _instruction_plans(result: BuildResult) -> list[InstructionPlan]:
