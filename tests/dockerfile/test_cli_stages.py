@@ -97,7 +97,7 @@ def test_stages_unknown_target_fails(dockerfile_path: Path, capsys: pytest.Captu
 
     assert code == 1
     assert "target stage 'buld' not found" in err
-    assert "did you mean 'build'?" in err
+    assert "cachelab: hint: Use 'build' if that is the stage you meant." in err
 
 
 def test_stages_syntax_error_names_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]):

@@ -198,7 +198,7 @@ def expand_base(
             f"base image {stage_base!r} expands to an empty name",
             path=path,
             line=line,
-            hint="declare the ARG with a default before the first FROM or pass --build-arg",
+            hint="Declare the ARG with a default before the first FROM, or pass --build-arg.",
         )
     return expanded
 

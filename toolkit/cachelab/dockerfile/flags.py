@@ -84,7 +84,7 @@ def parse_flags(
                 f"duplicate flag --{name} on {kind}",
                 path=path,
                 line=line,
-                hint=f"give --{name} once",
+                hint=f"Give --{name} once.",
             )
 
         values = grouped.setdefault(name, [])
@@ -94,7 +94,7 @@ def parse_flags(
                     f"invalid value {value!r} for boolean flag --{name} on {kind}",
                     path=path,
                     line=line,
-                    hint=f"write --{name}, --{name}=true or --{name}=false",
+                    hint=f"Write --{name}, --{name}=true or --{name}=false.",
                 )
             if has_value:
                 values.append(value)
@@ -103,7 +103,7 @@ def parse_flags(
                 f"missing value for flag --{name} on {kind}",
                 path=path,
                 line=line,
-                hint=f"write --{name}=VALUE with no space after the flag name",
+                hint=f"Write --{name}=VALUE with no space after the flag name.",
             )
         else:
             values.append(value)
@@ -120,7 +120,7 @@ def _unknown_flag(
         )
     suggestion = closest_match(name, allowed)
     valid = ", ".join(f"--{flag}" for flag in allowed)
-    hint = f"did you mean --{suggestion}?" if suggestion else f"{kind} accepts {valid}"
+    hint = f"Write --{suggestion} if that is the flag you meant." if suggestion else f"Use a flag {kind} accepts: {valid}."
     return DockerfileError(f"unknown flag --{name} on {kind}", path=path, line=line, hint=hint)
 
 
@@ -162,8 +162,8 @@ def parse_mount(value: str, *, path: str, line: int) -> Mount:
 def _mount_key_hint(key: str) -> str:
     suggestion = closest_match(key, _MOUNT_KEYS)
     if suggestion:
-        return f"did you mean {suggestion!r}?"
-    return "valid options include type, source, target, from, id, readonly, sharing, mode"
+        return f"Write {suggestion!r} if that is the option you meant."
+    return "Use a --mount option such as type, source, target, from, id, readonly, sharing or mode."
 
 
 def _mount_from_options(
@@ -176,7 +176,7 @@ def _mount_from_options(
             f"unknown --mount type {mount_type!r} in {value!r}",
             path=path,
             line=line,
-            hint=f"use one of {', '.join(MOUNT_TYPES)}",
+            hint=f"Use one of the mount types: {', '.join(MOUNT_TYPES)}.",
         )
 
     readonly = mount_type not in ("cache", "tmpfs")

@@ -304,7 +304,7 @@ def _stage_names(stages: Sequence[Stage], path: str) -> dict[str, int]:
                 f"duplicate stage name {stage.name!r} (first used by stage {names[stage.name]})",
                 path=path,
                 line=stage.from_instruction.start_line,
-                hint="give each stage a different AS name",
+                hint="Give each stage a different AS name.",
             )
         names[stage.name] = stage.index
     return names
@@ -319,17 +319,24 @@ def _target_indices(
     for target in targets:
         index = names.get(target.lower())
         if index is None:
-            suggestion = closest_match(target.lower(), names)
-            known = ", ".join(names) or "none"
             raise DockerfileError(
                 f"target stage {target!r} not found",
                 path=dockerfile.path,
                 line=None,
-                hint=f"did you mean {suggestion!r}?" if suggestion else f"stage names: {known}",
+                hint=_target_hint(target, names),
             )
         if index not in indices:
             indices.append(index)
     return indices
+
+
+def _target_hint(target: str, names: Mapping[str, int]) -> str:
+    suggestion = closest_match(target.lower(), names)
+    if suggestion:
+        return f"Use {suggestion!r} if that is the stage you meant."
+    if names:
+        return f"Use one of the stage names: {', '.join(names)}."
+    return "Name the stage with `FROM image AS name` first, because this Dockerfile names no stage."
 
 
 # (path, line, name) of each `--from` already warned about, because a build plans
@@ -405,7 +412,7 @@ class _Resolver:
                 f"empty --from in {kind}",
                 path=self.path,
                 line=line,
-                hint="name an earlier stage, a stage index or an image",
+                hint="Name an earlier stage, a stage index or an image.",
             )
 
         index = self.names.get(value.lower())
@@ -417,7 +424,8 @@ class _Resolver:
                     f"{len(self.dockerfile.stages)} stages",
                     path=self.path,
                     line=line,
-                    hint="stage indices count FROM lines from 0",
+                    hint=f"Use an index from 0 to {len(self.dockerfile.stages) - 1}, because indices "
+                    "count FROM lines from 0.",
                 )
         if index is None:
             if _is_plain_word(value):
@@ -429,7 +437,7 @@ class _Resolver:
                 f"stage {current}",
                 path=self.path,
                 line=line,
-                hint="move the source stage above the stage that copies from it",
+                hint="Move the source stage above the stage that copies from it.",
             )
         return SourceRef(kind=kind, written=written, line=line, stage=index)
 

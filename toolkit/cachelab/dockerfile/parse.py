@@ -69,7 +69,7 @@ def load_dockerfile(path: str | PathLike[str]) -> Dockerfile:
             f"not valid UTF-8 at byte offset {exc.start}",
             path=name,
             line=data.count(b"\n", 0, exc.start) + 1,
-            hint="save the Dockerfile as UTF-8",
+            hint="Save the Dockerfile as UTF-8.",
         ) from None
     return parse_dockerfile(text, name)
 
@@ -100,7 +100,7 @@ def parse_dockerfile(text: str, path: str = "Dockerfile") -> Dockerfile:
                 f"{instruction.kind} comes before the first FROM",
                 path=path,
                 line=instruction.start_line,
-                hint="start the Dockerfile with FROM, because only ARG may come before it",
+                hint="Start the Dockerfile with FROM, because only ARG may come before it.",
             )
 
     if current is None:
@@ -108,7 +108,7 @@ def parse_dockerfile(text: str, path: str = "Dockerfile") -> Dockerfile:
             "no FROM instruction",
             path=path,
             line=None,
-            hint="add a FROM line naming the base image, or `FROM scratch`",
+            hint="Add a FROM line naming the base image, or `FROM scratch`.",
         )
     stages.append(_stage(len(stages), *current, path=path))
 
@@ -143,7 +143,7 @@ def read_directives(text: str, path: str) -> tuple[tuple[str, str], ...]:
                 f"only one {name} parser directive can be used",
                 path=path,
                 line=number,
-                hint=f"remove the repeated `# {name}=` line",
+                hint=f"Remove the repeated `# {name}=` line.",
             )
         value = match.group(2)
         if name == "escape" and value not in ("\\", "`"):
@@ -151,7 +151,7 @@ def read_directives(text: str, path: str) -> tuple[tuple[str, str], ...]:
                 f"invalid escape character {value!r} in parser directive",
                 path=path,
                 line=number,
-                hint="use `# escape=\\` or `# escape=``",
+                hint="Use `# escape=\\` or `# escape=``.",
             )
         directives.append((name, value))
     return tuple(directives)
@@ -164,7 +164,7 @@ def _run_parser(text: str, path: str) -> Sequence[buildkit_parser.Command]:
         message = str(exc)
         if message == _NO_INSTRUCTIONS:
             raise DockerfileError(
-                "no instructions", path=path, line=None, hint="add at least a FROM line"
+                "no instructions", path=path, line=None, hint="Add a FROM line naming the base image, or `FROM scratch`."
             ) from None
         raise DockerfileError(message, path=path, line=_locate_parse_error(text)) from None
     except UnicodeDecodeError:
@@ -178,7 +178,7 @@ def _undecodable_flag(path: str, line: int) -> DockerfileError:
         "the parser could not decode a flag with non-ASCII characters",
         path=path,
         line=line,
-        hint="write flag names and values in ASCII",
+        hint="Write flag names and values in ASCII.",
     )
 
 
@@ -230,7 +230,7 @@ def _instruction(
             "empty instruction: a line continuation is followed by nothing",
             path=path,
             line=line,
-            hint="remove the trailing escape character or put an instruction after it",
+            hint="Remove the trailing escape character, or put an instruction after it.",
         )
     kind = command.cmd.upper()
     if kind not in INSTRUCTIONS:
@@ -278,7 +278,7 @@ def _instruction(
 
 def _unknown_instruction(word: str, *, path: str, line: int) -> DockerfileError:
     suggestion = closest_match(word.upper(), INSTRUCTIONS)
-    hint = f"did you mean {suggestion}?" if suggestion else None
+    hint = f"Write {suggestion} if that is the instruction you meant." if suggestion else None
     return DockerfileError(f"unknown instruction: {word}", path=path, line=line, hint=hint)
 
 
@@ -310,7 +310,7 @@ def parse_trigger(
             "ONBUILD requires an instruction",
             path=path,
             line=line,
-            hint="write ONBUILD followed by the instruction to run in child images",
+            hint="Write ONBUILD followed by the instruction to run in child images.",
         )
     inner_kind = expression.split(None, 1)[0].upper()
     if inner_kind in _FORBIDDEN_TRIGGERS:
@@ -396,14 +396,14 @@ def _stage(
                 f"invalid stage name {words[2]!r}",
                 path=path,
                 line=line,
-                hint="start the name with a letter and use only letters, digits, '.', '_' and '-'",
+                hint="Start the stage name with a letter and use only letters, digits, '.', '_' and '-'.",
             )
     elif len(words) != 1:
         raise DockerfileError(
             "FROM requires one image and optionally `AS name`",
             path=path,
             line=line,
-            hint="write `FROM image[:tag|@digest] [AS name]`",
+            hint="Write `FROM image[:tag|@digest] [AS name]`.",
         )
 
     return Stage(
