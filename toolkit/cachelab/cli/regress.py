@@ -108,59 +108,10 @@ def run_regress(args: argparse.Namespace) -> int:
 
 
 def load_recording(directory: Path) -> Recording:
-    """Load the recording in `directory`, naming the file when a table cannot be read.
-
-    NOTE: `Recording.load` passes on pyarrow's error for a damaged Parquet file and
-    json's error for invalid environments metadata. They become `RecordError`
-    here until the record layer raises it itself.
-    """
-    import pyarrow
-
+    """Load the recording in `directory`; the record layer names a damaged file itself."""
     from cachelab.record import Recording
-    from cachelab.record.errors import RecordError
 
-    builds_file = directory / "builds.parquet"
-    try:
-        recording = Recording.load(directory)
-    except (pyarrow.ArrowException, OSError) as exc:
-        # An OSError with an errno (permission denied, not found) already names its file,
-        # and pyarrow raises one without an errno for a damaged file.
-        if isinstance(exc, OSError) and exc.errno is not None:
-            raise
-        path = _unreadable_table(directory) or directory
-        raise RecordError(
-            f"cannot read {path} as Parquet: {str(exc).strip()}",
-            hint="Save or copy the recording again, because the file is damaged or truncated.",
-        ) from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RecordError(
-            f"invalid JSON in the cachelab.environments metadata of {builds_file}: {exc}",
-            hint="Save the recording again with Recording.save, which writes that metadata.",
-        ) from exc
-
-    environments = recording.environments
-    if not isinstance(environments, list) or not all(isinstance(item, dict) for item in environments):
-        raise RecordError(
-            f"the cachelab.environments metadata of {builds_file} is not a list of JSON objects",
-            hint="Save the recording again with Recording.save, which writes that metadata.",
-        )
-    return recording
-
-
-def _unreadable_table(directory: Path) -> Path | None:
-    """Return the first table file of `directory` that pyarrow cannot read, if any."""
-    import pyarrow
-    import pyarrow.parquet
-
-    from cachelab.record import schema
-
-    for name in schema.TABLES:
-        path = directory / f"{name}.parquet"
-        try:
-            pyarrow.parquet.read_table(path)
-        except (pyarrow.ArrowException, OSError):
-            return path
-    return None
+    return Recording.load(directory)
 
 
 def _json_row(row: dict[str, object]) -> dict[str, object]:
