@@ -36,7 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "ls", help="list the entries of a layer cache",
         description="List one row per cache entry: key, kind (layer or pointer), age against the TTL, "
         "layer size, the instruction from its history and, for pointers, the content key they point "
-        "to. With --dockerfile and --context, mark the entries the Dockerfile's current keys would hit.",
+        "to. With --dockerfile, mark the entries the Dockerfile's current keys would hit: FILE is a "
+        "Dockerfile with --context DIR, or an example directory holding `Dockerfile` and `context/`.",
     )
     listing.add_argument("store", metavar="STORE", nargs="?", default=None, help=STORE_HELP)
     listing.add_argument("--format", choices=("table", "json"), default="table",
@@ -44,8 +45,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     listing.add_argument("--ttl", type=_duration, default=None, metavar="DURATION",
                          help="age after which an entry counts as expired, such as 336h or 7d "
                          "(default: the profile's --cache-ttl, 336h for the built-in profiles)")
-    listing.add_argument("--dockerfile", metavar="FILE", help="mark the entries this Dockerfile would hit")
-    listing.add_argument("--context", metavar="DIR", help="the Dockerfile's build context (required with --dockerfile)")
+    listing.add_argument("--dockerfile", metavar="FILE",
+                         help="mark the entries this Dockerfile would hit: a Dockerfile, or an example "
+                         "directory with Dockerfile and context/")
+    listing.add_argument("--context", metavar="DIR",
+                         help="the build context (default: the example directory's context/, "
+                         "required when --dockerfile names a file)")
     listing.add_argument("--profile", default="kaniko-lookahead",
                          help="kaniko option set to compute the keys with (default: %(default)s)")
     listing.add_argument("--build-arg", action="append", default=[], metavar="K=V",
@@ -89,13 +94,14 @@ def _add_insecure(parser: argparse.ArgumentParser) -> None:
 
 
 def _ls(args: argparse.Namespace) -> int:
-    from cachelab.cachels.errors import CacheStoreError
     from cachelab.cachels.listing import list_cache
     from cachelab.cachels.matching import dockerfile_key_uses, mark_dockerfile_hits
     from cachelab.cachels.stores import open_cache_store
 
-    if args.dockerfile and not args.context:
-        raise CacheStoreError("--dockerfile needs --context", hint="Pass --context with the build context directory.")
+    if args.dockerfile:
+        from cachelab.cli.plan import resolve_arguments
+
+        resolve_arguments(args)
     store = open_cache_store(_store_location(args), insecure=args.insecure)
     try:
         rows = list_cache(store, ttl=args.ttl or _profile_ttl(args.profile))
