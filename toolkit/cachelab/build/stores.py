@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from cachelab.build.request import InvalidBuildRequest
 from cachelab.cachedir import cache_home
 from cachelab.keys.flags import KanikoOptions
 from cachelab.oci.cache import open_layer_cache
@@ -20,6 +22,13 @@ from cachelab.oci.transfer import TransferStats
 from cachelab.plan.interfaces import LayerCache
 
 logger = logging.getLogger(__name__)
+
+# Local forms of a cache location: kaniko's `oci:DIR` and layout store paths.
+_LOCAL_PREFIXES = ("oci:", "/", "./", "../")
+CACHE_LOCATION_HINT = (
+    "Pass --cache-repo a directory you can write to (it is created when missing), "
+    "oci:DIR, or a registry repository HOST[:PORT]/REPO."
+)
 
 
 def default_cache_store() -> Path:
@@ -54,11 +63,9 @@ def open_cache(
     """
     if not options.cache:
         return None
-    if location is None:
-        location = str(default_cache_store())
-    elif Path(location).is_dir() and not location.startswith(("/", "./", "../", "oci:")):
-        location = "./" + location
-    if location.startswith(("oci:", "/", "./", "../")):
+    location = _local_form(location)
+    check_cache_location(location)
+    if location.startswith(_LOCAL_PREFIXES):
         logger.debug("layer cache: %s", location)
         return open_layer_cache(location)  # type: ignore[return-value]
     # The registry client imports httpx, which a layout-store cache does not need.
@@ -72,3 +79,72 @@ def open_cache(
         closing.callback(client.close)
     logger.debug("layer cache: registry repository %s/%s", registry, reference.repository)
     return open_layer_cache(location, client=client)  # type: ignore[return-value]
+
+
+def _local_form(location: str | None) -> str:
+    """Return `location` with None made the default store and an existing relative directory made `./DIR`."""
+    if location is None:
+        return str(default_cache_store())
+    if Path(location).is_dir() and not location.startswith(_LOCAL_PREFIXES):
+        return "./" + location
+    return location
+
+
+def check_cache_location(location: str | None) -> None:
+    """Raise InvalidBuildRequest when the local cache `location` names cannot store entries.
+
+    A layout store needs a writable directory at its path. `oci:DIR` needs a
+    writable parent of DIR, because each entry is a directory `DIR:<key>` beside
+    it. A registry repository is not checked here, because kaniko counts a
+    failed registry operation as a miss or a skipped push and the build goes on.
+    """
+    location = _local_form(location)
+    if location.startswith("oci:"):
+        prefix = location[len("oci:"):]
+        if not prefix:
+            return  # open_layer_cache rejects the empty directory with its own message.
+        parent = Path(prefix).parent
+        problem = directory_write_problem(parent)
+        if problem is not None:
+            raise InvalidBuildRequest(f"cache store {location}: {parent} {problem}", hint=CACHE_LOCATION_HINT)
+    elif location.startswith(_LOCAL_PREFIXES):
+        problem = directory_write_problem(Path(location))
+        if problem is not None:
+            raise InvalidBuildRequest(f"cache store {location} {problem}", hint=CACHE_LOCATION_HINT)
+
+
+def directory_write_problem(directory: Path) -> str | None:
+    """Return why files cannot be written in `directory`, or None when they can.
+
+    The reason completes a sentence whose subject is the path, such as "is not
+    a directory". Missing directories are created for the check and removed
+    again, so the check leaves nothing behind.
+    """
+    missing: list[Path] = []
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        missing.append(existing)
+        existing = existing.parent
+    if not existing.is_dir():
+        if existing == directory:
+            return "is not a directory"
+        return f"cannot be created, because {existing} is not a directory"
+
+    created: list[Path] = []
+    try:
+        for path in reversed(missing):
+            try:
+                path.mkdir()
+            except OSError as error:
+                return f"is not writable: cannot create directory {path} ({error.strerror})"
+            created.append(path)
+        try:
+            with tempfile.TemporaryFile(prefix=".cachelab-write-check-", dir=directory):
+                pass
+        except OSError as error:
+            return f"is not writable: cannot create a file in it ({error.strerror})"
+        return None
+    finally:
+        for path in reversed(created):
+            with contextlib.suppress(OSError):
+                path.rmdir()

@@ -44,7 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--cache-repo", default=None, metavar="R",
         help="cache store: oci:DIR (one layout per key), a local directory, or a registry "
-        "repository HOST[:PORT]/REPO (default: the layout store in cachelab's cache directory)",
+        "repository HOST[:PORT]/REPO (default: the layout store in cachelab's cache directory); "
+        "a local path must be writable, which is checked before the build starts",
     )
     parser.add_argument(
         "--destination", default=None, metavar="REF",
@@ -75,8 +76,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--record", default=None, metavar="OUT",
-        help="save the builds, stages, instructions and spans tables as Parquet files in directory OUT; "
-        "an OUT that already contains a recording is rejected unless --force is given",
+        help="save the builds, stages, instructions and spans tables as Parquet files in directory OUT, "
+        "which is created when missing; an OUT that is not writable, or already contains a recording "
+        "and --force is not given, is rejected before the build starts",
     )
     parser.add_argument(
         "--force", action="store_true",
@@ -148,6 +150,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 def _run(args: argparse.Namespace, secrets: dict[str, Path]) -> int:
     from cachelab.build.request import BuildRequest
+    from cachelab.build.stores import check_cache_location
     from cachelab.cli.plan import check_platform, parse_build_args, parse_targets
 
     dockerfile, context = resolve_inputs(args.dockerfile, args.context)
@@ -167,6 +170,10 @@ def _run(args: argparse.Namespace, secrets: dict[str, Path]) -> int:
         insecure_registries=tuple(args.insecure_registry),
         secrets=secrets,
     )
+    # Checked here as well as when the builder opens the cache, so a bad path
+    # fails before the build starts and leaves no recording of a failed build.
+    if request.kaniko_options().cache:
+        check_cache_location(request.cache)
     if args.dry_run:
         from cachelab.build.builder import render_plan
 
@@ -203,12 +210,20 @@ def recording_files(directory: Path) -> list[Path]:
 
 
 def check_record_directory(directory: Path, *, force: bool) -> None:
-    """Raise CachelabError when `--record` names a file, or a directory with a recording and `force` is off."""
+    """Raise CachelabError when `--record` names a file or a path that is not writable.
+
+    A directory that already contains a recording is rejected too, unless `force` is on.
+    """
+    from cachelab.build.stores import directory_write_problem
     from cachelab.errors import CachelabError
 
     if directory.exists() and not directory.is_dir():
         raise CachelabError(f"--record {directory} is not a directory",
                             hint="Pass the directory to save the tables in.")
+    problem = directory_write_problem(directory)
+    if problem is not None:
+        raise CachelabError(f"--record {directory} {problem}",
+                            hint="Pass a writable directory, or a new directory inside a writable one.")
     if force or not directory.is_dir():
         return
     found = recording_files(directory)
