@@ -17,7 +17,7 @@ import pyarrow as pa
 
 # Version of the table layout written to Parquet metadata. Raise it with every
 # change to the columns below and add an upgrade step in `cachelab.record.storage`.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 STRING = "string"
 INT = "Int64"
@@ -58,6 +58,9 @@ BUILDS: dict[str, str] = {
     "stages_unused": INT,
     "cache_hits": INT,
     "cache_misses": INT,
+    # Cache lookups and pushes that failed (see `CACHE_OPERATION_PHASES`). The
+    # build went on without them, so `outcome` can be "ok" while this is above 0.
+    "cache_failures": INT,
     "host": STRING,
     "cpu_count": INT,
     "python_version": STRING,
@@ -94,6 +97,15 @@ BYTE_COLUMNS: dict[str, tuple[str, ...]] = {
 # of that build reports bytes for the column's phases.
 BYTE_COUNTING_ENGINES = frozenset({"cachelab", "model"})
 
+# Span phases of the cache operations counted in `cache_failures` when their span
+# has a non-empty `error` attribute or `failed` set to "true".
+CACHE_OPERATION_PHASES = ("probe-cache", "push-layer", "push-pointer")
+
+# Engines whose spans mark every failed cache operation: cachelab's builder, and
+# the model, which simulates no failure. Their finished builds get a count, 0
+# included. For other engines `cache_failures` is NA unless a span marks a failure.
+CACHE_FAILURE_ENGINES = frozenset({"cachelab", "model"})
+
 # Spans of these phases contain other spans. Their length is the wall time of the
 # build, stage or instruction they belong to.
 CONTAINER_PHASES = ("build", "stage", "instruction")
@@ -123,6 +135,9 @@ ADDED_IN: dict[int, dict[str, tuple[str, ...]]] = {
     5: {
         "builds": ("stages_squashed", "stages_unused"),
         "instructions": ("origin_stage_index", "origin_instruction_index"),
+    },
+    6: {
+        "builds": ("cache_failures",),
     },
 }
 

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cachelab.record import schema, validation
+from cachelab.record.cache_failures import failures_from_spans
 from cachelab.record.errors import InvalidRecordingError, RecordError, SchemaVersionError
 from cachelab.record.origins import fill_origins
 
@@ -101,6 +102,13 @@ def _count_stages_and_origins(tables: Tables) -> Tables:
     instructions = tables["instructions"]
     instructions["origin_stage_index"] = pd.Series([None] * len(instructions), dtype="Int64")
     tables["instructions"] = fill_origins(instructions, stages)
+    return tables
+
+
+@register_upgrade(5)
+def _count_cache_failures(tables: Tables) -> Tables:
+    """Add each build's count of failed cache operations, read from its spans (version 6)."""
+    tables["builds"]["cache_failures"] = failures_from_spans(tables["builds"], tables["spans"])
     return tables
 
 

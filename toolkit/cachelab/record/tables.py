@@ -8,8 +8,10 @@ measure it, so the column is NA for every stage of that build. When some spans
 do, a stage without such spans gets 0. Byte columns follow the same rule, except
 for finished builds of `schema.BYTE_COUNTING_ENGINES`: these count every
 transfer, so a row without transfers gets 0 and a row with a span of unknown
-size gets NA. A span without a stage or instruction index takes it from its
-nearest ancestor that has one, in the spans table too.
+size gets NA. The builds column `cache_failures` follows the same rule with
+`schema.CACHE_FAILURE_ENGINES` (see `cachelab.record.cache_failures`). A span
+without a stage or instruction index takes it from its nearest ancestor that
+has one, in the spans table too.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from cachelab.events import (
     StageRecorded,
 )
 from cachelab.record import schema
+from cachelab.record.cache_failures import count_failed_operations
 from cachelab.record.errors import EventStreamError
 from cachelab.record.origins import fill_origins
 
@@ -287,7 +290,18 @@ def _build_row(grouped: _BuildEvents, spans: _SpanIndex) -> dict[str, object]:
         decisions = [instruction.decision for instruction in grouped.instructions]
         row["cache_hits"] = decisions.count("hit")
         row["cache_misses"] = decisions.count("miss")
+    row["cache_failures"] = _cache_failures(grouped)
     return row
+
+
+def _cache_failures(grouped: _BuildEvents) -> int | None:
+    # Like the byte counts: 0 needs a finished build of an engine that marks every failure.
+    started = grouped.started
+    assert started is not None
+    failures = count_failed_operations(grouped.spans)
+    if failures or (grouped.finished is not None and started.engine in schema.CACHE_FAILURE_ENGINES):
+        return failures
+    return None
 
 
 def _stage_row(
