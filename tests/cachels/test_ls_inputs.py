@@ -63,3 +63,11 @@ def test_ls_help_names_example_directory(capsys: pytest.CaptureFixture[str]) -> 
     text = " ".join(capsys.readouterr().out.split())
 
     assert "example directory" in text
+
+
+def test_ls_missing_store_hint_names_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["cache", "ls", str(tmp_path / "missing")])
+    err = capsys.readouterr().err
+
+    assert code == 1
+    assert "cachelab: hint: Pass the directory a build used as --cache-repo, or oci:DIR" in err

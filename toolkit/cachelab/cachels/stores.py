@@ -67,7 +67,7 @@ class LayoutCacheStore:
         self.keep_newer_than = keep_newer_than
         if not self.store.exists():
             raise CacheStoreError(f"cache store {location} is not an OCI image layout (no oci-layout file)",
-                                  hint="Pass the directory a build used as --cache, or oci:DIR for kaniko's form.")
+                                  hint="Pass the directory a build used as --cache-repo, or oci:DIR for kaniko's form.")
 
     def list_keys(self) -> list[str]:
         return [tag for tag in self.store.tags() if CACHE_KEY.match(tag)]
