@@ -7,7 +7,7 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import FrameType
 
@@ -196,7 +196,26 @@ def _run(args: argparse.Namespace, secrets: dict[str, Path]) -> int:
                 remove_recording(Path(args.record))
             Recording.from_events(sink.events).save(args.record)
     print(result.image_digest)
+    warn_on_cache_failures(result.build_id, sink.events)
     return 0
+
+
+def warn_on_cache_failures(build_id: str, events: Iterable[object]) -> None:
+    """Print a warning on stderr when cache operations of the build failed.
+
+    stdout stays the image digest alone, because scripts read it.
+    """
+    from cachelab.events import SpanRecorded
+    from cachelab.record.cache_failures import count_failed_operations
+
+    failures = count_failed_operations(event for event in events if isinstance(event, SpanRecorded))
+    if failures == 0:
+        return
+    operations = "operation" if failures == 1 else "operations"
+    sys.stderr.write(
+        f"cachelab: warning: {failures} cache {operations} failed in build {build_id}, "
+        "which went on without them (the builds column cache_failures counts them)\n"
+    )
 
 
 def recording_files(directory: Path) -> list[Path]:

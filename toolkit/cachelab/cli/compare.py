@@ -116,9 +116,10 @@ def _reject_corpus_without_mode(argument: str, context: str | None) -> None:
 
 def _compare(args: argparse.Namespace, out_dir: Path, build_args: dict[str, str], strategies: list[str],
              secrets: dict[str, Path]) -> None:
+    from cachelab.record.cache_failures import describe_failures
     from cachelab.study.compare import compare
 
-    compare(
+    recording = compare(
         args.dockerfile,
         args.context,
         strategies=strategies,
@@ -132,3 +133,7 @@ def _compare(args: argparse.Namespace, out_dir: Path, build_args: dict[str, str]
         report=sys.stdout,
         progress=not args.quiet and "CI" not in os.environ,
     )
+    failures = describe_failures(recording.builds)
+    if failures is not None:
+        # A failed push leaves its entry out of the cache, so a later step misses where it would hit.
+        print(f"cachelab: warning: {failures}. These builds went on without those cache operations.")
