@@ -15,11 +15,10 @@ from os import PathLike
 from pathlib import Path
 
 import dockerfile as buildkit_parser
-
 from cachelab.dockerfile.errors import DockerfileError, closest_match
 from cachelab.dockerfile.flags import parse_flags, parse_mount
 from cachelab.dockerfile.heredocs import attach_heredocs
-from cachelab.dockerfile.model import Dockerfile, Instruction, Mount, Stage
+from cachelab.dockerfile.model import Dockerfile, Heredoc, Instruction, Mount, Stage
 
 logger = logging.getLogger(__name__)
 
@@ -247,7 +246,7 @@ def _instruction(
             for value in values
         )
 
-    heredocs = ()
+    heredocs: tuple[Heredoc, ...] = ()
     instruction_text = original.strip()
     if command.heredocs:
         first_line = original.split("\n", 1)[0]

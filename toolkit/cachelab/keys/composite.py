@@ -49,7 +49,7 @@ class CompositeKey:
     not fold `parts` into the rolling state.
     """
 
-    __slots__ = ("mode", "parts", "_state", "_joined", "_hash")
+    __slots__ = ("_hash", "_joined", "_state", "mode", "parts")
 
     def __init__(self, mode: Mode = "legacy", parts: list[str] | None = None, _state: str = EMPTY_STATE) -> None:
         if mode not in ("legacy", "rolling"):

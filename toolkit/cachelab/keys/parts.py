@@ -122,8 +122,7 @@ def placeholder_part(key_path: str) -> str:
 
 def placeholder_path(key_path: str, context_root: str) -> str:
     """Return the path a placeholder part names: context paths relative to the root."""
-    prefix = context_root.rstrip("/") + "/"
-    return key_path[len(prefix):] if key_path.startswith(prefix) else key_path
+    return key_path.removeprefix(context_root.rstrip("/") + "/")
 
 
 def is_remote_url(source: str) -> bool:
