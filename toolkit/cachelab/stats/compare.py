@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from cachelab.record import Recording
+from cachelab.record.cache_failures import describe_failures
 from cachelab.stats.bootstrap import ratio_of_medians_interval
 from cachelab.stats.errors import StatsError
 from cachelab.stats.summary import as_samples, summarize
@@ -85,8 +86,9 @@ def compare_builds(
 
     Every step of a scenario gets its own row, so the cold build (step 0) and the
     warm rebuilds (step 1 and later) are never pooled. `step`, when given, keeps
-    only the builds of that step. Raises `StatsError` when `metric` is not a
-    numeric column of both tables.
+    only the builds of that step. A build with `cache_failures` above 0 is
+    compared too, and a logged warning names it. Raises `StatsError` when
+    `metric` is not a numeric column of both tables.
     """
     options = ComparisonOptions(
         metric=metric,
@@ -105,6 +107,8 @@ def compare_builds(
         old = _select_step("old", old, step)
         new = _select_step("new", new, step)
 
+    _warn_on_cache_failures("old", old)
+    _warn_on_cache_failures("new", new)
     old_groups = _samples_by_group(old, GROUP_COLUMNS, metric)
     new_groups = _samples_by_group(new, GROUP_COLUMNS, metric)
     return _compare(old_groups, new_groups, GROUP_COLUMNS, options)
@@ -133,6 +137,7 @@ def compare_strategies(
     Columns are those of `compare_builds` with `baseline_` and `other_` in place of
     `old_` and `new_`. The ratio is other over baseline, so `better` means `other`
     is faster by more than the threshold factor and the interval excludes 1.
+    As in `compare_builds`, a logged warning names the builds with cache failures.
     Raises `StatsError` when `builds` contains several steps of a scenario and `by`
     lacks `step`, because their builds would be pooled. Select one step first.
     """
@@ -156,8 +161,12 @@ def compare_strategies(
             )
     _check_one_step(builds, columns)
 
-    baseline_groups = _samples_by_group(builds[builds["strategy"] == baseline], columns, metric)
-    other_groups = _samples_by_group(builds[builds["strategy"] == other], columns, metric)
+    baseline_builds = builds[builds["strategy"] == baseline]
+    other_builds = builds[builds["strategy"] == other]
+    _warn_on_cache_failures(f"strategy {baseline}", baseline_builds)
+    _warn_on_cache_failures(f"strategy {other}", other_builds)
+    baseline_groups = _samples_by_group(baseline_builds, columns, metric)
+    other_groups = _samples_by_group(other_builds, columns, metric)
     result = _compare(baseline_groups, other_groups, columns, options)
     renamed = {
         column: column.replace("old_", "baseline_").replace("new_", "other_")
@@ -218,6 +227,21 @@ def _check_one_step(builds: pd.DataFrame, columns: Sequence[str]) -> None:
         raise StatsError(
             f"builds table has steps {', '.join(map(str, steps))}, which one group would pool",
             hint="Select one step first, e.g. builds[builds['step'] == 1], or add 'step' to by.",
+        )
+
+
+def _warn_on_cache_failures(name: str, builds: pd.DataFrame) -> None:
+    """Log a warning naming the compared builds whose cache operations failed.
+
+    Such a build went on without the cache, as kaniko does, and kept outcome
+    "ok". Its time is still compared, so without the warning a verdict would
+    hide that the build did not measure a working cache.
+    """
+    line = describe_failures(builds[builds["outcome"] == "ok"])
+    if line is not None:
+        logger.warning(
+            "%s builds: %s. Their times are compared although they went on without those cache operations",
+            name, line,
         )
 
 
