@@ -128,6 +128,23 @@ def test_unreported_origin_na_after_squash() -> None:
     assert instructions["origin_instruction_index"].isna().all()
 
 
+def test_unreported_origin_na_above_gap() -> None:
+    # Stage 1 has no row, as in a kaniko trace read without its log, so it may have been squashed into stage 2.
+    events = _events("a", [(0, "built", None), (2, "built", None)], [(0, 0), (2, 0), (2, 1)])
+    instructions = Recording.from_events(events, environment={}).instructions
+
+    assert list(instructions["origin_stage_index"].iloc[:1]) == [0]
+    assert instructions["origin_stage_index"].iloc[1:].isna().all()
+    assert instructions["origin_instruction_index"].iloc[1:].isna().all()
+
+
+def test_unreported_origin_na_without_stages() -> None:
+    events = _events("a", [], [(0, 0), (0, 1)])
+    instructions = Recording.from_events(events, environment={}).instructions
+
+    assert instructions["origin_stage_index"].isna().all()
+
+
 def test_origin_index_counts_own_stage_only() -> None:
     base = [("RUN a", 0), ("RUN b", 0)]
     child = [("COPY c", 2), ("RUN d", 2), ("RUN e", 2)]

@@ -12,6 +12,13 @@ Instruction rows are numbered by the order in which a stage executes its
 commands, as kaniko's trace numbers them. Eliminated stages get a stage row but
 no instruction rows, because the precompute pass does not say which stage a
 cache line belongs to.
+
+The stage an instruction is written in (`origin_stage_index`) is known for
+the stages below the lowest squashed one. A stage from there up may run the
+commands of a stage squashed into it first, and the log does not say how many:
+`Squashing stages: CHILD into BASE` names stages but gives no index and no
+command count. Their rows keep NA, so they do not join with other builds' rows on
+the written position.
 """
 
 from __future__ import annotations

@@ -128,6 +128,25 @@ class KanikoRun:
             if match is not None and match.text == instruction.text and instruction.redirect_key is None:
                 instruction.redirect_key = match.redirect_key
 
+    def first_stage_with_foreign_commands(self) -> int | None:
+        """Return the lowest stage index whose commands may include some written in another stage.
+
+        A squash runs the absorbed stage's commands in a stage with a higher
+        index, so every stage below the lowest squashed one runs only its own
+        commands. A stage index with no stage fact (a trace read without its log)
+        may be a squashed stage too. None means that no stage was squashed.
+        Neither the log nor the trace states how many of a stage's commands came
+        from the stage it absorbed, so the written stage of the commands from
+        the returned index up is unknown.
+        """
+        highest = max([*self.stages, *(instruction.stage_index for instruction in self.instructions)], default=-1)
+        uncertain = [
+            index
+            for index in range(highest + 1)
+            if index not in self.stages or self.stages[index].action == "squashed"
+        ]
+        return min(uncertain, default=None)
+
     def flags_text(self) -> str | None:
         if not self.flags:
             return None
@@ -167,7 +186,9 @@ class KanikoRun:
                     squashed_into=stage.squashed_into,
                 )
             )
+        mixed_from = self.first_stage_with_foreign_commands()
         for instruction in sorted(self.instructions, key=lambda i: (i.stage_index, i.index)):
+            own_stage = mixed_from is None or instruction.stage_index < mixed_from
             events.append(
                 InstructionRecorded(
                     build_id=self.build_id,
@@ -182,6 +203,7 @@ class KanikoRun:
                     probed=instruction.probed,
                     decision=instruction.decision,
                     a_priori=None,
+                    origin_stage_index=instruction.stage_index if own_stage else None,
                 )
             )
         events.extend(self.spans)

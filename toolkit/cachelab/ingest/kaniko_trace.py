@@ -11,7 +11,11 @@ span from its first to its last non-push span, because kaniko records none.
 
 A stage that lookahead eliminated, or that a squash merged into its child, runs no
 command and so has no row unless the log of the same build is paired with the
-trace. Neither does the trace name a stage's base.
+trace. Neither does the trace name a stage's base. The stage an instruction is
+written in (`origin_stage_index`) is therefore NA from the lowest stage index
+that has no command up, because that stage may have been squashed into a later
+one. A paired log distinguishes eliminated stages from squashed ones, so with
+it only the stages from the lowest squashed one up keep NA.
 """
 
 from __future__ import annotations

@@ -19,14 +19,18 @@ def fill_origins(instructions: pd.DataFrame, stages: pd.DataFrame) -> pd.DataFra
 
     A row whose source reports no `origin_stage_index` gets its own `stage_index`
     when its build squashed no stage, because then every stage runs only its own
-    instructions. In a build with a squashed stage such a row stays NA.
+    instructions. In a build with a squashed stage such a row stays NA. So does
+    a row whose build has no stage row for some lower index, such as a kaniko
+    trace read without its log, because the stage left out may have been
+    squashed into the row's stage.
     `origin_instruction_index` is the row's `instruction_index` minus the rows of
     other origins that run before it in the same stage, and NA where the origin
     stage is NA.
     """
     frame = instructions.copy()
     squashing = stages.loc[stages["action"] == "squashed", "build_id"].unique()
-    own_stage = frame["origin_stage_index"].isna() & ~frame["build_id"].isin(squashing)
+    below_gap = frame["stage_index"] < frame["build_id"].map(_first_missing_stage(stages))
+    own_stage = frame["origin_stage_index"].isna() & ~frame["build_id"].isin(squashing) & below_gap.fillna(False)
     frame["origin_stage_index"] = frame["origin_stage_index"].mask(own_stage, frame["stage_index"])
     if frame.empty:
         frame["origin_instruction_index"] = pd.Series([], dtype="Int64")
@@ -42,3 +46,15 @@ def fill_origins(instructions: pd.DataFrame, stages: pd.DataFrame) -> pd.DataFra
     position = position.where(ordered["origin_stage_index"].notna())
     frame["origin_instruction_index"] = position.reindex(frame.index).astype("Int64")
     return frame
+
+
+def _first_missing_stage(stages: pd.DataFrame) -> dict[str, int]:
+    """Return per build the lowest stage index without a stage row; builds without stage rows are left out."""
+    missing: dict[str, int] = {}
+    for build_id, indices in stages.groupby("build_id")["stage_index"]:
+        present = {int(index) for index in indices.dropna()}
+        lowest = 0
+        while lowest in present:
+            lowest += 1
+        missing[build_id] = lowest
+    return missing
