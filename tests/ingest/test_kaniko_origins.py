@@ -119,34 +119,3 @@ def test_squashing_log_first_mixed_stage() -> None:
 
     assert run.stages[1].squashed_into == 2
     assert run.first_stage_with_foreign_commands() == 1
-
-
-@pytest.fixture(scope="module")
-def kaniko_dir(shared: Path) -> Path:
-    path = shared / "engines" / "kaniko"
-    if not path.is_dir():
-        pytest.skip(f"{path} is missing")
-    return path
-
-
-def test_real_squashed_warm_log_na(kaniko_dir: Path) -> None:
-    # The warm lookahead build of a two-stage Dockerfile squashes stage 0 into stage 1.
-    recording = ingest_kaniko_logs([kaniko_dir / "seed" / "lookahead-warm.log"])
-
-    rows = _instructions(recording)
-    assert list(rows["stage_index"]) == [1, 1, 1]
-    assert rows["origin_stage_index"].isna().all()
-
-
-def test_real_trace_gap_na_until_log(kaniko_dir: Path) -> None:
-    # In the warm lookahead build of three stages, stages 0 and 1 are eliminated.
-    trace = kaniko_dir / "big" / "lookahead-warm.otlp.json"
-    log = kaniko_dir / "big" / "lookahead-warm.log"
-
-    alone = _instructions(ingest_kaniko_traces([trace]))
-    paired = _instructions(ingest_kaniko_traces([trace], logs=[log]))
-
-    assert set(alone["stage_index"]) == {2}
-    assert alone["origin_stage_index"].isna().all()
-    assert list(paired["origin_stage_index"]) == [2] * len(paired)
-    assert list(paired["origin_instruction_index"]) == list(paired["instruction_index"])

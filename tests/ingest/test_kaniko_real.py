@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from cachelab.ingest.kaniko import ingest_kaniko_logs, ingest_kaniko_traces
+from cachelab.record import Recording
 
 BUILDS = [
     (dockerfile, mode, cache)
@@ -116,3 +118,29 @@ def test_real_cold_classic_unpacks_every_stage(kaniko_dir: Path) -> None:
     assert recording.builds.iloc[0]["kaniko_registry_sockets_opened"] > 0
     assert recording.builds.iloc[0]["strategy"] == "per-stage"
     assert (recording.stages["execute_s"] > 0).all()
+
+
+def _sorted_instructions(recording: Recording) -> pd.DataFrame:
+    return recording.instructions.sort_values(["stage_index", "instruction_index"]).reset_index(drop=True)
+
+
+def test_real_squashed_warm_log_na(kaniko_dir: Path) -> None:
+    # The warm lookahead build of a two-stage Dockerfile squashes stage 0 into stage 1.
+    recording = ingest_kaniko_logs([_paths(kaniko_dir, "seed", "lookahead", "warm")[1]])
+
+    rows = _sorted_instructions(recording)
+    assert list(rows["stage_index"]) == [1, 1, 1]
+    assert rows["origin_stage_index"].isna().all()
+
+
+def test_real_trace_gap_na_until_log(kaniko_dir: Path) -> None:
+    # In the warm lookahead build of three stages, stages 0 and 1 are eliminated.
+    trace, log = _paths(kaniko_dir, "big", "lookahead", "warm")
+
+    alone = _sorted_instructions(ingest_kaniko_traces([trace]))
+    paired = _sorted_instructions(ingest_kaniko_traces([trace], logs=[log]))
+
+    assert set(alone["stage_index"]) == {2}
+    assert alone["origin_stage_index"].isna().all()
+    assert list(paired["origin_stage_index"]) == [2] * len(paired)
+    assert list(paired["origin_instruction_index"]) == list(paired["instruction_index"])

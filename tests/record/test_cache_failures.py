@@ -13,7 +13,11 @@ import pytest
 
 from cachelab.events import BuildFinished, BuildStarted, Event, SpanRecorded
 from cachelab.record import Recording, schema, storage, synthetic_build
-from cachelab.record.cache_failures import describe_failures, failures_from_spans, is_failed_operation
+from cachelab.record.cache_failures import (
+    describe_failures,
+    failures_from_spans,
+    is_failed_operation,
+)
 from tests.fixtures.builder import ExampleBuilder
 from tests.fixtures.registry import RegistryServer, free_port
 
