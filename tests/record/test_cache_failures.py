@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from cachelab.events import BuildFinished, BuildStarted, Event, SpanRecorded
-from cachelab.record import Recording, schema, storage, synthetic_build
+from cachelab.record import InvalidRecordingError, Recording, schema, storage, synthetic_build
 from cachelab.record.cache_failures import (
     describe_failures,
     failures_from_spans,
@@ -242,3 +242,12 @@ def test_attributes_json_round_trip() -> None:
     first = json.loads(spans["attributes"].iloc[0])
 
     assert first["error"] == "registry refused the connection"
+
+
+def test_negative_count_rejected(tmp_path: Path) -> None:
+    recording = Recording.from_events(_events("a", "cachelab", FAILED_SPANS), environment={})
+    recording.builds["cache_failures"] = pd.array([-1], dtype="Int64")
+    recording.save(tmp_path)
+
+    with pytest.raises(InvalidRecordingError, match="column cache_failures is negative in row 0"):
+        Recording.load(tmp_path)
