@@ -134,10 +134,10 @@ class KanikoRun:
         A squash runs the absorbed stage's commands in a stage with a higher
         index, so every stage below the lowest squashed one runs only its own
         commands. A stage index with no stage fact (a trace read without its log)
-        may be a squashed stage too. None means that no stage was squashed.
-        Neither the log nor the trace states how many of a stage's commands came
-        from the stage it absorbed, so the written stage of the commands from
-        the returned index up is unknown.
+        may be a squashed stage too. None means that every stage runs only its
+        own commands. Neither the log nor the trace states how many of a stage's
+        commands came from the stage it absorbed, so the written stage of the
+        commands from the returned index up is unknown.
         """
         highest = max([*self.stages, *(instruction.stage_index for instruction in self.instructions)], default=-1)
         uncertain = [
