@@ -143,8 +143,8 @@ def test_unknown_decision_rejected(saved: Path) -> None:
     problems = load_problems(saved)
 
     assert problems == [
-        f"{saved / 'instructions.parquet'}: column decision has invalid values 'maybe' in row 4. "
-        "Valid values are hit, miss, not-probed, skipped, unkeyed"
+        (f"{saved / 'instructions.parquet'}: column decision has invalid values 'maybe' in row 4. "
+         "Valid values are hit, miss, not-probed, skipped, unkeyed"),
     ]
 
 
@@ -200,8 +200,8 @@ def test_stage_counts_must_add_up(saved: Path) -> None:
     problems = load_problems(saved)
 
     assert problems == [
-        f"{saved / 'builds.parquet'}: column stages_total is not the sum of stages_built, "
-        "stages_eliminated, stages_squashed, stages_unused in row 0"
+        (f"{saved / 'builds.parquet'}: column stages_total is not the sum of stages_built, "
+         "stages_eliminated, stages_squashed, stages_unused in row 0"),
     ]
 
 

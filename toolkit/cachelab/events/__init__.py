@@ -11,6 +11,7 @@ Times are seconds on the monotonic clock relative to the build start (`start_s`,
 
 from __future__ import annotations
 
+from cachelab.events.spans import SpanClock
 from cachelab.events.types import (
     BuildFinished,
     BuildStarted,
@@ -22,7 +23,6 @@ from cachelab.events.types import (
     SpanRecorded,
     StageRecorded,
 )
-from cachelab.events.spans import SpanClock
 
 __all__ = [
     "BuildFinished",

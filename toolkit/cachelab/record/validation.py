@@ -62,8 +62,8 @@ def _repeated_keys(table: pd.DataFrame, columns: tuple[str, ...], label: str) ->
     mask = pd.Series(False, index=table.index)
     mask[keyed.index[repeated]] = True
     return [
-        f"{label} ({', '.join(columns)}) repeats in {_rows(mask)}, "
-        f"for example {_format_key(first)}"
+        (f"{label} ({', '.join(columns)}) repeats in {_rows(mask)}, "
+         f"for example {_format_key(first)}"),
     ]
 
 
