@@ -203,15 +203,29 @@ def _precompute_costs(planner: Planner, costs: CostModel) -> list[PhaseCost]:
         return []
     requests = planner.memo.requests if planner.memo is not None else 0
     hashed = sum(
-        costs.output_bytes(instruction.kind, cross_stage=False)
+        hashed_bytes(instruction, costs)
         for plan in planner.precomputed.values() for instruction in plan.instructions
-        if instruction.key_source == "content" and instruction.source_stage is None
-        and instruction.source_image is None
+        if instruction.source_stage is None and instruction.source_image is None
     )
     phases = [PhaseCost("probe-cache", requests * costs.request_s, requests=requests)]
     if hashed:
         phases.append(PhaseCost("hash-context", hashed / costs.hash_bytes_per_s, bytes=hashed))
     return phases
+
+
+def hashed_bytes(instruction: InstructionPlan, costs: CostModel) -> int:
+    """Return the bytes keying `instruction` reads: its COPY or ADD sources, or a RUN's bind mounts.
+
+    A RUN keyed from content binds context files (FF_KANIKO_RUN_MOUNT_BIND), which
+    are modelled as one context COPY's files. The builder hashes them in every pass
+    that keys the instruction, so the precompute pass and the build pass both pay.
+    """
+    if instruction.key_source != "content":
+        return 0
+    if instruction.kind == "RUN":
+        return costs.copy_context_bytes
+    cross_stage = instruction.source_stage is not None or instruction.source_image is not None
+    return costs.output_bytes(instruction.kind, cross_stage=cross_stage)
 
 
 def _stage_cost(
@@ -254,8 +268,8 @@ def _instruction_phases(
     """Return the phases of one instruction and the uncompressed bytes it adds to the root."""
     cross_stage = instruction.source_stage is not None or instruction.source_image is not None
     phases: list[PhaseCost] = []
-    if instruction.key_source == "content" and instruction.kind in ("COPY", "ADD"):
-        hashed = costs.output_bytes(instruction.kind, cross_stage=cross_stage)
+    hashed = hashed_bytes(instruction, costs)
+    if hashed:
         phases.append(PhaseCost("hash-context", hashed / costs.hash_bytes_per_s, bytes=hashed))
 
     if instruction.hit and instruction.key is not None:
