@@ -292,12 +292,15 @@ def _figures(builds: pd.DataFrame, stages: pd.DataFrame | None, out: Path, *, mo
     warm = builds[builds["step"] == 1]
     # A file whose rebuild costs nothing (FROM scratch alone) has no savings ratio.
     timed = warm.groupby("dockerfile_id")["wall_s"].transform("min") > 0
-    warm = warm[timed]
+    # Lookahead changes nothing in a single-stage file, so the headline's savings
+    # cover multistage files only, and so does the figure.
+    multistage = warm.groupby("dockerfile_id")["stages_total"].transform("max") > 1
+    warm = warm[timed & multistage]
     built = set(warm.loc[warm["outcome"] == "ok", "strategy"])
     if {"per-stage", "lookahead"} <= built:
         figure, ax = plt.subplots(figsize=(6, 4))
         savings_hist(warm, baseline="per-stage", strategy="lookahead", ax=ax)
-        ax.set_title(f"lookahead warm-rebuild savings over per-stage ({mode})")
+        ax.set_title(f"lookahead warm-rebuild savings over per-stage, multistage files ({mode})")
         figure.savefig(out / f"savings-{mode}.png", dpi=120, bbox_inches="tight")
         plt.close(figure)
     else:

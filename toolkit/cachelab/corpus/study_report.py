@@ -111,7 +111,14 @@ def text_report(table: pd.DataFrame) -> str:
             continue
         label = row.metric if row.profile is None or pd.isna(row.profile) else f"{row.metric} [{row.profile}]"
         is_share = "share" in row.metric or "fraction" in row.metric or ":" in row.metric
-        value = f"{row.value:.1%}" if is_share else f"{row.value:,.1f}"
+        if pd.isna(row.value):
+            value = "n/a"
+        elif is_share:
+            value = f"{row.value:.1%}"
+        elif float(row.value).is_integer():
+            value = f"{row.value:,.0f}"
+        else:
+            value = f"{row.value:,.1f}"
         note = f"  ({row.note})" if row.note else ""
         lines.append(f"{row.mode:<8}  {label:<52} {value:>10}{note}")
     return "\n".join(lines) + "\n"
