@@ -338,16 +338,16 @@ def test_bind_mount_rw_discards_writes(sandbox: Sandbox, busybox_root: Path, tmp
     assert (Path(sources.context) / "data.txt").read_text() == "original\n"
 
 
-def test_bind_mount_from_stage_root(sandbox: Sandbox, busybox_root: Path, tmp_path: Path) -> None:
-    stage = tmp_path / "stage0"
-    (stage / "opt").mkdir(parents=True)
-    (stage / "opt" / "tool").write_text("tool\n")
-    sources = _sources(tmp_path, roots={"builder": str(stage)})
-    mounts = resolve_mounts(
-        [Mount(type="bind", target="/mnt", source="/opt", from_="builder", readonly=True)], sources
-    )
+def test_bind_mount_from_stage_skipped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    sources = _sources(tmp_path)
 
-    assert _sh(sandbox, busybox_root, "cat /mnt/tool", mounts=mounts) == ["tool"]
+    with caplog.at_level("WARNING", logger="cachelab.build.mounts"):
+        mounts = resolve_mounts(
+            [Mount(type="bind", target="/mnt", source="/opt", from_="builder", readonly=True)], sources, line=3,
+        )
+
+    assert mounts == []
+    assert "line 3: RUN --mount=type=bind,from=builder is skipped" in caplog.text
 
 
 def test_bind_mount_source_cannot_escape(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 """`RUN --mount` flags turned into sandbox mounts with host sources.
 
-* `bind`: a path of the build context, or of a stage or image root given with
-  `from=`; read-only unless `rw`, and then writes go to a throw-away copy, as in
-  BuildKit, so neither the context nor the source stage changes.
+* `bind`: a path of the build context; read-only unless `rw`, and then writes go
+  to a throw-away copy, as in BuildKit, so the context does not change. A bind
+  mount `from=` another stage or image is skipped with a warning, as kaniko
+  does: the step runs without it, and its key does not hash it either.
 * `cache`: a directory per `id` (default: the target) under the builder's cache
   directory, kept between RUN steps and builds. `sharing` is not enforced:
   concurrent steps using one id see each other's writes.
@@ -45,15 +46,12 @@ _MASK_READ_LIMIT = 1 << 16
 class MountSources:
     """Where mount sources live on the host.
 
-    `roots` maps a `from=` value (stage name, stage index as text, or image
-    reference) to the directory holding that root. `secrets` maps a secret id to
-    a host file.
+    `secrets` maps a secret id to a host file.
     """
 
     context: str
     cache_dir: str
     temp_dir: str
-    roots: Mapping[str, str] = field(default_factory=dict)
     secrets: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -73,6 +71,10 @@ def resolve_mounts(
     for mount in mounts:
         target = expand(mount.target) if mount.target else None
         if mount.type == "bind":
+            origin = expand(mount.from_) if mount.from_ is not None else ""
+            if origin not in ("", "context"):
+                _warn_cross_stage(origin, line)
+                continue
             resolved.append(_bind(mount, target, sources, line, expand))
         elif mount.type == "cache":
             resolved.append(_cache(mount, target, sources, line, expand))
@@ -108,16 +110,16 @@ def _inside(base: str, relative: str, line: int | None) -> str:
     return candidate
 
 
+def _warn_cross_stage(origin: str, line: int | None) -> None:
+    where = f"line {line}: " if line is not None else ""
+    logger.warning("%sRUN --mount=type=bind,from=%s is skipped: kaniko does not support bind "
+                   "mounts from other stages or images", where, origin)
+
+
 def _bind(
     mount: Mount, target: str | None, sources: MountSources, line: int | None, expand: Expand
 ) -> SandboxMount:
     base = sources.context
-    if mount.from_ is not None:
-        origin = expand(mount.from_)
-        base_found = sources.roots.get(origin) or sources.roots.get(origin.lower())
-        if base_found is None:
-            raise InstructionError(f"RUN --mount from={origin!r} names no stage or image root", line=line)
-        base = base_found
     source = _inside(base, expand(mount.source or "."), line)
     if mount.readonly:
         return SandboxMount("bind", _absolute(target, line), source, readonly=True)

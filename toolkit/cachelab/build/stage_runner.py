@@ -312,7 +312,7 @@ class StageRunner:
             env = [*env, "HOME=/root" if user.uid == 0 else "HOME=/"]
         sources = MountSources(
             context=str(session.context_dir), cache_dir=str(session.workspace.cache_dir),
-            temp_dir=str(session.workspace.temp_dir), roots=self._mount_roots(), secrets=session.secrets,
+            temp_dir=str(session.workspace.temp_dir), secrets=session.secrets,
         )
         mounts = resolve_mounts(instruction.mounts, sources, line=instruction.start_line, expand=self.env.expand)
         uses_secret = any(mount.type == "secret" for mount in instruction.mounts)
@@ -321,17 +321,6 @@ class StageRunner:
             shell=config.shell or ("/bin/sh", "-c"), mounts=mounts, network=network_allowed(instruction),
             temp_dir=str(session.workspace.temp_dir), redact=session.secret_values if uses_secret else (),
         )
-
-    def _mount_roots(self) -> dict[str, str]:
-        roots: dict[str, str] = {}
-        for index in self.session.stage_images:
-            deps = self.session.workspace.deps_dir(index)
-            if deps.is_dir():
-                roots[str(index)] = str(deps)
-                name = self.session.stage_names.get(index)
-                if name:
-                    roots[name] = str(deps)
-        return roots
 
     def _make_workdir(self) -> tuple[str, ...]:
         from cachelab.build.users import UserIds, resolve_user
