@@ -189,15 +189,23 @@ def test_external_image_from():
     assert image_source.image == "nginx:1.27"
 
 
-def test_mount_from_counts_as_dependency():
+def test_mount_from_is_no_dependency():
+    # kaniko's stage selection counts FROM and COPY --from only, and it skips
+    # bind mounts from other stages when running.
     text = "FROM a AS tools\nFROM b\nRUN --mount=from=tools,target=/t make\n"
     graph = plan_stages(parse_dockerfile(text))
     (source,) = graph.stages[1].sources
 
     assert source.kind == "mount"
     assert source.stage == 0
-    assert graph.stages[0].live is True
-    assert graph.stages[0].squashed_into is None
+    assert graph.stages[0].live is False
+
+
+def test_mount_from_does_not_block_squash():
+    text = "FROM a AS base\nRUN make\nFROM base\nRUN --mount=from=base,target=/t make\n"
+    graph = plan_stages(parse_dockerfile(text))
+
+    assert graph.stages[0].squashed_into == 1
 
 
 def test_build_arg_overrides_meta_arg():

@@ -180,7 +180,9 @@ def plan_stages(
         stage_sources = resolver.sources(triggers, index) + sources[index]
         if base_stage is not None:
             live.add(base_stage)
-        live.update(source.stage for source in stage_sources if source.stage is not None)
+        # kaniko counts FROM bases and COPY --from as dependencies, never a RUN
+        # --mount from=, whose bind it skips at run time.
+        live.update(source.stage for source in stage_sources if source.stage is not None and source.kind == "copy")
         built.append(
             KanikoStage(
                 index=index,
@@ -253,7 +255,8 @@ def squash_stages(
     from_dependents = Counter(stage.base_stage for stage in stages if stage.base_stage is not None)
     from_dependents.update(keep)
     copy_dependents = Counter(
-        source.stage for stage in stages for source in stage.sources if source.stage is not None
+        source.stage for stage in stages for source in stage.sources
+        if source.stage is not None and source.kind == "copy"
     )
 
     by_index: dict[int, KanikoStage] = {}
