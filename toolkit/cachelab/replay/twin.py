@@ -10,9 +10,8 @@ kind where that is safe to run offline:
 * RUN writes a deterministic file of `run_output_bytes / scale` bytes under
   `/twin` (busybox awk with a fixed seed, eight hex digits per draw, so it
   compresses to about half) and sleeps `run_s / scale` seconds;
-  NOTE: it drops `RUN --mount from=` flags, because the builder saves no stage
-  files for mounts, so a stage used only as a mount source is unused in the twin
-  and the twin builds fewer stages than the model plans;
+  it drops `RUN --mount from=` flags, which kaniko skips when running and
+  which build no stage, so the twin builds the stages the original would;
 * COPY and ADD from the context (a remote ADD included) keep their kind and copy
   a generated file set of `copy_context_bytes / scale` bytes;
 * `COPY --from` copies the source stage's `/twin` directory, or its base's
