@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+from collections.abc import Iterator
+
 import httpx
 import pytest
 
@@ -69,8 +73,53 @@ def test_stop_when_refused_sends_nothing_more(closed_address: str) -> None:
     assert f"registry {closed_address} refused the connection during manifest GET" in str(refused.value)
     assert "no further requests are sent to it" in str(refused.value)
     assert str(skipped.value).startswith(f"blob HEAD for {closed_address}/cache@sha256:")
-    assert f"not sent: registry {closed_address} refused an earlier connection" in str(skipped.value)
+    assert f"not sent: registry {closed_address} was unreachable earlier (connection refused" in str(skipped.value)
     assert skipped.value.retryable
+
+
+@pytest.fixture
+def silent_address() -> Iterator[str]:
+    """host:port of a server on 127.0.0.1 that accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    server.close()
+
+
+def test_stop_after_timeouts_sends_nothing_more(silent_address: str) -> None:
+    client, transport, delays = make_client(
+        silent_address, stop_when_refused=True, timeout=httpx.Timeout(0.3), max_retries=1,
+    )
+
+    with client:
+        with pytest.raises(RegistryUnavailable) as timed_out:
+            client.get_manifest(parse_registry_reference(f"{silent_address}/cache:a"))
+        with pytest.raises(RegistryUnavailable) as skipped:
+            client.get_manifest(parse_registry_reference(f"{silent_address}/cache:b"))
+
+    assert transport.sent == 2
+    assert delays == [0.5]
+    assert "timed out" in str(timed_out.value)
+    assert client.refused is timed_out.value
+    assert f"not sent: registry {silent_address} was unreachable earlier" in str(skipped.value)
 
 
 def test_stop_when_refused_keeps_5xx_retries() -> None:

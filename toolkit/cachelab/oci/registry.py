@@ -7,7 +7,8 @@ anonymous first, then Basic, or the Bearer token flow with tokens cached per
 scope. Requests that fail with 429, a 5xx status or a connection error are
 retried a bounded number of times with exponential backoff, honouring
 `Retry-After`. A client made with `stop_when_refused=True` instead gives up on a
-refused connection at once and sends no further request to the host. Every
+refused connection at once, and sends no further request to the host after it
+or after a request whose connection errors or timeouts used up its retries. Every
 request is logged at INFO as method, URL (query secrets redacted) and status,
 and counted in `stats`.
 """
@@ -81,10 +82,11 @@ class RegistryClient:
     `sleep` is called for backoff delays.
 
     With `stop_when_refused`, a refused connection is not retried, and every later
-    request raises `RegistryUnavailable` without contacting the registry. An
-    optional store such as a layer cache uses it, so a build whose cache registry
-    is down does not wait out the backoff of every cache operation. Timeouts, DNS
-    failures and 5xx responses are retried as usual.
+    request raises `RegistryUnavailable` without contacting the registry. The same
+    happens after a request whose timeouts or other connection errors used up its
+    retries. An optional store such as a layer cache uses it, so a build whose
+    cache registry is down or hung does not wait out the retries of every cache
+    operation. 5xx responses are retried as usual and never stop the client.
     """
 
     def __init__(
@@ -110,7 +112,8 @@ class RegistryClient:
         self.stats = stats if stats is not None else TransferStats()
         self.chunk_size = chunk_size
         self.stop_when_refused = stop_when_refused
-        # The error of the refused connection after which no request is sent.
+        # The error after which no request is sent (a refused connection, or
+        # connection errors that used up a request's retries).
         self.refused: RegistryUnavailable | None = None
         self._sleep = sleep
         self._anonymous = anonymous
@@ -217,9 +220,10 @@ class RegistryClient:
         while True:
             if self.refused is not None:
                 raise RegistryUnavailable(
-                    f"{operation} for {reference} not sent: registry {self.registry} refused an earlier connection",
+                    f"{operation} for {reference} not sent: registry {self.registry} was unreachable earlier "
+                    f"({self.refused.detail})",
                     reference=reference, operation=operation, method=method, url=redact_url(url),
-                    detail="not sent after a refused connection",
+                    detail="not sent after the registry was unreachable",
                 )
             request_headers = dict(headers or {})
             authorization = self._auth_header(scope)
@@ -243,10 +247,13 @@ class RegistryClient:
                     attempt += 1
                     self._backoff(attempt, None, method, url, str(error), operation)
                     continue
-                raise RegistryUnavailable(
+                unreachable = RegistryUnavailable(
                     reference=reference, operation=operation, method=method, url=redact_url(url),
                     detail=f"registry {self.registry} is unreachable ({_describe(error)})",
-                ) from error
+                )
+                if self.stop_when_refused:
+                    self.refused = unreachable
+                raise unreachable from error
 
             logger.info("%s %s %d", method, redact_url(response.url), response.status_code)
             self.stats.record(operation, requests=1, sent=sent)
