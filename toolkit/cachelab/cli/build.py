@@ -228,8 +228,8 @@ def recording_files(directory: Path) -> list[Path]:
     return tables + sorted(directory.glob(TIMELINE_GLOB))
 
 
-def check_record_directory(directory: Path, *, force: bool) -> None:
-    """Raise CachelabError when `--record` names a file or a path that is not writable.
+def check_record_directory(directory: Path, *, force: bool, option: str = "--record") -> None:
+    """Raise CachelabError when `option` names a file or a path that is not writable.
 
     A directory that already contains a recording is rejected too, unless `force` is on.
     """
@@ -237,11 +237,11 @@ def check_record_directory(directory: Path, *, force: bool) -> None:
     from cachelab.errors import CachelabError
 
     if directory.exists() and not directory.is_dir():
-        raise CachelabError(f"--record {directory} is not a directory",
+        raise CachelabError(f"{option} {directory} is not a directory",
                             hint="Pass the directory to save the tables in.")
     problem = directory_write_problem(directory)
     if problem is not None:
-        raise CachelabError(f"--record {directory} {problem}",
+        raise CachelabError(f"{option} {directory} {problem}",
                             hint="Pass a writable directory, or a new directory inside a writable one.")
     if force or not directory.is_dir():
         return
@@ -249,7 +249,7 @@ def check_record_directory(directory: Path, *, force: bool) -> None:
     if found:
         names = ", ".join(path.name for path in found)
         raise CachelabError(
-            f"--record {directory} already contains a recording ({names})",
+            f"{option} {directory} already contains a recording ({names})",
             hint="Pass a new directory, or add --force to replace that recording.",
         )
 

@@ -58,7 +58,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument(
         "--out", type=Path, metavar="DIR",
-        help=f"output directory (default: ./{DEFAULT_OUT_ROOT}/<example or Dockerfile directory name>)",
+        help=f"output directory (default: ./{DEFAULT_OUT_ROOT}/<example or Dockerfile directory name>); "
+        "a DIR that already contains a recording is rejected before the first build unless --force is given",
+    )
+    parser.add_argument(
+        "--force", action="store_true",
+        help="replace the recording in the output directory and remove the timeline-*.png files "
+        "an earlier compare wrote there",
     )
     parser.add_argument("--quiet", action="store_true", help="print no line per build on stderr")
     from cachelab.cli.study import add_corpus_arguments
@@ -77,6 +83,7 @@ def run_compare(args: argparse.Namespace) -> int:
             raise StudyError("--secret applies to one Dockerfile, not to a corpus study (--mode)",
                              hint="Leave out --secret, or compare one Dockerfile without --mode.")
         return run_study(args)
+    from cachelab.cli.build import check_record_directory, remove_recording
     from cachelab.cli.plan import parse_build_args
     from cachelab.study.workspace import resolve_input
 
@@ -86,6 +93,9 @@ def run_compare(args: argparse.Namespace) -> int:
     out_dir = args.out
     if out_dir is None:
         out_dir = Path(DEFAULT_OUT_ROOT) / resolve_input(args.dockerfile, args.context).name
+    check_record_directory(out_dir, force=args.force, option="--out")
+    if args.force and out_dir.is_dir():
+        remove_recording(out_dir)
 
     with secret_files(args.secret) as secrets:
         _compare(args, out_dir, build_args, strategies, secrets)
