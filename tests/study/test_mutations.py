@@ -46,6 +46,16 @@ def test_edit_missing_file_names_path(workspace: Workspace) -> None:
     assert "src/missing.txt" in str(caught.value)
 
 
+def test_edit_directory_needs_file(workspace: Workspace) -> None:
+    with pytest.raises(MutationError) as caught:
+        EditFile("src", append="x").apply(workspace)
+    message = str(caught.value)
+    assert f"edit: src is a directory in the build context {workspace.user_context}" in message
+    assert "edit needs a file" in message
+    assert "not found" not in message
+    assert "Name one file inside src" in caught.value.hint
+
+
 def test_create_makes_parents_and_mode(workspace: Workspace) -> None:
     CreateFile("new/dir/file.sh", content="echo\n", mode=0o755).apply(workspace)
     created = workspace.context / "new" / "dir" / "file.sh"

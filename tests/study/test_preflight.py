@@ -196,3 +196,16 @@ def test_cli_names_user_context(build_input: BuildInput, tmp_path: Path, capsys:
     assert f"not found in the build context {build_input.context}" in error
     assert "cachelab-compare-" not in error
     assert not (tmp_path / "images").exists()
+
+
+def test_cli_edit_directory_rejected(build_input: BuildInput, tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    code = main([
+        "compare", str(build_input.dockerfile.parent), "--scenario", "edit:src",
+        "--image-store", str(tmp_path / "images"), "--out", str(tmp_path / "out"), "--quiet",
+    ])
+    error = capsys.readouterr().err
+    assert code == 1
+    assert f"edit: src is a directory in the build context {build_input.context}, and edit needs a file" in error
+    assert "not found" not in error
+    assert not (tmp_path / "out").exists()

@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         help="runs of the whole scenario per strategy (default: %(default)s)")
     parser.add_argument(
         "--scenario", default="warm-unchanged",
-        help="warm-unchanged, edit:PATH, build-arg:K=V, or a name from cachelab-scenarios.toml "
+        help="warm-unchanged, edit:PATH (PATH is a file of the context, not a directory), build-arg:K=V, or a name from cachelab-scenarios.toml "
         "beside the Dockerfile; every step is checked against the context before the first build "
         "(default: %(default)s)",
     )

@@ -327,6 +327,11 @@ def _os_error(mutation: Mutation, workspace: Workspace, exc: OSError) -> Mutatio
 
 def _existing_file(workspace: Workspace, path: str, op: str) -> Path:
     target = workspace.context_path(path, follow_links=True)
+    if target.is_dir():
+        raise MutationError(
+            f"{op}: {path} is a directory in the build context {workspace.user_context}, and {op} needs a file",
+            hint=f"Name one file inside {path}, such as {path}/FILE.",
+        )
     if not target.is_file():
         raise _missing(workspace, path, op)
     return target
