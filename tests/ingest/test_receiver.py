@@ -106,12 +106,13 @@ def test_receiver_rejects_bad_requests(
     assert not receiver.requests_path.exists()
 
 
-def _receive(out: Path, bodies: list[bytes], *, max_requests: int | None) -> tuple[int, str, str]:
+def _receive(out: Path, bodies: list[bytes], *, max_requests: int | None,
+             options: tuple[str, ...] = ()) -> tuple[int, str, str]:
     """Run `cachelab receive`, post `bodies` as JSON exports, and return its exit code, stdout and stderr.
 
     Without `max_requests`, the receiver is stopped with SIGTERM after the last body.
     """
-    command = [sys.executable, "-m", "cachelab", "receive", "--port", "0", "--out", str(out)]
+    command = [sys.executable, "-m", "cachelab", "receive", "--port", "0", "--out", str(out), *options]
     if max_requests is not None:
         command += ["--max-requests", str(max_requests)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
@@ -174,6 +175,37 @@ def test_receive_command_unreadable_build_keeps_requests(tmp_path: Path) -> None
     assert f"The received requests stay in {out / REQUESTS_FILE}" in stderr
     assert (out / REQUESTS_FILE).is_file()
     assert not (out / "builds.parquet").exists()
+
+
+def test_receive_command_rejects_earlier_requests(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    requests = out / REQUESTS_FILE
+    requests.write_text("earlier requests\n")
+
+    # A subprocess with a timeout, because a receiver that accepted DIR would wait for requests.
+    command = [sys.executable, "-m", "cachelab", "receive", "--port", "0", "--out", str(out), "--max-requests", "1"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, timeout=60)
+
+    assert result.returncode == 1
+    assert f"cachelab: error: --out {out} already contains {REQUESTS_FILE} from an earlier receive" in result.stderr
+    assert "add --force" in result.stderr
+    assert "listening on" not in result.stdout
+    assert requests.read_text() == "earlier requests\n"
+
+
+def test_receive_command_force_replaces_requests(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code, _, stderr = _receive(out, [TRACE.read_bytes()], max_requests=1)
+    assert code == 0, stderr
+
+    code, stdout, stderr = _receive(out, [TRACE.read_bytes()], max_requests=1, options=("--force",))
+
+    assert code == 0, stderr
+    assert "wrote 1 builds from 1 requests" in stdout
+    assert "duplicate spans" not in stderr
+    assert len((out / REQUESTS_FILE).read_text().splitlines()) == 1
+    assert len(Recording.load(out).instructions) == 5
 
 
 @pytest.mark.parametrize("port", ["99999", "-1", "http"])

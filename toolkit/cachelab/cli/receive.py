@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from pathlib import Path
 from types import FrameType
 
 from cachelab.cli._arguments import positive_int
@@ -30,7 +31,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--port", type=_port, default=4318, help="TCP port from 1 to 65535, or 0 for a free one (default: 4318)"
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
-    parser.add_argument("--out", required=True, metavar="DIR", help="directory for the requests file and tables")
+    parser.add_argument(
+        "--out", required=True, metavar="DIR",
+        help="directory for the requests file and tables; a DIR that already contains traces.otlp.jsonl "
+        "is rejected unless --force is given",
+    )
+    parser.add_argument(
+        "--force", action="store_true",
+        help="delete the traces.otlp.jsonl already in DIR, so the tables contain only the requests of this run",
+    )
     parser.add_argument(
         "--max-requests", type=positive_int, metavar="N", help="stop after N stored requests (at least 1)"
     )
@@ -53,11 +62,29 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _check_requests_file(requests_path: Path, *, force: bool) -> None:
+    """Reject an earlier requests file, because the receiver appends to it and the tables would mix both runs.
+
+    With `force`, delete that file instead.
+    """
+    from cachelab.ingest.errors import IngestError
+
+    if not requests_path.exists():
+        return
+    if not force:
+        raise IngestError(
+            f"--out {requests_path.parent} already contains {requests_path.name} from an earlier receive",
+            hint="Pass a new directory, or add --force to delete those requests and receive new ones.",
+        )
+    requests_path.unlink()
+
+
 def run(args: argparse.Namespace) -> int:
     from cachelab.ingest.errors import IngestError
     from cachelab.ingest.kaniko import ingest_kaniko_traces
-    from cachelab.ingest.receiver import TraceReceiver
+    from cachelab.ingest.receiver import REQUESTS_FILE, TraceReceiver
 
+    _check_requests_file(Path(args.out) / REQUESTS_FILE, force=args.force)
     receiver = TraceReceiver(args.out, host=args.host, port=args.port, max_requests=args.max_requests)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     print(f"listening on {receiver.url}", flush=True)
