@@ -139,3 +139,24 @@ def test_explain_directory_exit_2(
     captured = capsys.readouterr()
     assert code == EXIT_ERROR
     assert captured.err.splitlines()[0] == f"cachelab: error: failed to read key-part file {tmp_path}: Is a directory"
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    ("{}", "expected a JSON list of rows, found dict"),
+    ('"parts"', "expected a JSON list of rows, found str"),
+    ("[1]", "row 1 is not an object with `stage` and `index`"),
+    ('[{"stage": 0}]', "row 1 is not an object with `stage` and `index`"),
+])
+def test_explain_wrong_shape_exit_2(
+    fan_pair: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, problem: str,
+) -> None:
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(content)
+
+    code = main(["explain", str(fan_pair[0]), str(wrong)])
+
+    captured = capsys.readouterr()
+    assert code == EXIT_ERROR
+    assert captured.out == ""
+    assert captured.err.splitlines()[0] == f"cachelab: error: {wrong} is not a key-part file: {problem}"
+    assert "subscriptable" not in captured.err

@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "2 on an error such as a missing or invalid file."
         ),
     )
-    parser.add_argument("before", type=Path, metavar="BEFORE.json", help="key parts of the earlier build")
+    parser.add_argument("before", type=Path, metavar="BEFORE.json", help="key parts of the earlier build: the JSON list of rows that `cachelab keys --parts` writes")
     parser.add_argument("after", type=Path, metavar="AFTER.json", help="key parts of the later build")
     parser.set_defaults(handler=run)
 
@@ -54,9 +54,19 @@ def load_parts(path: Path) -> dict[tuple[int, int], dict[str, Any]]:
                         hint="Pass a readable file written by `cachelab keys --parts`.") from None
     try:
         rows = json.loads(text)
-        by_position = {(row["stage"], row["index"]): row for row in rows}
-    except (ValueError, KeyError, TypeError) as exc:
+    except ValueError as exc:
         raise PlanError(f"{path} is not a key-part file: {exc}", hint=_WRITE_HINT) from exc
+    if not isinstance(rows, list):
+        raise PlanError(f"{path} is not a key-part file: expected a JSON list of rows, found {type(rows).__name__}",
+                        hint=_WRITE_HINT)
+    by_position: dict[tuple[int, int], dict[str, Any]] = {}
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row, dict) or "stage" not in row or "index" not in row:
+            raise PlanError(
+                f"{path} is not a key-part file: row {number} is not an object with `stage` and `index`",
+                hint=_WRITE_HINT,
+            )
+        by_position[(row["stage"], row["index"])] = row
 
     # `cachelab keys --format json` writes the same rows without `parts`, and
     # comparing those would report every instruction as equal.
