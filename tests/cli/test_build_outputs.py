@@ -138,3 +138,16 @@ def test_build_help_says_paths_checked(capsys: pytest.CaptureFixture[str]) -> No
     text = " ".join(capsys.readouterr().out.split())
 
     assert "checked before the build starts" in text
+
+
+def test_dry_run_with_record_rejected(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    record = tmp_path / "recording"
+
+    code = main(_build(tmp_path, "--dry-run", "--record", str(record)))
+    captured = capsys.readouterr()
+
+    assert code == 1
+    assert f"cachelab: error: --record {record} has nothing to save, because --dry-run builds nothing" in captured.err
+    assert "cachelab: hint: Leave out --record for a dry run" in captured.err
+    assert captured.out == ""
+    assert not record.exists()

@@ -72,7 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--dry-run", action="store_true",
         help="print kaniko's plan, then cachelab's decision per instruction as lines starting with '#', "
-        "and build nothing",
+        "and build nothing; rejected together with --record, which needs a build",
     )
     parser.add_argument(
         "--record", default=None, metavar="OUT",
@@ -153,8 +153,15 @@ def _run(args: argparse.Namespace, secrets: dict[str, Path]) -> int:
     from cachelab.build.stores import check_cache_location
     from cachelab.cli.plan import check_platform, parse_build_args, parse_targets
 
+    from cachelab.errors import CachelabError
+
+    if args.record and args.dry_run:
+        raise CachelabError(
+            f"--record {args.record} has nothing to save, because --dry-run builds nothing",
+            hint="Leave out --record for a dry run, or leave out --dry-run to build and record.",
+        )
     dockerfile, context = resolve_inputs(args.dockerfile, args.context)
-    if args.record and not args.dry_run:
+    if args.record:
         check_record_directory(Path(args.record), force=args.force)
     request = BuildRequest(
         dockerfile=dockerfile,
