@@ -101,39 +101,34 @@ class PlannerSetup:
     ) -> Keyer:
         """Return the Keyer of one option set and build inputs, built once per distinct inputs."""
         self._check(dockerfile)
-        if self.memoize:
-            id_key = (id(options), context_dir, dockerfile_path, tuple(build_args.items()), platform, last_stage,
-                      missing_source)
-            known = self._keyers_by_id.get(id_key)
-            if known is not None and known[0] is options:
-                return known[1]
-        keyer_key = (
-            options, context_dir, os.fspath(dockerfile_path), tuple(build_args.items()), platform, last_stage,
-            missing_source,
-        )
         if not self.memoize:
             return Keyer(
                 options, dockerfile=dockerfile, context_dir=context_dir, dockerfile_path=dockerfile_path,
                 build_args=build_args, platform=platform, last_stage=last_stage, missing_source=missing_source,
             )
-        keyer = self._keyers.get(keyer_key)
-        if keyer is not None:
-            return keyer
-        # Parts depend on the stage state, which the memo key contains, and otherwise
-        # only on these inputs. Option sets that key alike share one Keyer's context,
-        # arguments and memo.
-        alike_key = (parts_options(options), *keyer_key[1:])
-        alike = self._keyers.get(alike_key)
-        if alike is None:
-            alike = Keyer(
-                options, dockerfile=dockerfile, context_dir=context_dir, dockerfile_path=dockerfile_path,
-                build_args=build_args, platform=platform, last_stage=last_stage, missing_source=missing_source,
-                memo={},
-            )
-            self._keyers[alike_key] = alike
-        keyer = alike if alike.options == options else alike.with_options(options)
-        self._keyers[keyer_key] = keyer
-        self._keyers_by_id[id_key] = (options, keyer)
+        inputs = (context_dir, os.fspath(dockerfile_path), tuple(build_args.items()), platform, last_stage,
+                  missing_source)
+        known = self._keyers_by_id.get((id(options), *inputs))
+        if known is not None and known[0] is options:
+            return known[1]
+
+        keyer = self._keyers.get((options, *inputs))
+        if keyer is None:
+            # Parts depend on the stage state, which the memo key contains, and otherwise
+            # only on these inputs. Option sets that key alike share one Keyer's context,
+            # arguments and memo.
+            alike_key = (parts_options(options), *inputs)
+            alike = self._keyers.get(alike_key)
+            if alike is None:
+                alike = Keyer(
+                    options, dockerfile=dockerfile, context_dir=context_dir, dockerfile_path=dockerfile_path,
+                    build_args=build_args, platform=platform, last_stage=last_stage,
+                    missing_source=missing_source, memo={},
+                )
+                self._keyers[alike_key] = alike
+            keyer = alike if alike.options == options else alike.with_options(options)
+            self._keyers[(options, *inputs)] = keyer
+        self._keyers_by_id[(id(options), *inputs)] = (options, keyer)
         return keyer
 
     def _check(self, dockerfile: Dockerfile) -> None:
