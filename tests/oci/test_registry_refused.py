@@ -79,7 +79,7 @@ def test_stop_when_refused_sends_nothing_more(closed_address: str) -> None:
 
 @pytest.fixture
 def silent_address() -> Iterator[str]:
-    """host:port of a server on 127.0.0.1 that accepts connections and never answers."""
+    """host:port of a server on 127.0.0.1 that accepts connections and never responds."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(16)

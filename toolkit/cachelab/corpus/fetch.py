@@ -157,7 +157,10 @@ def _keep_partial(
     total: int,
     why: str,
 ) -> None:
-    """Store what a stopped fetch has so far, so that running it again resumes; `why` says how it stopped."""
+    """Store the files a stopped fetch has so far, so that running it again resumes.
+
+    `why` describes how the fetch stopped.
+    """
     # Records of entries the loop never reached stay as the previous store had them.
     partial = records + [existing[entry.id] for entry in remaining if entry.id in existing]
     if not partial and not store.exists():

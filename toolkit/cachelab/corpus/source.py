@@ -11,8 +11,8 @@ they all accept the same forms, tried in this order:
 2. The name of a corpus fetched into the cache directory
    (`$CACHELAB_CACHE_DIR/corpora/NAME.jsonl.zst`, see `cachelab.cachedir`).
 
-When nothing matches, the error names both places tried, and the hint says how
-to fetch a shipped corpus or which fetched name is closest to a typo.
+When nothing matches, the error names both places tried, and the hint gives the
+command that fetches a shipped corpus, or the fetched name closest to a typo.
 """
 
 from __future__ import annotations
