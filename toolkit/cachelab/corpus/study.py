@@ -40,7 +40,6 @@ from cachelab.dockerfile import (
     DockerfileError,
     StageGraph,
     parse_dockerfile,
-    plan_stages,
 )
 from cachelab.errors import CachelabError
 from cachelab.events import Event
@@ -120,7 +119,10 @@ class Study:
         result = FileStudy(dockerfile_id, file_row)
         try:
             dockerfile = parse_dockerfile(text, dockerfile_id)
-            graph = plan_stages(dockerfile, platform=SCAN_PLATFORM)
+            setup = PlannerSetup(dockerfile, context_dirs=self._context_dirs)
+            # The planners select their stages from this same graph.
+            bases = setup.resolver(self.images, options=named_profile(STUDY_PROFILES[0]), platform=SCAN_PLATFORM)
+            graph = setup.stage_graph(targets=(), build_args={}, bases=bases)
         except DockerfileError as exc:
             file_row.update(error_kind="parse", error=str(exc), stages=None)
             return result
@@ -129,10 +131,14 @@ class Study:
         inputs = SimulationInputs(
             dockerfile=dockerfile, images=self.images, context_dir=self._context.name,
             costs=self.settings.costs, catalog=self.settings.catalog, now=self.settings.now,
-            setup=PlannerSetup(dockerfile, context_dirs=self._context_dirs),
+            setup=setup, platform=SCAN_PLATFORM,
         )
         try:
-            rebuilds = {name: warm_rebuild(inputs, name) for name in STRATEGY_PROFILES.values()}
+            # Savings read only the warm builds, and events also report the cold ones.
+            rebuilds = {
+                name: warm_rebuild(inputs, name, cold_costs=self.settings.record_events)
+                for name in STRATEGY_PROFILES.values()
+            }
             plans = {name: rebuild.warm.plans for name, rebuild in rebuilds.items()}
             for name in STUDY_PROFILES:
                 if name not in plans:

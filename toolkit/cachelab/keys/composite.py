@@ -103,6 +103,10 @@ class CompositeKey:
         for part in parts:
             if not isinstance(part, str):
                 raise TypeError(f"key part must be str, got {type(part).__name__}: {part!r}")
+        self.extend(parts)
+
+    def extend(self, parts: tuple[str, ...]) -> None:
+        """Append `parts`, which the caller guarantees are str (the key engine's output)."""
         if not parts:
             return
         self._hash = None

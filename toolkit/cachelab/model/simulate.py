@@ -85,15 +85,26 @@ class SimulatedBuild:
     plans: list[StagePlan]
     costs: dict[int, StageCost]
     precompute: list[PhaseCost] = field(default_factory=list)
+    # False for a build simulated only to fill the cache: it has no costs to read.
+    costed: bool = True
 
     @property
     def wall_s(self) -> float:
+        self._require_costs()
         return sum(phase.seconds for phase in self.precompute) + sum(
             cost.seconds for cost in self.costs.values()
         )
 
     def bytes_of(self, phase_name: str) -> int:
+        self._require_costs()
         return sum(cost.bytes_of(phase_name) for cost in self.costs.values())
+
+    def _require_costs(self) -> None:
+        if not self.costed:
+            raise ValueError(
+                f"costs of the {self.profile} build are missing: it was simulated without costs. "
+                "Simulate it with costs=True to read them",
+            )
 
     @property
     def bytes_downloaded(self) -> int:
@@ -135,6 +146,9 @@ class SimulationInputs:
     catalog: BaseImageCatalog
     now: datetime
     setup: PlannerSetup | None = None
+    # The target platform (None: this machine's). A study names one, so its keys
+    # do not depend on the machine it runs on.
+    platform: str | None = None
 
     def __post_init__(self) -> None:
         if self.setup is None:
@@ -146,7 +160,7 @@ def _planner(inputs: SimulationInputs, options: KanikoOptions, cache: ModelCache
         inputs.dockerfile, options=options, context_dir=inputs.context_dir,
         cache=cache if options.cache else None, images=inputs.images, now=inputs.now,
         dockerfile_path=os.path.join(inputs.context_dir, "Dockerfile"), missing_source="placeholder",
-        setup=inputs.setup,
+        setup=inputs.setup, platform=inputs.platform,
     )
 
 
@@ -164,12 +178,18 @@ def static_stage_plans(inputs: SimulationInputs, options: KanikoOptions) -> list
 
 def simulate_build(
     inputs: SimulationInputs, *, strategy: str, profile: str, options: KanikoOptions, cache: ModelCache,
+    costs: bool = True,
 ) -> SimulatedBuild:
-    """Plan and simulate one build of `inputs.dockerfile`, writing its outputs into `cache`."""
+    """Plan and simulate one build of `inputs.dockerfile`, writing its outputs into `cache`.
+
+    With `costs=False` the build only fills `cache`: its decisions are complete,
+    but it models no time or bytes (`SimulatedBuild.costed` is False).
+    """
     planner = _planner(inputs, options, cache)
-    build = SimulatedBuild(strategy=strategy, profile=profile, plans=[], costs={})
+    build = SimulatedBuild(strategy=strategy, profile=profile, plans=[], costs={}, costed=costs)
     planner.eliminate()
-    build.precompute = _precompute_costs(planner, inputs.costs)
+    if costs:
+        build.precompute = _precompute_costs(planner, inputs.costs)
     requests_seen = planner.memo.requests if planner.memo is not None else 0
 
     def stage_files(source: int | str) -> tuple[str, str]:
@@ -180,9 +200,10 @@ def simulate_build(
     for index in planner.build_order():
         plan = planner.plan_stage(index, stage_files)
         built[index] = plan
-        requests = planner.memo.requests - requests_seen if planner.memo is not None else 0
-        requests_seen += requests
-        build.costs[index] = _stage_cost(plan, inputs, cache, filesystems, probes=requests)
+        if costs:
+            requests = planner.memo.requests - requests_seen if planner.memo is not None else 0
+            requests_seen += requests
+            build.costs[index] = _stage_cost(plan, inputs, cache, filesystems, probes=requests)
         _write_outputs(plan, inputs, cache)
         planner.stage_done(index, plan.final_key or _unkeyed_stage_key(index))
 

@@ -29,11 +29,17 @@ class WarmRebuild:
     warm: SimulatedBuild
 
 
-def warm_rebuild(inputs: SimulationInputs, profile_name: str) -> WarmRebuild:
-    """Simulate a cold build into a fresh cache, then the same build again."""
+def warm_rebuild(inputs: SimulationInputs, profile_name: str, *, cold_costs: bool = True) -> WarmRebuild:
+    """Simulate a cold build into a fresh cache, then the same build again.
+
+    With `cold_costs=False` the cold build only fills the cache, which is all a
+    caller that reads the warm build's costs needs.
+    """
     options = named_profile(profile_name)
     strategy = PROFILE_STRATEGIES.get(profile_name, profile_name)
     cache = ModelCache()
-    cold = simulate_build(inputs, strategy=strategy, profile=profile_name, options=options, cache=cache)
+    cold = simulate_build(
+        inputs, strategy=strategy, profile=profile_name, options=options, cache=cache, costs=cold_costs,
+    )
     warm = simulate_build(inputs, strategy=strategy, profile=profile_name, options=options, cache=cache)
     return WarmRebuild(profile=profile_name, strategy=strategy, cold=cold, warm=warm)

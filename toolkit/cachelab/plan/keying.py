@@ -32,8 +32,8 @@ class CommandParts:
         object.__setattr__(self, "_files", any(part.kind == "file" for part in self.key_parts.parts))
 
     @property
-    def all(self) -> list[str]:
-        return list(self._values)
+    def all(self) -> tuple[str, ...]:
+        return self._values
 
     @property
     def files(self) -> bool:
@@ -62,13 +62,30 @@ _SCHEDULING_OPTIONS = (
 _DEFAULT_OPTIONS = KanikoOptions()
 
 
-@functools.lru_cache(maxsize=64)
+# Looked up by identity first, because hashing a KanikoOptions reads every field
+# and a study requests the same few profile objects once per planner.
+_PARTS_OPTIONS_BY_ID: dict[int, tuple[KanikoOptions, KanikoOptions]] = {}
+
+
 def parts_options(options: KanikoOptions) -> KanikoOptions:
     """Return `options` with every option that key parts never read set to its default.
 
     Two option sets with equal results give every instruction the same parts, so
     their Keyers can share one `PartsMemo`.
     """
+    known = _PARTS_OPTIONS_BY_ID.get(id(options))
+    if known is not None and known[0] is options:
+        return known[1]
+    result = _parts_options(options)
+    if len(_PARTS_OPTIONS_BY_ID) >= 64:
+        _PARTS_OPTIONS_BY_ID.clear()
+    # The entry keeps `options` alive, so its id is not reused while it lives.
+    _PARTS_OPTIONS_BY_ID[id(options)] = (options, result)
+    return result
+
+
+@functools.lru_cache(maxsize=64)
+def _parts_options(options: KanikoOptions) -> KanikoOptions:
     return options.with_changes(**{name: getattr(_DEFAULT_OPTIONS, name) for name in _SCHEDULING_OPTIONS})
 
 
@@ -137,7 +154,7 @@ class Keyer:
         """Return the full parts of `instruction`; `source` locates a COPY --from's files."""
         return self._memoized(instruction, environment, source, include_files=True)
 
-    def instruction_part(self, instruction: Instruction, environment: StageEnv) -> list[str]:
+    def instruction_part(self, instruction: Instruction, environment: StageEnv) -> tuple[str, ...]:
         """Return the parts of `instruction` without file inputs (the inference path)."""
         return self._memoized(instruction, environment, None, include_files=False).all
 

@@ -129,7 +129,7 @@ def _key_command(
     precomputed = False
     if not command.cross_stage:
         parts = context.keyer.parts(command.instruction, environment, source=None)
-        chain.add(*parts.all)
+        chain.extend(parts.all)
         _record_parts(plan, parts, key=chain.hash(), source="content" if parts.files else "text")
         return chain, precomputed
 
@@ -167,7 +167,7 @@ def _key_command(
         plan.decision = "unkeyed"
         return None, precomputed
     parts = context.keyer.parts(command.instruction, environment, source=source)
-    chain.add(*parts.all)
+    chain.extend(parts.all)
     _record_parts(plan, parts, key=chain.hash(), source="content")
     _plan_pointer(plan, chain, context)
     return chain, precomputed
@@ -223,7 +223,7 @@ def _verify(
     if source is None:
         return
     content = chain.copy()
-    content.add(*context.keyer.parts(command.instruction, environment, source=source).all)
+    content.extend(context.keyer.parts(command.instruction, environment, source=source).all)
     if content.hash() != plan.key:
         raise PointerMismatchError(
             f"line {command.instruction.start_line}: {command.instruction.text!r}: pointer "
@@ -243,7 +243,7 @@ def _source_files(command: Command, context: WalkContext) -> tuple[str, str] | N
 def _record_parts(plan: InstructionPlan, parts: CommandParts, *, key: str, source: str) -> None:
     plan.key = key
     plan.key_source = source  # type: ignore[assignment]
-    plan.parts = tuple(parts.all)
+    plan.parts = parts.all
     plan.labelled_parts = parts.key_parts.parts
     plan.files_hashed = parts.files_hashed
     plan.bytes_hashed = parts.bytes_hashed

@@ -11,30 +11,19 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 
 from cachelab.dockerfile.errors import DockerfileError
-from cachelab.dockerfile.graph import KanikoStage, SourceRef, StageGraph, plan_stages, squash
+from cachelab.dockerfile.graph import KanikoStage, SourceRef, StageGraph, squash
 from cachelab.dockerfile.lexer import expand_word
 from cachelab.dockerfile.model import Dockerfile, Instruction
-from cachelab.plan.seeding import BaseResolver
 from cachelab.plan.stages import Command, PlanStage, StageList
 
 logger = logging.getLogger(__name__)
 
 
-def select_stages(
-    dockerfile: Dockerfile,
-    *,
-    targets: Sequence[str],
-    build_args: Mapping[str, str],
-    bases: BaseResolver,
-) -> StageList:
-    """Build the planner's stage list for `targets` (none: the last stage)."""
-    graph = plan_stages(
-        dockerfile, targets=targets, build_args=build_args,
-        image_onbuild=bases.onbuild_triggers, platform=bases.platform,
-    )
+def select_stages(dockerfile: Dockerfile, graph: StageGraph) -> StageList:
+    """Build the planner's stage list from `dockerfile`'s stage graph (`plan_stages`)."""
     origins = _origins(dockerfile)
     save_files = _save_files(graph)
     stages = [_plan_stage(graph, built, origins, save_files) for built in graph.built]

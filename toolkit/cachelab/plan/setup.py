@@ -14,6 +14,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from cachelab.dockerfile.graph import StageGraph, plan_stages
 from cachelab.dockerfile.model import Dockerfile
 from cachelab.keys.flags import KanikoOptions
 from cachelab.keys.parts import MissingSourcePolicy
@@ -39,6 +40,7 @@ class PlannerSetup:
         self.dockerfile = dockerfile
         self.memoize = memoize
         self._selections: dict[tuple[object, ...], tuple[BaseResolver, StageList]] = {}
+        self._graphs: dict[tuple[object, ...], tuple[BaseResolver, StageGraph]] = {}
         self._keyers: dict[tuple[object, ...], Keyer] = {}
         # By options identity first: hashing a KanikoOptions costs more than a lookup.
         self._keyers_by_id: dict[tuple[object, ...], tuple[KanikoOptions, Keyer]] = {}
@@ -67,6 +69,30 @@ class PlannerSetup:
             self._resolvers[resolver_key] = resolver
         return resolver
 
+    def stage_graph(
+        self, *, targets: Sequence[str], build_args: Mapping[str, str], bases: BaseResolver,
+    ) -> StageGraph:
+        """Return the front end's stage graph for these inputs, with `bases`' ONBUILD triggers.
+
+        Planners select their stages from this graph, so a caller that also needs
+        the graph (a study's stage shapes) gets it without selecting twice.
+        """
+        if not self.memoize:
+            return self._plan_stages(targets, build_args, bases)
+        graph_key = (tuple(targets), tuple(build_args.items()), id(bases.images), bases.platform)
+        cached = self._graphs.get(graph_key)
+        if cached is not None and cached[0].images is bases.images:
+            return cached[1]
+        graph = self._plan_stages(targets, build_args, bases)
+        self._graphs[graph_key] = (bases, graph)
+        return graph
+
+    def _plan_stages(self, targets: Sequence[str], build_args: Mapping[str, str], bases: BaseResolver) -> StageGraph:
+        return plan_stages(
+            self.dockerfile, targets=targets, build_args=build_args,
+            image_onbuild=bases.onbuild_triggers, platform=bases.platform,
+        )
+
     def selection(
         self, dockerfile: Dockerfile, *, targets: Sequence[str], build_args: Mapping[str, str], bases: BaseResolver,
     ) -> StageList:
@@ -76,13 +102,14 @@ class PlannerSetup:
         copies), so one list serves them all.
         """
         self._check(dockerfile)
+        graph = self.stage_graph(targets=targets, build_args=build_args, bases=bases)
         if not self.memoize:
-            return select_stages(dockerfile, targets=targets, build_args=build_args, bases=bases)
+            return select_stages(dockerfile, graph)
         selection_key = (tuple(targets), tuple(build_args.items()), id(bases.images), bases.platform)
         cached = self._selections.get(selection_key)
         if cached is not None and cached[0].images is bases.images:
             return cached[1]
-        selection = select_stages(dockerfile, targets=targets, build_args=build_args, bases=bases)
+        selection = select_stages(dockerfile, graph)
         # The resolver is kept so its image source stays alive and its id is not reused.
         self._selections[selection_key] = (bases, selection)
         return selection
