@@ -90,6 +90,25 @@ def test_lookahead_warm_moves_nothing(fan_in_builds: dict[tuple[str, int], Recor
     assert len(skipped) > 0
 
 
+@pytest.mark.parametrize("build", BUILDS, ids=lambda value: f"{value}")
+def test_phase_times_never_na(fan_in_builds: dict[tuple[str, int], Recording], build: tuple[str, int]) -> None:
+    stages = fan_in_builds[build].stages
+
+    for column in ["wall_s", *schema.PHASE_COLUMNS]:
+        assert stages[column].notna().all(), column
+
+
+def test_lookahead_warm_spends_no_phase_time(fan_in_builds: dict[tuple[str, int], Recording]) -> None:
+    stages = fan_in_builds[("lookahead", 1)].stages
+    eliminated = stages[stages["action"] == "eliminated"]
+
+    # All hits: no stage executes, snapshots or pushes, and eliminated stages download nothing.
+    for column in ("execute_s", "snapshot_s", "push_s"):
+        assert list(stages[column]) == [0.0] * len(stages), column
+    for column in ("download_s", "unpack_s", "save_s"):
+        assert list(eliminated[column]) == [0.0] * len(eliminated), column
+
+
 def test_per_stage_warm_pushes_nothing(fan_in_builds: dict[tuple[str, int], Recording]) -> None:
     recording = fan_in_builds[("per-stage", 1)]
     final = recording.stages.set_index("stage_index").loc[3]

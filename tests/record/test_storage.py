@@ -57,7 +57,7 @@ def test_round_trip_keeps_na_and_lists(tmp_path: Path) -> None:
     loaded = Recording.load(tmp_path)
 
     assert pd.isna(loaded.builds.set_index("build_id").loc["b", "scenario"])
-    assert pd.isna(loaded.stages["hash_s"].iloc[0])
+    assert pd.isna(loaded.stages["stage_name"].iloc[1])
     assert list(loaded.stages["key_blockers"].iloc[0]) == ["copy-from-content"]
     assert list(loaded.stages["key_blockers"].iloc[1]) == []
 

@@ -129,10 +129,22 @@ def test_stage_wall_is_stage_span_length() -> None:
 
 
 def test_unmeasured_phase_is_na_not_zero() -> None:
-    row = record(SyntheticStage()).stages.iloc[0]
+    events = [
+        dataclasses.replace(event, engine="kaniko") if isinstance(event, BuildStarted) else event
+        for event in synthetic_build(stages=(SyntheticStage(),))
+    ]
+    row = Recording.from_events(events, environment={}).stages.iloc[0]
 
     assert pd.isna(row["hash_s"])
     assert pd.isna(row["save_s"])
+
+
+def test_model_phase_not_run_is_zero() -> None:
+    # The model opens a span for every phase it simulates, so a phase without spans took no time.
+    row = record(SyntheticStage()).stages.iloc[0]
+
+    assert row["hash_s"] == 0.0
+    assert row["save_s"] == 0.0
 
 
 def test_phase_measured_elsewhere_is_zero() -> None:

@@ -4,7 +4,9 @@ Every source of build data (the builder, the model, the ingesters) produces thes
 tables, so plots and statistics read one layout. Values a source cannot know are
 NA, never 0. A byte count is 0 when the source reports every transfer and none
 happened, such as in a stage that lookahead eliminated or a build whose layers
-all came from the cache (see `BYTE_COUNTING_ENGINES`). Column order here is the order of the
+all came from the cache (see `BYTE_COUNTING_ENGINES`). A time column is 0 when
+the source times every phase it runs and the row ran none of that phase (see
+`PHASE_TIMING_ENGINES`). Column order here is the order of the
 DataFrames. `KEYS`, `VOCABULARIES` and `NON_NEGATIVE` are the rules `Recording.load`
 checks (`cachelab.record.validation`), and `STABLE_KEYS` names the columns that
 join the rows of different builds.
@@ -17,7 +19,7 @@ import pyarrow as pa
 
 # Version of the table layout written to Parquet metadata. Raise it with every
 # change to the columns below and add an upgrade step in `cachelab.record.storage`.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 STRING = "string"
 INT = "Int64"
@@ -97,6 +99,14 @@ BYTE_COLUMNS: dict[str, tuple[str, ...]] = {
 # of that build reports bytes for the column's phases.
 BYTE_COUNTING_ENGINES = frozenset({"cachelab", "model"})
 
+# Engines that open a span for every phase of work they do: cachelab's builder
+# and the model. For their finished builds a stage or instruction without spans
+# of a phase spent no time on it, so its time column is 0, as in a stage that
+# lookahead eliminated or a stage whose instructions all hit (no execute,
+# snapshot or push). For other engines a time column is NA for every row of a
+# build unless some span of that build has the column's phases.
+PHASE_TIMING_ENGINES = frozenset({"cachelab", "model"})
+
 # Span phases of the cache operations counted in `cache_failures` when their span
 # has a non-empty `error` attribute or `failed` set to "true".
 CACHE_OPERATION_PHASES = ("probe-cache", "push-layer", "push-pointer")
@@ -139,6 +149,8 @@ ADDED_IN: dict[int, dict[str, tuple[str, ...]]] = {
     6: {
         "builds": ("cache_failures",),
     },
+    # Version 7 adds no column: it writes 0 seconds where the phase timing engines ran no such phase.
+    7: {},
 }
 
 STAGES: dict[str, str] = {

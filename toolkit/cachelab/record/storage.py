@@ -112,6 +112,26 @@ def _count_cache_failures(tables: Tables) -> Tables:
     return tables
 
 
+@register_upgrade(6)
+def _zero_phases_not_run(tables: Tables) -> Tables:
+    """Write 0 seconds where a finished build of a phase timing engine ran no such phase (version 7).
+
+    Version 6 left a time column NA for every row of a build that had no span of
+    the column's phases, such as `execute_s` of a build whose instructions all
+    hit. For `schema.PHASE_TIMING_ENGINES` that means no time was spent.
+    """
+    builds = tables["builds"]
+    timing = builds["engine"].isin(schema.PHASE_TIMING_ENGINES) & builds["outcome"].notna()
+    finished = set(builds.loc[timing, "build_id"])
+    columns = {"stages": ["wall_s", *schema.PHASE_COLUMNS], "instructions": ["wall_s"]}
+    for name, time_columns in columns.items():
+        table = tables[name]
+        in_finished = table["build_id"].isin(finished)
+        for column in time_columns:
+            table.loc[in_finished & table[column].isna(), column] = 0.0
+    return tables
+
+
 def save_tables(tables: Tables, environments: list[dict[str, object]], directory: Path) -> None:
     """Write each table to `directory/<name>.parquet`, replacing earlier files atomically."""
     directory.mkdir(parents=True, exist_ok=True)

@@ -5,10 +5,12 @@ a phase column such as `download_s` is the summed length of that stage's spans o
 the matching phase. A span nested inside a span of the same phase is not counted
 again. When no span of a build carries a phase (or requests), the source did not
 measure it, so the column is NA for every stage of that build. When some spans
-do, a stage without such spans gets 0. Byte columns follow the same rule, except
-for finished builds of `schema.BYTE_COUNTING_ENGINES`: these count every
-transfer, so a row without transfers gets 0 and a row with a span of unknown
-size gets NA. The builds column `cache_failures` follows the same rule with
+do, a stage without such spans gets 0. Finished builds of
+`schema.PHASE_TIMING_ENGINES` time every phase they run, so their time columns
+are 0 without spans even when no row of the build ran the phase. Byte columns
+follow the same rule, except for finished builds of
+`schema.BYTE_COUNTING_ENGINES`: these count every transfer, so a row without
+transfers gets 0 and a row with a span of unknown size gets NA. The builds column `cache_failures` follows the same rule with
 `schema.CACHE_FAILURE_ENGINES` (see `cachelab.record.cache_failures`). A span
 without a stage or instruction index takes it from its nearest ancestor that
 has one, in the spans table too.
@@ -65,7 +67,11 @@ def tables_from_events(events: Iterable[Event]) -> dict[str, pd.DataFrame]:
                 hint="Emit BuildStarted before any other event of a build.",
             )
         grouped.spans = _inherit_indices(grouped.spans)
-        spans = _SpanIndex(grouped.spans, counts_all_bytes=_counts_all_bytes(grouped))
+        spans = _SpanIndex(
+            grouped.spans,
+            counts_all_bytes=_finished_build_of(grouped, schema.BYTE_COUNTING_ENGINES),
+            times_all_phases=_finished_build_of(grouped, schema.PHASE_TIMING_ENGINES),
+        )
         stage_rows = [_stage_row(stage, grouped, spans) for stage in grouped.stages]
         rows["stages"].extend(stage_rows)
         rows["instructions"].extend(
@@ -129,22 +135,27 @@ def _check_unique(build_id: str, entity: str, keys: list[object]) -> None:
         seen.add(key)
 
 
-def _counts_all_bytes(grouped: _BuildEvents) -> bool:
+def _finished_build_of(grouped: _BuildEvents, engines: frozenset[str]) -> bool:
     # An unfinished build may have stopped before it reported all of its spans.
     started = grouped.started
     assert started is not None
-    return grouped.finished is not None and started.engine in schema.BYTE_COUNTING_ENGINES
+    return grouped.finished is not None and started.engine in engines
 
 
 class _SpanIndex:
     """The spans of one build, with the sums the stage and instruction rows need.
 
     With `counts_all_bytes`, the build's spans report every transfer, so byte
-    sums are 0 without spans and NA when a span's size is unknown.
+    sums are 0 without spans and NA when a span's size is unknown. With
+    `times_all_phases`, the build has a span for every phase it ran, so time
+    sums are 0 without spans.
     """
 
-    def __init__(self, spans: list[SpanRecorded], *, counts_all_bytes: bool = False) -> None:
+    def __init__(
+        self, spans: list[SpanRecorded], *, counts_all_bytes: bool = False, times_all_phases: bool = False
+    ) -> None:
         self.counts_all_bytes = counts_all_bytes
+        self.times_all_phases = times_all_phases
         by_id = {span.span_id: span for span in spans}
         # A span inside a span of the same phase is already part of the outer one.
         self.counted = [span for span in spans if not _has_same_phase_ancestor(span, by_id)]
@@ -168,7 +179,7 @@ class _SpanIndex:
         return self._by_instruction.get((stage_index, instruction_index), [])
 
     def seconds(self, spans: list[SpanRecorded], phases: tuple[str, ...]) -> float | None:
-        if not self.phases.intersection(phases):
+        if not self.times_all_phases and not self.phases.intersection(phases):
             return None
         return sum(s.end_s - s.start_s for s in spans if s.phase in phases)
 
