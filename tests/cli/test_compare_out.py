@@ -52,3 +52,76 @@ def test_out_with_recording_forced(tmp_path: Path, capsys: pytest.CaptureFixture
     assert builds.read_bytes() != b"earlier recording"
     assert not timeline.exists()
     assert (out / "timeline-per-stage.png").exists()
+
+
+def _failing_example(tmp_path: Path) -> Path:
+    # The cold build succeeds and the rebuild fails, so the old recording must survive a late failure.
+    example = tmp_path / "failing"
+    (example / "context").mkdir(parents=True)
+    (example / "context" / "flag").write_text("ok\n")
+    (example / "Dockerfile").write_text("FROM busybox\nCOPY flag /flag\nRUN [ \"$(cat /flag)\" = ok ]\n")
+    return example
+
+
+def test_failed_forced_compare_keeps_recording(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    builds = _earlier_recording(out)
+    timeline = out / "timeline-old.png"
+    timeline.write_bytes(b"png")
+    example = _failing_example(tmp_path)
+
+    code = main(["compare", str(example), "--quiet", "--image-store", str(tmp_path / "images"),
+                 "--strategies", "per-stage", "--scenario", "edit:flag", "--out", str(out), "--force"])
+    err = capsys.readouterr().err
+
+    assert code == 1, err
+    assert "failed with exit code 1" in err
+    assert builds.read_bytes() == b"earlier recording"
+    assert timeline.read_bytes() == b"png"
+    assert sorted(path.name for path in out.iterdir()) == ["builds.parquet", "timeline-old.png"]
+
+
+def test_interrupted_forced_compare_keeps_recording(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    builds = _earlier_recording(out)
+
+    def interrupt(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("cachelab.study.compare.run_scenario", interrupt)
+    code = main(["compare", str(EXAMPLE), "--quiet", "--image-store", str(tmp_path / "images"),
+                 "--strategies", "per-stage", "--out", str(out), "--force"])
+    capsys.readouterr()
+
+    assert code == 130
+    assert builds.read_bytes() == b"earlier recording"
+    assert [path.name for path in out.iterdir()] == ["builds.parquet"]
+
+
+def test_failed_compare_leaves_no_new_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "new-out"
+    example = _failing_example(tmp_path)
+
+    code = main(["compare", str(example), "--quiet", "--image-store", str(tmp_path / "images"),
+                 "--strategies", "per-stage", "--scenario", "edit:flag", "--out", str(out)])
+    capsys.readouterr()
+
+    assert code == 1
+    assert not out.exists()
+
+
+def test_forced_compare_reports_final_paths(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    _earlier_recording(out)
+
+    code = main(["compare", str(EXAMPLE), "--quiet", "--image-store", str(tmp_path / "images"),
+                 "--strategies", "per-stage", "--out", str(out), "--force"])
+    stdout = capsys.readouterr().out
+
+    assert code == 0
+    assert f"wrote {out / 'builds.parquet'}\n" in stdout
+    assert f"wrote {out / 'timeline-per-stage.png'}\n" in stdout
+    assert "per-stage" in stdout.split("wrote", 1)[0]
+    assert not [path for path in out.iterdir() if path.name.startswith(".")]

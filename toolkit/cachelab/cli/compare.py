@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from cachelab.cli._secrets import add_secret_argument, secret_files
 
 DEFAULT_OUT_ROOT = "cachelab-out"
+# Name prefix of the directory inside --out that contains a compare's outputs until every build succeeded.
+STAGING_PREFIX = ".cachelab-compare-"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -64,7 +68,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--force", action="store_true",
         help="replace the recording in the output directory and remove the timeline-*.png files "
-        "an earlier compare wrote there",
+        "an earlier compare wrote there, once every build has succeeded; a failed or interrupted "
+        "compare leaves them as they were",
     )
     parser.add_argument("--quiet", action="store_true", help="print no line per build on stderr")
     from cachelab.cli.study import add_corpus_arguments
@@ -83,7 +88,7 @@ def run_compare(args: argparse.Namespace) -> int:
             raise StudyError("--secret applies to one Dockerfile, not to a corpus study (--mode)",
                              hint="Leave out --secret, or compare one Dockerfile without --mode.")
         return run_study(args)
-    from cachelab.cli.build import check_record_directory, remove_recording
+    from cachelab.cli.build import check_record_directory
     from cachelab.cli.plan import parse_build_args
     from cachelab.study.workspace import resolve_input
 
@@ -94,8 +99,6 @@ def run_compare(args: argparse.Namespace) -> int:
     if out_dir is None:
         out_dir = Path(DEFAULT_OUT_ROOT) / resolve_input(args.dockerfile, args.context).name
     check_record_directory(out_dir, force=args.force, option="--out")
-    if args.force and out_dir.is_dir():
-        remove_recording(out_dir)
 
     with secret_files(args.secret) as secrets:
         _compare(args, out_dir, build_args, strategies, secrets)
@@ -127,23 +130,57 @@ def _reject_corpus_without_mode(argument: str, context: str | None) -> None:
 def _compare(args: argparse.Namespace, out_dir: Path, build_args: dict[str, str], strategies: list[str],
              secrets: dict[str, Path]) -> None:
     from cachelab.record.cache_failures import describe_failures
-    from cachelab.study.compare import compare
+    from cachelab.study.compare import compare, write_report
 
-    recording = compare(
-        args.dockerfile,
-        args.context,
-        strategies=strategies,
-        scenario=args.scenario,
-        repeats=args.repeats,
-        out_dir=out_dir,
-        image_store=args.image_store,
-        build_args=build_args,
-        targets=tuple(args.target),
-        secrets=secrets,
-        report=sys.stdout,
-        progress=not args.quiet and "CI" not in os.environ,
-    )
+    # The outputs go to a staging directory inside OUT and replace an earlier
+    # recording only after every build succeeded, so a failed or interrupted
+    # compare leaves that recording as it was.
+    created = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out_dir))
+    try:
+        recording = compare(
+            args.dockerfile,
+            args.context,
+            strategies=strategies,
+            scenario=args.scenario,
+            repeats=args.repeats,
+            out_dir=staging,
+            image_store=args.image_store,
+            build_args=build_args,
+            targets=tuple(args.target),
+            secrets=secrets,
+            progress=not args.quiet and "CI" not in os.environ,
+        )
+        written = _replace_recording(staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if created and not any(out_dir.iterdir()):
+            out_dir.rmdir()
+
+    write_report(recording, sys.stdout)
+    for path in written:
+        print(f"wrote {path}")
     failures = describe_failures(recording.builds)
     if failures is not None:
         # A failed push leaves its entry out of the cache, so a later step misses where it would hit.
         print(f"cachelab: warning: {failures}. These builds went on without those cache operations.")
+
+
+def _replace_recording(staging: Path, out_dir: Path) -> list[Path]:
+    """Move the files of `staging` into `out_dir`, then delete the earlier recording files not replaced.
+
+    Returns the moved files' paths in `out_dir`, tables first, as `compare` wrote them.
+    """
+    from cachelab.cli.build import recording_files
+
+    earlier = recording_files(out_dir)
+    written = []
+    for path in recording_files(staging):
+        target = out_dir / path.name
+        os.replace(path, target)
+        written.append(target)
+    for path in earlier:
+        if path not in written:
+            path.unlink(missing_ok=True)
+    return written
