@@ -33,6 +33,8 @@ COLD_ONLY_MODULES = (
     "cachelab.cli.study",
     "cachelab.cli.corpus",
 )
+# The analysis stack, which no build imports (it is most of a process's start-up).
+ANALYSIS_MODULES = ("pandas", "numpy", "pyarrow", "matplotlib", "ipywidgets", "cachelab.record")
 
 _WARM_BUILD = """
 import json, sys
@@ -59,6 +61,7 @@ def test_warm_build_skips_cold_modules(image_store: Path, tmp_path: Path) -> Non
     loaded = set(report["modules"])
     assert "cachelab.build.builder" in loaded
     assert [name for name in COLD_ONLY_MODULES if name in loaded] == []
+    assert [name for name in ANALYSIS_MODULES if name in loaded] == []
 
 
 def test_parser_for_one_subcommand() -> None:

@@ -152,7 +152,6 @@ def _run(args: argparse.Namespace, secrets: dict[str, Path]) -> int:
     from cachelab.build.request import BuildRequest
     from cachelab.build.stores import check_cache_location
     from cachelab.cli.plan import check_platform, parse_build_args, parse_targets
-
     from cachelab.errors import CachelabError
 
     if args.record and args.dry_run:
@@ -213,7 +212,7 @@ def warn_on_cache_failures(build_id: str, events: Iterable[object]) -> None:
     stdout stays the image digest alone, because scripts read it.
     """
     from cachelab.events import SpanRecorded
-    from cachelab.record.cache_failures import count_failed_operations
+    from cachelab.events.failures import count_failed_operations
 
     failures = count_failed_operations(event for event in events if isinstance(event, SpanRecorded))
     if failures == 0:

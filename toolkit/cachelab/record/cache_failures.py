@@ -11,29 +11,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
-from cachelab.events import SpanRecorded
+from cachelab.events.failures import is_failed_operation
 from cachelab.record import schema
 
 logger = logging.getLogger(__name__)
 
 # Builds listed by name in a summary line; the rest are counted.
 LISTED_BUILDS = 5
-
-
-def is_failed_operation(phase: str, attributes: Mapping[str, str]) -> bool:
-    """Return whether a span of `phase` with `attributes` records a failed cache operation."""
-    if phase not in schema.CACHE_OPERATION_PHASES:
-        return False
-    return bool(attributes.get("error")) or attributes.get("failed") == "true"
-
-
-def count_failed_operations(spans: Iterable[SpanRecorded]) -> int:
-    """Return the number of `spans` that record a failed cache operation."""
-    return sum(1 for span in spans if is_failed_operation(span.phase, span.attributes))
 
 
 def failures_from_spans(builds: pd.DataFrame, spans: pd.DataFrame) -> pd.Series:

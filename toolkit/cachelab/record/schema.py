@@ -17,6 +17,8 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow as pa
 
+from cachelab.events.failures import CACHE_OPERATION_PHASES as FAILURE_PHASES
+
 # Version of the table layout written to Parquet metadata. Raise it with every
 # change to the columns below and add an upgrade step in `cachelab.record.storage`.
 SCHEMA_VERSION = 7
@@ -107,9 +109,9 @@ BYTE_COUNTING_ENGINES = frozenset({"cachelab", "model"})
 # build unless some span of that build has the column's phases.
 PHASE_TIMING_ENGINES = frozenset({"cachelab", "model"})
 
-# Span phases of the cache operations counted in `cache_failures` when their span
-# has a non-empty `error` attribute or `failed` set to "true".
-CACHE_OPERATION_PHASES = ("probe-cache", "push-layer", "push-pointer")
+# Span phases of the cache operations counted in `cache_failures` (see
+# `cachelab.events.failures`).
+CACHE_OPERATION_PHASES = FAILURE_PHASES
 
 # Engines whose spans mark every failed cache operation: cachelab's builder, and
 # the model, which simulates no failure. Their finished builds get a count, 0

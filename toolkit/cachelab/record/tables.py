@@ -35,8 +35,8 @@ from cachelab.events import (
     SpanRecorded,
     StageRecorded,
 )
+from cachelab.events.failures import count_failed_operations
 from cachelab.record import schema
-from cachelab.record.cache_failures import count_failed_operations
 from cachelab.record.errors import EventStreamError
 from cachelab.record.origins import fill_origins
 
