@@ -7,14 +7,16 @@ pulled into a buildah storage of the test's own.
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from cachelab.ingest.buildah import BuildahSetup, run_buildah_build
-from cachelab.ingest.buildah_output import TimedLine, parse_buildah_output
+from cachelab.ingest.buildah_output import TimedLine, buildah_events, parse_buildah_output
 from cachelab.ingest.errors import EngineRunError
 from cachelab.oci.importer import import_rootfs
+from cachelab.record import Recording
 from tests.fixtures.registry import RegistryServer
 
 requires_buildah = pytest.mark.skipif(shutil.which("buildah") is None, reason="buildah is not installed")
@@ -154,3 +156,55 @@ def test_buildah_missing_binary_named(tmp_path: Path) -> None:
 
     with pytest.raises(EngineRunError, match="no-such-buildah not found"):
         setup.version()
+
+
+def _events_of(output: list[str]) -> list[object]:
+    build = parse_buildah_output([TimedLine(float(i), text) for i, text in enumerate(output)], end_s=9.0)
+    return buildah_events(
+        build, build_id="b", run_id="r", engine_version="1.28.2", dockerfile_id="Dockerfile",
+        started_at=datetime(2026, 1, 1, tzinfo=UTC), wall_s=9.0, error=None,
+    )
+
+
+def test_buildah_origins_after_skipped_stage() -> None:
+    # buildah skips stage 1 of 3, which the last stage does not need, and keeps the written positions.
+    output = [
+        "[2/3] STEP 1/3: FROM localhost/busybox:1 AS tools",
+        "[2/3] STEP 2/3: ENV A=1",
+        "[2/3] STEP 3/3: RUN touch /tool",
+        "[3/3] STEP 1/2: FROM localhost/busybox:1",
+        "[3/3] STEP 2/2: COPY --from=tools /tool /tool",
+        "[3/3] COMMIT",
+    ]
+    instructions = Recording.from_events(_events_of(output), environment={}).instructions  # type: ignore[arg-type]
+    rows = list(instructions[["stage_index", "instruction_index", "origin_stage_index", "origin_instruction_index"]]
+                .itertuples(index=False, name=None))
+
+    assert rows == [(1, 0, 1, 0), (1, 1, 1, 1), (2, 0, 2, 0)]
+
+
+def test_buildah_single_stage_origins() -> None:
+    output = ["STEP 1/3: FROM localhost/busybox:1", "STEP 2/3: WORKDIR /app", "STEP 3/3: RUN true", "COMMIT"]
+    instructions = Recording.from_events(_events_of(output), environment={}).instructions  # type: ignore[arg-type]
+
+    assert instructions["origin_stage_index"].tolist() == [0, 0]
+    assert instructions["origin_instruction_index"].tolist() == [0, 1]
+
+
+@requires_buildah
+@pytest.mark.sandbox
+def test_buildah_origins_with_skipped_stage(setup: BuildahSetup, tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {BASE} AS unused\nRUN touch /unused\n\n"
+        f"FROM {BASE} AS one\nENV A=1\nRUN touch /one\n\n"
+        f"FROM {BASE}\nCOPY --from=one /one /two\n"
+    )
+
+    recording = run_buildah_build(tmp_path / "Dockerfile", tmp_path, setup=setup)
+    instructions = recording.instructions
+
+    assert recording.builds.iloc[0]["outcome"] == "ok", recording.builds.iloc[0]["error"]
+    assert recording.stages["stage_index"].tolist() == [1, 2]
+    assert instructions["kind"].tolist() == ["ENV", "RUN", "COPY"]
+    assert instructions["origin_stage_index"].tolist() == [1, 1, 2]
+    assert instructions["origin_instruction_index"].tolist() == [0, 1, 0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from cachelab.ingest.buildkit import ingest_buildkit_progress, read_progress
@@ -87,3 +88,97 @@ def test_buildkit_invalid_line_named(tmp_path: Path) -> None:
 
     with pytest.raises(IngestError, match=r"broken.jsonl:2: invalid JSON"):
         ingest_buildkit_progress([broken])
+
+
+def _progress_file(tmp_path: Path, names: list[str]) -> Path:
+    """Write a rawjson file with one completed vertex per name, in order."""
+    lines = []
+    for number, name in enumerate(names, start=1):
+        vertex = {"digest": f"sha256:{number:064x}", "name": name,
+                  "started": f"2026-11-03T09:00:{number:02d}Z", "completed": f"2026-11-03T09:00:{number:02d}.5Z"}
+        lines.append(json.dumps({"vertexes": [vertex]}))
+    path = tmp_path / "progress.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _origin_rows(recording: object) -> list[tuple[object, ...]]:
+    instructions = recording.instructions  # type: ignore[attr-defined]
+    columns = ["stage_index", "instruction_index", "instruction", "origin_stage_index", "origin_instruction_index"]
+    return [
+        tuple(None if value is pd.NA else value for value in row)
+        for row in instructions[columns].itertuples(index=False, name=None)
+    ]
+
+
+def test_buildkit_origins_from_stage_labels(tmp_path: Path) -> None:
+    # The unnamed stage 1 runs first, and the output does not give the named stage's position.
+    path = _progress_file(tmp_path, [
+        "[stage-1 1/2] FROM registry.test/busybox",
+        "[stage-1 2/2] RUN touch /one",
+        "[tools 1/2] FROM registry.test/busybox",
+        "[tools 2/2] RUN touch /tool",
+        "[stage-2 1/3] FROM registry.test/busybox",
+        "[stage-2 2/3] COPY --from=tools /tool /tool",
+        "[stage-2 3/3] RUN true",
+    ])
+
+    rows = _origin_rows(ingest_buildkit_progress([path]))
+
+    assert rows == [
+        (0, 0, "RUN touch /one", 1, 0),
+        (1, 0, "RUN touch /tool", None, None),
+        (2, 0, "COPY --from=tools /tool /tool", 2, 0),
+        (2, 1, "RUN true", 2, 1),
+    ]
+
+
+def test_buildkit_single_stage_padded_steps(tmp_path: Path) -> None:
+    names = ["[ 1/10] FROM registry.test/busybox"] + [f"[{n:2d}/10] RUN echo {n}" for n in range(2, 11)]
+    recording = ingest_buildkit_progress([_progress_file(tmp_path, names)])
+    instructions = recording.instructions
+
+    assert recording.stages["stage_index"].tolist() == [0]
+    assert recording.stages["base"].tolist() == ["registry.test/busybox"]
+    assert instructions["instruction_index"].tolist() == list(range(9))
+    assert instructions["origin_stage_index"].tolist() == [0] * 9
+    assert instructions["origin_instruction_index"].tolist() == list(range(9))
+
+
+def test_buildkit_padded_stage_label(tmp_path: Path) -> None:
+    names = ["[stage-0  1/10] FROM registry.test/busybox", "[stage-0  2/10] RUN true", "[stage-0 10/10] RUN false"]
+    recording = ingest_buildkit_progress([_progress_file(tmp_path, names)])
+
+    assert recording.stages["stage_index"].tolist() == [0]
+    assert recording.instructions["instruction_index"].tolist() == [0, 8]
+    assert recording.instructions["origin_stage_index"].tolist() == [0, 0]
+
+
+def test_buildkit_stage_without_from_step(tmp_path: Path) -> None:
+    # `FROM stage-0` and `FROM scratch` get no FROM step, so step 1 is the first instruction.
+    path = _progress_file(tmp_path, [
+        "[stage-0 1/2] FROM registry.test/busybox",
+        "[stage-0 2/2] RUN touch /a",
+        "[stage-1 1/2] RUN touch /b",
+        "[stage-1 2/2] RUN touch /c",
+        "[stage-2 1/1] COPY --from=stage-1 /c /c",
+    ])
+
+    recording = ingest_buildkit_progress([path])
+    rows = _origin_rows(recording)
+
+    assert rows == [
+        (0, 0, "RUN touch /a", 0, 0),
+        (1, 0, "RUN touch /b", 1, 0),
+        (1, 1, "RUN touch /c", 1, 1),
+        (2, 0, "COPY --from=stage-1 /c /c", 2, 0),
+    ]
+    assert recording.stages["base"].isna().tolist() == [False, True, True]
+
+
+def test_buildkit_fixture_named_stage_origin_na() -> None:
+    instructions = ingest_buildkit_progress([PROGRESS]).instructions
+
+    assert instructions["origin_stage_index"].isna().tolist() == [True, True, False]
+    assert instructions["origin_stage_index"].iloc[2] == 1
+    assert instructions["origin_instruction_index"].iloc[2] == 0

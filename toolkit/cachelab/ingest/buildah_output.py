@@ -5,6 +5,12 @@ prefixed with `[k/K] ` in a build of several stages. With `--layers`, a step
 served from the layer cache is followed by `--> Using cache <image id>`; any
 other step ran. `COMMIT` starts writing the final image. Step 1 of each stage is
 its FROM.
+
+`k` is the stage's position in the Dockerfile, also when buildah skips stages
+that the target does not need, and the steps count every instruction (ENV and
+ARG too). So a stage's rows have `stage_index` k - 1 and `instruction_index`
+n - 2 as written, and both origin columns are set. A build without the `[k/K]`
+prefix has one stage, stage 0.
 """
 
 from __future__ import annotations
@@ -188,4 +194,6 @@ def _instruction(step: BuildahStep, build_id: str, layers: bool) -> InstructionR
         probed=layers,
         decision=decision,
         a_priori=None,
+        # buildah runs every stage on its own, so each step runs in the stage it is written in.
+        origin_stage_index=step.stage_index,
     )

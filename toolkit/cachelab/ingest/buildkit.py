@@ -9,9 +9,21 @@ digest. BuildKit before v0.11 wrote the field names capitalised (`Digest`); both
 spellings are read.
 
 Dockerfile steps are vertexes named `[STAGE N/M] INSTRUCTION`, or `[N/M] ...` in
-a build with one stage. Step 1 is the stage's FROM; the others become instruction
-rows, a cached vertex a hit and any other one a miss. BuildKit reports no
-Dockerfile lines and no instructions without a vertex (ENV, LABEL, ...).
+a build with one stage; N is padded with spaces to the width of M. Step 1 is the
+stage's FROM when its base is an image, and a stage built on `scratch` or on
+another stage has no FROM step. The other steps become instruction rows, a
+cached vertex a hit and any other one a miss. BuildKit reports no Dockerfile
+lines. It gives a step only to RUN, COPY, ADD and WORKDIR, and to ONBUILD
+triggers (checked against its source at commit 73ed6825), so it reports no ENV,
+ARG, LABEL or other metadata instruction. `instruction_index` counts the steps
+only.
+
+STAGE is the stage's `AS` name, or `stage-N` for an unnamed stage, N being its
+position in the Dockerfile. So the written stage (`origin_stage_index`) is N for
+`stage-N` and 0 in a build with one stage, and then `origin_instruction_index`
+is the step's position. A named stage's position is not in the output, so its
+rows keep both origin columns NA, and so do rows of a multi-platform build,
+whose STAGE starts with the platform.
 """
 
 from __future__ import annotations
@@ -45,7 +57,9 @@ logger = logging.getLogger(__name__)
 ENGINE = "buildkit"
 STRATEGY = "buildkit"
 
-_STEP = re.compile(r"^\[(?:(?P<stage>[^\]]*?) )?(?P<step>\d+)/(?P<total>\d+)\] (?P<text>.*)$", re.DOTALL)
+_STEP = re.compile(
+    r"^\[(?:(?P<stage>[^\]\s][^\]]*?) +)? *(?P<step>\d+)/(?P<total>\d+)\] (?P<text>.*)$", re.DOTALL
+)
 _UNNAMED_STAGE = re.compile(r"^stage-(\d+)$")
 
 # Vertex names outside the Dockerfile steps, by prefix, and their phase.
@@ -170,7 +184,28 @@ def ingest_buildkit_progress(
         events.extend(build_events)
         names.update(build_names)
         logger.info("%s: %d vertexes", path, len(vertexes))
-    return recording_from_events(events, names)
+    recording = recording_from_events(events, names)
+    _clear_unknown_origins(recording, events)
+    return recording
+
+
+def _clear_unknown_origins(recording: Recording, events: list[Event]) -> None:
+    """Set both origin columns to NA for the rows of stages whose position the output does not give.
+
+    `Recording.from_events` takes `stage_index` as the written stage of a row
+    without `origin_stage_index`, but this reader numbers named stages in order
+    of appearance.
+    """
+    unknown = {
+        (event.build_id, event.stage_index, event.instruction_index)
+        for event in events
+        if isinstance(event, InstructionRecorded) and event.origin_stage_index is None
+    }
+    instructions = recording.instructions
+    keys = zip(instructions["build_id"], instructions["stage_index"], instructions["instruction_index"])
+    mask = [key in unknown for key in keys]
+    for column in ("origin_stage_index", "origin_instruction_index"):
+        instructions[column] = instructions[column].mask(mask)
 
 
 @dataclass
@@ -179,6 +214,10 @@ class _Step:
     stage_label: str | None
     step: int
     text: str
+
+    @property
+    def is_from(self) -> bool:
+        return self.step == 1 and self.text.startswith("FROM ")
 
 
 def events_from_vertexes(
@@ -199,8 +238,11 @@ def events_from_vertexes(
 
     steps = [_step(v) for v in vertexes]
     stage_indices = _stage_indices([s for s in steps if s is not None])
+    # Stages whose step 1 is their FROM, so that their first instruction is step 2.
+    with_from = {s.stage_label for s in steps if s is not None and s.is_from}
     for label, index in stage_indices.items():
-        from_step = next((s for s in steps if s is not None and s.stage_label == label and s.step == 1), None)
+        from_step = next((s for s in steps if s is not None and s.stage_label == label and s.is_from), None)
+        # NOTE: a stage built on scratch or on another stage has no FROM step, so its base is NA.
         base = from_step.text.removeprefix("FROM ").split()[0] if from_step is not None else None
         name = None if label is None or _UNNAMED_STAGE.match(label) else label
         events.append(
@@ -210,12 +252,17 @@ def events_from_vertexes(
                 action="built", unpacked=None, final_key=None, key_a_priori=None,
             )
         )
+    positions = {}
     for step in steps:
-        if step is None or step.step == 1:
+        if step is None or step.is_from:
             continue
-        events.append(_instruction(step, build_id, stage_indices[step.stage_label]))
+        # NOTE: BuildKit also counts a FROM step for an image without layers but
+        # shows none, so that stage's positions come out one too high.
+        position = step.step - (2 if step.stage_label in with_from else 1)
+        positions[step.vertex.digest] = position
+        events.append(_instruction(step, build_id, stage_indices[step.stage_label], position))
 
-    span_events, names = _spans(vertexes, steps, stage_indices, build_id, origin)
+    span_events, names = _spans(vertexes, steps, stage_indices, positions, build_id, origin)
     events.extend(span_events)
     if origin is not None and ends:
         events.append(
@@ -248,7 +295,15 @@ def _stage_indices(steps: list[_Step]) -> dict[str | None, int]:
     return {label: index for index, label in enumerate(labels)}
 
 
-def _instruction(step: _Step, build_id: str, stage_index: int) -> InstructionRecorded:
+def _written_stage(label: str | None) -> int | None:
+    """Return the Dockerfile position of the stage with step `label`, or None if the label does not give it."""
+    if label is None:
+        return 0
+    unnamed = _UNNAMED_STAGE.match(label)
+    return int(unnamed.group(1)) if unnamed is not None else None
+
+
+def _instruction(step: _Step, build_id: str, stage_index: int, position: int) -> InstructionRecorded:
     vertex = step.vertex
     if vertex.cached:
         decision = "hit"
@@ -259,7 +314,7 @@ def _instruction(step: _Step, build_id: str, stage_index: int) -> InstructionRec
     return InstructionRecorded(
         build_id=build_id,
         stage_index=stage_index,
-        instruction_index=step.step - 2,
+        instruction_index=position,
         line=None,
         instruction=step.text,
         kind=step.text.split(None, 1)[0].upper() if step.text else "",
@@ -270,12 +325,13 @@ def _instruction(step: _Step, build_id: str, stage_index: int) -> InstructionRec
         probed=decision != "not-probed",
         decision=decision,
         a_priori=None,
+        origin_stage_index=_written_stage(step.stage_label),
     )
 
 
 def _phase(step: _Step | None, name: str) -> str:
     if step is not None:
-        return "download" if step.step == 1 else "instruction"
+        return "download" if step.is_from else "instruction"
     for prefix, phase in _PHASE_BY_PREFIX:
         if name.startswith(prefix):
             return phase
@@ -283,8 +339,8 @@ def _phase(step: _Step | None, name: str) -> str:
 
 
 def _spans(
-    vertexes: list[Vertex], steps: list[_Step | None], stage_indices: dict[str | None, int], build_id: str,
-    origin: datetime | None,
+    vertexes: list[Vertex], steps: list[_Step | None], stage_indices: dict[str | None, int],
+    positions: dict[str, int], build_id: str, origin: datetime | None,
 ) -> tuple[list[SpanRecorded], dict[tuple[str, str], str]]:
     if origin is None:
         return [], {}
@@ -300,7 +356,7 @@ def _spans(
         end = vertex.completed or vertex.started
         phase = _phase(step, vertex.name)
         stage_index = stage_indices[step.stage_label] if step is not None else None
-        instruction_index = step.step - 2 if step is not None and step.step > 1 else None
+        instruction_index = positions.get(vertex.digest)
         children = [s for s in vertex.statuses.values() if s.get("started") is not None]
         downloaded = sum(int(s.get("total") or 0) for s in children if s["id"].startswith("sha256:"))
         spans.append(
