@@ -144,3 +144,13 @@ def test_real_trace_gap_na_until_log(kaniko_dir: Path) -> None:
     assert alone["origin_stage_index"].isna().all()
     assert list(paired["origin_stage_index"]) == [2] * len(paired)
     assert list(paired["origin_instruction_index"]) == list(paired["instruction_index"])
+
+
+@pytest.mark.parametrize(("dockerfile", "mode", "cache"), BUILDS)
+def test_real_info_log_failures_unknown(kaniko_dir: Path, dockerfile: str, mode: str, cache: str) -> None:
+    # At info level a failed lookup prints the same line as a plain miss, and no push failed.
+    _, log_path = _paths(kaniko_dir, dockerfile, mode, cache)
+    build = ingest_kaniko_logs([log_path]).builds.iloc[0]
+
+    assert pd.isna(build["cache_failures"])
+    assert build["cache_push_errors"] == 0

@@ -61,7 +61,11 @@ def ingest_kaniko_traces(
     for run in runs:
         log = log_by_build.get(run.build_id)
         if log is not None:
-            run.take_stages_from(read_kaniko_log(log))
+            log_run = read_kaniko_log(log)
+            run.take_stages_from(log_run)
+            # The trace has no span for a failed cache operation.
+            run.cache_push_errors = log_run.cache_push_errors
+            run.cache_failures = log_run.cache_failures
     return recording_from_runs(runs, run_id=run_id, scenario=scenario)
 
 
@@ -93,10 +97,12 @@ def recording_from_runs(runs: Sequence[KanikoRun], *, run_id: str, scenario: str
 
     The spans' `engine_name` is kaniko's span name. The instructions'
     `cache_layer_pushed` and `cache_pointer_pushed` record whether kaniko pushed a
-    layer or a pointer for the command, and the builds' `cache_push_errors` counts
-    failed cache pushes (a log reports them, a trace does not). A trace adds one
-    `kaniko_registry_<counter>` builds column per registry counter of its build
-    span, such as `kaniko_registry_requests`.
+    layer or a pointer for the command. The builds' `cache_push_errors` counts
+    kaniko's `Error uploading layer to cache` warnings, one per stage with a
+    failed push (a log reports them, a trace does not). A log also sets
+    `cache_failures` where it shows the failures (see `cachelab.ingest.kaniko_log`).
+    A trace adds one `kaniko_registry_<counter>` builds column per registry
+    counter of its build span, such as `kaniko_registry_requests`.
 
     Each build becomes tables on its own, so a build whose events contradict each
     other is logged and skipped and the others are kept. A build read twice keeps
@@ -122,6 +128,9 @@ def recording_from_runs(runs: Sequence[KanikoRun], *, run_id: str, scenario: str
     errors = {run.build_id: run.cache_push_errors for run in kept_runs}
     build_ids = list(recording.builds["build_id"])
     add_columns(recording, "builds", {"cache_push_errors": [errors[build_id] for build_id in build_ids]}, "Int64")
+    failures = {run.build_id: run.cache_failures for run in kept_runs}
+    shown = recording.builds["build_id"].map(failures).astype("Int64")
+    recording.builds["cache_failures"] = shown.fillna(recording.builds["cache_failures"])
 
     counters = {run.build_id: run.registry_counters for run in kept_runs}
     counter_names = sorted({name for run in kept_runs for name in run.registry_counters})

@@ -30,6 +30,8 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("push-layer", re.compile(r"^Pushing layer \S+?:([0-9a-f]{16,}) to cache now")),
     ("push-pointer", re.compile(r"^Pushing cache pointer \S+?:([0-9a-f]{16,}) -> ([0-9a-f]{16,})")),
     ("push-error", re.compile(r"^Error uploading layer to cache: (.*)$")),
+    # Debug level only: the error of every cache lookup that found nothing, a plain miss included.
+    ("lookup-error", re.compile(r"^Failed to retrieve (?:layer|pointer): (.*)$")),
 )
 
 

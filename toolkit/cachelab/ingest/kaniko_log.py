@@ -13,6 +13,16 @@ commands, as kaniko's trace numbers them. Eliminated stages get a stage row but
 no instruction rows, because the precompute pass does not say which stage a
 cache line belongs to.
 
+A cache lookup that fails prints the same `No cached layer found` line as a
+plain miss. Only at debug level does kaniko print the lookup's error before it
+(`Failed to retrieve layer: ERROR`, or `pointer`), for plain misses too. So a
+log counts failed lookups only when it has debug records: a lookup whose error
+is not one of `PLAIN_MISS` failed. A failed push prints the warning `Error
+uploading layer to cache: ERROR` at any level, but only once per stage, because
+kaniko waits for all pushes of a stage and reports the first error. So
+`cache_failures` is exact for a debug log without that warning, a lower bound
+when the warning appears, and None (NA) for an info-level log without it.
+
 The stage an instruction is written in (`origin_stage_index`) is known for
 the stages below the lowest squashed one. A stage from there up may run the
 commands of a stage squashed into it first, and the log does not say how many:
@@ -25,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -38,6 +49,15 @@ from cachelab.ingest.kaniko_log_lines import LogRecord, read_records
 from cachelab.ingest.kaniko_run import KanikoInstruction, KanikoRun, KanikoStage
 
 logger = logging.getLogger(__name__)
+
+# Lookup errors that mean the cache has no entry for the key, checked against
+# kaniko 6bcc934 and its go-containerregistry v0.21.9: a registry's 404 with
+# the OCI error code MANIFEST_UNKNOWN or NAME_UNKNOWN or without a body, an
+# entry older than --cache-ttl, and a missing entry in an `oci:` layout cache.
+PLAIN_MISS = re.compile(
+    r"MANIFEST_UNKNOWN|NAME_UNKNOWN|unexpected status code 404 |cache entry expired: "
+    r"|index\.json: no such file or directory"
+)
 
 
 @dataclass
@@ -90,6 +110,8 @@ class _LogReader:
         self.pointer_pushes: list[tuple[str, str]] = []
         self.stage_starts: list[tuple[int, datetime | None]] = []
         self.subsecond = False
+        self.debug_level = False
+        self.failed_lookups = 0
 
     def feed(self, record: LogRecord) -> None:
         self.records += 1
@@ -98,6 +120,7 @@ class _LogReader:
         self.subsecond = self.subsecond or (record.time is not None and record.time.microsecond != 0)
         if record.level in ("fatal", "panic"):
             self.run.outcome, self.run.error = "error", record.message
+        self.debug_level = self.debug_level or record.level in ("debug", "trace")
         message = classify(record.message)
         if message is None:
             return
@@ -167,6 +190,11 @@ class _LogReader:
     def _on_push_error(self, message: Message) -> None:
         self.run.cache_push_errors = (self.run.cache_push_errors or 0) + 1
 
+    def _on_lookup_error(self, message: Message) -> None:
+        if PLAIN_MISS.search(message.groups[0]) is None:
+            self.failed_lookups += 1
+            logger.debug("%s: failed cache lookup: %s", self.source, message.groups[0])
+
     def _on_command(self, message: Message) -> None:
         if self.current is None:
             self._start_unannounced_stage()
@@ -214,12 +242,20 @@ class _LogReader:
         if self.run.cache_enabled:
             self._match_pushes()
             self.run.cache_push_errors = self.run.cache_push_errors or 0
+        self.run.cache_failures = self._cache_failures()
         self._resolve_squashes()
         logger.info(
             "%s: %d log records, %d stages, %d instructions",
             self.source, self.records, len(self.run.stages), len(self.run.instructions),
         )
         return self.run
+
+    def _cache_failures(self) -> int | None:
+        """Return the failed lookups plus the push warnings, or None when the log cannot tell."""
+        failures = self.failed_lookups + (self.run.cache_push_errors or 0)
+        if failures == 0 and not self.debug_level:
+            return None
+        return failures
 
     def _timing(self) -> None:
         first, last = self.first, self.last

@@ -81,6 +81,8 @@ class KanikoRun:
     error: str | None = None
     image_digest: str | None = None
     cache_push_errors: int | None = None
+    # Failed cache lookups and pushes as far as the source shows them, None when it cannot tell.
+    cache_failures: int | None = None
     # kaniko's registry transport counters (`kaniko.registry.*` on the build span),
     # by name without the prefix, e.g. `requests` or `sockets.opened`.
     registry_counters: dict[str, int] = field(default_factory=dict)
