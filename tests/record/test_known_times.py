@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -12,36 +11,12 @@ import pytest
 
 from cachelab.events import (
     BuildFinished,
-    BuildStarted,
-    InstructionRecorded,
     SpanRecorded,
-    StageRecorded,
 )
 from cachelab.record import Recording, schema, storage
+from tests.record import lookahead_events as lookahead
 
 PHASE_COLUMNS = list(schema.PHASE_COLUMNS)
-
-
-def _started(engine: str) -> BuildStarted:
-    return BuildStarted(
-        build_id="b1", run_id="r", engine=engine, engine_version="1", strategy="lookahead", profile=None,
-        flags=None, dockerfile_id="d", target=None, started_at=datetime(2026, 1, 1),
-    )
-
-
-def _stage(index: int, action: str) -> StageRecorded:
-    return StageRecorded(
-        build_id="b1", stage_index=index, stage_name=None, base="busybox", base_kind="image", action=action,
-        unpacked=action == "built", final_key=None, key_a_priori=None,
-    )
-
-
-def _instruction(stage_index: int, decision: str) -> InstructionRecorded:
-    return InstructionRecorded(
-        build_id="b1", stage_index=stage_index, instruction_index=0, line=2, instruction="RUN true",
-        kind="RUN", cache_key="k", key_source="text", redirect_key=None, probed=decision != "skipped",
-        decision=decision, a_priori=True,
-    )
 
 
 def _span(span_id: str, phase: str, stage_index: int | None, start_s: float, end_s: float,
@@ -55,11 +30,11 @@ def _span(span_id: str, phase: str, stage_index: int | None, start_s: float, end
 def _lookahead_warm(engine: str = "cachelab", *, finished: bool = True) -> Recording:
     """Stage 0 eliminated after its probe, stage 1 built from hits: nothing was executed or pushed."""
     events: list[object] = [
-        _started(engine),
-        _stage(0, "eliminated"),
-        _instruction(0, "skipped"),
-        _stage(1, "built"),
-        _instruction(1, "hit"),
+        lookahead.started(engine),
+        lookahead.stage(0, "eliminated"),
+        lookahead.instruction(0, "skipped"),
+        lookahead.stage(1, "built"),
+        lookahead.instruction(1, "hit"),
         _span("probe", "probe-cache", 0, 0.0, 0.25, instruction_index=0),
         _span("stage", "stage", 1, 0.25, 1.0),
         _span("resolve", "resolve-base", 1, 0.25, 0.5),
