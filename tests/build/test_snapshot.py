@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import shutil
@@ -13,6 +14,7 @@ import pytest
 
 from cachelab.build.fsstate import scan
 from cachelab.build.snapshot import OPAQUE_MARKER, Snapshotter, diff_states
+from cachelab.oci.layers import LayerWriter
 
 
 def _members(path: str) -> dict[str, tarfile.TarInfo]:
@@ -342,3 +344,35 @@ def test_file_capability_kept(root: Path, tmp_path: Path) -> None:
     value = member.pax_headers["SCHILY.xattr.security.capability"]
     assert value.encode("utf-8", "surrogateescape") == capability
     assert "SCHILY.xattr.user.comment" not in member.pax_headers
+
+
+def test_stream_tar_matches_file_tar(root: Path, tmp_path: Path) -> None:
+    # Two identical roots, one snapshot written to a path and one into a LayerWriter.
+    twin = tmp_path / "twin"
+    shutil.copytree(root, twin, symlinks=True)
+    for base in (root, twin):
+        (base / "big").write_bytes(bytes(range(256)) * 12_000)  # 3 MB: the writer's threaded path
+        (base / "etc" / "hosts").unlink()
+    on_disk = Snapshotter(str(root), state={}).take(tmp_path / "layer.tar")
+
+    with LayerWriter("gzip", directory=tmp_path) as writer:
+        streamed = Snapshotter(str(twin), state={}).take(writer)
+        layer = writer.finish()
+
+    tar = Path(on_disk.path).read_bytes()
+    assert streamed.path is None
+    assert streamed.size == len(tar) == on_disk.size
+    assert streamed.entries == on_disk.entries
+    assert tar.endswith(b"\0" * 1024)
+    assert len(tar) % 512 == 0
+    assert layer.diff_id == "sha256:" + hashlib.sha256(tar).hexdigest()
+    assert gzip.decompress(Path(layer.path).read_bytes()) == tar
+
+
+def test_stream_empty_layer_is_1024_zeros(root: Path, tmp_path: Path) -> None:
+    with LayerWriter("gzip", directory=tmp_path) as writer:
+        snapshot = Snapshotter(str(root)).take(writer)
+        layer = writer.finish()
+
+    assert snapshot.size == 1024
+    assert layer.diff_id == "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"

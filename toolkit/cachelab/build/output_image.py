@@ -52,7 +52,12 @@ def write_output(
         return OutputImage(manifest, media_type, config, digest, layers)
 
     config_blob = Blob.from_bytes(config, mediatypes.config_media_type_for(media_type))
-    blobs = [Blob(layer.digest, layer.size, layer.media_type, layer.open) for layer in image.layers]
+    # Only the builder's own layer files are hard-linked into a layout: their
+    # digests were computed while they were written. Downloads are copied and verified.
+    blobs = [
+        Blob(layer.digest, layer.size, layer.media_type, layer.open, layer.path if layer.origin == "built" else None)
+        for layer in image.layers
+    ]
     parsed = parse_reference(destination)
     before = stats.snapshot() if stats is not None else {}
     with clock.span("push-image") as span:

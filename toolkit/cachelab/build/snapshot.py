@@ -33,6 +33,7 @@ import stat
 import tarfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from cachelab.build.fsstate import DEFAULT_IGNORED, Entry, FsState, normalize_rel, scan, scan_paths
 
@@ -63,10 +64,10 @@ class ChangeSet:
 class Snapshot:
     """One written layer tar and what it contains."""
 
-    path: str
+    path: str | None  # None when the tar went to a stream
     changes: ChangeSet
     entries: int  # tar members written, whiteouts included
-    size: int  # bytes of the tar file
+    size: int  # bytes of the uncompressed tar
 
 
 def diff_states(before: FsState, after: FsState, *, within: Iterable[str] | None = None) -> ChangeSet:
@@ -127,38 +128,67 @@ def write_layer_tar(
     root: str | os.PathLike[str],
     after: FsState,
     changes: ChangeSet,
-    dest: str | os.PathLike[str],
+    dest: str | os.PathLike[str] | BinaryIO,
 ) -> Snapshot:
-    """Stream the tar of `changes` to `dest`, reading file content from `root`."""
+    """Stream the tar of `changes` to `dest`, reading file content from `root`.
+
+    `dest` is a path, or a writable stream such as a `LayerWriter`, which then
+    compresses the layer without an uncompressed copy on disk.
+    """
+    if isinstance(dest, (str, os.PathLike)):
+        with open(dest, "wb", buffering=_COPY_BUFFER) as raw:
+            snapshot = write_layer_tar(root, after, changes, raw)
+        return Snapshot(path=os.fspath(dest), changes=changes, entries=snapshot.entries, size=snapshot.size)
+
     root_str = os.fspath(root)
     members = _ordered_members(changes)
     written_inodes: dict[tuple[int, int], str] = {}
     count = 0
-    with open(dest, "wb", buffering=_COPY_BUFFER) as raw:
-        # Mode "w" writes straight to the file; the stream mode "w|" would copy
-        # every block through its own buffer.
-        with tarfile.TarFile(
-            fileobj=raw, mode="w", format=tarfile.PAX_FORMAT, encoding="utf-8", copybufsize=_COPY_BUFFER
-        ) as tar:
-            for rel, kind in members:
-                if kind == "whiteout":
-                    parent, _, name = rel.rpartition("/")
-                    tar.addfile(_marker_info(_join(parent, WHITEOUT_PREFIX + name)))
-                elif kind == "opaque":
-                    tar.addfile(_marker_info(_join(rel, OPAQUE_MARKER)))
-                else:
-                    _add_entry(tar, root_str, rel, after[rel], written_inodes)
-                count += 1
+    out = _TarOutput(dest)
+    # Mode "w" writes straight to the stream; the stream mode "w|" would copy
+    # every block through its own buffer.
+    with tarfile.TarFile(
+        fileobj=out, mode="w", format=tarfile.PAX_FORMAT, encoding="utf-8", copybufsize=_COPY_BUFFER
+    ) as tar:
+        for rel, kind in members:
+            if kind == "whiteout":
+                parent, _, name = rel.rpartition("/")
+                tar.addfile(_marker_info(_join(parent, WHITEOUT_PREFIX + name)))
+            elif kind == "opaque":
+                tar.addfile(_marker_info(_join(rel, OPAQUE_MARKER)))
+            else:
+                _add_entry(tar, root_str, rel, after[rel], written_inodes)
+            count += 1
         # tarfile pads the archive to a 10 KiB record; Go's archive/tar, which
-        # kaniko uses, ends after the two zero blocks. Cutting the padding makes
+        # kaniko uses, ends after the two zero blocks. Dropping the padding makes
         # an empty layer the well-known 1024 zero bytes.
-        raw.truncate(tar.offset)
-    size = os.path.getsize(dest)
+        out.limit = tar.offset + 2 * tarfile.BLOCKSIZE
     logger.debug(
-        "wrote layer tar %s: %d entries, %d bytes (%d added, %d modified, %d deleted)",
-        dest, count, size, len(changes.added), len(changes.modified), len(changes.deleted),
+        "wrote layer tar: %d entries, %d bytes (%d added, %d modified, %d deleted)",
+        count, out.written, len(changes.added), len(changes.modified), len(changes.deleted),
     )
-    return Snapshot(path=os.fspath(dest), changes=changes, entries=count, size=size)
+    return Snapshot(path=None, changes=changes, entries=count, size=out.written)
+
+
+class _TarOutput:
+    """The stream tarfile writes to: passes bytes on to `dest` up to `limit`, then drops them."""
+
+    def __init__(self, dest: BinaryIO) -> None:
+        self._dest = dest
+        self.written = 0
+        self.limit: int | None = None
+
+    def write(self, data: bytes) -> int:
+        count = len(data)
+        if self.limit is not None:
+            data = data[: max(self.limit - self.written, 0)]
+        if data:
+            self._dest.write(data)
+            self.written += len(data)
+        return count
+
+    def tell(self) -> int:
+        return self.written
 
 
 def _join(parent: str, name: str) -> str:
@@ -298,7 +328,7 @@ class Snapshotter:
         """Record the current root as the state the next snapshot compares against."""
         self.state = scan(self.root, ignored=self.ignored, owners=self.owners)
 
-    def take(self, dest: str | os.PathLike[str]) -> Snapshot:
+    def take(self, dest: str | os.PathLike[str] | BinaryIO) -> Snapshot:
         """Write the layer of every change since the last snapshot (full walk)."""
         after = scan(self.root, ignored=self.ignored, owners=self.owners)
         changes = diff_states(self._baseline(), after)
@@ -306,7 +336,7 @@ class Snapshotter:
         self.state = after
         return result
 
-    def take_paths(self, paths: Iterable[str], dest: str | os.PathLike[str]) -> Snapshot:
+    def take_paths(self, paths: Iterable[str], dest: str | os.PathLike[str] | BinaryIO) -> Snapshot:
         """Write the layer of the changes at `paths`, their parents and subtrees only.
 
         Deletions outside `paths` go unnoticed, so use this only for instructions
@@ -326,7 +356,7 @@ class Snapshotter:
         self._baseline().update(partial)
         return result
 
-    def empty_layer(self, dest: str | os.PathLike[str]) -> Snapshot:
+    def empty_layer(self, dest: str | os.PathLike[str] | BinaryIO) -> Snapshot:
         """Write an empty layer tar, for instructions that change no file."""
         return write_layer_tar(self.root, {}, ChangeSet(), dest)
 

@@ -371,26 +371,25 @@ class StageRunner:
 
     def _snapshot(self, instruction: Instruction, touched: tuple[str, ...] | None) -> ImageLayer:
         from cachelab.build.snapshot import ChangeSet, write_layer_tar
-        from cachelab.oci.layers import write_layer
+        from cachelab.oci.layers import LayerWriter
 
         session = self.session
-        tar_path = session.workspace.temp_dir / f"snapshot-{self.plan.index}-{instruction.start_line}.tar"
-        with session.clock.span("snapshot") as span:
+        with session.clock.span("snapshot") as span, LayerWriter(
+            session.options.compression, directory=session.workspace.layers_dir,
+            docker=self.image.docker_media_types,
+        ) as writer:
+            # The tar streams straight into the compressor, so it is never stored uncompressed.
             snapshot: Snapshot
             if self.image.root is None or (instruction.kind in METADATA_KINDS and touched is None):
-                snapshot = write_layer_tar(str(session.workspace.temp_dir), {}, ChangeSet(), tar_path)
+                snapshot = write_layer_tar(str(session.workspace.temp_dir), {}, ChangeSet(), writer)
             elif touched is not None:
                 self._prepare_snapshot()
                 assert self.snapshotter is not None
-                snapshot = self.snapshotter.take_paths(touched, tar_path)
+                snapshot = self.snapshotter.take_paths(touched, writer)
             else:
                 assert self.snapshotter is not None
-                snapshot = self.snapshotter.take(tar_path)
-            layer_file = write_layer(
-                snapshot.path, session.options.compression, directory=session.workspace.layers_dir,
-                docker=self.image.docker_media_types,
-            )
-            os.unlink(snapshot.path)
+                snapshot = self.snapshotter.take(writer)
+            layer_file = writer.finish()
             span.add_bytes(snapshot.size)
             span.attributes["entries"] = str(snapshot.entries)
         return ImageLayer(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -50,6 +51,34 @@ def atomic_write(path: Path, chunks: Iterable[bytes], *, expected_digest: str | 
         raise
     _fsync_directory(path.parent)
     return actual, size
+
+
+def atomic_link(source: str | os.PathLike[str], path: Path) -> int:
+    """Hard-link file `source` to `path` atomically after fsync and return its size.
+
+    The link goes to a temporary name first and is renamed over `path`, so
+    readers see either the old file or the complete new one. Raises OSError when
+    the two paths cannot share an inode (another file system, or links not
+    supported); the caller then copies instead.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.parent / f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.link"
+    os.link(source, temporary)
+    try:
+        descriptor = os.open(temporary, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+            size = os.fstat(descriptor).st_size
+        finally:
+            os.close(descriptor)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.lexists(temporary):
+            os.unlink(temporary)
+        raise
+    _fsync_directory(path.parent)
+    return size
 
 
 def read_chunks(stream: BinaryIO, chunk_size: int = 1 << 20) -> Iterator[bytes]:

@@ -106,7 +106,7 @@ def layer_entry_image(layer: LayerBlobLike, *, created_by: str, created: datetim
     """Build the manifest, media type and blobs of a one-layer cache entry."""
     history = [{"created": rfc3339(created), "author": HISTORY_AUTHOR, "created_by": created_by}]
     config = build_config(diff_ids=[layer.diff_id], created=created, history=history)
-    layer_blob = Blob(layer.digest, layer.size, layer.media_type, lambda: open(layer.path, "rb"))
+    layer_blob = Blob(layer.digest, layer.size, layer.media_type, lambda: open(layer.path, "rb"), layer.path)
     docker = mediatypes.is_docker(layer.media_type)
     manifest, media_type = build_manifest(config, [layer_blob.descriptor()], docker=docker)
     config_blob = Blob.from_bytes(config, mediatypes.config_media_type_for(media_type))

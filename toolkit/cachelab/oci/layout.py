@@ -9,6 +9,7 @@ hold a file lock (`index.json.lock`), so several processes can tag into one stor
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from cachelab.oci import mediatypes
-from cachelab.oci._files import atomic_write, read_chunks, sha256_digest, sha256_file
+from cachelab.oci._files import atomic_link, atomic_write, read_chunks, sha256_digest, sha256_file
 from cachelab.oci.errors import DigestMismatch, LayoutError
 
 if TYPE_CHECKING:
@@ -32,6 +33,9 @@ logger = logging.getLogger(__name__)
 REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_VERSION = "1.0.0"
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+# link(2) errors that mean "copy instead": another file system, a file system
+# without hard links, or the per-inode link limit.
+_LINK_UNSUPPORTED = frozenset({errno.EXDEV, errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK})
 
 Descriptor = dict[str, Any]
 
@@ -135,6 +139,26 @@ class LayoutStore:
         """Copy a local file in as blob `digest` (verified); returns its size."""
         with open(path, "rb") as stream:
             return self.write_blob(stream, digest)[1]
+
+    def link_blob_file(self, path: str | os.PathLike[str], digest: str) -> int:
+        """Store a local file as blob `digest` by hard-linking it; returns its size.
+
+        Nothing is read, so `digest` is trusted: pass only a digest computed from
+        the file's bytes as they were written (a `LayerWriter` result), and never
+        change the file afterwards, because the store shares its inode. A file on
+        another file system is copied and verified instead.
+        """
+        self.ensure()
+        target = self.blob_path(digest)
+        if target.is_file():
+            return target.stat().st_size
+        try:
+            return atomic_link(path, target)
+        except OSError as error:
+            if error.errno not in _LINK_UNSUPPORTED:
+                raise
+            logger.debug("cannot link %s into %s (%s); copying it", path, self.path, error)
+        return self.add_blob_file(path, digest)
 
     # -- index and tags ------------------------------------------------------
 
