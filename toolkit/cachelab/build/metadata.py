@@ -18,7 +18,6 @@ from collections.abc import Callable
 
 from cachelab.build.config import Healthcheck, ImageConfig
 from cachelab.build.errors import InstructionError
-from cachelab.dockerfile.duration import parse_duration_ns
 from cachelab.dockerfile.model import Instruction
 
 logger = logging.getLogger(__name__)
@@ -166,6 +165,8 @@ def parse_duration(text: str) -> int:
     """
     if text == "":
         return 0
+    from cachelab.dockerfile.duration import parse_duration_ns
+
     return parse_duration_ns(text)
 
 

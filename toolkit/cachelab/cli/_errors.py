@@ -6,7 +6,6 @@ import contextlib
 import io
 import logging
 import os
-import select
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -90,6 +89,8 @@ def _stdout_reader_gone() -> bool:
         descriptor = sys.stdout.fileno()
     except (AttributeError, ValueError, io.UnsupportedOperation):
         return False
+    import select
+
     poller = select.poll()
     poller.register(descriptor, select.POLLOUT)
     # Linux reports POLLERR on the write end of a pipe that has no reader left.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
@@ -64,5 +63,8 @@ class ExpansionError(DockerfileError):
 
 def closest_match(word: str, choices: Iterable[str]) -> str | None:
     """Return the choice most similar to `word` (difflib ratio >= 0.6), or None."""
+    # Imported here because only error messages call this, so a build that succeeds skips difflib.
+    import difflib
+
     matches = difflib.get_close_matches(word, list(choices), n=1)
     return matches[0] if matches else None

@@ -7,7 +7,6 @@ or take `true`/`false`, and only `--mount` and `--exclude` may repeat.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 
 from cachelab.dockerfile.errors import DockerfileError, closest_match
@@ -130,6 +129,9 @@ def parse_mount(value: str, *, path: str, line: int) -> Mount:
     The type defaults to `bind`. As in BuildKit, bind, secret and ssh mounts are
     read-only and cache and tmpfs mounts writable, unless an `ro` or `rw` option overrides the default.
     """
+    # Imported here because most Dockerfiles have no RUN --mount.
+    import csv
+
     try:
         fields = next(csv.reader([value]), [])
     except csv.Error as exc:

@@ -17,7 +17,6 @@ from pathlib import Path
 import dockerfile as buildkit_parser
 from cachelab.dockerfile.errors import DockerfileError, closest_match
 from cachelab.dockerfile.flags import parse_flags, parse_mount
-from cachelab.dockerfile.heredocs import attach_heredocs
 from cachelab.dockerfile.model import Dockerfile, Heredoc, Instruction, Mount, Stage
 
 logger = logging.getLogger(__name__)
@@ -249,6 +248,8 @@ def _instruction(
     heredocs: tuple[Heredoc, ...] = ()
     instruction_text = original.strip()
     if command.heredocs:
+        from cachelab.dockerfile.heredocs import attach_heredocs
+
         first_line = original.split("\n", 1)[0]
         instruction_text = first_line.strip()
         parsed = [(doc.name, doc.content, doc.file_descriptor) for doc in command.heredocs]

@@ -11,18 +11,36 @@ Times are seconds on the monotonic clock relative to the build start (`start_s`,
 
 from __future__ import annotations
 
-from cachelab.events.spans import SpanClock
-from cachelab.events.types import (
-    BuildFinished,
-    BuildStarted,
-    Event,
-    EventSink,
-    InstructionRecorded,
-    ListSink,
-    NullSink,
-    SpanRecorded,
-    StageRecorded,
-)
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cachelab.events.spans import SpanClock
+    from cachelab.events.types import (
+        BuildFinished,
+        BuildStarted,
+        Event,
+        EventSink,
+        InstructionRecorded,
+        ListSink,
+        NullSink,
+        SpanRecorded,
+        StageRecorded,
+    )
+
+# The submodule that defines each public name, imported when the name is first read.
+_EXPORTS = {
+    "SpanClock": "spans",
+    "BuildFinished": "types",
+    "BuildStarted": "types",
+    "Event": "types",
+    "EventSink": "types",
+    "InstructionRecorded": "types",
+    "ListSink": "types",
+    "NullSink": "types",
+    "SpanRecorded": "types",
+    "StageRecorded": "types",
+}
 
 __all__ = [
     "BuildFinished",
@@ -36,3 +54,18 @@ __all__ = [
     "SpanRecorded",
     "StageRecorded",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Import the submodule that defines the public name `name` and return the name's value."""
+    submodule = _EXPORTS.get(name)
+    if submodule is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{submodule}"), name)
+    # Stored in the module, so later reads find it without calling this function.
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
