@@ -183,3 +183,24 @@ def test_keys_explain_function_after_submodule() -> None:
     )
 
     assert completed.stdout.strip() == "function"
+
+
+_FROZEN_AT_EXIT = """
+import atexit, gc, sys
+atexit.register(lambda: print("frozen", gc.get_freeze_count()))
+from cachelab.cli import entrypoint
+sys.argv = ["cachelab"]
+entrypoint()
+"""
+
+
+def test_entrypoint_freezes_objects_before_exit() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-c", _FROZEN_AT_EXIT],
+        capture_output=True, text=True, check=False, cwd=REPO_ROOT,
+    )
+
+    # No subcommand: the help text and exit status 2, from main's return value.
+    assert completed.returncode == 2
+    frozen = int(completed.stdout.strip().splitlines()[-1].split()[1])
+    assert frozen > 1000

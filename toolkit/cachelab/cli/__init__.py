@@ -10,6 +10,7 @@ build stay fast.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import logging
 import sys
@@ -102,4 +103,12 @@ def _subcommand_of(arguments: Sequence[str]) -> str | None:
 
 
 def entrypoint() -> None:
-    sys.exit(main())
+    """Run the command line as a process and exit with its status."""
+    code = main()
+    # Interpreter shutdown runs full garbage collections over every object the
+    # process still has, most of them modules, classes and functions that the
+    # imports created. Frozen objects are skipped, which saves about a tenth of
+    # a warm build's process time. The cost: reference cycles still alive here
+    # are not finalized, so commands close their files themselves.
+    gc.freeze()
+    sys.exit(code)
