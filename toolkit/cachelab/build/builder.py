@@ -237,7 +237,8 @@ class _Build:
         built: dict[int, StagePlan] = {}
         final_image: StageImage | None = None
 
-        for index in planner.build_order():
+        order = planner.build_order()
+        for index in order:
             stage = stages[index]
             external.prepare(stage)
             with self.clock.span("stage", stage_index=index) as span:
@@ -246,7 +247,9 @@ class _Build:
                 span.attributes["action"] = plan.action
                 environment = self._environment(planner, stage, environments)
                 self.progress.stage_started(plan)
-                runner = StageRunner(session, stage, plan, environment)
+                # Only the last stage (the result) and FROM bases have images a later step reads.
+                keep_layers = index == order[-1] or plan.is_final or plan.is_push or plan.save_stage
+                runner = StageRunner(session, stage, plan, environment, keep_layers=keep_layers)
                 image = runner.run()
                 environments[index] = runner.env
                 session.stage_images[index] = image

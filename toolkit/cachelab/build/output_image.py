@@ -14,6 +14,7 @@ import json
 import logging
 from datetime import UTC, datetime
 
+from cachelab.build.errors import BuildError
 from cachelab.build.request import LayerDescriptor, OutputImage
 from cachelab.build.stage_image import StageImage
 from cachelab.events.spans import SpanClock
@@ -28,6 +29,11 @@ logger = logging.getLogger(__name__)
 
 def assemble(image: StageImage, *, created: datetime | None = None) -> tuple[bytes, str, bytes]:
     """Return the manifest, its media type and the config of a stage image."""
+    if any(layer.origin == "discarded" for layer in image.layers):
+        raise BuildError(
+            "the image to write contains a layer that was counted but not kept",
+            hint="This is a builder bug; report the Dockerfile.",
+        )
     config = image.config.copy()
     config.created = (created or datetime.now(UTC)).isoformat().replace("+00:00", "Z")
     config_bytes = config.to_json()

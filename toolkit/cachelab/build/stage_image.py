@@ -34,7 +34,7 @@ class ImageLayer:
     media_type: str
     open: Callable[[], BinaryIO]
     path: str | None = None
-    origin: str = ""  # "base", "cache", "built" or "copy-from-image", for spans and logs
+    origin: str = ""  # "base", "cache", "built", "discarded" or "copy-from-image", for spans and logs
     repository: str | None = None  # "registry/repository" holding the blob, for cross-repository mounts
 
 

@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from cachelab.build.base_platform import label_platform
 from cachelab.build.config import ImageConfig
@@ -59,6 +59,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _FILESYSTEM_KINDS = frozenset({"RUN", "COPY", "ADD"})
+
+# The origin of a layer that was counted but not compressed or stored: it has no
+# digest, diff_id or blob, and writing an image that contains it is a bug.
+DISCARDED = "discarded"
 
 # kaniko leaves the time of history entries unset, which Go writes as its zero time.
 # A rebuilt image therefore keeps the seed its FROM children start their keys with.
@@ -114,8 +118,18 @@ class BuildSession:
 class StageRunner:
     """Builds one stage by executing its StagePlan."""
 
-    def __init__(self, session: BuildSession, stage: PlanStage, plan: StagePlan, env: StageEnv) -> None:
+    def __init__(
+        self, session: BuildSession, stage: PlanStage, plan: StagePlan, env: StageEnv, *, keep_layers: bool = True,
+    ) -> None:
+        """Prepare to build `stage`.
+
+        With `keep_layers` false, no later step reads this stage's image (it is
+        neither the build's result nor a FROM base), so a layer that is not
+        pushed to the cache is tarred only to count its bytes, as kaniko never
+        compresses it either, and is kept as a `DISCARDED` placeholder.
+        """
         self.session = session
+        self.keep_layers = keep_layers
         self.stage = stage
         self.plan = plan
         self.env = env
@@ -275,7 +289,8 @@ class StageRunner:
         if not self._appends_layer(instruction):
             self.image.config.append_empty_history(planned.text, created=HISTORY_CREATED)
             return
-        layer = self._snapshot(instruction, touched)
+        pushed = planned.push_layer and planned.key is not None and self.session.cache is not None
+        layer = self._snapshot(instruction, touched, keep=self.keep_layers or pushed)
         self.image.layers.append(layer)
         if self.image.root is not None and self.image.extracted == len(self.image.layers) - 1:
             self.image.extracted += 1
@@ -369,26 +384,23 @@ class StageRunner:
             self.snapshotter.reset()
         self.snapshot_stale = False
 
-    def _snapshot(self, instruction: Instruction, touched: tuple[str, ...] | None) -> ImageLayer:
-        from cachelab.build.snapshot import ChangeSet, write_layer_tar
+    def _snapshot(self, instruction: Instruction, touched: tuple[str, ...] | None, *, keep: bool) -> ImageLayer:
         from cachelab.oci.layers import LayerWriter
 
         session = self.session
+        if not keep:
+            with session.clock.span("snapshot") as span, open(os.devnull, "wb") as sink:
+                snapshot = self._take_snapshot(instruction, touched, sink)
+                span.add_bytes(snapshot.size)
+                span.attributes["entries"] = str(snapshot.entries)
+            return ImageLayer("", "", 0, "", _discarded_opener(self.plan.index), origin=DISCARDED)
+
         with session.clock.span("snapshot") as span, LayerWriter(
             session.options.compression, directory=session.workspace.layers_dir,
             docker=self.image.docker_media_types,
         ) as writer:
             # The tar streams straight into the compressor, so it is never stored uncompressed.
-            snapshot: Snapshot
-            if self.image.root is None or (instruction.kind in METADATA_KINDS and touched is None):
-                snapshot = write_layer_tar(str(session.workspace.temp_dir), {}, ChangeSet(), writer)
-            elif touched is not None:
-                self._prepare_snapshot()
-                assert self.snapshotter is not None
-                snapshot = self.snapshotter.take_paths(touched, writer)
-            else:
-                assert self.snapshotter is not None
-                snapshot = self.snapshotter.take(writer)
+            snapshot = self._take_snapshot(instruction, touched, writer)
             layer_file = writer.finish()
             span.add_bytes(snapshot.size)
             span.attributes["entries"] = str(snapshot.entries)
@@ -396,6 +408,19 @@ class StageRunner:
             layer_file.digest, layer_file.diff_id, layer_file.size, layer_file.media_type,
             _opener(layer_file.path), path=layer_file.path, origin="built",
         )
+
+    def _take_snapshot(self, instruction: Instruction, touched: tuple[str, ...] | None, dest: BinaryIO) -> Snapshot:
+        """Write the layer tar of the instruction's changes to `dest`."""
+        from cachelab.build.snapshot import ChangeSet, write_layer_tar
+
+        if self.image.root is None or (instruction.kind in METADATA_KINDS and touched is None):
+            return write_layer_tar(str(self.session.workspace.temp_dir), {}, ChangeSet(), dest)
+        if touched is not None:
+            self._prepare_snapshot()
+            assert self.snapshotter is not None
+            return self.snapshotter.take_paths(touched, dest)
+        assert self.snapshotter is not None
+        return self.snapshotter.take(dest)
 
     def _push(self, planned: InstructionPlan, layer: ImageLayer) -> None:
         cache = self.session.cache
@@ -480,3 +505,13 @@ def _registry_repository(source: object) -> str | None:
 
 def _opener(path: str):  # type: ignore[no-untyped-def]
     return lambda: open(path, "rb")
+
+
+def _discarded_opener(stage_index: int):  # type: ignore[no-untyped-def]
+    def refuse() -> BinaryIO:
+        raise BuildError(
+            f"a layer of stage {stage_index} was not kept, because no later step was expected to read it",
+            hint="This is a builder bug; report the Dockerfile.",
+        )
+
+    return refuse
