@@ -101,7 +101,7 @@ def test_interrupted_forced_compare_keeps_recording(
 
 
 def test_failed_compare_leaves_no_new_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "new-out"
+    out = tmp_path / "new" / "out"
     example = _failing_example(tmp_path)
 
     code = main(["compare", str(example), "--quiet", "--image-store", str(tmp_path / "images"),
@@ -109,7 +109,7 @@ def test_failed_compare_leaves_no_new_out(tmp_path: Path, capsys: pytest.Capture
     capsys.readouterr()
 
     assert code == 1
-    assert not out.exists()
+    assert not (tmp_path / "new").exists()
 
 
 def test_forced_compare_reports_final_paths(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -135,7 +135,8 @@ def _compare(args: argparse.Namespace, out_dir: Path, build_args: dict[str, str]
     # The outputs go to a staging directory inside OUT and replace an earlier
     # recording only after every build succeeded, so a failed or interrupted
     # compare leaves that recording as it was.
-    created = not out_dir.exists()
+    # The outermost directory this compare creates, so a failed compare can remove it again.
+    created = next((path for path in reversed([out_dir, *out_dir.parents]) if not path.exists()), None)
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out_dir))
     try:
@@ -155,8 +156,8 @@ def _compare(args: argparse.Namespace, out_dir: Path, build_args: dict[str, str]
         written = _replace_recording(staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-        if created and not any(out_dir.iterdir()):
-            out_dir.rmdir()
+        if created is not None and not any(out_dir.iterdir()):
+            shutil.rmtree(created, ignore_errors=True)
 
     write_report(recording, sys.stdout)
     for path in written:
@@ -170,7 +171,7 @@ def _compare(args: argparse.Namespace, out_dir: Path, build_args: dict[str, str]
 def _replace_recording(staging: Path, out_dir: Path) -> list[Path]:
     """Move the files of `staging` into `out_dir`, then delete the earlier recording files not replaced.
 
-    Returns the moved files' paths in `out_dir`, tables first, as `compare` wrote them.
+    Returns the moved files' paths in `out_dir`: the tables, then the timelines.
     """
     from cachelab.cli.build import recording_files
 
