@@ -21,6 +21,10 @@ PYTHONDONTWRITEBYTECODE is dropped from the environment as an installed
 package would run. `python -c pass` and `python -S -c pass` are timed in the
 same rounds: they are the interpreter's own floor, with and without the
 `.pth` files of site-packages.
+
+`--skip-pth` runs every cachelab process with `python -S` and site-packages
+on PYTHONPATH instead, so no `.pth` file runs. That separates cachelab's
+start-up from whatever the machine's `.pth` files import.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import argparse
 import json
 import os
 import shutil
+import site
 import statistics
 import subprocess
 import sys
@@ -78,8 +83,12 @@ def timed_run(command: Command, env: dict[str, str]) -> Sample:
     return Sample(wall_s=wall, cpu_s=usage.ru_utime + usage.ru_stime)
 
 
-def build_commands(trees: dict[str, Path], workloads: list[str], strategies: list[str], scratch: Path) -> list[Command]:
+def build_commands(
+    trees: dict[str, Path], workloads: list[str], strategies: list[str], scratch: Path, *, skip_pth: bool
+) -> list[Command]:
     """Return the warm build of every workload, strategy and checkout, each with its own cache directory."""
+    interpreter: tuple[str, ...] = (sys.executable, "-S") if skip_pth else (sys.executable,)
+    extra_path = [*site.getsitepackages()] if skip_pth else []
     commands = []
     for workload in workloads:
         for strategy in strategies:
@@ -87,10 +96,11 @@ def build_commands(trees: dict[str, Path], workloads: list[str], strategies: lis
                 cache = scratch / f"cache-{tree_name}-{workload}-{strategy}"
                 cache.mkdir(parents=True)
                 argv = (
-                    sys.executable, "-m", "cachelab", "build", str(EXAMPLES / workload),
+                    *interpreter, "-m", "cachelab", "build", str(EXAMPLES / workload),
                     "--strategy", strategy, "--cache-repo", str(cache), "--quiet",
                 )
-                commands.append(Command(f"{workload} {strategy} warm, {tree_name}", argv, str(tree / "toolkit")))
+                pythonpath = os.pathsep.join([str(tree / "toolkit"), *extra_path])
+                commands.append(Command(f"{workload} {strategy} warm, {tree_name}", argv, pythonpath))
     return commands
 
 
@@ -149,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated examples (default: %(default)s)")
     parser.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated strategies (default: %(default)s)")
     parser.add_argument("--json", type=Path, help="also write the raw samples to this JSON file")
+    parser.add_argument("--skip-pth", action="store_true",
+                        help="run cachelab with `python -S` and site-packages on PYTHONPATH, so no .pth file runs")
     args = parser.parse_args(argv)
 
     trees = {"this checkout": REPO_ROOT}
@@ -163,14 +175,16 @@ def main(argv: list[str] | None = None) -> int:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     load_before = os.getloadavg()
     try:
-        commands = build_commands(trees, workloads, args.strategies.split(","), scratch) + floor_commands()
+        commands = build_commands(trees, workloads, args.strategies.split(","), scratch, skip_pth=args.skip_pth)
+        commands += floor_commands()
         samples = measure(commands, args.runs, env)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     load_after = os.getloadavg()
 
     print(f"nproc {os.cpu_count()}, {sys.executable} (Python {sys.version.split()[0]}), "
-          f"1-minute load average {load_before[0]:.2f} at the start and {load_after[0]:.2f} at the end")
+          f"1-minute load average {load_before[0]:.2f} at the start and {load_after[0]:.2f} at the end"
+          f"{', cachelab run with -S (no .pth files)' if args.skip_pth else ''}")
     for tree_name, tree in trees.items():
         commit = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"],
                                 capture_output=True, text=True, check=False).stdout.strip()
