@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 
+from cachelab.dockerfile.errors import DockerfileError
 from cachelab.keys.errors import SourceNotFoundError, missing_source_message
 
 
@@ -80,7 +81,8 @@ def shorten_instruction(text: str, limit: int = 60) -> str:
 
 def add_dockerfile_path(error: BaseException, dockerfile: str | os.PathLike[str]) -> None:
     """Set the Dockerfile path on an error that names only a line, so its message reads `PATH:LINE: ...`."""
-    if isinstance(error, (BuildError, SourceNotFoundError)) and error.line is not None and error.path is None:
+    located_types = (BuildError, SourceNotFoundError, DockerfileError)
+    if isinstance(error, located_types) and error.line is not None and error.path is None:
         error.path = os.fspath(dockerfile)
 
 

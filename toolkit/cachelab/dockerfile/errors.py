@@ -57,8 +57,13 @@ class DockerfileError(Exception):
 class ExpansionError(DockerfileError):
     """A variable expansion failed: bad substitution, unmatched quote or `${V?msg}`."""
 
+    default_hint = (
+        "Close each `${` with `}` and each quote in that instruction, and write `\\$` "
+        "for a dollar sign that starts no variable."
+    )
+
     def __init__(self, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message, path=None, line=None, hint=hint)
+        super().__init__(message, path=None, line=None, hint=hint if hint is not None else self.default_hint)
 
 
 def closest_match(word: str, choices: Iterable[str]) -> str | None:

@@ -138,7 +138,7 @@ class ShellLexer:
         try:
             value, fields = state.process_until(None, self.raw_escapes)
         except ExpansionError as exc:
-            raise ExpansionError(f'failed to process "{word}": {exc.message}') from None
+            raise ExpansionError(f'failed to process "{word}": {exc.message}', hint=exc.hint) from None
         return Expansion(
             value=value,
             words=tuple(fields),
@@ -366,10 +366,11 @@ class _State:
         if operator == "+":
             return "" if empty else word
         if operator == "?":
+            hint = f"Give {name} a value with --build-arg {name}=VALUE or an earlier ARG or ENV."
             if value is None:
-                raise ExpansionError(f"{name}: {word or 'is not allowed to be unset'}")
+                raise ExpansionError(f"{name}: {word or 'is not allowed to be unset'}", hint=hint)
             if null_is_unset and value == "":
-                raise ExpansionError(f"{name}: {word or 'is not allowed to be empty'}")
+                raise ExpansionError(f"{name}: {word or 'is not allowed to be empty'}", hint=hint)
             return value
         if operator in "#%":
             greedy = word.startswith(operator)

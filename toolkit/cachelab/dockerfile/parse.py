@@ -278,7 +278,13 @@ def _instruction(
 
 def _unknown_instruction(word: str, *, path: str, line: int) -> DockerfileError:
     suggestion = closest_match(word.upper(), INSTRUCTIONS)
-    hint = f"Write {suggestion} if that is the instruction you meant." if suggestion else None
+    if suggestion:
+        hint = f"Write {suggestion} if that is the instruction you meant."
+    else:
+        hint = (
+            "Start the line with a Dockerfile instruction such as RUN or COPY, or end the "
+            "line before it with a backslash if it continues that instruction."
+        )
     return DockerfileError(f"unknown instruction: {word}", path=path, line=line, hint=hint)
 
 
