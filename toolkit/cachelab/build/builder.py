@@ -221,6 +221,13 @@ class _Build:
                     planner.stages, planner.selection.meta_args, escape=planner.dockerfile.escape,
                 ),
             )
+            from cachelab.build.prefetch import BasePrefetcher
+
+            session.prefetcher = BasePrefetcher(
+                images, workspace.base / "prefetch", self.clock, platform=request.platform,
+            )
+            # Registered after the workspace's cleanup, so it runs first: no thread writes into a removed tree.
+            closing.callback(session.prefetcher.close)
             return self._run_stages(planner, keyer, session)
 
     def _run_stages(self, planner: Planner, keyer: TimedKeyer, session: BuildSession) -> BuildResult:
@@ -238,6 +245,8 @@ class _Build:
         final_image: StageImage | None = None
 
         order = planner.build_order()
+        if session.prefetcher is not None:
+            session.prefetcher.set_build_order([stages[index] for index in order])
         for index in order:
             stage = stages[index]
             external.prepare(stage)

@@ -86,6 +86,10 @@ class BuildImages:
         self._resolved[(reference, platform)] = found
         return found
 
+    def resolved_base(self, reference: str, *, platform: str | None = None) -> ResolvedBase | None:
+        """Return the image `reference` names if it was resolved before, else None (no lookup, import or pull)."""
+        return self._resolved.get((reference, platform))
+
     def _lookup(self, reference: str, platform: str | None) -> ResolvedBase:
         parsed = parse_reference(reference)
         if isinstance(parsed, LayoutReference):

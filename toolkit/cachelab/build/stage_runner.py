@@ -53,6 +53,7 @@ from cachelab.plan.stages import PlanStage
 if TYPE_CHECKING:
     from cachelab.build.copy_from import CopyFromLine
     from cachelab.build.copysources import SourceRoot
+    from cachelab.build.prefetch import BasePrefetcher
     from cachelab.build.sandbox import Sandbox
     from cachelab.build.snapshot import Snapshot, Snapshotter
 
@@ -90,6 +91,7 @@ class BuildSession:
     secrets: Mapping[str, str] = field(default_factory=dict)  # secret id -> host file
     # (source stage, saved path) -> the first `COPY --from` that reads it, for error messages.
     copy_from_lines: Mapping[tuple[int, str], CopyFromLine] = field(default_factory=dict)
+    prefetcher: BasePrefetcher | None = None  # extracts the next stage's base early
     _sandbox: Sandbox | None = None
     _secret_values: tuple[str, ...] | None = None
 
@@ -144,6 +146,8 @@ class StageRunner:
         self._prepare_base()
         if self.plan.should_unpack:
             self._materialize_root()
+        if self.session.prefetcher is not None:
+            self.session.prefetcher.start_after(self.plan)
         for instruction in self.plan.instructions:
             command = self.stage.commands[instruction.index]
             self._run_instruction(instruction, command.instruction)
@@ -191,6 +195,11 @@ class StageRunner:
             root.rmdir()
             # The last FROM child takes the parent's root over, and earlier ones copy it.
             held = take_root(parent, root, move=session.root_consumers[self.stage.base_index] <= 0)
+        elif session.prefetcher is not None:
+            taken = session.prefetcher.take(self.plan.index, self.image.layers, root)
+            if taken is not None:
+                self.image.layers[: len(taken)] = taken
+                held = len(taken)
         self.image.root = root
         self.image.extracted = held
         self._extract_pending()
