@@ -12,6 +12,7 @@ never mixed up.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -200,7 +201,20 @@ def _write_model(  # type: ignore[no-untyped-def]
     summary = warm_summary(writer.all_builds(), mode="model")
     files, stages = read_study(out)
     _figures(writer.all_builds(), stages, out, mode="model")
-    return summary, headline(files, stages)
+    return summary, _with_bind_mount_count(headline(files, stages), writer.unhashed_bind_mounts)
+
+
+def _with_bind_mount_count(table: pd.DataFrame, counts: dict[str, int]) -> pd.DataFrame:
+    """Add the headline row counting RUN bind mounts kaniko leaves out of the key, in place of one warning each."""
+    import pandas as pd
+
+    row = {
+        "metric": "unhashed_bind_mounts", "profile": None, "value": float(sum(counts.values())),
+        "mode": "static",
+        "note": f"RUN bind mounts from another stage or image, not in the key, in {len(counts)} files",
+    }
+    assumptions = table["metric"] == "assumption"
+    return pd.concat([table[~assumptions], pd.DataFrame([row]), table[assumptions]], ignore_index=True)
 
 
 def _write_report(out: Path, table: pd.DataFrame, summary: pd.DataFrame, *, details: str = "") -> None:
@@ -225,7 +239,10 @@ def _write_replay(source: CorpusSource, settings, out: Path, *, args: argparse.N
     from cachelab.replay.run import ReplaySettings, multistage_ids, sample_ids
     from cachelab.replay.twin import DEFAULT_SCALE
 
-    eligible = list(multistage_ids(_entries(source)))
+    # Parsing every file to find the multistage ones would warn about files outside
+    # the sample. The sampled files are parsed again below, and warn there.
+    with _dockerfile_warnings_dropped():
+        eligible = list(multistage_ids(_entries(source)))
     if not eligible:
         raise CorpusError(
             f"no multistage Dockerfile that parses in the {source.describe()}, so replay has nothing to build",
@@ -256,6 +273,18 @@ def _write_replay(source: CorpusSource, settings, out: Path, *, args: argparse.N
         "(see replay-errors.parquet); twin base images are kept in work/images for the next run\n"
     )
     _write_report(out, table, summary, details=details)
+
+
+@contextlib.contextmanager
+def _dockerfile_warnings_dropped() -> Iterator[None]:
+    """Drop the Dockerfile layer's warnings (FROM arguments, unknown stage names) logged inside."""
+    dockerfile_logger = logging.getLogger("cachelab.dockerfile")
+    level = dockerfile_logger.level
+    dockerfile_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        dockerfile_logger.setLevel(level)
 
 
 def _replay(  # type: ignore[no-untyped-def]

@@ -45,6 +45,7 @@ from cachelab.errors import CachelabError
 from cachelab.events import Event
 from cachelab.keys.errors import KeyEngineError
 from cachelab.keys.flags import profile as named_profile
+from cachelab.keys.parts import bind_mount_warnings
 from cachelab.model.catalog import BaseImageCatalog
 from cachelab.model.costs import CostModel
 from cachelab.model.events import BuildLabels, simulated_events
@@ -75,12 +76,15 @@ class FileStudy:
 
     `events` contains the model's build events (cold and warm build of each
     strategy, `engine="model"`) when the settings ask for them; it is empty otherwise.
+    `unhashed_bind_mounts` counts the RUN bind mounts from another stage or image
+    that kaniko leaves out of the key, each (line, origin) once.
     """
 
     dockerfile_id: str
     file_row: dict[str, object]
     stage_rows: list[dict[str, object]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    unhashed_bind_mounts: int = 0
 
 
 @dataclass(slots=True)
@@ -115,6 +119,13 @@ class Study:
 
     def study_text(self, text: str, dockerfile_id: str) -> FileStudy:
         """Study one Dockerfile's text; parse and planning failures become a file row with `error`."""
+        # A corpus can contain many such mounts, so they are counted per file, not logged.
+        with bind_mount_warnings(dockerfile_id, collect=True) as bind_mounts:
+            result = self._study_text(text, dockerfile_id)
+        result.unhashed_bind_mounts = len(bind_mounts.found)
+        return result
+
+    def _study_text(self, text: str, dockerfile_id: str) -> FileStudy:
         file_row: dict[str, object] = {"dockerfile_id": dockerfile_id, "error": None}
         result = FileStudy(dockerfile_id, file_row)
         try:

@@ -91,11 +91,15 @@ class StudyWriter:
         self._parts = 0
         self.builds: list[pd.DataFrame] = []
         self.files_written = 0
+        # Dockerfile id -> RUN bind mounts kaniko leaves out of the key, for files with any.
+        self.unhashed_bind_mounts: dict[str, int] = {}
 
     def add(self, study: FileStudy) -> None:
         self._file_rows.append(study.file_row)
         self._stage_rows.extend(study.stage_rows)
         self._events.extend(study.events)
+        if study.unhashed_bind_mounts:
+            self.unhashed_bind_mounts[study.dockerfile_id] = study.unhashed_bind_mounts
         if len(self._file_rows) >= self.chunk_files:
             self.flush()
 

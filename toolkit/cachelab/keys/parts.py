@@ -16,6 +16,8 @@ MAINTAINER contributes nothing at all.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import logging
 import os
@@ -291,18 +293,57 @@ def _expand(word: str, variables: dict[str, str], escape: str) -> str:
     return expand_word(word, variables, escape=escape)
 
 
-# Bind mounts already warned about, by (line, instruction text, origin). One instruction
-# is keyed several times per build, so later sightings log at DEBUG only.
+# Bind mounts already warned about outside any `bind_mount_warnings` scope, by (line,
+# instruction text, origin). One instruction is keyed several times per build, so later
+# sightings log at DEBUG only.
 _warned_bind_mounts: set[tuple[int, str, str]] = set()
 
 
+@dataclass(slots=True)
+class BindMountWarnings:
+    """The unhashed cross-stage bind mounts found while keying one Dockerfile.
+
+    `found` contains (line, origin) pairs. With `collect` true they are only
+    stored, so a caller studying many files can count them instead of logging each.
+    """
+
+    path: str
+    collect: bool = False
+    found: set[tuple[int, str]] = field(default_factory=set)
+
+
+_bind_mount_scope: contextvars.ContextVar[BindMountWarnings | None] = contextvars.ContextVar(
+    "bind_mount_warnings", default=None,
+)
+
+
+@contextlib.contextmanager
+def bind_mount_warnings(path: str, *, collect: bool = False) -> Iterator[BindMountWarnings]:
+    """Name `path` in the unhashed bind mount warnings of instructions keyed inside; see BindMountWarnings."""
+    scope = BindMountWarnings(path, collect)
+    token = _bind_mount_scope.set(scope)
+    try:
+        yield scope
+    finally:
+        _bind_mount_scope.reset(token)
+
+
 def _log_unhashed_bind_mount(instruction: Instruction, origin: str) -> None:
-    """Warn once per process that a RUN bind mount from another stage or image is not hashed."""
-    seen = (instruction.start_line, instruction.text, origin)
-    level = logging.DEBUG if seen in _warned_bind_mounts else logging.WARNING
-    _warned_bind_mounts.add(seen)
-    logger.log(level, "line %d: bind mount from %r is not hashed (kaniko skips cross-stage "
-               "bind mounts)", instruction.start_line, origin)
+    """Warn once per Dockerfile, or once per process outside a scope, that a RUN bind mount from another stage or image is not hashed."""
+    line = instruction.start_line
+    scope = _bind_mount_scope.get()
+    if scope is None:
+        seen = (line, instruction.text, origin)
+        level = logging.DEBUG if seen in _warned_bind_mounts else logging.WARNING
+        _warned_bind_mounts.add(seen)
+        logger.log(level, "line %d: bind mount from %r is not hashed (kaniko skips cross-stage "
+                   "bind mounts)", line, origin)
+        return
+    repeated = (line, origin) in scope.found
+    scope.found.add((line, origin))
+    level = logging.DEBUG if repeated or scope.collect else logging.WARNING
+    logger.log(level, "%s:%d: bind mount from %r is not hashed (kaniko skips cross-stage "
+               "bind mounts)", scope.path, line, origin)
 
 
 def run_file_inputs(
