@@ -143,12 +143,56 @@ def test_fetch_from_local_copy(tmp_path):
 
 
 def test_cli_fetch_exit_status_on_failure(tmp_path, capsys):
-    manifest = write_manifest(tmp_path / "manifest.jsonl")
+    manifest = write_manifest(tmp_path / "manifest.jsonl", corrupt="acme/app")
+    write_local_copy(tmp_path)
 
     code = main(["corpus", "fetch", str(manifest), "--store", str(tmp_path / "s.zst"), "--from-dir", str(tmp_path)])
 
     assert code == 1
-    assert "failed acme/app:Dockerfile" in capsys.readouterr().err
+    assert "failed acme/app:Dockerfile: sha256 mismatch" in capsys.readouterr().err
+
+
+def test_cli_fetch_all_failed_names_no_next_command(tmp_path, capsys):
+    manifest = write_manifest(tmp_path / "manifest.jsonl", corrupt="acme/app")
+    (tmp_path / "copy" / "files" / "acme__app").mkdir(parents=True)
+    (tmp_path / "copy" / "files" / "acme__app" / "Dockerfile").write_text("FROM scratch\n")
+
+    code = main(["corpus", "fetch", str(manifest), "--store", str(tmp_path / "s.zst"),
+                 "--from-dir", str(tmp_path / "copy")])
+
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "stored 0 Dockerfiles" in out
+    assert "study it with" not in out
+
+
+def test_fetch_from_files_folder_suggests_parent(tmp_path):
+    manifest = write_manifest(tmp_path / "manifest.jsonl")
+    write_local_copy(tmp_path / "copy")
+    store = tmp_path / "s.jsonl.zst"
+
+    with pytest.raises(CorpusError) as caught:
+        fetch_corpus(manifest, store=store, from_dir=tmp_path / "copy" / "files")
+
+    assert str(caught.value).startswith(
+        f"none of the 2 files the manifest names is in --from-dir {tmp_path / 'copy' / 'files'} "
+    )
+    assert caught.value.hint == (
+        f"Pass --from-dir {tmp_path / 'copy'}, the folder that contains files/ as the manifest's `file` fields say."
+    )
+    assert not store.exists()
+
+
+def test_fetch_from_unrelated_folder_names_layout(tmp_path):
+    manifest = write_manifest(tmp_path / "manifest.jsonl")
+    (tmp_path / "other").mkdir()
+
+    with pytest.raises(CorpusError) as caught:
+        fetch_corpus(manifest, store=tmp_path / "s.jsonl.zst", from_dir=tmp_path / "other")
+
+    assert caught.value.hint is not None
+    assert "files/acme__app/Dockerfile" in caught.value.hint
+    assert not (tmp_path / "s.jsonl.zst").exists()
 
 
 @pytest.mark.corpus

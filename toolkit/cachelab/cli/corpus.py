@@ -38,7 +38,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "manifest", metavar="MANIFEST",
         help="a manifest.jsonl path, or the name of a shipped corpus (`cachelab corpus list` shows them)",
     )
-    fetch.add_argument("--from-dir", type=Path, help="read files from this local copy instead of the network")
+    fetch.add_argument(
+        "--from-dir", type=Path, metavar="DIR",
+        help="read files from this local copy instead of the network: the folder the manifest's "
+        "`file` fields are relative to (the one containing files/, not files/ itself)",
+    )
     fetch.add_argument(
         "--store", type=Path,
         help="store file to write (default: $CACHELAB_CACHE_DIR/corpora/NAME.jsonl.zst, "
@@ -104,6 +108,8 @@ def run_fetch(args: argparse.Namespace) -> int:
     if hidden > 0:
         print(f"  ... and {hidden} more failed", file=sys.stderr)
 
+    if report.stored == 0:
+        return 1
     # Name the corpus as scan and study take it: by name when the store is the default one.
     name = default_store_path(manifest).name.removesuffix(".jsonl.zst")
     default = report.store.absolute() == fetched_store_path(name).absolute()

@@ -61,6 +61,28 @@ def _read_local(entry: CorpusEntry, manifest_root: Path, from_dir: Path) -> byte
     return candidate.read_bytes()
 
 
+def _check_local_copy(from_dir: Path, entries: list[CorpusEntry], manifest_root: Path) -> None:
+    """Raise CorpusError, before anything is written, when `from_dir` contains none of the manifest's files."""
+    relative = [entry.file.relative_to(manifest_root) for entry in entries if entry.file is not None]
+    if not relative or any((from_dir / path).is_file() for path in relative):
+        return
+    example = relative[0]
+    # A common mistake is to give the `files/` folder itself, one level too deep.
+    found_in = next((folder for folder in from_dir.resolve().parents if (folder / example).is_file()), None)
+    if found_in is not None:
+        hint = f"Pass --from-dir {found_in}, the folder that contains {example.parts[0]}/ as the manifest's `file` fields say."
+    else:
+        hint = (
+            f"Pass --from-dir the folder the manifest's `file` fields are relative to, "
+            f"so that it contains {example}."
+        )
+    raise CorpusError(
+        f"none of the {len(relative)} files the manifest names is in --from-dir {from_dir} "
+        f"(the first would be {from_dir / example})",
+        hint=hint,
+    )
+
+
 class _ServerUnreachable(OSError):
     """A download that failed to connect or timed out."""
 
@@ -96,6 +118,8 @@ def fetch_corpus(
     store = store or default_store_path(manifest)
     entries = list(read_manifest(manifest))
     manifest_root = manifest.resolve().parent
+    if from_dir is not None:
+        _check_local_copy(from_dir, entries, manifest_root)
     existing = _existing_records(store)
     report = FetchReport(store=store)
     records: list[CorpusRecord] = []
