@@ -269,3 +269,25 @@ def test_unpack_layers_in_order_with_whiteouts(tmp_path: Path) -> None:
     assert len(stats) == 2
     assert sorted(os.listdir(root / "etc")) == ["b"]
     assert (root / "etc" / "b").read_text() == "B"
+
+
+@pytest.mark.parametrize("link", [False, True])
+def test_save_link_or_copy(stage_root: Path, tmp_path: Path, link: bool) -> None:
+    deps = tmp_path / "deps" / "0"
+
+    saved = save_stage_files(str(stage_root), ["/usr/bin", "/app/*.jar"], str(deps), link=link)
+
+    # usr/bin, tool, tool-link, a.jar and b.jar. Neither the second name of a
+    # hard link nor the parent directory app is counted.
+    assert saved == 5
+    source = os.lstat(stage_root / "app" / "a.jar")
+    copy = os.lstat(deps / "app" / "a.jar")
+    assert (copy.st_ino == source.st_ino) is link
+    assert (deps / "app" / "a.jar").read_text() == "a"
+    assert copy.st_mtime == 1_500_000_000
+    if AS_ROOT:
+        assert (copy.st_uid, copy.st_gid) == (1000, 1000)
+    # Hard links among the saved files stay hard links either way.
+    assert os.lstat(deps / "usr" / "bin" / "tool").st_ino == os.lstat(deps / "usr" / "bin" / "tool-alias").st_ino
+    assert stat.S_IMODE(os.lstat(deps / "usr" / "bin" / "tool").st_mode) == 0o4755
+    assert os.readlink(deps / "usr" / "bin" / "tool-link") == "/usr/bin/tool"

@@ -482,9 +482,13 @@ class StageRunner:
                 needed_by.setdefault(expanded, reader)
         name = session.stage_names.get(index)
         with session.clock.span("save-files") as span:
+            # The builder removes the root right after this stage unless it is the
+            # result or a FROM child takes it over, so then linking is safe.
+            removed_after = not self.stage.is_final and session.root_consumers.get(index, 0) <= 0
             saved = save_stage_files(
                 str(self.image.root), paths, str(dest),
                 description=f"stage {index} ({name})" if name else f"stage {index}", needed_by=needed_by,
+                link=removed_after,
             )
             span.attributes["files"] = str(saved)
 

@@ -32,6 +32,7 @@ class _Saver:
     stage_root: str
     deps_dir: str
     as_root: bool = field(default_factory=lambda: os.geteuid() == 0)
+    link: bool = False  # hard-link regular files instead of copying them
     inodes: dict[tuple[int, int], str] = field(default_factory=dict)
     saved: set[str] = field(default_factory=set)
     files: int = 0
@@ -92,7 +93,8 @@ class _Saver:
             if first is not None:
                 os.link(first, dest)
                 return
-            shutil.copyfile(source, dest, follow_symlinks=False)
+            if not (self.link and _try_link(source, dest)):
+                shutil.copyfile(source, dest, follow_symlinks=False)
             if st.st_nlink > 1:
                 self.inodes[inode] = dest
         else:
@@ -117,9 +119,13 @@ def save_stage_files(
     *,
     description: str | None = None,
     needed_by: Mapping[str, CopyFromLine] | None = None,
+    link: bool = False,
 ) -> int:
     """Copy `paths` (image paths, wildcards allowed) from `stage_root` into `deps_dir`.
 
+    With `link`, regular files are hard-linked instead of copied (copied when
+    linking fails). Pass it only when nothing writes to `stage_root` afterwards,
+    because the saved files share their inodes with it until it is removed.
     Returns the number of entries saved. A path that matches nothing raises
     `CopySourceNotFound` naming `description` (default: the root's host path),
     and an OSError while saving raises `InstructionFailed`. Both name the line
@@ -127,7 +133,7 @@ def save_stage_files(
     without root privileges owners are not kept.
     """
     os.makedirs(deps_dir, exist_ok=True)
-    saver = _Saver(stage_root, deps_dir)
+    saver = _Saver(stage_root, deps_dir, link=link)
     root = SourceRoot(stage_root, description or f"stage root {stage_root}")
     for path in paths:
         reader = (needed_by or {}).get(path)
@@ -144,6 +150,15 @@ def save_stage_files(
             raise failure from error
     logger.debug("saved %d entries of %s into %s", saver.files, stage_root, deps_dir)
     return saver.files
+
+
+def _try_link(source: str, dest: str) -> bool:
+    try:
+        os.link(source, dest, follow_symlinks=False)
+    except OSError as error:
+        logger.debug("cannot link %s to %s (%s); copying it", source, dest, error)
+        return False
+    return True
 
 
 def _save_path(saver: _Saver, root: SourceRoot, path: str) -> None:
