@@ -23,7 +23,6 @@ those of the planner's `CacheEntry`.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -31,13 +30,20 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from cachelab.oci import mediatypes
 from cachelab.oci.errors import LayoutError, ManifestNotFound, OCIError
 from cachelab.oci.image import Blob, LayoutImageSource, RegistryImageSource
 from cachelab.oci.layout import LayoutStore
-from cachelab.oci.manifest import build_config, build_manifest, parse_rfc3339, rfc3339
+from cachelab.oci.manifest import (
+    build_config,
+    build_manifest,
+    parse_config,
+    parse_manifest,
+    parse_rfc3339,
+    rfc3339,
+)
 from cachelab.oci.reference import is_loopback, parse_registry_reference
 
 if TYPE_CHECKING:
@@ -80,13 +86,24 @@ class CachedLayer:
 
 
 def parse_entry(key: str, manifest: bytes, manifest_digest: str, config: bytes) -> CachedLayer:
-    """Read a cache entry from its raw manifest and config."""
-    document: dict[str, Any] = json.loads(manifest)
-    config_json: dict[str, Any] = json.loads(config)
+    """Read a cache entry from its raw manifest and config.
+
+    Raises InvalidManifest for bytes that are no manifest or config, and
+    InvalidCacheEntry for a valid image that is not a kaniko cache entry.
+    """
+    document = parse_manifest(manifest, reference=f"cache entry {key}", digest=manifest_digest)
+    config_json = parse_config(config, reference=f"cache entry {key}", digest=None)
     layers = document.get("layers") or []
     labels = (config_json.get("config") or {}).get("Labels") or {}
+    if not isinstance(labels, dict):
+        raise InvalidCacheEntry(f"cache entry {key} has config Labels that are not a JSON object")
     history = config_json.get("history") or []
-    created = parse_rfc3339(config_json.get("created") or "1970-01-01T00:00:00Z")
+    if history and not isinstance(history[-1], dict):
+        raise InvalidCacheEntry(f"cache entry {key} has a history item that is not a JSON object")
+    try:
+        created = parse_rfc3339(str(config_json.get("created") or "1970-01-01T00:00:00Z"))
+    except ValueError as error:
+        raise InvalidCacheEntry(f"cache entry {key} has an invalid config 'created' time: {error}") from None
     created_by = history[-1].get("created_by") if history else None
     if not layers:
         return CachedLayer(key, created, pointer_target=labels.get(POINTER_LABEL), created_by=created_by,

@@ -10,6 +10,7 @@ Hierarchy::
     │   ├── Unauthorized          401 or 403, after any credentials were tried
     │   └── RegistryUnavailable   connection refused, DNS failure or timeout
     ├── DigestMismatch            bytes do not hash to the digest that names them
+    ├── InvalidManifest           a manifest, index or config that is not a valid document
     ├── UnsafeLayerError          a layer entry would escape the extraction root
     ├── InvalidLayerError         a layer blob does not decompress or is not a tar stream
     └── LayoutError               an OCI image layout directory is missing or invalid
@@ -155,6 +156,23 @@ class DigestMismatch(OCIError):
         self.expected = expected
         self.actual = actual
         self.where = where
+
+
+class InvalidManifest(OCIError):
+    """A manifest, index or image config whose bytes are not the JSON document they claim to be."""
+
+    default_hint = (
+        "The registry or store returned a broken document; push or import the image again, "
+        "or check the registry's storage."
+    )
+
+    def __init__(self, reference: str, digest: str | None, reason: str, *, kind: str = "manifest") -> None:
+        where = f"{kind} of {reference}" + (f" ({digest})" if digest else "")
+        super().__init__(f"invalid {where}: {reason}")
+        self.reference = reference
+        self.digest = digest
+        self.kind = kind
+        self.reason = reason
 
 
 class UnsafeLayerError(OCIError):

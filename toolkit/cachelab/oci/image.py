@@ -21,7 +21,16 @@ from cachelab.oci import mediatypes
 from cachelab.oci._files import VerifyingReader, sha256_digest
 from cachelab.oci.errors import LayoutError, ManifestNotFound, OCIError
 from cachelab.oci.layout import LayoutStore
-from cachelab.oci.manifest import Descriptor, Platform, RawManifest, platforms_of, select_platform
+from cachelab.oci.manifest import (
+    Descriptor,
+    Platform,
+    RawManifest,
+    parse_config,
+    parse_index,
+    parse_manifest,
+    platforms_of,
+    select_platform,
+)
 from cachelab.oci.reference import (
     LayoutReference,
     Reference,
@@ -178,7 +187,7 @@ def resolve_manifest(
     raw = fetch(identifier)
     if mediatypes.is_index(raw.media_type):
         requested = Platform.parse(platform) if platform else Platform.host()
-        index = json.loads(raw.data)
+        index = parse_index(raw.data, reference=reference, digest=raw.digest)
         chosen = select_platform(index, requested)
         if chosen is None:
             raise ManifestNotFound(
@@ -190,8 +199,10 @@ def resolve_manifest(
     if not mediatypes.is_manifest(raw.media_type):
         raise ManifestNotFound(reference=reference, operation="reading manifest",
                                detail=f"unsupported manifest media type {raw.media_type!r}")
-    document = json.loads(raw.data)
-    config = read_blob(document["config"]["digest"])
+    document = parse_manifest(raw.data, reference=reference, digest=raw.digest)
+    config_digest = document["config"]["digest"]
+    config = read_blob(config_digest)
+    parse_config(config, reference=reference, digest=config_digest)
     return ResolvedImage(reference, raw.data, raw.digest, config, raw.media_type)
 
 
@@ -253,6 +264,16 @@ class LayoutImageSource:
         return f"LayoutImageSource({str(self.store.path)!r})"
 
     def fetch_manifest(self, identifier: str) -> RawManifest:
+        if not self.store.path.is_dir():
+            raise LayoutError(
+                f"OCI layout directory {self.store.path} not found (looking up {identifier!r})",
+                hint="Check the DIR part of oci:DIR:TAG, or import or pull an image into it first.",
+            )
+        if not self.store.exists():
+            raise LayoutError(
+                f"{self.store.path} is not an OCI image layout: it has no oci-layout file (looking up {identifier!r})",
+                hint="Check the DIR part of oci:DIR:TAG; it must name a directory that cachelab or another OCI tool wrote.",
+            )
         descriptor = self.store.find(identifier)
         if descriptor is None:
             raise LayoutError(
@@ -260,8 +281,8 @@ class LayoutImageSource:
                 hint="Check the tag or digest; `cachelab store check DIR` lists the store's state.",
             )
         data = self.store.read_blob(descriptor["digest"])
-        return RawManifest(data, descriptor.get("mediaType") or json.loads(data).get("mediaType", ""),
-                           descriptor["digest"])
+        media_type = descriptor.get("mediaType") or _media_type_in(data)
+        return RawManifest(data, media_type, descriptor["digest"])
 
     def read_blob(self, digest: str) -> bytes:
         return self.store.read_blob(digest)
@@ -295,6 +316,16 @@ class LayoutImageSource:
             with blob.open() as stream:
                 self.store.write_blob(stream, blob.digest)
         return str(self.store.put_manifest(manifest, media_type, tag=tag)["digest"])
+
+
+def _media_type_in(data: bytes) -> str:
+    """Return the `mediaType` field of a manifest, or "" when it has none or is no JSON object."""
+    try:
+        document = json.loads(data)
+    except ValueError:
+        return ""
+    media_type = document.get("mediaType") if isinstance(document, dict) else None
+    return media_type if isinstance(media_type, str) else ""
 
 
 def _identifier(reference: str) -> str:

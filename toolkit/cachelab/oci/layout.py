@@ -76,16 +76,21 @@ class LayoutStore:
         return (self.path / "oci-layout").is_file()
 
     def ensure(self) -> None:
-        """Create the layout files when missing; an existing store is left as it is."""
+        """Create the layout files when missing; an existing store is left as it is.
+
+        Readers take `oci-layout` as the sign that a store exists, so it is
+        written last, after `index.json`. Another process therefore sees either
+        no store or one whose index it can read, never `oci-layout` alone.
+        """
         if (self.path / "index.json").is_file() and self.exists():
             return
         (self.path / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
-        if not (self.path / "oci-layout").exists():
-            layout = json.dumps({"imageLayoutVersion": LAYOUT_VERSION}).encode()
-            atomic_write(self.path / "oci-layout", [layout])
         with self._lock:
             if not (self.path / "index.json").exists():
                 self._write_index({"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX, "manifests": []})
+            if not self.exists():
+                layout = json.dumps({"imageLayoutVersion": LAYOUT_VERSION}).encode()
+                atomic_write(self.path / "oci-layout", [layout])
 
     def _require(self) -> None:
         if not self.exists():
@@ -224,8 +229,12 @@ class LayoutStore:
                 return descriptor
         if key == "digest" and self.has_blob(identifier):
             data = self.read_blob(identifier)
-            media_type = json.loads(data).get("mediaType", mediatypes.OCI_MANIFEST)
-            return {"mediaType": media_type, "digest": identifier, "size": len(data)}
+            try:
+                document = json.loads(data)
+            except ValueError:
+                document = None
+            media_type = document.get("mediaType") if isinstance(document, dict) else None
+            return {"mediaType": media_type or mediatypes.OCI_MANIFEST, "digest": identifier, "size": len(data)}
         return None
 
     def put_manifest(self, manifest: bytes, media_type: str, *, tag: str | None = None) -> Descriptor:

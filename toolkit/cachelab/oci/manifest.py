@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import json
 import platform as host_platform
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from cachelab.oci import mediatypes
 from cachelab.oci._files import sha256_digest
+from cachelab.oci.errors import InvalidManifest
 
 # Python's platform.machine() names mapped to OCI architecture names.
 _ARCHITECTURES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
                   "armv7l": "arm", "i386": "386", "i686": "386", "ppc64le": "ppc64le", "s390x": "s390x",
                   "riscv64": "riscv64"}
+# A digest as the OCI image spec defines it: algorithm ":" encoded.
+_DIGEST = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number",
+               bool: "a boolean", type(None): "null"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +111,83 @@ def platforms_of(index: dict[str, Any]) -> list[str]:
             text += f"/{platform['variant']}"
         found.append(text)
     return found
+
+
+def parse_manifest(data: bytes, *, reference: str, digest: str | None) -> dict[str, Any]:
+    """Parse image manifest bytes and check the fields readers index into.
+
+    Raises InvalidManifest naming `reference` and `digest` when the bytes are not a
+    JSON object, the config descriptor is missing or broken, or `layers` is not a
+    list of descriptors.
+    """
+    document = _parse_object(data, reference, digest, "manifest")
+    _check_descriptor(document.get("config"), "config", reference, digest, "manifest")
+    layers = document.get("layers")
+    if layers is None:
+        return document
+    if not isinstance(layers, list):
+        raise InvalidManifest(reference, digest, f"'layers' is {_json_type(layers)}, not an array")
+    for position, layer in enumerate(layers):
+        _check_descriptor(layer, f"layers[{position}]", reference, digest, "manifest")
+    return document
+
+
+def parse_index(data: bytes, *, reference: str, digest: str | None) -> dict[str, Any]:
+    """Parse image index bytes; raises InvalidManifest unless `manifests` is a list of descriptors."""
+    document = _parse_object(data, reference, digest, "index")
+    manifests = document.get("manifests")
+    if not isinstance(manifests, list):
+        raise InvalidManifest(reference, digest, f"'manifests' is {_json_type(manifests)}, not an array",
+                              kind="index")
+    for position, entry in enumerate(manifests):
+        _check_descriptor(entry, f"manifests[{position}]", reference, digest, "index")
+        if not isinstance(entry.get("platform") or {}, dict):
+            raise InvalidManifest(reference, digest, f"manifests[{position}].platform is not an object", kind="index")
+    return document
+
+
+def parse_config(data: bytes, *, reference: str, digest: str | None) -> dict[str, Any]:
+    """Parse image config bytes; raises InvalidManifest when `config`, `rootfs` or `history` has the wrong type."""
+    document = _parse_object(data, reference, digest, "config")
+    for name, expected in (("config", dict), ("rootfs", dict), ("history", list)):
+        value = document.get(name)
+        if value is not None and not isinstance(value, expected):
+            raise InvalidManifest(reference, digest, f"'{name}' is {_json_type(value)}, not {_JSON_TYPES[expected]}",
+                                  kind="config")
+    diff_ids = (document.get("rootfs") or {}).get("diff_ids")
+    if diff_ids is not None and not (isinstance(diff_ids, list) and all(isinstance(item, str) for item in diff_ids)):
+        raise InvalidManifest(reference, digest, "'rootfs.diff_ids' is not an array of strings", kind="config")
+    return document
+
+
+def _parse_object(data: bytes, reference: str, digest: str | None, kind: str) -> dict[str, Any]:
+    try:
+        document = json.loads(data)
+    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
+        raise InvalidManifest(reference, digest, f"not valid JSON ({error})", kind=kind) from None
+    if not isinstance(document, dict):
+        raise InvalidManifest(reference, digest, f"the document is {_json_type(document)}, not a JSON object",
+                              kind=kind)
+    return document
+
+
+def _check_descriptor(value: object, name: str, reference: str, digest: str | None, kind: str) -> None:
+    if value is None:
+        raise InvalidManifest(reference, digest, f"'{name}' is missing", kind=kind)
+    if not isinstance(value, dict):
+        raise InvalidManifest(reference, digest, f"'{name}' is {_json_type(value)}, not a descriptor object",
+                              kind=kind)
+    found = value.get("digest")
+    if not isinstance(found, str) or not _DIGEST.match(found):
+        raise InvalidManifest(reference, digest, f"{name}.digest {found!r} is not a digest (algorithm:hex)",
+                              kind=kind)
+    size = value.get("size")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise InvalidManifest(reference, digest, f"{name}.size {size!r} is not a non-negative integer", kind=kind)
+
+
+def _json_type(value: object) -> str:
+    return _JSON_TYPES.get(type(value), type(value).__name__)
 
 
 def canonical_json(document: dict[str, Any]) -> bytes:
