@@ -25,9 +25,9 @@ class KeyEngineError(Exception):
             self.hint = hint
 
 
-def missing_source_message(source: str, root: str) -> str:
-    """Return the one wording of a missing COPY/ADD source, shared with the builder's error."""
-    return f"COPY/ADD source {source!r} not found in {root}"
+def missing_source_message(source: str, root: str, *, kind: str = "COPY/ADD source") -> str:
+    """Return the one wording of a missing COPY/ADD or RUN bind mount source, shared with the builder's error."""
+    return f"{kind} {source!r} not found in {root}"
 
 
 class SourceNotFoundError(KeyEngineError):
@@ -45,15 +45,29 @@ class SourceNotFoundError(KeyEngineError):
     def __init__(
         self, source: str, *, root: str, line: int | None = None, instruction: str | None = None
     ) -> None:
-        super().__init__(missing_source_message(source, root))
         self.source = source
         self.root = root
         self.line = line
         self.instruction = instruction
         self.path: str | None = None
+        if self._is_run():
+            self.hint = (
+                "Check the mount's source= path, which is relative to the build context or the "
+                "from= stage even when it starts with /, and that .dockerignore does not exclude it."
+            )
+        super().__init__(self._message())
+
+    def _is_run(self) -> bool:
+        # Only a RUN's bind mounts are hashed as sources besides COPY and ADD.
+        words = (self.instruction or "").split(None, 1)
+        return bool(words) and words[0].upper() == "RUN"
+
+    def _message(self) -> str:
+        kind = "RUN bind mount source" if self._is_run() else "COPY/ADD source"
+        return missing_source_message(self.source, self.root, kind=kind)
 
     def __str__(self) -> str:
-        message = missing_source_message(self.source, self.root)
+        message = self._message()
         if self.line is None:
             return message
         location = f"{self.path}:{self.line}" if self.path is not None else f"line {self.line}"
