@@ -12,6 +12,7 @@ from pathlib import Path
 from types import FrameType
 
 from cachelab.cli._secrets import add_secret_argument, secret_files
+from cachelab.cli.regress import step_number
 
 # 128 + SIGTERM, the status a shell reports for a process that SIGTERM ended.
 # Ctrl-C (SIGINT) keeps the CLI's 130.
@@ -81,6 +82,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "and --force is not given, is rejected before the build starts",
     )
     parser.add_argument(
+        "--scenario", default=None, metavar="NAME",
+        help="scenario name to record with the build, e.g. warm-unchanged, so that `cachelab regress` "
+        "groups it with the other builds of NAME (default: none)",
+    )
+    parser.add_argument(
+        "--step", type=step_number, default=None, metavar="N",
+        help="position of the build in its scenario to record: 0 for the cold build, 1 and up for "
+        "rebuilds on its cache; `cachelab regress` compares each step on its own (default: none, "
+        "and builds without a step are pooled)",
+    )
+    parser.add_argument(
         "--force", action="store_true",
         help="with --record, replace the recording in OUT and remove the timeline-*.png files "
         "that `cachelab compare` wrote beside it",
@@ -90,6 +102,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="print no progress lines (they are printed only when stderr is a terminal and CI is unset)",
     )
     parser.set_defaults(handler=run)
+
+
+def dockerfile_id_of(file: str) -> str:
+    """Return the recorded `dockerfile_id` of FILE: the path as given, in pathlib's normal form.
+
+    `./app/`, `app/` and `app` all give `app`. `cachelab compare` records the
+    same id for the same FILE, so `cachelab regress` pairs their builds. The
+    path is not resolved, so a relative FILE pairs across two checkouts.
+    """
+    return str(Path(file))
 
 
 def dockerfile_of(file: str) -> Path:
@@ -175,6 +197,9 @@ def _run(args: argparse.Namespace, secrets: dict[str, Path]) -> int:
         platform=check_platform(args.platform),
         insecure_registries=tuple(args.insecure_registry),
         secrets=secrets,
+        dockerfile_id=dockerfile_id_of(args.dockerfile),
+        scenario=args.scenario,
+        step=args.step,
     )
     # Checked here as well as when the builder opens the cache, so a bad path
     # fails before the build starts and leaves no recording of a failed build.

@@ -1,4 +1,4 @@
-"""`cachelab regress OLD NEW`: compare the build timings of two saved recordings."""
+"""`cachelab regress OLD NEW`: compare the build timings of two sides of saved recordings."""
 
 from __future__ import annotations
 
@@ -7,6 +7,11 @@ import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
+
+# Ratio cell of a group judged on the difference of medians, because its old median is 0 or less.
+NO_RATIO = "none"
+# `statistic` value of such a group, as `cachelab.stats.compare` writes it.
+DIFFERENCE = "difference"
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -17,21 +22,33 @@ if TYPE_CHECKING:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "regress",
-        help="compare timings of two saved recordings and print a verdict per group",
+        help="compare timings of two sides of saved recordings and print a verdict per group",
         description=(
-            "Compare the builds of two recording directories by (dockerfile_id, scenario, "
-            "step, strategy). A group is 'worse' or 'better' only when the bootstrap confidence "
-            "interval of the ratio of medians (new/old) excludes 1 and the ratio passes "
-            "the threshold factor. Otherwise it is 'same', or 'incomparable' without "
-            "enough successful builds on both sides. Each step of a scenario gets its own "
-            "verdict. Step 0 is the cold build and later steps rebuild on its cache, so "
-            "pooling them would mix two distributions into an interval of neither. A slower "
-            "cold build is as much a regression as a slower warm rebuild, so every step is "
-            "reported unless --step N picks one. Exits 0 whatever the verdicts."
+            "Compare the builds of two sides, OLD and NEW, by (dockerfile_id, scenario, "
+            "step, strategy). Each side is a recording directory, or a directory whose "
+            "subdirectories are recordings, such as one `cachelab build --record DIR/N "
+            "--scenario NAME --step S` per build; those are joined. A group is 'worse' or "
+            "'better' only when the bootstrap confidence interval of the ratio of medians "
+            "(new/old) excludes 1 and the ratio passes the threshold factor. Otherwise it is "
+            "'same', or 'incomparable' without enough successful builds on both sides. Where "
+            "the old median is 0, as bytes_downloaded or cache_misses of a warm build often "
+            "are, no ratio exists: the interval is then of the difference new - old, and the "
+            "group is 'worse' or 'better' when it excludes 0, with no threshold. Each step of "
+            "a scenario gets its own verdict. Step 0 is the cold build and later steps "
+            "rebuild on its cache, so pooling them would mix two distributions into an "
+            "interval of neither; builds recorded without --step are pooled, so label them. "
+            "A slower cold build is as much a regression as a slower warm rebuild, so every "
+            "step is reported unless --step N picks one. Exits 0 whatever the verdicts."
         ),
     )
-    parser.add_argument("old", type=Path, help="recording directory of the baseline")
-    parser.add_argument("new", type=Path, help="recording directory to compare with it")
+    parser.add_argument(
+        "old", type=Path,
+        help="baseline: a recording directory, or a directory of recording directories",
+    )
+    parser.add_argument(
+        "new", type=Path,
+        help="recordings to compare with the baseline, in the same form as OLD",
+    )
     parser.add_argument(
         "--threshold", type=float, default=1.1,
         help="factor a ratio must pass to count as a change (default: 1.1, i.e. 10%%)",
@@ -42,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "cache_misses (default: wall_s, in seconds)",
     )
     parser.add_argument(
-        "--step", type=_step_number, metavar="N",
+        "--step", type=step_number, metavar="N",
         help="compare only the builds of scenario step N, e.g. 1 for the first warm "
         "rebuild (default: every step, each with its own verdict)",
     )
@@ -51,8 +68,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="confidence level of the bootstrap interval (default: 0.95)",
     )
     parser.add_argument(
-        "--resamples", type=int, default=10_000,
-        help="bootstrap resamples per group (default: 10000)",
+        "--resamples", type=_resample_count, default=10_000, metavar="N",
+        help="bootstrap resamples per group, at least 1 (default: 10000)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default: 0)")
     parser.add_argument(
@@ -62,13 +79,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_regress)
 
 
-def _step_number(text: str) -> int:
+def step_number(text: str) -> int:
+    """Parse a scenario step for `--step`: a whole number, 0 or more."""
     try:
         value = int(text)
     except ValueError:
         value = -1
     if value < 0:
         raise argparse.ArgumentTypeError(f"invalid step {text!r}: expected a whole number, 0 or more")
+    return value
+
+
+def _resample_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"invalid resample count {text!r}: expected a whole number, 1 or more, such as 10000"
+        )
     return value
 
 
@@ -88,6 +118,7 @@ def run_regress(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     _warn_on_environment_change(old.environments, new.environments)
+    _warn_on_unpaired_ids(old.builds, new.builds)
 
     if args.format == "json":
         document = {
@@ -108,10 +139,13 @@ def run_regress(args: argparse.Namespace) -> int:
 
 
 def load_recording(directory: Path) -> Recording:
-    """Load the recording in `directory`; the record layer names a damaged file itself."""
-    from cachelab.record import Recording
+    """Load the recording in `directory`, or join those in its subdirectories.
 
-    return Recording.load(directory)
+    The record layer names a damaged file itself.
+    """
+    from cachelab.record import load_recordings
+
+    return load_recordings(directory)
 
 
 def _json_row(row: dict[str, object]) -> dict[str, object]:
@@ -143,7 +177,7 @@ def print_table(result: pd.DataFrame, stream: TextIO, *, confidence: float = 0.9
                 _text(row["strategy"]),
                 _seconds(row["old_median"], row["old_n"]),
                 _seconds(row["new_median"], row["new_n"]),
-                _number(row["ratio"], "{:.3f}"),
+                NO_RATIO if row["statistic"] == DIFFERENCE else _number(row["ratio"], "{:.3f}"),
                 _interval(row["ci_low"], row["ci_high"]),
                 _text(row["verdict"]),
             )
@@ -152,6 +186,12 @@ def print_table(result: pd.DataFrame, stream: TextIO, *, confidence: float = 0.9
     for line in lines:
         stream.write("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
         stream.write("\n")
+    if (result["statistic"] == DIFFERENCE).any():
+        stream.write(
+            f"ratio '{NO_RATIO}': the old median is 0 or less, so no ratio exists. The interval is "
+            "of the difference new - old, in the metric's unit, and the verdict is worse or "
+            "better when it excludes 0.\n"
+        )
 
 
 def _text(value: object) -> str:
@@ -172,6 +212,21 @@ def _interval(low: object, high: object) -> str:
     if _plain(low) is None or _plain(high) is None:
         return "-"
     return f"[{_plain(low):.3f}, {_plain(high):.3f}]"
+
+
+def _warn_on_unpaired_ids(old: pd.DataFrame, new: pd.DataFrame) -> None:
+    # A group on one side only is incomparable. When no dockerfile_id pairs at
+    # all, the likely cause is two id rules, such as a path and a sha256: digest.
+    old_ids = set(old["dockerfile_id"].dropna())
+    new_ids = set(new["dockerfile_id"].dropna())
+    if old_ids and new_ids and not old_ids & new_ids:
+        print(
+            "cachelab: warning: no dockerfile_id occurs on both sides "
+            f"(old: {', '.join(sorted(old_ids))}; new: {', '.join(sorted(new_ids))}), "
+            "so every group is incomparable. Recordings made before `cachelab build` "
+            "recorded FILE's path carry sha256: ids; record both sides with one cachelab version",
+            file=sys.stderr,
+        )
 
 
 # Environment fields that change timings. A difference is reported before the verdicts.

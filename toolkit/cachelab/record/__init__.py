@@ -6,6 +6,7 @@ Importing this package registers the `df.cachelab` DataFrame accessor.
 from __future__ import annotations
 
 from cachelab.record import accessor as _accessor  # noqa: F401  (registers df.cachelab)
+from cachelab.record.directories import load_recordings
 from cachelab.record.environment import capture_environment
 from cachelab.record.errors import (
     EventStreamError,
@@ -30,6 +31,7 @@ __all__ = [
     "SyntheticTimings",
     "capture_environment",
     "concat",
+    "load_recordings",
     "register_upgrade",
     "synthetic_build",
 ]

@@ -1,13 +1,26 @@
-"""Repeated-measurement statistics: medians, IQR, bootstrap ratios and verdicts."""
+"""Repeated-measurement statistics: medians, IQR, bootstrap ratios and differences, verdicts."""
 
 from __future__ import annotations
 
 from cachelab.record.environment import capture_environment
-from cachelab.stats.bootstrap import RatioInterval, ratio_of_medians_interval
+from cachelab.stats.bootstrap import (
+    DifferenceInterval,
+    RatioInterval,
+    difference_of_medians_interval,
+    ratio_of_medians_interval,
+)
 from cachelab.stats.compare import compare_builds, compare_recordings, compare_strategies
 from cachelab.stats.errors import StatsError
 from cachelab.stats.summary import SampleSummary, iqr, median, summarize
-from cachelab.stats.verdict import BETTER, INCOMPARABLE, SAME, VERDICTS, WORSE, judge
+from cachelab.stats.verdict import (
+    BETTER,
+    INCOMPARABLE,
+    SAME,
+    VERDICTS,
+    WORSE,
+    judge,
+    judge_difference,
+)
 
 __all__ = [
     "BETTER",
@@ -15,6 +28,7 @@ __all__ = [
     "SAME",
     "VERDICTS",
     "WORSE",
+    "DifferenceInterval",
     "RatioInterval",
     "SampleSummary",
     "StatsError",
@@ -22,8 +36,10 @@ __all__ = [
     "compare_builds",
     "compare_recordings",
     "compare_strategies",
+    "difference_of_medians_interval",
     "iqr",
     "judge",
+    "judge_difference",
     "median",
     "ratio_of_medians_interval",
     "summarize",

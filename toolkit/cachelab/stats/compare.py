@@ -4,7 +4,8 @@
 old and a new result set, as asv's compare pairs benchmarks of two commits.
 `compare_strategies` pairs two strategies of one result set per (dockerfile_id,
 scenario). Both report medians, IQR, the ratio of medians with its bootstrap
-interval and a verdict.
+interval and a verdict. Where the old median is 0 or less no ratio exists, so the
+interval and verdict there are of the difference of medians (`statistic` column).
 
 Each step of a scenario is a group of its own, because step 0 is a cold build and
 the later steps rebuild on its cache. Their times come from different
@@ -23,15 +24,18 @@ import pandas as pd
 
 from cachelab.record import Recording
 from cachelab.record.cache_failures import describe_failures
-from cachelab.stats.bootstrap import ratio_of_medians_interval
+from cachelab.stats.bootstrap import difference_of_medians_interval, ratio_of_medians_interval
 from cachelab.stats.errors import StatsError
 from cachelab.stats.summary import as_samples, summarize
-from cachelab.stats.verdict import INCOMPARABLE, check_threshold, judge
+from cachelab.stats.verdict import INCOMPARABLE, check_threshold, judge, judge_difference
 
 logger = logging.getLogger(__name__)
 
 GROUP_COLUMNS = ("dockerfile_id", "scenario", "step", "strategy")
 STRATEGY_GROUP_COLUMNS = ("dockerfile_id", "scenario")
+# Values of the `statistic` column: what `ci_low` and `ci_high` are an interval of.
+RATIO = "ratio"
+DIFFERENCE = "difference"
 # Numeric builds columns that identify a build or its machine rather than measure it.
 NON_METRIC_COLUMNS = ("step", "repeat", "cpu_count")
 STATISTIC_COLUMNS = (
@@ -42,6 +46,8 @@ STATISTIC_COLUMNS = (
     "old_iqr",
     "new_iqr",
     "ratio",
+    "difference",
+    "statistic",
     "ci_low",
     "ci_high",
     "verdict",
@@ -80,14 +86,22 @@ def compare_builds(
     The ratio is the median of `metric` in `new` over its median in `old`, so for a
     time a ratio above 1 means `new` is slower. Only builds with `outcome == "ok"` count. A
     group present on one side only, or with fewer than `min_samples` values on
-    either side, is `incomparable` and has NA ratio and interval. Groups are
+    either side, is `incomparable` and has NA ratio and interval.
+
+    `difference` is the new median minus the old one, in the metric's unit.
+    `statistic` names what `ci_low` and `ci_high` bound: "ratio" where the old
+    median is above 0, else "difference", because no ratio to 0 exists. A
+    difference is `worse` or `better` when its interval excludes 0, with no
+    threshold, so 0 -> 0 is `same` and 0 -> 5 is `worse`. Groups are
     processed in sorted order with one generator seeded by `seed`, so results are
     reproducible.
 
     Every step of a scenario gets its own row, so the cold build (step 0) and the
-    warm rebuilds (step 1 and later) are never pooled. `step`, when given, keeps
-    only the builds of that step. A build with `cache_failures` above 0 is
-    compared too, and a logged warning names it. Raises `StatsError` when
+    warm rebuilds (step 1 and later) are never pooled. Builds recorded without a
+    step share one group, and a logged warning names a group that mixes builds
+    with and without cache hits, i.e. likely cold and warm builds. `step`, when
+    given, keeps only the builds of that step. A build with `cache_failures`
+    above 0 is compared too, and a logged warning names it. Raises `StatsError` when
     `metric` is not a numeric column of both tables.
     """
     options = ComparisonOptions(
@@ -109,6 +123,8 @@ def compare_builds(
 
     _warn_on_cache_failures("old", old)
     _warn_on_cache_failures("new", new)
+    _warn_on_pooled_steps("old", old)
+    _warn_on_pooled_steps("new", new)
     old_groups = _samples_by_group(old, GROUP_COLUMNS, metric)
     new_groups = _samples_by_group(new, GROUP_COLUMNS, metric)
     return _compare(old_groups, new_groups, GROUP_COLUMNS, options)
@@ -245,6 +261,30 @@ def _warn_on_cache_failures(name: str, builds: pd.DataFrame) -> None:
         )
 
 
+def _warn_on_pooled_steps(name: str, builds: pd.DataFrame) -> None:
+    """Log a warning per group without a step that contains builds with and without cache hits.
+
+    Such a group most likely pools cold builds and warm rebuilds, whose times
+    come from different distributions, so its median describes neither.
+    """
+    if "cache_hits" not in builds.columns:
+        return
+    unlabelled = builds[(builds["outcome"] == "ok") & builds["step"].isna() & builds["cache_hits"].notna()]
+    if unlabelled.empty:
+        return
+    columns = ["dockerfile_id", "scenario", "strategy"]
+    for key, frame in unlabelled.groupby(columns, dropna=False, sort=True):
+        without_hits = int((frame["cache_hits"] == 0).sum())
+        if 0 < without_hits < len(frame):
+            group = ", ".join("-" if pd.isna(part) else str(part) for part in key)
+            logger.warning(
+                "%s builds of group (%s) have no step, and %d of %d have no cache hits, so cold builds "
+                "and warm rebuilds are likely pooled; record them with `cachelab build --scenario NAME "
+                "--step N` (0 for the cold build)",
+                name, group, without_hits, len(frame),
+            )
+
+
 def _samples_by_group(builds: pd.DataFrame, columns: Sequence[str], metric: str) -> Samples:
     ok = builds[builds["outcome"] == "ok"]
     groups = {}
@@ -301,27 +341,38 @@ def _compare_group(
         "old_iqr": old_summary.iqr,
         "new_iqr": new_summary.iqr,
         "ratio": None,
+        "difference": None,
+        "statistic": None,
         "ci_low": None,
         "ci_high": None,
         "verdict": INCOMPARABLE,
     }
-    enough = min(old_summary.n, new_summary.n) >= options.min_samples
-    if not enough or not old_summary.median > 0:
+    if old_summary.n and new_summary.n:
+        row["difference"] = new_summary.median - old_summary.median
+    if min(old_summary.n, new_summary.n) < options.min_samples:
         return row
 
-    interval = ratio_of_medians_interval(
-        old_samples,
-        new_samples,
-        confidence=options.confidence,
-        resamples=options.resamples,
-        seed=rng,
-    )
-    row.update(
-        ratio=interval.ratio,
-        ci_low=interval.low,
-        ci_high=interval.high,
-        verdict=judge(interval, options.threshold),
-    )
+    if old_summary.median > 0:
+        ratio = ratio_of_medians_interval(
+            old_samples, new_samples, confidence=options.confidence, resamples=options.resamples, seed=rng
+        )
+        row.update(
+            ratio=ratio.ratio,
+            statistic=RATIO,
+            ci_low=ratio.low,
+            ci_high=ratio.high,
+            verdict=judge(ratio, options.threshold),
+        )
+    else:
+        difference = difference_of_medians_interval(
+            old_samples, new_samples, confidence=options.confidence, resamples=options.resamples, seed=rng
+        )
+        row.update(
+            statistic=DIFFERENCE,
+            ci_low=difference.low,
+            ci_high=difference.high,
+            verdict=judge_difference(difference),
+        )
     return row
 
 
@@ -329,11 +380,11 @@ def _result_frame(rows: list[dict[str, object]], columns: Sequence[str]) -> pd.D
     frame = pd.DataFrame(rows, columns=[*columns, *STATISTIC_COLUMNS])
     # Group columns of the builds table keep its dtype, others stay as grouped.
     string_columns = [column for column in columns if column in GROUP_COLUMNS and column != "step"]
-    dtypes = {column: "string" for column in (*string_columns, "verdict")}
+    dtypes = {column: "string" for column in (*string_columns, "statistic", "verdict")}
     dtypes.update({"old_n": "Int64", "new_n": "Int64"})
     if "step" in columns:
         dtypes["step"] = "Int64"
     for column in STATISTIC_COLUMNS:
-        if column.endswith(("_median", "_iqr", "_low", "_high")) or column == "ratio":
+        if column.endswith(("_median", "_iqr", "_low", "_high")) or column in ("ratio", "difference"):
             dtypes[column] = "Float64"
     return frame.astype(dtypes)
