@@ -18,7 +18,12 @@ MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 
 @dataclass
 class Reply:
-    """One HTTP response: status, body and headers (Content-Length is added)."""
+    """One HTTP response: status, body and headers.
+
+    Content-Length is the body's length unless `headers` sets it. The body of a
+    HEAD response is not sent, so a HEAD reply may carry the body whose length it
+    reports.
+    """
 
     status: int
     body: bytes = b""
@@ -56,7 +61,8 @@ class ScriptedRegistry:
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Length", str(len(reply.body)))
+                if "Content-Length" not in reply.headers:
+                    self.send_header("Content-Length", str(len(reply.body)))
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(reply.body)

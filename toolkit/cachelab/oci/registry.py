@@ -19,6 +19,7 @@ import email.utils
 import io
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
@@ -35,6 +36,7 @@ from cachelab.oci.errors import (
     BlobNotFound,
     DigestMismatch,
     ManifestNotFound,
+    OCIError,
     RegistryError,
     RegistryUnavailable,
     Unauthorized,
@@ -51,8 +53,16 @@ logger = logging.getLogger(__name__)
 # query included; this module logs a redacted line per request instead.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+# Each attempt of a request waits at most this long for the connection and for
+# each read or write; a failed attempt is retried up to `max_retries` times.
+DEFAULT_TIMEOUT_S = 30.0
+CONNECT_TIMEOUT_S = 10.0
+DEFAULT_TIMEOUT = httpx.Timeout(DEFAULT_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
 DEFAULT_RETRIES = 3
+# Environment variables that override the defaults above for every client made
+# without an explicit `timeout` or `max_retries`.
+TIMEOUT_ENV = "CACHELAB_REGISTRY_TIMEOUT"
+RETRIES_ENV = "CACHELAB_REGISTRY_RETRIES"
 BACKOFF_BASE = 0.5  # seconds before the first retry; doubles each time
 MAX_RETRY_AFTER = 60.0  # seconds; a longer Retry-After is cut to this
 # Blobs larger than this are uploaded in PATCH chunks of this size.
@@ -61,6 +71,10 @@ BLOB_READ_BUFFER = 1 << 20
 # Query parameters whose values may appear in logs and errors; others are redacted.
 _PUBLIC_QUERY = frozenset({"digest", "mount", "from", "n", "last", "service", "scope"})
 _NOT_SET = object()
+TIMEOUT_HINT = (
+    f"The registry accepted the connection but did not answer in time: check whether it is hung or "
+    f"overloaded, or raise ${TIMEOUT_ENV} (seconds per attempt) or ${RETRIES_ENV}."
+)
 
 
 def redact_url(url: str | httpx.URL) -> str:
@@ -97,8 +111,8 @@ class RegistryClient:
         credentials: Credentials | None = None,
         anonymous: bool = False,
         transport: httpx.BaseTransport | None = None,
-        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_RETRIES,
+        timeout: httpx.Timeout | float | None = None,
+        max_retries: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
         stats: TransferStats | None = None,
         chunk_size: int = CHUNK_SIZE,
@@ -108,7 +122,8 @@ class RegistryClient:
         self.api_host = "registry-1.docker.io" if registry == "docker.io" else registry
         scheme = "http" if insecure or is_loopback(registry) else "https"
         self.base_url = f"{scheme}://{self.api_host}"
-        self.max_retries = max_retries
+        self.timeout = timeout_from_environment() if timeout is None else httpx.Timeout(timeout)
+        self.max_retries = retries_from_environment() if max_retries is None else max_retries
         self.stats = stats if stats is not None else TransferStats()
         self.chunk_size = chunk_size
         self.stop_when_refused = stop_when_refused
@@ -120,7 +135,7 @@ class RegistryClient:
         self._credentials: object = credentials if credentials is not None else _NOT_SET
         self._challenge: Challenge | None = None
         self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
-        self._client = httpx.Client(transport=transport, timeout=timeout, follow_redirects=True)
+        self._client = httpx.Client(transport=transport, timeout=self.timeout, follow_redirects=True)
 
     def close(self) -> None:
         self._client.close()
@@ -249,7 +264,8 @@ class RegistryClient:
                     continue
                 unreachable = RegistryUnavailable(
                     reference=reference, operation=operation, method=method, url=redact_url(url),
-                    detail=f"registry {self.registry} is unreachable ({_describe(error)})",
+                    detail=self._describe(error, attempts=attempt + 1),
+                    hint=TIMEOUT_HINT if isinstance(error, httpx.TimeoutException) else None,
                 )
                 if self.stop_when_refused:
                     self.refused = unreachable
@@ -283,6 +299,14 @@ class RegistryClient:
 
             body = _read_capped(response) if method != "HEAD" else b""
             response.close()
+            if 200 <= response.status_code < 300:
+                expected = " or ".join(str(status) for status in ok)
+                raise RegistryError(
+                    reference=reference, operation=operation, method=method, url=redact_url(response.url),
+                    status=response.status_code,
+                    detail=f"unexpected status; the OCI distribution API answers this request with HTTP {expected}",
+                    hint="Check that the host is an OCI distribution registry and not a proxy or another web server.",
+                )
             if response.status_code in (401, 403):
                 raise self._error(response, Unauthorized, reference, operation, method, body)
             if response.status_code == 404:
@@ -309,6 +333,16 @@ class RegistryClient:
         return kind(reference=reference, operation=operation, method=method,
                     url=redact_url(response.url), status=response.status_code, codes=codes, detail=message)
 
+    def _describe(self, error: httpx.TransportError, *, attempts: int) -> str:
+        """Describe the transport error that ended a request after `attempts` attempts."""
+        tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
+        if isinstance(error, httpx.TimeoutException):
+            waited, phase = _timeout_of(error, self.timeout)
+            return f"registry {self.registry} timed out (no {phase} within {_seconds(waited)} s on each of {tries})"
+        if isinstance(error, httpx.ConnectError):
+            return f"registry {self.registry} is unreachable (connection failed on each of {tries}: {error})"
+        return f"registry {self.registry} is unreachable ({type(error).__name__} on each of {tries}: {error})"
+
     # -- endpoints -----------------------------------------------------------
 
     def _url(self, path: str) -> str:
@@ -321,7 +355,8 @@ class RegistryClient:
         except httpx.TransportError as error:
             raise RegistryUnavailable(
                 reference=self.registry, operation="pinging", method="GET", url=self._url(""),
-                detail=f"registry {self.registry} is unreachable ({_describe(error)})",
+                detail=self._describe(error, attempts=1),
+                hint=TIMEOUT_HINT if isinstance(error, httpx.TimeoutException) else None,
             ) from error
         logger.info("GET %s %d", self._url(""), response.status_code)
         self.stats.record("ping", requests=1)
@@ -364,14 +399,48 @@ class RegistryClient:
         )
 
     def put_manifest(self, reference: Reference, data: bytes, media_type: str) -> str:
-        """Upload a manifest under the reference's tag (or digest); returns its digest."""
+        """Upload a manifest under the reference's tag (or digest) and check it is stored; returns its digest.
+
+        The distribution API answers a stored manifest with 201 Created, so any
+        other status raises RegistryError. The manifest is then looked up by
+        digest (`verify_manifest`), because a registry that answers every request
+        with success would otherwise pass for one that stored it.
+        """
         digest = sha256_digest(data)
         self._request(
             "PUT", self._url(f"{reference.repository}/manifests/{reference.tag or digest}"),
             operation="manifest PUT", reference=str(reference), scope=_scope(reference.repository, "pull,push"),
-            headers={"Content-Type": media_type}, content=lambda: data, sent=len(data), ok=(200, 201),
+            headers={"Content-Type": media_type}, content=lambda: data, sent=len(data), ok=(201,),
         )
+        self.verify_manifest(reference.with_identifier(digest=digest))
         return digest
+
+    def verify_manifest(self, reference: Reference) -> None:
+        """Check that the registry serves the manifest `reference.digest` names; raises RegistryError if not.
+
+        A HEAD whose Docker-Content-Digest header matches is enough. Without that
+        header, the manifest is fetched and its bytes are hashed.
+        """
+        assert reference.digest is not None
+        found = self.head_manifest(reference)
+        if found is not None and found[0] == reference.digest:
+            return
+        if found is not None and not found[0]:
+            try:
+                self.get_manifest(reference)
+            except (ManifestNotFound, DigestMismatch) as error:
+                problem = f"a GET by digest failed: {error}"
+            else:
+                return
+        elif found is None:
+            problem = "a HEAD by digest answered 404"
+        else:
+            problem = f"a HEAD by digest returned Docker-Content-Digest {found[0]}"
+        raise RegistryError(
+            reference=str(reference), operation="verifying manifest PUT",
+            detail=f"the registry accepted the manifest but does not serve it: {problem}",
+            hint="Check that the host is an OCI distribution registry with working storage, then push again.",
+        )
 
     def delete_manifest(self, reference: Reference) -> None:
         """Delete a manifest; a tag reference is first resolved to its digest."""
@@ -462,13 +531,15 @@ class RegistryClient:
         `opener` returns a fresh stream of the blob each time it is called, so a
         retry can send it again. Blobs above `chunk_size` go in PATCH chunks.
         """
-        if self.head_blob(repository, digest) is not None:
+        # A registry that answers HEAD with another size does not have this blob,
+        # whatever its status says, so the blob is uploaded.
+        if self.head_blob(repository, digest) == size:
             return "exists"
         response = self._start_upload(repository, digest, mount_from)
         if response.status_code == 201:
             return "mounted"
-        location = str(response.url.join(response.headers["Location"]))
         reference = f"{self.registry}/{repository}@{digest}"
+        location = _location(response, reference, "upload POST")
         scope = _scope(repository, "pull,push")
 
         if size > self.chunk_size:
@@ -482,7 +553,7 @@ class RegistryClient:
                     raise
                 logger.warning("blob PATCH %s failed, restarting the upload: %s", reference, error)
                 response = self._start_upload(repository, digest, None)
-                location = str(response.url.join(response.headers["Location"]))
+                location = _location(response, reference, "upload POST")
                 location = self._patch_chunks(location, opener, size, reference, scope)
             body: Callable[[], bytes | Iterable[bytes]] | None = None
             sent = 0
@@ -493,7 +564,7 @@ class RegistryClient:
         try:
             self._request("PUT", put_url, operation="blob PUT", reference=reference, scope=scope,
                           headers={"Content-Type": "application/octet-stream", "Content-Length": str(sent)},
-                          content=body, sent=sent, ok=(201, 204))
+                          content=body, sent=sent, ok=(201,))
         except RegistryError as error:
             # When the response to a completed PUT is lost, the retry reaches a session
             # the registry already closed (404 BLOB_UPLOAD_UNKNOWN) although it stored
@@ -529,9 +600,22 @@ class RegistryClient:
                              "Content-Length": str(len(chunk))},
                     content=lambda data=chunk: data, sent=len(chunk), ok=(202,),  # type: ignore[misc]
                 )
-                location = str(response.url.join(response.headers["Location"]))
+                location = _location(response, reference, "blob PATCH")
                 offset = end + 1
         return location
+
+
+def _location(response: httpx.Response, reference: str, operation: str) -> str:
+    """Return the absolute URL of an upload session's Location header; raises RegistryError when it is missing."""
+    location = response.headers.get("Location")
+    if not location:
+        raise RegistryError(
+            reference=reference, operation=operation, method=response.request.method,
+            url=redact_url(response.url), status=response.status_code,
+            detail="the response has no Location header for the upload session",
+            hint="Check that the host is an OCI distribution registry; its upload API must return Location.",
+        )
+    return str(response.url.join(location))
 
 
 def _scope(repository: str, actions: str) -> str:
@@ -582,12 +666,47 @@ def _connection_refused(error: httpx.TransportError) -> bool:
     return False
 
 
-def _describe(error: httpx.TransportError) -> str:
-    if isinstance(error, httpx.TimeoutException):
-        return f"timed out: {error}"
-    if isinstance(error, httpx.ConnectError):
-        return f"connection failed: {error}"
-    return f"{type(error).__name__}: {error}"
+
+
+def timeout_from_environment() -> httpx.Timeout:
+    """Return the per-attempt timeout: $CACHELAB_REGISTRY_TIMEOUT seconds, else 30 s (10 s to connect)."""
+    text = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise OCIError(f"invalid ${TIMEOUT_ENV} {text!r}: expected a number of seconds above 0",
+                       hint=f"Set ${TIMEOUT_ENV} to seconds per request attempt, such as 30, or unset it.")
+    return httpx.Timeout(seconds, connect=min(seconds, CONNECT_TIMEOUT_S))
+
+
+def retries_from_environment() -> int:
+    """Return how often a failed request is retried: $CACHELAB_REGISTRY_RETRIES, else 3."""
+    text = os.environ.get(RETRIES_ENV, "").strip()
+    if not text:
+        return DEFAULT_RETRIES
+    if not text.isdigit():
+        raise OCIError(f"invalid ${RETRIES_ENV} {text!r}: expected a whole number of retries, 0 or more",
+                       hint=f"Set ${RETRIES_ENV} to the retries per request, such as 3, or unset it.")
+    return int(text)
+
+
+def _timeout_of(error: httpx.TimeoutException, timeout: httpx.Timeout) -> tuple[float | None, str]:
+    """Return the limit that `error` hit and what did not arrive in time."""
+    if isinstance(error, httpx.ConnectTimeout):
+        return timeout.connect, "connection"
+    if isinstance(error, httpx.WriteTimeout):
+        return timeout.write, "progress sending the request"
+    if isinstance(error, httpx.PoolTimeout):
+        return timeout.pool, "free connection"
+    return timeout.read, "response data"
+
+
+def _seconds(value: float | None) -> str:
+    return "unlimited" if value is None else f"{value:g}"
 
 
 def _media_type_from_body(data: bytes) -> str | None:
