@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from cachelab.oci import mediatypes
@@ -300,6 +301,11 @@ class LayoutImageSource:
 
     def has_blob(self, digest: str) -> bool:
         return self.store.has_blob(digest)
+
+    def blob_file(self, digest: str) -> Path | None:
+        """Return the file holding blob `digest`, or None when the store lacks it. Its content is not verified."""
+        path = self.store.blob_path(digest)
+        return path if path.is_file() else None
 
     def write_image(self, manifest: bytes, media_type: str, blobs: Sequence[Blob], *, tag: str | None) -> str:
         """Write blobs (skipping present ones), the manifest, then the tag.

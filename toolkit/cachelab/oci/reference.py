@@ -7,11 +7,17 @@ repository there gets the `library/` prefix. A reference without tag or digest
 means the tag `latest`.
 
 A layout reference `oci:DIR:TAG` or `oci:DIR@sha256:<hex>` names an image in the
-OCI image layout directory DIR; `oci:DIR` alone means the tag `latest`.
+OCI image layout directory DIR; `oci:DIR` alone means the tag `latest`. A TAG is
+any `org.opencontainers.image.ref.name`, so it may contain `:` and `/`, as in
+`oci:DIR:docker.io/library/busybox:latest`. DIR is then the longest prefix of
+the text that is an existing directory and is followed by `:`. When no such
+directory exists yet (an image about to be written to a new store), the TAG is
+the text after the last `:` and may not contain `/`.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -26,6 +32,9 @@ DOCKER_HUB_API_HOST = "registry-1.docker.io"
 _TAG = re.compile(r"^[\w][\w.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
+# org.opencontainers.image.ref.name, as the OCI image layout specification defines it.
+_REF_COMPONENT = r"[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*"
+_REF_NAME = re.compile(rf"^{_REF_COMPONENT}(?:/{_REF_COMPONENT})*$")
 _HOST = re.compile(r"^(?:[a-zA-Z0-9.-]+|\[[0-9a-fA-F:]+\])(?::[0-9]+)?$")
 
 
@@ -85,12 +94,17 @@ def parse_reference(text: str) -> Reference | LayoutReference:
 
 
 def parse_layout_reference(text: str) -> LayoutReference:
-    """Parse `oci:DIR`, `oci:DIR:TAG` or `oci:DIR@sha256:<hex>`."""
+    """Parse `oci:DIR`, `oci:DIR:TAG` or `oci:DIR@sha256:<hex>`; see the module docstring for where DIR ends."""
     if not text.startswith("oci:"):
         raise InvalidReference(text, "a layout reference starts with 'oci:'")
     rest = text[len("oci:"):]
     digest = None
     tag = None
+    _, at, candidate = rest.rpartition("@")
+    if not (at and _DIGEST.match(candidate)):
+        existing = _split_at_existing_directory(text, rest)
+        if existing is not None:
+            return existing
     if "@" in rest:
         rest, digest = rest.rsplit("@", 1)
         if not _DIGEST.match(digest):
@@ -107,6 +121,22 @@ def parse_layout_reference(text: str) -> LayoutReference:
     if not rest:
         raise InvalidReference(text, "the layout directory is empty")
     return LayoutReference(rest, tag, digest)
+
+
+def _split_at_existing_directory(text: str, rest: str) -> LayoutReference | None:
+    """Split `rest` into DIR and TAG where DIR is the longest existing directory; None when there is none."""
+    if os.path.isdir(rest):
+        return LayoutReference(rest, DEFAULT_TAG)
+    split = None
+    for position, character in enumerate(rest):
+        if character == ":" and position > 0 and os.path.isdir(rest[:position]):
+            split = position
+    if split is None:
+        return None
+    tag = rest[split + 1:]
+    if not (_TAG.match(tag) or _REF_NAME.match(tag)):
+        raise InvalidReference(text, f"tag {tag!r} of layout {rest[:split]} is not a valid tag or ref.name")
+    return LayoutReference(rest[:split], tag)
 
 
 def parse_registry_reference(text: str) -> Reference:
