@@ -117,34 +117,33 @@ def directory_write_problem(directory: Path) -> str | None:
     """Return why files cannot be written in `directory`, or None when they can.
 
     The reason completes a sentence whose subject is the path, such as "is not
-    a directory". Missing directories are created for the check and removed
-    again, so the check leaves nothing behind.
+    a directory". A missing `directory` is not created, because builds started
+    together create the same directories, and one of them fails when another's
+    check creates the directory first or removes it again. The check creates
+    and removes a uniquely named directory in the nearest existing parent instead.
     """
-    missing: list[Path] = []
     existing = directory
+    missing: Path | None = None
     while not existing.exists() and existing != existing.parent:
-        missing.append(existing)
+        missing = existing
         existing = existing.parent
     if not existing.is_dir():
         if existing == directory:
             return "is not a directory"
         return f"cannot be created, because {existing} is not a directory"
 
-    created: list[Path] = []
-    try:
-        for path in reversed(missing):
-            try:
-                path.mkdir()
-            except OSError as error:
-                return f"is not writable: cannot create directory {path} ({error.strerror})"
-            created.append(path)
+    if missing is None:
         try:
             with tempfile.TemporaryFile(prefix=".cachelab-write-check-", dir=directory):
                 pass
         except OSError as error:
             return f"is not writable: cannot create a file in it ({error.strerror})"
         return None
-    finally:
-        for path in reversed(created):
-            with contextlib.suppress(OSError):
-                path.rmdir()
+
+    try:
+        with tempfile.TemporaryDirectory(prefix=".cachelab-write-check-", dir=existing) as probe:
+            with tempfile.TemporaryFile(dir=probe):
+                pass
+    except OSError as error:
+        return f"is not writable: cannot create directory {missing} ({error.strerror})"
+    return None

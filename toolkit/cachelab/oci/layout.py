@@ -79,7 +79,7 @@ class LayoutStore:
         """Create the layout files when missing; an existing store is left as it is.
 
         Readers take `oci-layout` as the sign that a store exists, so it is
-        written last, after `index.json`. Another process therefore sees either
+        written last, after `index.json`. Another process therefore finds either
         no store or one whose index it can read, never `oci-layout` alone.
         """
         if (self.path / "index.json").is_file() and self.exists():
