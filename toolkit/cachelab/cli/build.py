@@ -29,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Build FILE (a Dockerfile, or an example directory holding `Dockerfile` and "
             "`context/`) under a caching strategy. Base images come from the local image "
             "store first; busybox is imported from the host's static busybox when missing."
+            " Registry timeouts and retries: see `cachelab image --help`."
         ),
     )
     parser.add_argument("dockerfile", metavar="FILE", help="a Dockerfile, or a directory with Dockerfile and context/")

@@ -13,15 +13,28 @@ import argparse
 import tempfile
 
 COMPRESSIONS = ("gzip", "zstd", "none")
+# Kept in step with the defaults of cachelab.oci.registry, which imports httpx.
+REGISTRY_ENVIRONMENT_HELP = (
+    "Registry requests: each attempt waits at most $CACHELAB_REGISTRY_TIMEOUT seconds (default 30; "
+    "at most 10 to connect), and a failed attempt is retried $CACHELAB_REGISTRY_RETRIES times "
+    "(default 3) after 0.5, 1 and 2 s, so a hung registry fails after about 124 s by default."
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser("image", help="make, copy, unpack, inspect and compare images")
+    parser = subparsers.add_parser(
+        "image", help="make, copy, unpack, inspect and compare images",
+        description="Make, copy, unpack, inspect and compare images.",
+        epilog=REGISTRY_ENVIRONMENT_HELP,
+    )
     actions = parser.add_subparsers(dest="image_command", metavar="ACTION", required=True)
 
     importer = actions.add_parser(
         "import", help="store a rootfs directory or tarball as a single-layer image",
-        description="Store a rootfs directory or tarball as a single-layer image at REF.",
+        description="Store a rootfs directory or tarball as a single-layer image at REF. An entry that "
+        "extraction rejects (an absolute or '..' name, a symlink or hard link leading out of the root) "
+        "fails the import, and nothing is written.",
+        epilog=REGISTRY_ENVIRONMENT_HELP,
     )
     importer.add_argument("rootfs", metavar="ROOTFS_DIR_OR_TAR", help="directory or tar (plain, gzip or zstd)")
     _add_common(importer)
@@ -42,7 +55,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("reference", metavar="REF", help="oci:DIR:TAG or a registry reference host[:port]/repo:tag")
+    parser.add_argument(
+        "reference", metavar="REF",
+        help="oci:DIR:TAG or a registry reference host[:port]/repo:tag; TAG may contain ':' and '/' "
+        "when DIR exists, because DIR is the longest existing directory before a ':'",
+    )
     parser.add_argument("--compression", choices=COMPRESSIONS, default="gzip",
                         help="layer compression (default: %(default)s)")
     parser.add_argument("--docker-media-types", action="store_true",

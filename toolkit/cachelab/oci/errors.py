@@ -180,11 +180,17 @@ class UnsafeLayerError(OCIError):
 
     default_hint = "Do not use this layer; rebuild it from trusted content."
 
-    def __init__(self, layer_digest: str, entry: str, reason: str) -> None:
-        super().__init__(f"unsafe entry {entry!r} in layer {layer_digest}: {reason}")
+    def __init__(self, layer_digest: str, entry: str, reason: str, *, image: str | None = None) -> None:
+        of_image = f" of image {image}" if image else ""
+        super().__init__(f"unsafe entry {entry!r} in layer {layer_digest}{of_image}: {reason}")
         self.layer_digest = layer_digest
         self.entry = entry
         self.reason = reason
+        self.image = image
+
+    def with_image(self, image: str) -> UnsafeLayerError:
+        """Return a copy of this error that also names the image the layer belongs to."""
+        return UnsafeLayerError(self.layer_digest, self.entry, self.reason, image=image)
 
 
 class InvalidLayerError(OCIError):
@@ -192,10 +198,12 @@ class InvalidLayerError(OCIError):
 
     default_hint = "The blob is damaged or is not a layer; fetch or build it again."
 
-    def __init__(self, layer_digest: str, reason: str) -> None:
-        super().__init__(f"layer {layer_digest} is not a valid tar stream: {reason}")
+    def __init__(self, layer_digest: str, reason: str, *, image: str | None = None) -> None:
+        of_image = f" of image {image}" if image else ""
+        super().__init__(f"layer {layer_digest}{of_image} is not a valid tar stream: {reason}")
         self.layer_digest = layer_digest
         self.reason = reason
+        self.image = image
 
 
 class LayoutError(OCIError):

@@ -14,7 +14,8 @@ an existing symlink there is replaced, not written through. The rules:
 * device nodes are rejected unless devices are allowed (by default only as root);
 * the sum of the entries' sizes is capped, so a decompression bomb stops early.
 
-A rejected entry raises `UnsafeLayerError` naming the layer digest and the entry;
+A rejected entry raises `UnsafeLayerError` naming the layer digest, the entry
+and, when the caller passes it, the image reference;
 entries before it stay written, inside the root. A stream that does not
 decompress or is not a tar archive raises `InvalidLayerError`.
 """
@@ -140,12 +141,14 @@ def extract_layer(
     root: str | os.PathLike[str],
     *,
     layer_digest: str,
+    image: str | None = None,
     max_size: int = DEFAULT_MAX_SIZE,
     allow_devices: bool | None = None,
     same_owner: bool | None = None,
 ) -> ExtractStats:
     """Extract one compressed or plain layer stream into `root`, applying whiteouts.
 
+    `image` is the reference of the image the layer belongs to, which errors name.
     `allow_devices` and `same_owner` default to whether the process runs as root.
     The stream is read once, front to back, to its end, and closed; memory stays
     flat whatever the size.
@@ -160,12 +163,16 @@ def extract_layer(
     state.root.mkdir(parents=True, exist_ok=True)
     try:
         _extract_stream(_Unclosable(blob), state, max_size)
+    except UnsafeLayerError as error:
+        if image is None:
+            raise
+        raise error.with_image(image) from error
     except LAYER_STREAM_ERRORS as error:
         # A verifying source, such as a registry download, checks its digest only
         # at its end. Reading the rest lets it report altered bytes as DigestMismatch.
         while blob.read(COPY_BUFFER):
             pass
-        raise InvalidLayerError(layer_digest, f"{type(error).__name__}: {error}") from error
+        raise InvalidLayerError(layer_digest, f"{type(error).__name__}: {error}", image=image) from error
     finally:
         blob.close()
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from cachelab.oci import mediatypes
 from cachelab.oci.busybox import DEFAULT_CMD, DEFAULT_PATH
 from cachelab.oci.compression import open_decompressed
+from cachelab.oci.entry_check import check_layer_entries
 from cachelab.oci.image import Blob, ImageResolver
 from cachelab.oci.layers import LayerFile, write_directory_layer, write_layer
 from cachelab.oci.manifest import Platform, build_config, build_manifest, rfc3339
@@ -47,7 +48,8 @@ def import_rootfs(
     """Store a directory or an (optionally compressed) tarball as a one-layer image at `reference`.
 
     `reference` is `oci:DIR:TAG` or a registry reference. The layer blob is staged
-    in a temporary file and removed afterwards.
+    in a temporary file and removed afterwards. A layer with an entry that
+    extraction rejects raises UnsafeLayerError, and nothing is written.
     """
     path = Path(source)
     if path.is_dir():
@@ -59,6 +61,11 @@ def import_rootfs(
         raise FileNotFoundError(f"rootfs {path} is neither a directory nor a file")
 
     try:
+        # The layer is checked as every consumer extracts it, so an import of a
+        # tarball with entries such as `../x` fails here instead of writing an
+        # image that no build can use.
+        with open(layer.path, "rb") as blob:
+            check_layer_entries(blob, layer=f"{layer.digest} (from {path})", image=reference)
         history = [{"created": rfc3339(created), "created_by": f"cachelab image import {path.name}"}]
         config = build_config(diff_ids=[layer.diff_id], created=created, history=history,
                               env=list(env), cmd=list(cmd), target=platform)

@@ -54,7 +54,7 @@ logger = logging.getLogger(__name__)
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
 # Each attempt of a request waits at most this long for the connection and for
-# each read or write; a failed attempt is retried up to `max_retries` times.
+# each read or write. A failed attempt is retried up to `max_retries` times.
 DEFAULT_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 10.0
 DEFAULT_TIMEOUT = httpx.Timeout(DEFAULT_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
@@ -401,7 +401,7 @@ class RegistryClient:
     def put_manifest(self, reference: Reference, data: bytes, media_type: str) -> str:
         """Upload a manifest under the reference's tag (or digest) and check it is stored; returns its digest.
 
-        The distribution API answers a stored manifest with 201 Created, so any
+        The distribution API responds to a stored manifest with 201 Created, so any
         other status raises RegistryError. The manifest is then looked up by
         digest (`verify_manifest`), because a registry that answers every request
         with success would otherwise pass for one that stored it.
@@ -531,7 +531,7 @@ class RegistryClient:
         `opener` returns a fresh stream of the blob each time it is called, so a
         retry can send it again. Blobs above `chunk_size` go in PATCH chunks.
         """
-        # A registry that answers HEAD with another size does not have this blob,
+        # A registry that reports another size on HEAD does not have this blob,
         # whatever its status says, so the blob is uploaded.
         if self.head_blob(repository, digest) == size:
             return "exists"

@@ -66,7 +66,7 @@ def unpack_image(image: Image, root: str | os.PathLike[str], *, keep_partial: bo
     try:
         for layer in image.layers():
             with layer.open() as blob:
-                stats = extract_layer(blob, target, layer_digest=layer.digest)
+                stats = extract_layer(blob, target, layer_digest=layer.digest, image=image.reference)
             result.layers.append((layer.digest, stats))
             logger.info("unpacked layer %s (%d entries) into %s", layer.digest, stats.entries, target)
     except BaseException:
