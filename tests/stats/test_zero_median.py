@@ -134,5 +134,5 @@ def test_regress_rejects_resamples(value: str, tmp_path: Path, capsys: pytest.Ca
 
     err = capsys.readouterr().err
     assert raised.value.code == 2
-    assert f"argument --resamples: invalid resample count {value!r}" in err
+    assert f"argument --resamples: invalid value {value!r}: expected a whole number of at least 1" in err
     assert "resamples=" not in err

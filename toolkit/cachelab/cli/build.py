@@ -90,8 +90,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--step", type=step_number, default=None, metavar="N",
         help="position of the build in its scenario to record: 0 for the cold build, 1 and up for "
-        "rebuilds on its cache; `cachelab regress` compares each step on its own (default: none, "
-        "and builds without a step are pooled)",
+        "rebuilds on its cache. `cachelab regress` compares each step on its own (default: none, "
+        "and builds without a step share one group)",
     )
     parser.add_argument(
         "--force", action="store_true",

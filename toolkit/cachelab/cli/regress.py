@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from cachelab.cli._arguments import positive_int
+
 # Ratio cell of a group judged on the difference of medians, because its old median is 0 or less.
 NO_RATIO = "none"
 # `statistic` value of such a group, as `cachelab.stats.compare` writes it.
@@ -36,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "group is 'worse' or 'better' when it excludes 0, with no threshold. Each step of "
             "a scenario gets its own verdict. Step 0 is the cold build and later steps "
             "rebuild on its cache, so pooling them would mix two distributions into an "
-            "interval of neither; builds recorded without --step are pooled, so label them. "
+            "interval of neither. Builds recorded without --step share one group, so label "
+            "them with `cachelab build --scenario NAME --step N`. "
             "A slower cold build is as much a regression as a slower warm rebuild, so every "
             "step is reported unless --step N picks one. Exits 0 whatever the verdicts."
         ),
@@ -68,7 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="confidence level of the bootstrap interval (default: 0.95)",
     )
     parser.add_argument(
-        "--resamples", type=_resample_count, default=10_000, metavar="N",
+        "--resamples", type=positive_int, default=10_000, metavar="N",
         help="bootstrap resamples per group, at least 1 (default: 10000)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default: 0)")
@@ -87,18 +90,6 @@ def step_number(text: str) -> int:
         value = -1
     if value < 0:
         raise argparse.ArgumentTypeError(f"invalid step {text!r}: expected a whole number, 0 or more")
-    return value
-
-
-def _resample_count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(
-            f"invalid resample count {text!r}: expected a whole number, 1 or more, such as 10000"
-        )
     return value
 
 
@@ -223,8 +214,8 @@ def _warn_on_unpaired_ids(old: pd.DataFrame, new: pd.DataFrame) -> None:
         print(
             "cachelab: warning: no dockerfile_id occurs on both sides "
             f"(old: {', '.join(sorted(old_ids))}; new: {', '.join(sorted(new_ids))}), "
-            "so every group is incomparable. Recordings made before `cachelab build` "
-            "recorded FILE's path carry sha256: ids; record both sides with one cachelab version",
+            "so every group is incomparable. Recordings of earlier `cachelab build` versions "
+            "carry sha256: ids where later ones carry FILE's path. Record both sides with one cachelab version",
             file=sys.stderr,
         )
 

@@ -279,7 +279,7 @@ def _warn_on_pooled_steps(name: str, builds: pd.DataFrame) -> None:
             group = ", ".join("-" if pd.isna(part) else str(part) for part in key)
             logger.warning(
                 "%s builds of group (%s) have no step, and %d of %d have no cache hits, so cold builds "
-                "and warm rebuilds are likely pooled; record them with `cachelab build --scenario NAME "
+                "and warm rebuilds are likely pooled. Record them with `cachelab build --scenario NAME "
                 "--step N` (0 for the cold build)",
                 name, group, without_hits, len(frame),
             )
