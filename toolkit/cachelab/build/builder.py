@@ -12,6 +12,7 @@ elimination); this module wires it to the stores and runs the stages it keeps:
 
 Every step is an event on the sink: BuildStarted, spans, one StageRecorded per
 stage as written, one InstructionRecorded per instruction, BuildFinished.
+A failed or interrupted build records only the stages that had started.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pathlib import Path
 from cachelab import __version__
 from cachelab.build.base_platform import check_base_platform, stages_running_commands
 from cachelab.build.copy_from import copy_from_lines
-from cachelab.build.errors import add_dockerfile_path
+from cachelab.build.errors import add_dockerfile_path, failure_message
 from cachelab.build.external import ExternalImages
 from cachelab.build.images import BuildImages
 from cachelab.build.layer_io import LayerMover
@@ -82,13 +83,16 @@ def build(
     sink.emit(_started_event(request, build_id, options.render()))
     started = time.perf_counter()
     show = Progress(progress if progress is not None else progress_wanted())
+    run = _Build(request, build_id, clock, sink, show)
     try:
         with clock.span("build"):
-            result = _Build(request, build_id, clock, sink, show).run(images)
+            result = run.run(images)
     except BaseException as error:
         add_dockerfile_path(error, request.dockerfile)
-        logger.info("build %s failed: %s", build_id, error)
-        sink.emit(BuildFinished(build_id, time.perf_counter() - started, "error", error=str(error)))
+        message = failure_message(error)
+        logger.info("build %s failed: %s", build_id, message)
+        run.record_started_stages()
+        sink.emit(BuildFinished(build_id, time.perf_counter() - started, "error", error=message))
         raise
     result.wall_s = time.perf_counter() - started
     logger.info("build %s finished in %.2fs: image %s", build_id, result.wall_s, result.image_digest)
@@ -191,6 +195,8 @@ class _Build:
         self.progress = progress
         self.options = request.kaniko_options()
         self.stats = TransferStats()
+        # Plans of the stages that started building, until the stages are recorded.
+        self.started_plans: dict[int, StagePlan] = {}
 
     def run(self, given_images: BuildImages | None) -> BuildResult:
         request = self.request
@@ -253,6 +259,7 @@ class _Build:
             with self.clock.span("stage", stage_index=index) as span:
                 started = self.clock.now()
                 plan = planner.plan_stage(index, external.stage_files)
+                self.started_plans[index] = plan
                 span.attributes["action"] = plan.action
                 environment = self._environment(planner, stage, environments)
                 self.progress.stage_started(plan)
@@ -273,6 +280,7 @@ class _Build:
             logger.info("stage %d built: %d hits, %d misses", index, plan.cache_hits, plan.cache_misses)
 
         plans = self._stage_plans(planner, built)
+        self.started_plans = {}
         for plan in plans:
             if not plan.built:
                 logger.info("stage %d %s, not built", plan.index, plan.action)
@@ -303,6 +311,13 @@ class _Build:
             session.workspace.wipe_stage(index)
             image.root = None
             image.extracted = 0
+
+    def record_started_stages(self) -> None:
+        """Record the stages of a failed or interrupted build that had started; the last one may have stopped part-way."""
+        context_dir = str(Path(self.request.context).resolve())
+        for plan in self.started_plans.values():
+            record_stage(self.sink, self.build_id, plan, unpacked=plan.should_unpack, context_dir=context_dir)
+        self.started_plans = {}
 
     def _stage_plans(self, planner: Planner, built: dict[int, StagePlan]) -> list[StagePlan]:
         plans = []

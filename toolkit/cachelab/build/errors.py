@@ -79,6 +79,17 @@ def shorten_instruction(text: str, limit: int = 60) -> str:
     return text[: limit - 3].rstrip() + "..."
 
 
+def failure_message(error: BaseException) -> str:
+    """Return the text a failed build records as its error, naming the signal of an interrupt that carries no text."""
+    text = str(error)
+    if text:
+        return text
+    if isinstance(error, KeyboardInterrupt):
+        # Python's default SIGINT handler raises KeyboardInterrupt without arguments.
+        return "interrupted by SIGINT"
+    return type(error).__name__
+
+
 def add_dockerfile_path(error: BaseException, dockerfile: str | os.PathLike[str]) -> None:
     """Set the Dockerfile path on an error that names only a line, so its message reads `PATH:LINE: ...`."""
     located_types = (BuildError, SourceNotFoundError, DockerfileError)
