@@ -17,7 +17,13 @@ from cachelab.build.request import InvalidBuildRequest
 from cachelab.cachedir import cache_home
 from cachelab.keys.flags import KanikoOptions
 from cachelab.oci.cache import open_layer_cache
-from cachelab.oci.reference import is_loopback, parse_registry_reference
+from cachelab.oci.layout import Descriptor, LayoutStore
+from cachelab.oci.reference import (
+    LayoutReference,
+    is_loopback,
+    parse_reference,
+    parse_registry_reference,
+)
 from cachelab.oci.transfer import TransferStats
 from cachelab.plan.interfaces import LayerCache
 
@@ -37,6 +43,25 @@ def default_cache_store() -> Path:
 
 def default_image_store() -> Path:
     return cache_home() / "images"
+
+
+def find_in_image_store(store: LayoutStore, reference: str) -> tuple[str, Descriptor] | None:
+    """Return the tag and index descriptor under which the local image store has registry image `reference`.
+
+    The store is searched as a build searches it for a FROM image: under the
+    normalized reference (`docker.io/library/busybox:latest` for `busybox`),
+    then under `reference` as written. Returns None when neither tag is there,
+    when the store does not exist, and for an `oci:` reference. Raises
+    InvalidReference when `reference` does not parse.
+    """
+    parsed = parse_reference(reference)
+    if isinstance(parsed, LayoutReference) or not store.exists():
+        return None
+    for tag in dict.fromkeys((str(parsed), reference)):
+        descriptor = store.find(tag)
+        if descriptor is not None:
+            return tag, descriptor
+    return None
 
 
 def run_mount_cache() -> Path:
@@ -141,9 +166,11 @@ def directory_write_problem(directory: Path) -> str | None:
         return None
 
     try:
-        with tempfile.TemporaryDirectory(prefix=".cachelab-write-check-", dir=existing) as probe:
-            with tempfile.TemporaryFile(dir=probe):
-                pass
+        with (
+            tempfile.TemporaryDirectory(prefix=".cachelab-write-check-", dir=existing) as probe,
+            tempfile.TemporaryFile(dir=probe),
+        ):
+            pass
     except OSError as error:
         return f"is not writable: cannot create directory {missing} ({error.strerror})"
     return None

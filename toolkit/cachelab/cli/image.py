@@ -5,11 +5,16 @@
 inspection verbs live in `cachelab.cli.image_inspect`: `pull` copies an image
 between a registry and a layout store, `unpack` extracts its layers, `inspect`
 describes it and `diff` compares two images layer by layer.
+
+The inspection verbs read a registry image from the local image store, where
+`cachelab build` takes base images from, and contact the registry only when
+the store lacks the image. `locate_image` makes that choice.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 
 COMPRESSIONS = ("gzip", "zstd", "none")
@@ -92,3 +97,51 @@ def _busybox(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="cachelab-busybox-") as scratch:
         rootfs = busybox_rootfs(f"{scratch}/rootfs", busybox=args.busybox)
         return _run_import(str(rootfs), args)
+
+
+def add_image_store_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add --image-store and --no-image-store, which `locate_image` reads."""
+    parser.add_argument(
+        "--image-store", default=None, metavar="DIR",
+        help="local image store searched first for a registry reference, as `cachelab build` searches it "
+        "for base images; the registry is contacted only when the store lacks the image "
+        "(default: images/ in cachelab's cache directory)",
+    )
+    parser.add_argument("--no-image-store", action="store_true",
+                        help="read registry references from their registry even when the local image store has them")
+
+
+def locate_image(reference: str, args: argparse.Namespace) -> str:
+    """Return the reference to read `reference` from, and print on stderr where the image comes from.
+
+    A registry image that the local image store has is read from the store, by
+    its manifest digest. Every other registry reference is returned unchanged,
+    so it is read from its registry. An `oci:` reference is returned unchanged
+    and silently, because it names its layout store itself. Unlike a build,
+    this never imports busybox into the store.
+    """
+    from cachelab.build.stores import default_image_store, find_in_image_store
+    from cachelab.oci.layout import LayoutStore
+    from cachelab.oci.reference import LayoutReference, parse_reference
+
+    parsed = parse_reference(reference)
+    if isinstance(parsed, LayoutReference):
+        return reference
+    if args.no_image_store:
+        _print_source(f"image {reference}: read from registry {parsed.registry} (--no-image-store)")
+        return reference
+
+    store = LayoutStore(args.image_store or default_image_store())
+    found = find_in_image_store(store, reference)
+    if found is None:
+        _print_source(f"image {reference}: not in the local image store {store.path}, "
+                      f"so read from registry {parsed.registry}")
+        return reference
+    tag, descriptor = found
+    _print_source(f"image {reference}: found in the local image store {store.path} as {tag}")
+    return f"oci:{store.path}@{descriptor['digest']}"
+
+
+def _print_source(message: str) -> None:
+    # stderr, so stdout stays the command's output (json for --format json).
+    sys.stderr.write(f"cachelab: {message}\n")

@@ -11,6 +11,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from cachelab.cli._tables import format_table, human_size, shorten
+from cachelab.cli.image import add_image_store_arguments, locate_image
 
 if TYPE_CHECKING:
     from cachelab.oci.diff import ImageDiff
@@ -33,6 +34,7 @@ def register_actions(actions: argparse._SubParsersAction) -> None:  # type: igno
                       help="copy a whole index with every platform's image (default: only --platform's)")
     _add_platform(pull)
     _add_insecure(pull)
+    add_image_store_arguments(pull)
     pull.set_defaults(handler=_pull)
 
     unpack = actions.add_parser(
@@ -47,6 +49,7 @@ def register_actions(actions: argparse._SubParsersAction) -> None:  # type: igno
                         help="keep what was extracted when a layer fails (default: remove it)")
     _add_platform(unpack)
     _add_insecure(unpack)
+    add_image_store_arguments(unpack)
     unpack.set_defaults(handler=_unpack)
 
     inspect = actions.add_parser(
@@ -61,6 +64,7 @@ def register_actions(actions: argparse._SubParsersAction) -> None:  # type: igno
                          help="do not read layer blobs: skip compression, uncompressed size and entry counts")
     _add_platform(inspect)
     _add_insecure(inspect)
+    add_image_store_arguments(inspect)
     inspect.set_defaults(handler=_inspect)
 
     diff = actions.add_parser(
@@ -75,6 +79,7 @@ def register_actions(actions: argparse._SubParsersAction) -> None:  # type: igno
                       help="output format (default: %(default)s)")
     _add_platform(diff)
     _add_insecure(diff)
+    add_image_store_arguments(diff)
     diff.set_defaults(handler=_diff)
 
 
@@ -94,7 +99,7 @@ def _pull(args: argparse.Namespace) -> int:
 
     resolver = ImageResolver(insecure=args.insecure)
     try:
-        result = copy_image(args.source, args.destination, all_platforms=args.all_platforms,
+        result = copy_image(locate_image(args.source, args), args.destination, all_platforms=args.all_platforms,
                             platform=args.platform, resolver=resolver)
     finally:
         resolver.close()
@@ -110,7 +115,7 @@ def _unpack(args: argparse.Namespace) -> int:
 
     resolver = ImageResolver(insecure=args.insecure)
     try:
-        image = resolver.image(args.reference, platform=args.platform)
+        image = resolver.image(locate_image(args.reference, args), platform=args.platform)
         result = unpack_image(image, args.root, keep_partial=args.keep_partial)
     finally:
         resolver.close()
@@ -124,7 +129,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
     resolver = ImageResolver(insecure=args.insecure)
     try:
-        report = inspect_reference(resolver, args.reference, platform=args.platform,
+        report = inspect_reference(resolver, locate_image(args.reference, args), platform=args.platform,
                                    read_layers=not args.no_layers)
     finally:
         resolver.close()
@@ -141,8 +146,8 @@ def _diff(args: argparse.Namespace) -> int:
 
     resolver = ImageResolver(insecure=args.insecure)
     try:
-        image_a = resolver.image(args.reference_a, platform=args.platform)
-        image_b = resolver.image(args.reference_b, platform=args.platform)
+        image_a = resolver.image(locate_image(args.reference_a, args), platform=args.platform)
+        image_b = resolver.image(locate_image(args.reference_b, args), platform=args.platform)
         result = diff_images(image_a, image_b)
     finally:
         resolver.close()
