@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from cachelab.oci import mediatypes
 from cachelab.oci.cache import RegistryLayerCache
-from cachelab.oci.errors import InvalidManifest, OCIError
+from cachelab.oci.copy import copy_image
+from cachelab.oci.errors import InvalidManifest, OCIError, RegistryError
 from cachelab.oci.image import ImageResolver
 from cachelab.oci.registry import RegistryClient
 from tests.oci.scripted_registry import MANIFEST_TYPE, Received, Reply, ScriptedRegistry
@@ -137,9 +139,60 @@ def test_malformed_cache_entry_raises_oci_error(server: ScriptedRegistry, conten
     content.manifest = b"not json!"
     key = "ab" * 32
 
-    with RegistryClient(server.address, anonymous=True) as client:
-        with pytest.raises(OCIError) as raised:
-            RegistryLayerCache(client, "cache").lookup(key)
+    with RegistryClient(server.address, anonymous=True) as client, pytest.raises(OCIError) as raised:
+        RegistryLayerCache(client, "cache").lookup(key)
 
     assert isinstance(raised.value, InvalidManifest)
     assert f"{server.address}/cache:{key}" in str(raised.value)
+
+
+@pytest.mark.parametrize(("body", "detail"), [
+    (b"not json!", "the response body is not a JSON object"),
+    (b'{"name":"app","tags":"v1"}', "'tags' in the response is not an array of strings"),
+])
+def test_malformed_tag_list_raises_registry_error(body: bytes, detail: str) -> None:
+    server = ScriptedRegistry(lambda request: Reply(200, body, {"Content-Type": "application/json"}))
+    try:
+        with RegistryClient(server.address, anonymous=True) as client, pytest.raises(RegistryError) as raised:
+            client.list_tags("app")
+    finally:
+        server.close()
+
+    assert str(raised.value).startswith(f"tags GET {server.address}/app failed with HTTP 200")
+    assert detail in str(raised.value)
+
+
+def test_malformed_token_response_raises_registry_error() -> None:
+    def reply(request: Received) -> Reply:
+        if request.path.startswith("/token"):
+            return Reply(200, b"<html>login</html>")
+        return Reply(401, headers={"WWW-Authenticate": f'Bearer realm="http://{address}/token",service="test"'})
+
+    server = ScriptedRegistry(reply)
+    address = server.address
+    try:
+        with RegistryClient(server.address, anonymous=True) as client, pytest.raises(RegistryError) as raised:
+            client.list_tags("app")
+    finally:
+        server.close()
+
+    assert str(raised.value).startswith(f"requesting a token {server.address} failed with HTTP 200")
+    assert "the response body is not a JSON object: b'<html>login</html>'" in str(raised.value)
+
+
+@pytest.mark.parametrize(("body", "media_type", "reason"), [
+    (b"{}", MANIFEST_TYPE, "invalid manifest of"),
+    (b'{"manifests":{}}', mediatypes.OCI_INDEX, "invalid index of"),
+])
+def test_copy_of_malformed_manifest_raises(
+    server: ScriptedRegistry, content: Content, tmp_path: Path, body: bytes, media_type: str, reason: str,
+) -> None:
+    content.manifest = body
+    content.manifest_type = media_type
+    source = f"{server.address}/app:v1"
+
+    with pytest.raises(InvalidManifest) as raised:
+        copy_image(source, f"oci:{tmp_path}/store:v1", all_platforms=True)
+
+    assert str(raised.value).startswith(f"{reason} {source} ({digest_of(body)}): ")
+    assert not (tmp_path / "store" / "index.json").exists()

@@ -10,7 +10,6 @@ Otherwise the platform manifest is chosen from an index and copied alone.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +22,7 @@ from cachelab.oci.image import (
     RegistryImageSource,
     resolve_manifest,
 )
+from cachelab.oci.manifest import parse_index, parse_manifest
 from cachelab.oci.reference import LayoutReference, Reference, parse_reference
 from cachelab.oci.registry import RawManifest
 
@@ -107,9 +107,10 @@ class _Copier:
 
     def copy_manifest(self, raw: RawManifest) -> None:
         """Copy everything `raw` references (not `raw` itself), children first."""
-        document: dict[str, Any] = json.loads(raw.data)
+        where = self.result.source
         if mediatypes.is_index(raw.media_type):
-            for child in document.get("manifests") or []:
+            index = parse_index(raw.data, reference=where, digest=raw.digest)
+            for child in index["manifests"]:
                 child_raw = self.source.fetch_manifest(child["digest"])
                 if not mediatypes.is_manifest(child_raw.media_type) and not mediatypes.is_index(child_raw.media_type):
                     raise ManifestNotFound(
@@ -125,6 +126,7 @@ class _Copier:
         if not mediatypes.is_manifest(raw.media_type):
             raise ManifestNotFound(reference=self.result.source, operation="copying image",
                                    detail=f"unsupported manifest media type {raw.media_type!r}")
+        document = parse_manifest(raw.data, reference=where, digest=raw.digest)
         descriptors = [document["config"], *(document.get("layers") or [])]
         for descriptor in descriptors:
             self.copy_blob(descriptor["digest"], int(descriptor["size"]))

@@ -22,7 +22,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -198,7 +198,7 @@ class RegistryClient:
                 reference=self.registry, operation="requesting a token", method="GET",
                 url=redact_url(response.url), status=response.status_code,
             )
-        document = response.json()
+        document = _json_object(response, self.registry, "requesting a token")
         token = document.get("token") or document.get("access_token")
         if not token:
             raise Unauthorized(reference=self.registry, operation="requesting a token",
@@ -238,7 +238,7 @@ class RegistryClient:
                     f"{operation} for {reference} not sent: registry {self.registry} was unreachable earlier "
                     f"({self.refused.detail})",
                     reference=reference, operation=operation, method=method, url=redact_url(url),
-                    detail="not sent after the registry was unreachable",
+                    detail="not sent after the registry was unreachable", hint=self.refused.hint,
                 )
             request_headers = dict(headers or {})
             authorization = self._auth_header(scope)
@@ -395,7 +395,7 @@ class RegistryClient:
         return (
             response.headers.get("Docker-Content-Digest", ""),
             response.headers.get("Content-Type", "").split(";")[0].strip(),
-            int(response.headers.get("Content-Length", "0")),
+            _content_length(response),
         )
 
     def put_manifest(self, reference: Reference, data: bytes, media_type: str) -> str:
@@ -465,7 +465,12 @@ class RegistryClient:
                 "GET", url, operation="tags GET", reference=f"{self.registry}/{repository}",
                 scope=_scope(repository, "pull"), not_found=ManifestNotFound,
             )
-            tags.extend(response.json().get("tags") or [])
+            found = _json_object(response, f"{self.registry}/{repository}", "tags GET").get("tags") or []
+            if not isinstance(found, list) or not all(isinstance(tag, str) for tag in found):
+                raise RegistryError(reference=f"{self.registry}/{repository}", operation="tags GET", method="GET",
+                                    url=redact_url(response.url), status=response.status_code,
+                                    detail="'tags' in the response is not an array of strings")
+            tags.extend(found)
             next_link = response.links.get("next", {}).get("url")
             url = str(response.url.join(next_link)) if next_link else None
         return tags
@@ -480,7 +485,7 @@ class RegistryClient:
             )
         except BlobNotFound:
             return None
-        return int(response.headers.get("Content-Length", "0"))
+        return _content_length(response)
 
     def open_blob(self, repository: str, digest: str, *, size: int | None = None) -> BinaryIO:
         """Open a blob as a stream; its digest is verified when the stream reaches its end.
@@ -605,6 +610,22 @@ class RegistryClient:
         return location
 
 
+def _json_object(response: httpx.Response, reference: str, operation: str) -> dict[str, Any]:
+    """Return a response body that must be a JSON object; raises RegistryError when it is not."""
+    try:
+        document = json.loads(response.content)
+    except ValueError as error:
+        document = error
+    if not isinstance(document, dict):
+        raise RegistryError(
+            reference=reference, operation=operation, method=response.request.method,
+            url=redact_url(response.url), status=response.status_code,
+            detail=f"the response body is not a JSON object: {response.content[:80]!r}",
+            hint="Check that the host is an OCI distribution registry and not a proxy or another web server.",
+        )
+    return document
+
+
 def _location(response: httpx.Response, reference: str, operation: str) -> str:
     """Return the absolute URL of an upload session's Location header; raises RegistryError when it is missing."""
     location = response.headers.get("Location")
@@ -616,6 +637,12 @@ def _location(response: httpx.Response, reference: str, operation: str) -> str:
             hint="Check that the host is an OCI distribution registry; its upload API must return Location.",
         )
     return str(response.url.join(location))
+
+
+def _content_length(response: httpx.Response) -> int:
+    """Return the Content-Length header as a number, or 0 when it is missing or not a number."""
+    value = response.headers.get("Content-Length", "")
+    return int(value) if value.isdigit() else 0
 
 
 def _scope(repository: str, actions: str) -> str:
