@@ -1,21 +1,25 @@
 """Moving layers between stores and root filesystems, each step timed as a span.
 
-`download` copies a compressed blob into the work directory (span `download`,
-bytes = blob size, requests counted by the registry client); `unpack` extracts a
+`download` copies a compressed blob into the work directory, or hard-links it
+from a local store (span `download`, bytes = blob size, requests counted by the
+registry client); `unpack` extracts a
 local blob onto a root with the safe extraction of `cachelab.oci.extract` (span
 `unpack`, bytes = file content written).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
 import shutil
+import uuid
 from pathlib import Path
 
 from cachelab.build.stage_image import ImageLayer
 from cachelab.events.spans import SpanClock
+from cachelab.oci.image import LayoutImageSource
 from cachelab.oci.transfer import TransferStats
 
 logger = logging.getLogger(__name__)
@@ -38,17 +42,14 @@ class LayerMover:
         target = self.blob_dir / layer.digest.replace(":", "-")
         before = self.stats.total_requests if self.stats is not None else 0
         with self.clock.span("download") as span:
-            partial = target.with_suffix(".partial")
-            with layer.open() as source, open(partial, "wb") as out:
-                shutil.copyfileobj(source, out, CHUNK_SIZE)
-            os.replace(partial, target)
+            local = local_blob(layer, target)
             span.add_bytes(layer.size)
             span.attributes["digest"] = layer.digest
             span.attributes["origin"] = layer.origin
             if self.stats is not None:
                 span.add_requests(self.stats.total_requests - before)
         logger.debug("downloaded %s layer %s (%d bytes)", layer.origin, layer.digest, layer.size)
-        return dataclasses.replace(layer, path=str(target), open=_file_opener(str(target)))
+        return local
 
     def unpack(self, layer: ImageLayer, root: Path) -> ImageLayer:
         """Extract `layer` onto `root`, downloading it first if needed, and return it with its local file."""
@@ -56,7 +57,7 @@ class LayerMover:
 
         local = self.download(layer)
         assert local.path is not None
-        with self.clock.span("unpack") as span, open(local.path, "rb") as blob:
+        with self.clock.span("unpack") as span, local.open() as blob:
             stats = extract_layer(blob, root, layer_digest=layer.digest)
             span.add_bytes(stats.file_bytes)
             span.attributes["digest"] = layer.digest
@@ -64,5 +65,62 @@ class LayerMover:
         return local
 
 
+def store_file(source: object, digest: str) -> str | None:
+    """Return the local file of blob `digest` when `source` is a layout store that has it, else None."""
+    if isinstance(source, LayoutImageSource):
+        path = source.blob_file(digest)
+        return str(path) if path is not None else None
+    return None
+
+
+def local_blob(layer: ImageLayer, target: Path) -> ImageLayer:
+    """Put `layer`'s blob at `target` and return the layer with that local file.
+
+    A blob in a local store is hard-linked and verified against its digest by
+    whoever reads it through the returned layer's `open`. Any other blob is
+    copied from `layer.open()`, which verifies it on the way.
+    """
+    if layer.store_file is not None and _link(layer.store_file, target):
+        path = str(target)
+        return dataclasses.replace(layer, path=path, open=_verifying_opener(path, layer.digest))
+    # A fresh name, created exclusively: `target` or a leftover may be a hard
+    # link to a store's blob, which opening it for writing would truncate.
+    partial = target.with_name(f"{target.name}.{uuid.uuid4().hex}.partial")
+    try:
+        with layer.open() as source, open(partial, "xb") as out:
+            shutil.copyfileobj(source, out, CHUNK_SIZE)
+        os.replace(partial, target)
+    finally:
+        if os.path.lexists(partial):
+            os.unlink(partial)
+    return dataclasses.replace(layer, path=str(target), open=_file_opener(str(target)))
+
+
+def _link(source: str, target: Path) -> bool:
+    """Make `target` a hard link to `source`; returns False when linking is impossible."""
+    with contextlib.suppress(FileNotFoundError):
+        if os.path.samefile(source, target):
+            return True
+    temporary = target.with_name(f"{target.name}.{uuid.uuid4().hex}.link")
+    try:
+        os.link(source, temporary)
+    except OSError as error:
+        logger.debug("cannot link %s (%s); copying it", source, error)
+        return False
+    try:
+        os.replace(temporary, target)
+    finally:
+        # rename(2) leaves both names when they already are one inode.
+        if os.path.lexists(temporary):
+            os.unlink(temporary)
+    return True
+
+
 def _file_opener(path: str):  # type: ignore[no-untyped-def]
     return lambda: open(path, "rb")
+
+
+def _verifying_opener(path: str, digest: str):  # type: ignore[no-untyped-def]
+    from cachelab.oci._files import VerifyingReader
+
+    return lambda: VerifyingReader(open(path, "rb"), digest, where=f"layer blob {path}")

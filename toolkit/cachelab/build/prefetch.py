@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cachelab.build.images import BuildImages
+from cachelab.build.layer_io import local_blob, store_file
 from cachelab.build.stage_image import ImageLayer
 from cachelab.events.spans import SpanClock
 from cachelab.plan.decisions import StagePlan
@@ -39,7 +40,6 @@ from cachelab.plan.stages import PlanStage
 
 logger = logging.getLogger(__name__)
 
-CHUNK_SIZE = 1 << 20
 
 
 @dataclass
@@ -60,9 +60,8 @@ class _Extraction:
 
         try:
             for layer in self.layers:
-                local = _copy_blob(layer, self.blob_dir)
-                assert local.path is not None
-                with open(local.path, "rb") as blob:
+                local = local_blob(layer, self.blob_dir / layer.digest.replace(":", "-"))
+                with local.open() as blob:
                     stats = extract_layer(blob, self.directory, layer_digest=layer.digest)
                 self.local_layers.append(local)
                 self.file_bytes.append(stats.file_bytes)
@@ -99,7 +98,8 @@ class BasePrefetcher:
         if base is None or not base.local:
             return
         layers = [
-            ImageLayer(layer.digest, layer.diff_id, layer.size, layer.media_type, layer.opener, origin="base")
+            ImageLayer(layer.digest, layer.diff_id, layer.size, layer.media_type, layer.opener, origin="base",
+                       store_file=store_file(base.image.source, layer.digest))
             for layer in base.image.layers()
         ]
         directory = self._work_dir / str(stage.index) / "root"
@@ -166,12 +166,3 @@ class BasePrefetcher:
             extraction.thread.join()
         logger.debug("dropping the early extraction of stage %d's base: %s", extraction.stage_index, reason)
         shutil.rmtree(extraction.directory.parent, ignore_errors=True)
-
-
-def _copy_blob(layer: ImageLayer, blob_dir: Path) -> ImageLayer:
-    """Copy a layer's blob into `blob_dir`, as `LayerMover.download` does for the build thread."""
-    target = blob_dir / layer.digest.replace(":", "-")
-    with layer.open() as source, open(target, "wb") as out:
-        shutil.copyfileobj(source, out, CHUNK_SIZE)
-    path = str(target)
-    return dataclasses.replace(layer, path=path, open=lambda: open(path, "rb"))

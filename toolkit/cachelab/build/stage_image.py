@@ -36,6 +36,9 @@ class ImageLayer:
     path: str | None = None
     origin: str = ""  # "base", "cache", "built", "discarded" or "copy-from-image", for spans and logs
     repository: str | None = None  # "registry/repository" holding the blob, for cross-repository mounts
+    # The blob's file in a local store (image store or layout cache), unverified.
+    # A download hard-links it instead of copying, and the unpack verifies it.
+    store_file: str | None = None
 
 
 @dataclass

@@ -33,7 +33,7 @@ from cachelab.build.base_platform import label_platform
 from cachelab.build.config import ImageConfig
 from cachelab.build.errors import BuildError, InstructionFailed
 from cachelab.build.images import BuildImages
-from cachelab.build.layer_io import LayerMover
+from cachelab.build.layer_io import LayerMover, store_file
 from cachelab.build.metadata import METADATA_KINDS, apply_metadata
 from cachelab.build.progress import Progress
 from cachelab.build.rootfs import BuildWorkspace
@@ -177,7 +177,7 @@ class StageRunner:
         repository = _registry_repository(base.image.source)
         layers = [
             ImageLayer(layer.digest, layer.diff_id, layer.size, layer.media_type, layer.opener, origin="base",
-                       repository=repository)
+                       repository=repository, store_file=store_file(base.image.source, layer.digest))
             for layer in base.image.layers()
         ]
         self.image = StageImage(
@@ -259,10 +259,14 @@ class StageRunner:
         cache = self.session.cache
         assert cache is not None and entry.layer_digest is not None
         media_type = entry.layer_media_type or mediatypes.layer_media_type(self.session.options.compression)
+        # Layout caches have the blob as a local file; a registry cache has no `layer_file`.
+        layer_file = getattr(cache.cache, "layer_file", None)
+        local = layer_file(entry) if layer_file is not None else None
         return ImageLayer(
             entry.layer_digest, entry.diff_id or "", entry.layer_size or 0, media_type,
             lambda: cache.open_layer(entry), origin="cache",
             repository=_registry_repository(getattr(cache.cache, "source", None)),
+            store_file=str(local) if local is not None else None,
         )
 
     def _execute(self, planned: InstructionPlan, instruction: Instruction) -> None:

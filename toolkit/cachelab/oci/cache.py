@@ -199,6 +199,10 @@ class LayoutLayerCache(_TaggedEntries):
     def open_layer(self, entry: CachedLayer) -> BinaryIO:
         return self.source.open_blob(_layer_digest(entry))
 
+    def layer_file(self, entry: CachedLayer) -> Path | None:
+        """Return the local file of an entry's layer blob (unverified), or None when it is missing."""
+        return self.source.blob_file(_layer_digest(entry))
+
 
 class KanikoLayoutCache:
     """kaniko's `oci:DIR` cache: one OCI layout directory `DIR:<key>` per entry."""
@@ -226,6 +230,10 @@ class KanikoLayoutCache:
 
     def open_layer(self, entry: CachedLayer) -> BinaryIO:
         return LayoutImageSource(LayoutStore(self.entry_path(entry.key))).open_blob(_layer_digest(entry))
+
+    def layer_file(self, entry: CachedLayer) -> Path | None:
+        """Return the local file of an entry's layer blob (unverified), or None when it is missing."""
+        return LayoutImageSource(LayoutStore(self.entry_path(entry.key))).blob_file(_layer_digest(entry))
 
     def put_layer(self, key: str, layer: LayerBlobLike, *, created_by: str, created: datetime) -> None:
         self._put(key, *layer_entry_image(layer, created_by=created_by, created=created))
