@@ -71,7 +71,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add_corpus_arguments(parser, required_mode=True)
     parser.add_argument(
         "--out", type=Path, required=True, metavar="DIR",
-        help="output directory; the tables, figures and report of an earlier study there are replaced",
+        help="output directory; the tables, figures and report of an earlier study there are replaced. "
+        "A failed or interrupted study writes no partial report: it removes what it wrote, and DIR "
+        "too when it created it, keeping only the twin base images in DIR/work/images",
     )
     parser.set_defaults(handler=run_study)
 
@@ -113,16 +115,34 @@ def _positive_float(text: str) -> float:
 def run_study(args: argparse.Namespace) -> int:
     """Run the study `args.mode` on `args.corpus` and write its outputs into `args.out`."""
     from cachelab.corpus.source import resolve_corpus
-    from cachelab.corpus.study import StudySettings
-    from cachelab.model.catalog import BaseImageCatalog
-    from cachelab.model.costs import CostModel, calibrate
 
     corpus = getattr(args, "corpus", None) or args.dockerfile
     source = resolve_corpus(corpus)
     logger.info("studying the %s", source.describe())
     out: Path = args.out or Path("cachelab-out") / f"{Path(corpus).name}-{args.mode}"
+    # The outermost directory this study creates, so a failed study can remove it again.
+    created = next((path for path in reversed([out, *out.parents]) if not path.exists()), None)
     out.mkdir(parents=True, exist_ok=True)
-    _remove_earlier_outputs(out)
+    _remove_study_outputs(out)
+    try:
+        _study(args, source, out)
+    except BaseException:
+        # Tables and figures without their report would look like a finished study.
+        _remove_study_outputs(out, why="of the failed study")
+        if created is not None and not any(out.iterdir()):
+            import shutil
+
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+    print(f"wrote the {args.mode} study of {corpus} to {out}")
+    return 0
+
+
+def _study(args: argparse.Namespace, source: CorpusSource, out: Path) -> None:
+    from cachelab.corpus.study import StudySettings
+    from cachelab.model.catalog import BaseImageCatalog
+    from cachelab.model.costs import CostModel, calibrate
+
     catalog = BaseImageCatalog.load(args.catalog)
     progress = sys.stderr.isatty() and "CI" not in os.environ
     costs = CostModel()
@@ -139,12 +159,10 @@ def run_study(args: argparse.Namespace) -> int:
         _write_report(out, table, summary)
     else:
         _write_replay(source, settings, out, args=args, progress=progress)
-    print(f"wrote the {args.mode} study of {corpus} to {out}")
-    return 0
 
 
-def _remove_earlier_outputs(out: Path) -> None:
-    """Remove what an earlier study wrote into `out`, so that no table of another run is left beside this one's.
+def _remove_study_outputs(out: Path, *, why: str = "of an earlier study") -> None:
+    """Remove what a study wrote into `out`: an earlier one's, so that no table of another run is left beside this one's, or a failed one's.
 
     Only a directory with the `files.parquet` that every study writes first is
     cleared, so a directory of other files given by mistake is left alone. The
@@ -159,7 +177,7 @@ def _remove_earlier_outputs(out: Path) -> None:
         for path in sorted(out.glob(name)):
             if path in kept:
                 continue
-            logger.info("removing %s of an earlier study", path)
+            logger.info("removing %s %s", path, why)
             if path.is_dir():
                 shutil.rmtree(path)
             else:
