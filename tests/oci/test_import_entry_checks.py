@@ -77,6 +77,23 @@ def test_import_accepts_links_inside_root(tmp_path: Path) -> None:
     assert ImageResolver().resolve(reference).manifest_digest == imported.manifest_digest
 
 
+def test_check_rejects_unsupported_type(tmp_path: Path) -> None:
+    tarball = tmp_path / "odd.tar"
+    with tarfile.open(tarball, "w", format=tarfile.GNU_FORMAT) as archive:
+        info = tarfile.TarInfo("contiguous")
+        info.type = tarfile.CONTTYPE
+        archive.addfile(info, io.BytesIO(b""))
+        info = tarfile.TarInfo("volume")
+        info.type = b"V"
+        archive.addfile(info)
+
+    with open(tarball, "rb") as blob, pytest.raises(UnsafeLayerError) as raised:
+        check_layer_entries(blob, layer="odd.tar")
+
+    assert raised.value.entry == "volume"
+    assert raised.value.reason == "unsupported tar entry type b'V'"
+
+
 def test_check_counts_entries(tmp_path: Path) -> None:
     tarball = write_tar(tmp_path / "good.tar", [("dir", "etc", ""), ("file", "etc/hostname", "")])
 

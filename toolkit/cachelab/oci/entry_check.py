@@ -4,7 +4,13 @@
 every consumer would reject (an entry named `../x`, a symlink climbing out of the
 root) is never written. The rules are those of `cachelab.oci.extract`, checked on
 names alone: symlinks met on an entry's parent path are followed in a table of
-the symlinks seen so far, chroot-style, as extraction follows them on disk.
+the symlinks seen so far, chroot-style, as extraction follows them on disk. The
+layer is checked as the bottom layer of an image, so a hard link must name an
+entry of the same layer.
+
+NOTE: device nodes and the size limit are not checked here, because whether
+extraction accepts them depends on the consumer (running as root or not) and
+its limit.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ Reject = Callable[[str], UnsafeLayerError]
 
 
 def check_layer_entries(blob: BinaryIO, *, layer: str, image: str | None = None) -> int:
-    """Read a compressed or plain layer to its end and raise UnsafeLayerError at the first entry extraction would reject.
+    """Read a compressed or plain layer and raise UnsafeLayerError at the first entry extraction would reject.
 
     `layer` names the layer in errors (a digest or a file), and `image` is the
     reference it is meant for. Returns the number of entries checked.
@@ -55,6 +61,9 @@ def _check_member(member: tarfile.TarInfo, symlinks: dict[str, str], names: set[
     parent = _resolve(parts[:-1], symlinks, reject)
     name = "/".join([*parent, parts[-1]])
 
+    if not (member.isreg() or member.isdir() or member.issym() or member.islnk()
+            or member.ischr() or member.isblk() or member.isfifo()):
+        raise reject(f"unsupported tar entry type {member.type!r}")
     if member.issym():
         _check_symlink_target(member.linkname, len(parent), reject)
         symlinks[name] = member.linkname
