@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 
 import pytest
 
 import cachelab.oci.layers
+from cachelab.build.config import ImageConfig
+from cachelab.build.errors import BuildError
+from cachelab.build.output_image import assemble
+from cachelab.build.stage_image import DISCARDED, ImageLayer, StageImage
 from tests.fixtures.builder import ExampleBuilder
 
 SMALL_THREE_STAGE = {"52428800": "1048576"}
@@ -73,3 +78,11 @@ def test_from_base_layers_kept(builder: MakeBuilder, writers: list[cachelab.oci.
     assert len(built.layer_digests) == 4  # busybox's layer, base's RUN, COPY, RUN
     for digest in built.layer_digests:
         assert digest.startswith("sha256:") and len(digest) == 71
+
+
+def test_writing_discarded_layer_raises() -> None:
+    image = StageImage(config=ImageConfig())
+    image.layers.append(ImageLayer("", "", 0, "", lambda: io.BytesIO(), origin=DISCARDED))
+
+    with pytest.raises(BuildError, match="counted but not kept"):
+        assemble(image)

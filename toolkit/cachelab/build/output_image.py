@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from cachelab.build.errors import BuildError
 from cachelab.build.request import LayerDescriptor, OutputImage
-from cachelab.build.stage_image import StageImage
+from cachelab.build.stage_image import DISCARDED, StageImage
 from cachelab.events.spans import SpanClock
 from cachelab.oci import mediatypes
 from cachelab.oci.image import Blob, ImageResolver, LayoutImageSource, RegistryImageSource
@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 def assemble(image: StageImage, *, created: datetime | None = None) -> tuple[bytes, str, bytes]:
     """Return the manifest, its media type and the config of a stage image."""
-    if any(layer.origin == "discarded" for layer in image.layers):
+    if any(layer.origin == DISCARDED for layer in image.layers):
         raise BuildError(
             "the image to write contains a layer that was counted but not kept",
             hint="This is a builder bug; report the Dockerfile.",

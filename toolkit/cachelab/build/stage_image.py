@@ -18,6 +18,10 @@ from cachelab.build.config import ImageConfig
 
 logger = logging.getLogger(__name__)
 
+# The origin of a layer that was counted but not compressed or stored: it has no
+# digest, diff_id or blob, and writing an image that contains it is a bug.
+DISCARDED = "discarded"
+
 
 @dataclass(frozen=True)
 class ImageLayer:

@@ -37,7 +37,7 @@ from cachelab.build.layer_io import LayerMover, store_file
 from cachelab.build.metadata import METADATA_KINDS, apply_metadata
 from cachelab.build.progress import Progress
 from cachelab.build.rootfs import BuildWorkspace
-from cachelab.build.stage_image import ImageLayer, StageImage, take_root
+from cachelab.build.stage_image import DISCARDED, ImageLayer, StageImage, take_root
 from cachelab.build.timing import TimedCache
 from cachelab.dockerfile.model import Instruction
 from cachelab.events.spans import OpenSpan, SpanClock
@@ -60,10 +60,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _FILESYSTEM_KINDS = frozenset({"RUN", "COPY", "ADD"})
-
-# The origin of a layer that was counted but not compressed or stored: it has no
-# digest, diff_id or blob, and writing an image that contains it is a bug.
-DISCARDED = "discarded"
 
 # kaniko leaves the time of history entries unset, which Go writes as its zero time.
 # A rebuilt image therefore keeps the seed its FROM children start their keys with.
