@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from cachelab.corpus.manifest import CorpusEntry
     from cachelab.corpus.source import CorpusSource
     from cachelab.corpus.study import FileStudy
+    from cachelab.model.costs import CostModel
 
 logger = logging.getLogger(__name__)
 
@@ -146,23 +147,39 @@ def _study(args: argparse.Namespace, source: CorpusSource, out: Path) -> None:
     catalog = BaseImageCatalog.load(args.catalog)
     progress = sys.stderr.isatty() and "CI" not in os.environ
     costs = CostModel()
+    calibration: str | None = None
     if args.calibrate is not None:
         from cachelab.record import Recording
 
-        costs = calibrate(Recording.load(args.calibrate), costs)
-        logger.info("model costs calibrated from %s: %s", args.calibrate, costs)
+        calibrated = calibrate(Recording.load(args.calibrate), costs)
+        calibration = calibration_note(args.calibrate, costs, calibrated)
+        costs = calibrated
+        logger.info("%s", calibration)
     settings = StudySettings(costs=costs, catalog=catalog, record_events=True, run_id=f"{args.mode}-study")
 
     if args.mode == "model":
         selected, count = _select(source, args.sample)
         summary, table = _write_model(selected, count, settings, out, workers=args.workers, progress=progress)
-        _write_report(out, table, summary)
+        _write_report(out, table, summary, calibration=calibration)
     else:
-        _write_replay(source, settings, out, args=args, progress=progress)
+        _write_replay(source, settings, out, args=args, progress=progress, calibration=calibration)
+
+
+def calibration_note(recording: Path, old: CostModel, new: CostModel) -> str:
+    """Describe a calibration: the recording it read and each model parameter it changed, as old -> new."""
+    import dataclasses
+
+    changes = [
+        f"{field.name} {getattr(old, field.name):.4g} -> {getattr(new, field.name):.4g}"
+        for field in dataclasses.fields(old)
+        if getattr(old, field.name) != getattr(new, field.name)
+    ]
+    changed = ", ".join(changes) if changes else "no parameter changed"
+    return f"model costs calibrated from the recording in {recording}: {changed}"
 
 
 def _remove_study_outputs(out: Path, *, why: str = "of an earlier study") -> None:
-    """Remove what a study wrote into `out`: an earlier one's, so that no table of another run is left beside this one's, or a failed one's.
+    """Remove the outputs of an earlier or a failed study from `out`, so that no table is left without its report.
 
     Only a directory with the `files.parquet` that every study writes first is
     cleared, so a directory of other files given by mistake is left alone. The
@@ -235,10 +252,21 @@ def _with_bind_mount_count(table: pd.DataFrame, counts: dict[str, int]) -> pd.Da
     return pd.concat([table[~assumptions], pd.DataFrame([row]), table[assumptions]], ignore_index=True)
 
 
-def _write_report(out: Path, table: pd.DataFrame, summary: pd.DataFrame, *, details: str = "") -> None:
-    """Write the headline, summary and text report into `out` and print the report."""
+def _write_report(
+    out: Path, table: pd.DataFrame, summary: pd.DataFrame, *, details: str = "", calibration: str | None = None,
+) -> None:
+    """Write the headline, summary and text report into `out` and print the report.
+
+    `calibration` describes the calibration of the model's costs, if any, and
+    becomes a `calibration` row of the headline.
+    """
+    import pandas as pd
+
     from cachelab.corpus.study_report import text_report
 
+    if calibration is not None:
+        row = {"metric": "calibration", "profile": None, "value": 0.0, "mode": "model", "note": calibration}
+        table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
     table.to_parquet(out / "headline.parquet")
     summary.to_parquet(out / "summary.parquet")
     report = text_report(table) + details
@@ -246,7 +274,9 @@ def _write_report(out: Path, table: pd.DataFrame, summary: pd.DataFrame, *, deta
     sys.stdout.write(report)
 
 
-def _write_replay(source: CorpusSource, settings, out: Path, *, args: argparse.Namespace, progress: bool) -> None:  # type: ignore[no-untyped-def]
+def _write_replay(  # type: ignore[no-untyped-def]
+    source: CorpusSource, settings, out: Path, *, args: argparse.Namespace, progress: bool, calibration: str | None,
+) -> None:
     from cachelab.corpus.measured import (
         MEASURED,
         measured_headline,
@@ -290,7 +320,7 @@ def _write_replay(source: CorpusSource, settings, out: Path, *, args: argparse.N
         f"replay: {len(chosen)} twins scaled down by {replay_settings.scale:g}, {failed} failed to build "
         "(see replay-errors.parquet); twin base images are kept in work/images for the next run\n"
     )
-    _write_report(out, table, summary, details=details)
+    _write_report(out, table, summary, details=details, calibration=calibration)
 
 
 @contextlib.contextmanager

@@ -106,8 +106,8 @@ def text_report(table: pd.DataFrame) -> str:
     """Render the headline table as short aligned lines, one metric per line."""
     lines = []
     for row in table.itertuples(index=False):
-        if row.metric == "assumption":
-            lines.append(f"assumption: {row.note}")
+        if row.metric in ("assumption", "calibration"):
+            lines.append(f"{row.metric}: {row.note}")
             continue
         label = row.metric if row.profile is None or pd.isna(row.profile) else f"{row.metric} [{row.profile}]"
         is_share = "share" in row.metric or "fraction" in row.metric or ":" in row.metric
