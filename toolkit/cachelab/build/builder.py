@@ -87,6 +87,7 @@ def build(
     try:
         with clock.span("build"):
             result = run.run(images)
+        result.wall_s = time.perf_counter() - started
     except BaseException as error:
         add_dockerfile_path(error, request.dockerfile)
         message = failure_message(error)
@@ -94,7 +95,8 @@ def build(
         run.record_started_stages()
         sink.emit(BuildFinished(build_id, time.perf_counter() - started, "error", error=message))
         raise
-    result.wall_s = time.perf_counter() - started
+    finally:
+        run.remove_workspace()
     logger.info("build %s finished in %.2fs: image %s", build_id, result.wall_s, result.image_digest)
     sink.emit(BuildFinished(build_id, result.wall_s, "ok", image_digest=result.image_digest,
                             image_content_digest=content_digest(result.image)))
@@ -197,6 +199,7 @@ class _Build:
         self.stats = TransferStats()
         # Plans of the stages that started building, until the stages are recorded.
         self.started_plans: dict[int, StagePlan] = {}
+        self.workspace: BuildWorkspace | None = None
 
     def run(self, given_images: BuildImages | None) -> BuildResult:
         request = self.request
@@ -207,7 +210,7 @@ class _Build:
                 images = BuildImages(store, insecure=request.insecure_registries, stats=self.stats)
                 closing.callback(images.close)
             workspace = BuildWorkspace.create(request.work_dir, cache_dir=run_mount_cache())
-            closing.callback(workspace.cleanup)
+            self.workspace = workspace
             position = Position()
             cache = open_cache(request.cache, self.options, insecure=request.insecure_registries,
                                stats=self.stats, closing=closing)
@@ -232,7 +235,7 @@ class _Build:
             session.prefetcher = BasePrefetcher(
                 images, workspace.base / "prefetch", self.clock, platform=request.platform,
             )
-            # Registered after the workspace's cleanup, so it runs first: no thread writes into a removed tree.
+            # Closed when `run` returns, before `build()` deletes the work directory, so no thread writes into a removed tree.
             closing.callback(session.prefetcher.close)
             return self._run_stages(planner, keyer, session)
 
@@ -308,9 +311,30 @@ class _Build:
             return
         image = session.stage_images[index]
         if image.root is not None:
-            session.workspace.wipe_stage(index)
+            with self.clock.span("wipe-root") as span:
+                span.attributes["root_stage_index"] = str(index)
+                session.workspace.wipe_stage(index)
             image.root = None
             image.extracted = 0
+
+    def remove_workspace(self) -> None:
+        """Delete the work directory: stage roots, saved files and layer files.
+
+        `build()` calls this after it took the wall time and closed the build
+        span, so neither contains the deletion, and the log line is its only
+        timing. kaniko deletes each stage's root between stages (see
+        `BuildWorkspace.wipe_stage`), but never the final one, because its
+        container is thrown away. Deleting costs one unlink per file, so
+        counting it would charge a strategy for the disk's speed at freeing
+        blocks, which the cost model does not charge either.
+        """
+        if self.workspace is None:
+            return
+        started = time.perf_counter()
+        self.workspace.cleanup()
+        logger.info("build %s: removed work directory %s in %.2fs, after the build's wall time",
+                    self.build_id, self.workspace.base, time.perf_counter() - started)
+        self.workspace = None
 
     def record_started_stages(self) -> None:
         """Record the stages of a failed or interrupted build that had started; the last one may have stopped part-way."""

@@ -22,6 +22,7 @@ PHASES = (
     "push-pointer",
     "save-stage",
     "save-files",
+    "wipe-root",
     "push-image",
 )
 
