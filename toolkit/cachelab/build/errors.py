@@ -23,6 +23,7 @@ message`.
 
 from __future__ import annotations
 
+import errno
 import os
 
 from cachelab.dockerfile.errors import DockerfileError
@@ -176,6 +177,24 @@ class InstructionFailed(BuildError):
     default_hint = (
         "Check the path named above, and the free space and permissions of the build's work directory."
     )
+
+
+def instruction_failed(error: OSError, *, line: int | None, instruction: str) -> InstructionFailed:
+    """Wrap an OSError raised while `instruction` ran, with the hint its errno calls for."""
+    if error.errno == errno.E2BIG:
+        # Linux rejects an exec whose single argument exceeds MAX_ARG_STRLEN (32 pages, 128 KiB
+        # with 4 KiB pages) or whose arguments and environment together exceed ARG_MAX.
+        size = len(instruction.encode("utf-8", "surrogateescape"))
+        return InstructionFailed(
+            f"the instruction ({size} bytes) is too long for the argument list of the sandbox: {error}",
+            hint=(
+                "Split the RUN into shorter ones, or COPY its commands into the image as a script "
+                "and RUN that, because Linux limits one argument to 128 KiB."
+            ),
+            line=line,
+            instruction=instruction,
+        )
+    return InstructionFailed(str(error), line=line, instruction=instruction)
 
 
 class PlatformMismatch(BuildError):

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from cachelab.build.base_platform import label_platform
 from cachelab.build.config import ImageConfig
-from cachelab.build.errors import BuildError, InstructionFailed
+from cachelab.build.errors import BuildError, instruction_failed
 from cachelab.build.images import BuildImages
 from cachelab.build.layer_io import LayerMover, store_file
 from cachelab.build.metadata import METADATA_KINDS, apply_metadata
@@ -224,7 +224,7 @@ class StageRunner:
             error.locate(planned.line, planned.text)
             raise
         except OSError as error:
-            raise InstructionFailed(str(error), line=planned.line, instruction=planned.text) from error
+            raise instruction_failed(error, line=planned.line, instruction=planned.text) from error
         self.env.apply(instruction)
         self.session.progress.instruction(self.plan, planned, clock.now() - started)
 

@@ -153,7 +153,12 @@ def _scenario_from_table(name: str, table: object, where: str) -> Scenario:
         raise ScenarioError(f"{where} is not a table", hint="Write [[scenarios.NAME.steps]] tables.")
     _reject_unknown_keys(table, {"steps", "description"}, where)
     steps = table.get("steps")
-    if not isinstance(steps, list) or not steps:
+    if steps is not None and not isinstance(steps, list):
+        raise ScenarioError(
+            f"{where}: `steps` is {_toml_type(steps)}, not an array of tables",
+            hint="Write each step as a [[scenarios.NAME.steps]] table instead of `steps = ...`.",
+        )
+    if not steps:
         raise ScenarioError(
             f"{where} has no steps",
             hint="Add [[scenarios.NAME.steps]] tables, the first one usually a cold build.",
@@ -165,6 +170,12 @@ def _scenario_from_table(name: str, table: object, where: str) -> Scenario:
         _step_from_table(step, f"{where}, step {index}") for index, step in enumerate(steps)
     )
     return Scenario(name, parsed, description)
+
+
+def _toml_type(value: object) -> str:
+    """Return the TOML name of the type of a value `tomllib` parsed, with its article."""
+    names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string", dict: "a table"}
+    return names.get(type(value), f"a {type(value).__name__}")
 
 
 def _step_from_table(table: object, where: str) -> Step:

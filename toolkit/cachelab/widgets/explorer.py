@@ -84,6 +84,11 @@ class Explorer:
     ) -> None:
         self.examples_dir = Path(examples_dir)
         self.examples = _find_examples(self.examples_dir)
+        if work_dir is not None and not Path(work_dir).is_dir():
+            raise ExplorerError(
+                f"work_dir not found: {work_dir}",
+                hint="Create that directory first, or leave out work_dir to use the system's temporary directory.",
+            )
         self.scratch = Path(tempfile.mkdtemp(prefix="cachelab-explorer-", dir=work_dir))
         self.example: str | None = None
         self.strategy: str = "lookahead"
