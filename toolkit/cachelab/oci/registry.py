@@ -304,7 +304,7 @@ class RegistryClient:
                 raise RegistryError(
                     reference=reference, operation=operation, method=method, url=redact_url(response.url),
                     status=response.status_code,
-                    detail=f"unexpected status; the OCI distribution API answers this request with HTTP {expected}",
+                    detail=f"unexpected success status (the OCI distribution API specifies HTTP {expected} here)",
                     hint="Check that the host is an OCI distribution registry and not a proxy or another web server.",
                 )
             if response.status_code in (401, 403):
@@ -338,10 +338,10 @@ class RegistryClient:
         tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
         if isinstance(error, httpx.TimeoutException):
             waited, phase = _timeout_of(error, self.timeout)
-            return f"registry {self.registry} timed out (no {phase} within {_seconds(waited)} s on each of {tries})"
+            return f"registry {self.registry} timed out after {tries} (the last waited {_seconds(waited)} s for {phase})"
         if isinstance(error, httpx.ConnectError):
-            return f"registry {self.registry} is unreachable (connection failed on each of {tries}: {error})"
-        return f"registry {self.registry} is unreachable ({type(error).__name__} on each of {tries}: {error})"
+            return f"registry {self.registry} is unreachable after {tries} (connection failed: {error})"
+        return f"registry {self.registry} is unreachable after {tries} ({type(error).__name__}: {error})"
 
     # -- endpoints -----------------------------------------------------------
 
@@ -722,13 +722,13 @@ def retries_from_environment() -> int:
 
 
 def _timeout_of(error: httpx.TimeoutException, timeout: httpx.Timeout) -> tuple[float | None, str]:
-    """Return the limit that `error` hit and what did not arrive in time."""
+    """Return the limit that `error` hit and what the request waited for."""
     if isinstance(error, httpx.ConnectTimeout):
-        return timeout.connect, "connection"
+        return timeout.connect, "the connection"
     if isinstance(error, httpx.WriteTimeout):
-        return timeout.write, "progress sending the request"
+        return timeout.write, "sending the request"
     if isinstance(error, httpx.PoolTimeout):
-        return timeout.pool, "free connection"
+        return timeout.pool, "a free connection"
     return timeout.read, "response data"
 
 
