@@ -19,7 +19,6 @@ from pathlib import Path
 
 from cachelab.build.stage_image import ImageLayer
 from cachelab.events.spans import SpanClock
-from cachelab.oci.image import LayoutImageSource
 from cachelab.oci.transfer import TransferStats
 
 logger = logging.getLogger(__name__)
@@ -67,6 +66,8 @@ class LayerMover:
 
 def store_file(source: object, digest: str) -> str | None:
     """Return the local file of blob `digest` when `source` is a layout store that has it, else None."""
+    from cachelab.oci.image import LayoutImageSource
+
     if isinstance(source, LayoutImageSource):
         path = source.blob_file(digest)
         return str(path) if path is not None else None
