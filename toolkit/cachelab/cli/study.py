@@ -288,8 +288,8 @@ def _write_replay(  # type: ignore[no-untyped-def]
     from cachelab.replay.twin import DEFAULT_SCALE
 
     # Parsing every file to find the multistage ones would warn about files outside
-    # the sample. The sampled files are parsed again below, and warn there.
-    with _dockerfile_warnings_dropped():
+    # the sample, so the warnings are held until the sample is drawn.
+    with _dockerfile_warnings_held() as held:
         eligible = list(multistage_ids(_entries(source)))
     if not eligible:
         raise CorpusError(
@@ -297,6 +297,10 @@ def _write_replay(  # type: ignore[no-untyped-def]
             hint="Study it with --mode model, which covers single-stage files too.",
         )
     chosen = set(sample_ids(eligible, args.sample or DEFAULT_REPLAY_SAMPLE))
+    for record in held:
+        # Each warning of the Dockerfile layer passes the Dockerfile's id as its first argument.
+        if isinstance(record.args, tuple) and record.args and record.args[0] in chosen:
+            logging.getLogger(record.name).handle(record)
 
     model_summary, table = _write_model(_entries(source, chosen), len(chosen), settings, out, workers=1, progress=False)
     replay_settings = ReplaySettings(
@@ -323,16 +327,34 @@ def _write_replay(  # type: ignore[no-untyped-def]
     _write_report(out, table, summary, details=details, calibration=calibration)
 
 
+class _HeldRecords(logging.Handler):
+    """Keeps the records it receives in `records` instead of writing them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 @contextlib.contextmanager
-def _dockerfile_warnings_dropped() -> Iterator[None]:
-    """Drop the Dockerfile layer's warnings (FROM arguments, unknown stage names) logged inside."""
+def _dockerfile_warnings_held() -> Iterator[list[logging.LogRecord]]:
+    """Hold the Dockerfile layer's log records (FROM arguments, unknown stage names) logged inside, unwritten.
+
+    The layer logs each warning once per process, so the caller passes on the
+    records it wants with `Logger.handle` rather than parsing those files again.
+    """
     dockerfile_logger = logging.getLogger("cachelab.dockerfile")
-    level = dockerfile_logger.level
-    dockerfile_logger.setLevel(logging.ERROR)
+    handler = _HeldRecords()
+    propagate = dockerfile_logger.propagate
+    dockerfile_logger.addHandler(handler)
+    dockerfile_logger.propagate = False
     try:
-        yield
+        yield handler.records
     finally:
-        dockerfile_logger.setLevel(level)
+        dockerfile_logger.removeHandler(handler)
+        dockerfile_logger.propagate = propagate
 
 
 def _replay(  # type: ignore[no-untyped-def]
