@@ -129,7 +129,7 @@ def run_study(args: argparse.Namespace) -> int:
         _study(args, source, out)
     except BaseException:
         # Tables and figures without their report would look like a finished study.
-        _remove_study_outputs(out, why="of the failed study")
+        _remove_study_outputs(out, whose="of the failed study")
         if created is not None and not any(out.iterdir()):
             import shutil
 
@@ -178,7 +178,7 @@ def calibration_note(recording: Path, old: CostModel, new: CostModel) -> str:
     return f"model costs calibrated from the recording in {recording}: {changed}"
 
 
-def _remove_study_outputs(out: Path, *, why: str = "of an earlier study") -> None:
+def _remove_study_outputs(out: Path, *, whose: str = "of an earlier study") -> None:
     """Remove the outputs of an earlier or a failed study from `out`, so that no table is left without its report.
 
     Only a directory with the `files.parquet` that every study writes first is
@@ -194,7 +194,7 @@ def _remove_study_outputs(out: Path, *, why: str = "of an earlier study") -> Non
         for path in sorted(out.glob(name)):
             if path in kept:
                 continue
-            logger.info("removing %s %s", path, why)
+            logger.info("removing %s %s", path, whose)
             if path.is_dir():
                 shutil.rmtree(path)
             else:
