@@ -41,7 +41,6 @@ from cachelab.plan.stages import PlanStage
 logger = logging.getLogger(__name__)
 
 
-
 @dataclass
 class _Extraction:
     """One base being extracted into `directory` on its own thread."""
