@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from cachelab.build.request import dockerfile_id_of
 from cachelab.cli import main
-from cachelab.cli.build import dockerfile_id_of
 from cachelab.record import Recording, load_recordings
 from cachelab.study.workspace import resolve_input
 from tests.fixtures.builder import ExampleBuilder

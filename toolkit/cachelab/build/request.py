@@ -34,6 +34,16 @@ class InvalidBuildRequest(BuildError):
     """A build request names an unknown strategy or profile, or a missing path."""
 
 
+
+def dockerfile_id_of(file: str | Path) -> str:
+    """Return the recorded `dockerfile_id` of FILE: the path as given, in pathlib's normal form.
+
+    `./app/`, `app/` and `app` all give `app`. `cachelab build` and `cachelab
+    compare` record this id for the same FILE, so `cachelab regress` pairs their
+    builds. The path is not resolved, so a relative FILE pairs across two checkouts.
+    """
+    return str(Path(file))
+
 @dataclass(frozen=True)
 class BuildRequest:
     """One build: the Dockerfile, its context, the strategy and where things are stored.

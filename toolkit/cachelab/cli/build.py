@@ -105,16 +105,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def dockerfile_id_of(file: str) -> str:
-    """Return the recorded `dockerfile_id` of FILE: the path as given, in pathlib's normal form.
-
-    `./app/`, `app/` and `app` all give `app`. `cachelab compare` records the
-    same id for the same FILE, so `cachelab regress` pairs their builds. The
-    path is not resolved, so a relative FILE pairs across two checkouts.
-    """
-    return str(Path(file))
-
-
 def dockerfile_of(file: str) -> Path:
     """Return FILE, or FILE/Dockerfile when FILE is an example directory."""
     path = Path(file)
@@ -172,7 +162,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def _run(args: argparse.Namespace, secrets: dict[str, Path]) -> int:
-    from cachelab.build.request import BuildRequest
+    from cachelab.build.request import BuildRequest, dockerfile_id_of
     from cachelab.build.stores import check_cache_location
     from cachelab.cli.plan import check_platform, parse_build_args, parse_targets
     from cachelab.errors import CachelabError
@@ -214,10 +204,12 @@ def _run(args: argparse.Namespace, secrets: dict[str, Path]) -> int:
 
     from cachelab.build.builder import build
     from cachelab.events import ListSink
+    from cachelab.keys.parts import bind_mount_warnings
 
     sink = ListSink()
     try:
-        result = build(request, sink=sink, progress=False if args.quiet else None)
+        with bind_mount_warnings(args.dockerfile):
+            result = build(request, sink=sink, progress=False if args.quiet else None)
     finally:
         # A failed or interrupted build is recorded too: its builds row has
         # outcome "error" and the error text.

@@ -268,9 +268,12 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
 
 @contextlib.contextmanager
 def dockerfile_located(dockerfile: str) -> Iterator[None]:
-    """Add `dockerfile` to an error raised inside that names only a line, so it reads `PATH:LINE: ...`."""
+    """Name `dockerfile` in errors and warnings raised inside that name only a line (`PATH:LINE: ...`)."""
+    from cachelab.keys.parts import bind_mount_warnings
+
     try:
-        yield
+        with bind_mount_warnings(dockerfile):
+            yield
     except Exception as error:
         from cachelab.build.errors import add_dockerfile_path
 

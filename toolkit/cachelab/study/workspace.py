@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from cachelab.build.request import dockerfile_id_of
 from cachelab.study.errors import MutationError, StudyError
 
 logger = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def resolve_input(path: str | Path, context: str | Path | None = None) -> BuildI
     return BuildInput(
         dockerfile=dockerfile.resolve(),
         context=chosen_context.resolve(),
-        dockerfile_id=str(location),
+        dockerfile_id=dockerfile_id_of(location),
         name=name or "build",
     )
 
