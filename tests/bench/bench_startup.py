@@ -68,7 +68,7 @@ def timed_run(command: Command, env: dict[str, str]) -> Sample:
     run_env = dict(env)
     if command.pythonpath is not None:
         run_env["PYTHONPATH"] = command.pythonpath
-    # stderr goes to a file, so a chatty failure cannot fill a pipe that nobody reads.
+    # stderr goes to a file, because a pipe read only after the child exits could fill and block it.
     with tempfile.TemporaryFile() as stderr:
         started = time.perf_counter()
         process = subprocess.Popen(command.argv, env=run_env, stdout=subprocess.DEVNULL, stderr=stderr)
