@@ -353,6 +353,10 @@ def test_stream_tar_matches_file_tar(root: Path, tmp_path: Path) -> None:
     for base in (root, twin):
         (base / "big").write_bytes(bytes(range(256)) * 12_000)  # 3 MB: the writer's threaded path
         (base / "etc" / "hosts").unlink()
+        # The edits of the two roots may fall in different seconds, and tar headers
+        # carry mtimes, so both roots get the same ones.
+        for path in [base, *base.rglob("*")]:
+            os.utime(path, (1_700_000_000, 1_700_000_000), follow_symlinks=False)
     on_disk = Snapshotter(str(root), state={}).take(tmp_path / "layer.tar")
 
     with LayerWriter("gzip", directory=tmp_path) as writer:
