@@ -57,7 +57,7 @@ class ExternalImages:
         for layer in base.image.layers():
             self.session.mover.unpack(
                 ImageLayer(layer.digest, layer.diff_id, layer.size, layer.media_type, layer.opener,
-                           origin="copy-from-image"),
+                           origin="copy-from-image", image=reference),
                 target,
             )
 

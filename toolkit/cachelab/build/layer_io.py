@@ -57,7 +57,7 @@ class LayerMover:
         local = self.download(layer)
         assert local.path is not None
         with self.clock.span("unpack") as span, local.open() as blob:
-            stats = extract_layer(blob, root, layer_digest=layer.digest)
+            stats = extract_layer(blob, root, layer_digest=layer.digest, image=layer.image)
             span.add_bytes(stats.file_bytes)
             span.attributes["digest"] = layer.digest
             span.attributes["origin"] = layer.origin

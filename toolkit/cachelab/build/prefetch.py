@@ -61,7 +61,7 @@ class _Extraction:
             for layer in self.layers:
                 local = local_blob(layer, self.blob_dir / layer.digest.replace(":", "-"))
                 with local.open() as blob:
-                    stats = extract_layer(blob, self.directory, layer_digest=layer.digest)
+                    stats = extract_layer(blob, self.directory, layer_digest=layer.digest, image=layer.image)
                 self.local_layers.append(local)
                 self.file_bytes.append(stats.file_bytes)
         except BaseException as error:  # handed to the build thread, which extracts the base itself
@@ -98,7 +98,7 @@ class BasePrefetcher:
             return
         layers = [
             ImageLayer(layer.digest, layer.diff_id, layer.size, layer.media_type, layer.opener, origin="base",
-                       store_file=store_file(base.image.source, layer.digest))
+                       store_file=store_file(base.image.source, layer.digest), image=stage.base_ref)
             for layer in base.image.layers()
         ]
         directory = self._work_dir / str(stage.index) / "root"

@@ -43,6 +43,9 @@ class ImageLayer:
     # The blob's file in a local store (image store or layout cache), unverified.
     # A download hard-links it instead of copying, and the unpack verifies it.
     store_file: str | None = None
+    # The reference of the image the layer belongs to (a base or COPY --from image),
+    # which extraction errors name. None for cached and built layers.
+    image: str | None = None
 
 
 @dataclass

@@ -173,7 +173,8 @@ class StageRunner:
         repository = _registry_repository(base.image.source)
         layers = [
             ImageLayer(layer.digest, layer.diff_id, layer.size, layer.media_type, layer.opener, origin="base",
-                       repository=repository, store_file=store_file(base.image.source, layer.digest))
+                       repository=repository, store_file=store_file(base.image.source, layer.digest),
+                       image=self.stage.base_ref)
             for layer in base.image.layers()
         ]
         self.image = StageImage(
