@@ -6,13 +6,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-# A deadline for reaching the RUN, so a broken build fails the test instead of hanging it.
-STARTUP_DEADLINE_S = 120
+from tests.fixtures.processes import STARTUP_DEADLINE_S, wait_for_run
 
 
 @pytest.mark.parametrize(("sent", "code", "message"), [
@@ -35,11 +33,7 @@ def test_signal_removes_work_dir(
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "TMPDIR": str(temp)},
     )
     try:
-        deadline = time.monotonic() + STARTUP_DEADLINE_S
-        while not list(temp.glob("cachelab-build-*/stages/*/started")):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the RUN never started: {process.stderr.read().decode() if process.stderr else ''}")
-            time.sleep(0.1)
+        wait_for_run(process, temp)
         process.send_signal(sent)
         _, err = process.communicate(timeout=STARTUP_DEADLINE_S)
     finally:

@@ -6,15 +6,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import pytest
-
 from cachelab.record import Recording
-
-# A deadline for reaching the RUN, so a broken build fails the test instead of hanging it.
-STARTUP_DEADLINE_S = 120
+from tests.fixtures.processes import STARTUP_DEADLINE_S, wait_for_run
 
 
 def test_sigint_recording_names_signal_and_stages(image_store: Path, tmp_path: Path) -> None:
@@ -35,11 +30,7 @@ def test_sigint_recording_names_signal_and_stages(image_store: Path, tmp_path: P
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "TMPDIR": str(temp)},
     )
     try:
-        deadline = time.monotonic() + STARTUP_DEADLINE_S
-        while not list(temp.glob("cachelab-build-*/stages/*/started")):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the RUN never started: {process.stderr.read().decode() if process.stderr else ''}")
-            time.sleep(0.1)
+        wait_for_run(process, temp)
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=STARTUP_DEADLINE_S)
     finally:
