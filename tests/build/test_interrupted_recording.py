@@ -1,4 +1,4 @@
-"""A build recorded with --record and stopped by SIGINT records why it stopped and the stages that had started."""
+"""A build recorded with --record and stopped by a signal records why it stopped and the stages that had started."""
 
 from __future__ import annotations
 
@@ -8,11 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from cachelab.record import Recording
 from tests.fixtures.processes import STARTUP_DEADLINE_S, wait_for_run
 
 
-def test_sigint_recording_names_signal_and_stages(image_store: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("sent", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_recording_names_signal_and_stages(
+    image_store: Path, tmp_path: Path, sent: signal.Signals, code: int,
+) -> None:
     temp = tmp_path / "tmp"
     temp.mkdir()
     context = tmp_path / "context"
@@ -31,7 +36,7 @@ def test_sigint_recording_names_signal_and_stages(image_store: Path, tmp_path: P
     )
     try:
         wait_for_run(process, temp)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(sent)
         process.communicate(timeout=STARTUP_DEADLINE_S)
     finally:
         if process.poll() is None:
@@ -41,7 +46,7 @@ def test_sigint_recording_names_signal_and_stages(image_store: Path, tmp_path: P
     recording = Recording.load(record)
     builds = recording.builds
     stages = recording.stages
-    assert process.returncode == 130
+    assert process.returncode == code
     assert list(builds["outcome"]) == ["error"]
-    assert list(builds["error"]) == ["interrupted by SIGINT"]
+    assert list(builds["error"]) == [f"interrupted by {sent.name}"]
     assert sorted(stages["stage_index"]) == [0, 1]
