@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from cachelab.build.errors import InstructionError
 from cachelab.build.sandbox import SandboxMount
 from cachelab.dockerfile.model import Mount
+from cachelab.keys.errors import RUN_BIND_SOURCE_HINT, missing_source_message
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +107,10 @@ def _inside(base: str, relative: str, line: int | None) -> str:
     if candidate != base_real and not candidate.startswith(base_real + os.sep):
         raise InstructionError(f"mount source {relative!r} leaves {base}", line=line)
     if not os.path.exists(candidate):
-        raise InstructionError(f"mount source {relative!r} not found in {base}", line=line)
+        raise InstructionError(
+            missing_source_message(relative, base, kind="RUN bind mount source"), line=line,
+            hint=RUN_BIND_SOURCE_HINT,
+        )
     return candidate
 
 

@@ -25,6 +25,13 @@ class KeyEngineError(Exception):
             self.hint = hint
 
 
+# The hint of a missing RUN bind mount source, shared with the builder's error.
+RUN_BIND_SOURCE_HINT = (
+    "Check the mount's source= path, which is relative to the build context or the "
+    "from= stage even when it starts with /, and that .dockerignore does not exclude it."
+)
+
+
 def missing_source_message(source: str, root: str, *, kind: str = "COPY/ADD source") -> str:
     """Return the one wording of a missing COPY/ADD or RUN bind mount source, shared with the builder's error."""
     return f"{kind} {source!r} not found in {root}"
@@ -51,10 +58,7 @@ class SourceNotFoundError(KeyEngineError):
         self.instruction = instruction
         self.path: str | None = None
         if self._is_run():
-            self.hint = (
-                "Check the mount's source= path, which is relative to the build context or the "
-                "from= stage even when it starts with /, and that .dockerignore does not exclude it."
-            )
+            self.hint = RUN_BIND_SOURCE_HINT
         super().__init__(self._message())
 
     def _is_run(self) -> bool:
