@@ -99,8 +99,16 @@ class BuildImages:
         if local is not None:
             return local
         if self.import_busybox and (parsed.registry, parsed.repository) == BUSYBOX_REPOSITORY and parsed.digest is None:
-            self._import_busybox(str(parsed))
-            local = self._from_store(reference, str(parsed), platform)
+            import filelock
+
+            # Builds started together on a fresh machine import busybox once: the
+            # first takes the lock, and the others find its image when they get it.
+            self.store.path.parent.mkdir(parents=True, exist_ok=True)
+            with filelock.FileLock(str(self.store.path.parent / "busybox-import.lock")):
+                local = self._from_store(reference, str(parsed), platform)
+                if local is None:
+                    self._import_busybox(str(parsed))
+                    local = self._from_store(reference, str(parsed), platform)
             if local is not None:
                 return local
         logger.info("base %s is not in the local image store %s; pulling it from %s",
