@@ -208,3 +208,25 @@ def test_buildah_origins_with_skipped_stage(setup: BuildahSetup, tmp_path: Path)
     assert instructions["kind"].tolist() == ["ENV", "RUN", "COPY"]
     assert instructions["origin_stage_index"].tolist() == [1, 1, 2]
     assert instructions["origin_instruction_index"].tolist() == [0, 1, 0]
+
+
+def test_buildah_stage_base_from_image_id() -> None:
+    # Output of buildah 1.28.2 for stages built on earlier stages, one skipped (3/4).
+    output = [
+        "[1/4] STEP 1/2: FROM localhost/busybox:1 AS base",
+        "[1/4] STEP 2/2: RUN touch /b",
+        "--> 16078084eda",
+        "[2/4] STEP 1/2: FROM 16078084eda373b81350f0936ed8fcbc3c56e1466ed1ce074a05cc8687acab1e",
+        "[2/4] STEP 2/2: RUN ls /b",
+        "/b",
+        "--> ad43dda4583",
+        "[4/4] STEP 1/2: FROM ad43dda45831aca0434615a839935354dd931aadd4d6c9ab460e9d6109043419",
+        "[4/4] STEP 2/2: RUN true",
+        "[4/4] COMMIT",
+        "--> 85fdc88a38e",
+        "85fdc88a38e6d5584d4789f401bddc407f32c26e61fbd8d9267ddfa7545eb38a",
+    ]
+    stages = Recording.from_events(_events_of(output), environment={}).stages  # type: ignore[arg-type]
+    rows = list(stages[["stage_index", "base", "base_kind"]].itertuples(index=False, name=None))
+
+    assert rows == [(0, "localhost/busybox:1", "image"), (1, "base", "stage"), (3, "1", "stage")]

@@ -4,7 +4,9 @@ buildah (checked with v1.28) prints each Dockerfile step as `STEP n/m: TEXT`,
 prefixed with `[k/K] ` in a build of several stages. With `--layers`, a step
 served from the layer cache is followed by `--> Using cache <image id>`; any
 other step ran. `COMMIT` starts writing the final image. Step 1 of each stage is
-its FROM.
+its FROM. After each stage buildah prints `--> ID` with a prefix of the image it
+committed, and a stage built on that stage names the image's full ID on its FROM
+line; such a base is recorded as that stage.
 
 `k` is the stage's position in the Dockerfile, also when buildah skips stages
 that the target does not need, and the steps count every instruction (ENV and
@@ -34,6 +36,9 @@ ENGINE = "buildah"
 _STEP = re.compile(r"^(?:\[(?P<stage>\d+)/(?P<stages>\d+)\] )?STEP (?P<step>\d+)/(?P<steps>\d+): (?P<text>.*)$")
 _COMMIT = re.compile(r"^(?:\[\d+/\d+\] )?COMMIT\b")
 _USING_CACHE = re.compile(r"^--> Using cache ([0-9a-f]{64})")
+# The image a stage committed, by a prefix of its ID. A later stage built on it
+# names that image's full ID on its FROM line, not the stage's name.
+_STAGE_IMAGE = re.compile(r"^--> ([0-9a-f]{11,64})$")
 _FROM = re.compile(r"^FROM\s+(?:--\S+\s+)*(?P<base>\S+)(?:\s+AS\s+(?P<name>\S+))?", re.IGNORECASE)
 
 
@@ -61,6 +66,8 @@ class BuildahBuild:
 
     steps: list[BuildahStep] = field(default_factory=list)
     commit_s: tuple[float, float] | None = None
+    # Image ID prefixes by stage index, from the `--> ID` line after each stage.
+    stage_images: dict[int, str] = field(default_factory=dict)
 
 
 def parse_buildah_output(lines: Sequence[TimedLine], *, end_s: float) -> BuildahBuild:
@@ -84,9 +91,12 @@ def parse_buildah_output(lines: Sequence[TimedLine], *, end_s: float) -> Buildah
         elif _COMMIT.match(text):
             current = None
             commit_start = line.seconds
-        elif current is not None:
-            cached = _USING_CACHE.match(text)
-            if cached is not None:
+        else:
+            committed = _STAGE_IMAGE.match(text)
+            if committed is not None and build.steps:
+                build.stage_images.setdefault(build.steps[-1].stage_index, committed.group(1))
+            cached = _USING_CACHE.match(text) if current is not None else None
+            if cached is not None and current is not None:
                 current.cached_image = cached.group(1)
     if commit_start is not None:
         build.commit_s = (commit_start, end_s)
@@ -125,7 +135,7 @@ def buildah_events(
     for stage_index in sorted({s.stage_index for s in build.steps}):
         stage_steps = [s for s in build.steps if s.stage_index == stage_index]
         first = stage_steps[0]
-        base, name, kind = _stage_base(first.text if first.step == 1 else "", names)
+        base, name, kind = _stage_base(first.text if first.step == 1 else "", names, build.stage_images)
         if name is not None:
             names[stage_index] = name
         events.append(
@@ -159,11 +169,17 @@ def buildah_events(
     return events
 
 
-def _stage_base(from_text: str, names: dict[int, str]) -> tuple[str | None, str | None, str | None]:
+def _stage_base(
+    from_text: str, names: dict[int, str], stage_images: dict[int, str],
+) -> tuple[str | None, str | None, str | None]:
     match = _FROM.match(from_text)
     if match is None:
         return None, None, None
     base = match["base"]
+    parent = next((index for index, image in stage_images.items() if base.startswith(image)), None)
+    if parent is not None:
+        # The base is the image an earlier stage committed: name that stage as written.
+        return names.get(parent, str(parent)), match["name"], "stage"
     if base.lower() == "scratch":
         kind = "scratch"
     elif base in names.values() or base.isdigit():
