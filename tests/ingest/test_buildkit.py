@@ -182,3 +182,47 @@ def test_buildkit_fixture_named_stage_origin_na() -> None:
     assert instructions["origin_stage_index"].isna().tolist() == [True, True, False]
     assert instructions["origin_stage_index"].iloc[2] == 1
     assert instructions["origin_instruction_index"].iloc[2] == 0
+
+
+LABELS_WITH_NAMED_STAGE = [
+    "[stage-1 1/2] FROM registry.test/busybox",
+    "[stage-1 2/2] RUN touch /one",
+    "[tools 1/2] FROM registry.test/busybox",
+    "[tools 2/2] RUN touch /tool",
+    "[stage-2 1/3] FROM registry.test/busybox",
+    "[stage-2 2/3] COPY --from=tools /tool /tool",
+    "[stage-2 3/3] RUN true",
+]
+
+
+def test_buildkit_dockerfile_gives_named_stage_position(tmp_path: Path) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        "FROM registry.test/busybox AS Tools\nRUN touch /tool\n"
+        "FROM registry.test/busybox\nRUN touch /one\n"
+        "FROM registry.test/busybox\nCOPY --from=tools /tool /tool\nRUN true\n"
+    )
+    path = _progress_file(tmp_path, LABELS_WITH_NAMED_STAGE)
+
+    recording = ingest_buildkit_progress([path], dockerfile=dockerfile)
+
+    assert _origin_rows(recording) == [
+        (1, 0, "RUN touch /one", 1, 0),
+        (0, 0, "RUN touch /tool", 0, 0),
+        (2, 0, "COPY --from=tools /tool /tool", 2, 0),
+        (2, 1, "RUN true", 2, 1),
+    ]
+    assert sorted(recording.stages["stage_index"]) == [0, 1, 2]
+
+
+def test_buildkit_other_dockerfile_keeps_appearance_order(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM registry.test/busybox AS builder\nRUN true\n")
+    path = _progress_file(tmp_path, LABELS_WITH_NAMED_STAGE)
+
+    rows = _origin_rows(ingest_buildkit_progress([path], dockerfile=dockerfile))
+
+    assert rows == _origin_rows(ingest_buildkit_progress([path]))
+    assert "names no stage 'tools'" in caplog.text

@@ -125,3 +125,28 @@ def test_ingest_command_skips_bad_build(
     assert Recording.load(tmp_path / "out").builds["build_id"].tolist() == [
         "kaniko-0123456789abcdef0123456789abcdef"
     ]
+
+
+def test_ingest_buildkit_with_dockerfile(tmp_path: Path) -> None:
+    # The fixture builds stage `builder`, then the unnamed stage 1 that copies from it.
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        "FROM registry.test/library/alpine:3.20 AS builder\nRUN apk add --no-cache make\nRUN make -C /src\n"
+        "FROM registry.test/library/alpine:3.20\nCOPY --from=builder /src/app /app\n"
+    )
+
+    code = main(["ingest", "buildkit", str(DATA / "buildkit-rawjson.jsonl"), "--dockerfile", str(dockerfile),
+                 "--out", str(tmp_path / "out")])
+
+    instructions = Recording.load(tmp_path / "out").instructions
+    assert code == 0
+    assert instructions["origin_stage_index"].tolist() == [0, 0, 1]
+    assert instructions["origin_instruction_index"].tolist() == [0, 1, 0]
+
+
+def test_ingest_dockerfile_only_for_buildkit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["ingest", "kaniko-log", str(DATA / "kaniko-lookahead-warm.text.log"),
+                 "--dockerfile", str(DATA / "kaniko-lookahead-warm.text.log"), "--out", str(tmp_path)])
+
+    assert code != 0
+    assert "--dockerfile applies to buildkit only" in capsys.readouterr().err

@@ -37,6 +37,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="kaniko-trace only: the log of the same build, once per FILE in order. "
              "It adds bases and eliminated or squashed stages",
     )
+    parser.add_argument(
+        "--dockerfile", metavar="DOCKERFILE",
+        help="buildkit only: the Dockerfile the builds were made from, which gives named stages "
+             "their written position (stage_index and origin_stage_index)",
+    )
     parser.add_argument("--run-id", default="ingest", help="run_id of the ingested builds (default: ingest)")
     parser.add_argument("--scenario", help="scenario name to record with every build")
     parser.set_defaults(handler=run)
@@ -47,9 +52,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.logs and args.engine != "kaniko-trace":
         raise IngestError("--log applies to kaniko-trace only", hint="Ingest the log as kaniko-log instead.")
-    missing = [name for name in [*args.files, *args.logs] if not Path(name).is_file()]
+    if args.dockerfile and args.engine != "buildkit":
+        raise IngestError("--dockerfile applies to buildkit only",
+                          hint="Leave --dockerfile out for kaniko ingests.")
+    dockerfiles = [args.dockerfile] if args.dockerfile else []
+    missing = [name for name in [*args.files, *args.logs, *dockerfiles] if not Path(name).is_file()]
     if missing:
-        raise IngestError(f"file not found: {missing[0]}", hint="Check the path of every FILE and --log.")
+        raise IngestError(f"file not found: {missing[0]}", hint="Check the path of every FILE, --log and --dockerfile.")
 
     recording = _read(args)
     recording.save(args.out)
@@ -76,4 +85,4 @@ def _read(args: argparse.Namespace) -> Recording:
         return ingest_kaniko_benchmarks(args.files, **options)
     from cachelab.ingest.buildkit import ingest_buildkit_progress
 
-    return ingest_buildkit_progress(args.files, **options)
+    return ingest_buildkit_progress(args.files, dockerfile=args.dockerfile, **options)

@@ -4,9 +4,9 @@ buildah (checked with v1.28) prints each Dockerfile step as `STEP n/m: TEXT`,
 prefixed with `[k/K] ` in a build of several stages. With `--layers`, a step
 served from the layer cache is followed by `--> Using cache <image id>`; any
 other step ran. `COMMIT` starts writing the final image. Step 1 of each stage is
-its FROM. After each stage buildah prints `--> ID` with a prefix of the image it
-committed, and a stage built on that stage names the image's full ID on its FROM
-line; such a base is recorded as that stage.
+its FROM. After each stage buildah prints `--> ID`, a prefix of the ID of the
+image the stage committed. A stage built on that stage names the image's full ID
+on its FROM line, so its base is recorded as that stage.
 
 `k` is the stage's position in the Dockerfile, also when buildah skips stages
 that the target does not need, and the steps count every instruction (ENV and

@@ -21,9 +21,11 @@ only.
 STAGE is the stage's `AS` name, or `stage-N` for an unnamed stage, N being its
 position in the Dockerfile. So the written stage (`origin_stage_index`) is N for
 `stage-N` and 0 in a build with one stage, and then `origin_instruction_index`
-is the step's position. A named stage's position is not in the output, so its
-rows keep both origin columns NA, and so do rows of a multi-platform build,
-whose STAGE starts with the platform.
+is the step's position. A named stage's position is not in the output. Given
+the build's Dockerfile, the reader takes it from there, and every stage's
+`stage_index` is then its written position. Without it, stages are numbered in
+order of appearance and a named stage's rows keep both origin columns NA, as do
+rows of a multi-platform build, whose STAGE starts with the platform.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -166,9 +168,14 @@ def _merge_status(vertex: Vertex, raw: dict[str, Any]) -> None:
 
 
 def ingest_buildkit_progress(
-    paths: Sequence[str | Path], *, run_id: str = "ingest", scenario: str | None = None
+    paths: Sequence[str | Path], *, run_id: str = "ingest", scenario: str | None = None,
+    dockerfile: str | Path | None = None,
 ) -> Recording:
-    """Return the tables of rawjson progress files, one build per file."""
+    """Return the tables of rawjson progress files, one build per file.
+
+    `dockerfile`, the Dockerfile of every build, gives named stages their written position.
+    """
+    written = _written_positions(Path(dockerfile)) if dockerfile is not None else None
     events: list[Event] = []
     names: dict[tuple[str, str], str] = {}
     for path in paths:
@@ -180,7 +187,7 @@ def ingest_buildkit_progress(
         if not vertexes:
             raise IngestError(f"{path}: no vertexes in the progress output", hint="Pass --progress=rawjson output.")
         build_events, build_names = events_from_vertexes(vertexes, build_id=build_id, run_id=run_id,
-                                                         scenario=scenario, dockerfile_id=None)
+                                                         scenario=scenario, dockerfile_id=None, written=written)
         events.extend(build_events)
         names.update(build_names)
         logger.info("%s: %d vertexes", path, len(vertexes))
@@ -221,7 +228,8 @@ class _Step:
 
 
 def events_from_vertexes(
-    vertexes: list[Vertex], *, build_id: str, run_id: str, scenario: str | None, dockerfile_id: str | None
+    vertexes: list[Vertex], *, build_id: str, run_id: str, scenario: str | None, dockerfile_id: str | None,
+    written: Mapping[str, int] | None = None,
 ) -> tuple[list[Event], dict[tuple[str, str], str]]:
     """Return the events of one build and BuildKit's name of each span."""
     starts = [v.started for v in vertexes if v.started is not None]
@@ -237,7 +245,7 @@ def events_from_vertexes(
     ]
 
     steps = [_step(v) for v in vertexes]
-    stage_indices = _stage_indices([s for s in steps if s is not None])
+    stage_indices = _stage_indices([s for s in steps if s is not None], written)
     # Stages whose step 1 is their FROM, so that their first instruction is step 2.
     with_from = {s.stage_label for s in steps if s is not None and s.is_from}
     for label, index in stage_indices.items():
@@ -260,7 +268,8 @@ def events_from_vertexes(
         # shows none, so that stage's positions come out one too high.
         position = step.step - (2 if step.stage_label in with_from else 1)
         positions[step.vertex.digest] = position
-        events.append(_instruction(step, build_id, stage_indices[step.stage_label], position))
+        events.append(_instruction(step, build_id, stage_indices[step.stage_label], position,
+                                   origin=_written_stage(step.stage_label, written)))
 
     span_events, names = _spans(vertexes, steps, stage_indices, positions, build_id, origin)
     events.extend(span_events)
@@ -281,29 +290,58 @@ def _step(vertex: Vertex) -> _Step | None:
     return _Step(vertex, match["stage"], int(match["step"]), match["text"])
 
 
-def _stage_indices(steps: list[_Step]) -> dict[str | None, int]:
-    """Number stages by their first appearance in the progress stream.
+def _stage_indices(steps: list[_Step], written: Mapping[str, int] | None) -> dict[str | None, int]:
+    """Number stages by their written position when `written` names them all, else by first appearance.
 
-    NOTE: BuildKit names a stage by its `AS` name, or `stage-N` for an unnamed one,
-    so named stages get their position in the progress stream, which can differ
-    from their position in the Dockerfile.
+    NOTE: without the Dockerfile, BuildKit's labels give no position for a named
+    stage, so stages are numbered in order of appearance, which can differ from
+    their order in the Dockerfile.
     """
     labels: list[str | None] = []
     for step in steps:
         if step.stage_label not in labels:
             labels.append(step.stage_label)
-    return {label: index for index, label in enumerate(labels)}
+    appearance: dict[str | None, int] = {label: index for index, label in enumerate(labels)}
+    if written is None:
+        return appearance
+    positions = {label: _written_stage(label, written) for label in labels}
+    unknown = [label for label, position in positions.items() if position is None]
+    if unknown:
+        # A multi-platform build's labels start with the platform, and another
+        # Dockerfile names other stages: one numbering for all stages is kept.
+        logger.warning("the Dockerfile names no stage %r of the progress output, so stages are numbered "
+                       "in order of appearance", unknown[0])
+        return appearance
+    return {label: position for label, position in positions.items() if position is not None}
 
 
-def _written_stage(label: str | None) -> int | None:
-    """Return the Dockerfile position of the stage with step `label`, or None if the label does not give it."""
+def _written_stage(label: str | None, written: Mapping[str, int] | None = None) -> int | None:
+    """Return the Dockerfile position of the stage with step `label`, or None if neither gives it."""
     if label is None:
         return 0
     unnamed = _UNNAMED_STAGE.match(label)
-    return int(unnamed.group(1)) if unnamed is not None else None
+    if unnamed is not None:
+        return int(unnamed.group(1))
+    return written.get(label.lower()) if written is not None else None
 
 
-def _instruction(step: _Step, build_id: str, stage_index: int, position: int) -> InstructionRecorded:
+def _written_positions(dockerfile: Path) -> dict[str, int]:
+    """Return the written position of every named stage of `dockerfile`, by lowercase name as BuildKit prints it."""
+    from cachelab.dockerfile import DockerfileError, parse_dockerfile
+
+    try:
+        parsed = parse_dockerfile(dockerfile.read_text(encoding="utf-8"), str(dockerfile))
+    except OSError as error:
+        raise IngestError(f"cannot read the Dockerfile {dockerfile}: {error.strerror}",
+                          hint="Check the path given with --dockerfile.") from error
+    except DockerfileError as error:
+        raise IngestError(str(error), hint="Pass the Dockerfile this build was made from.") from error
+    return {stage.name.lower(): stage.index for stage in parsed.stages if stage.name}
+
+
+def _instruction(
+    step: _Step, build_id: str, stage_index: int, position: int, *, origin: int | None,
+) -> InstructionRecorded:
     vertex = step.vertex
     if vertex.cached:
         decision = "hit"
@@ -325,7 +363,7 @@ def _instruction(step: _Step, build_id: str, stage_index: int, position: int) ->
         probed=decision != "not-probed",
         decision=decision,
         a_priori=None,
-        origin_stage_index=_written_stage(step.stage_label),
+        origin_stage_index=origin,
     )
 
 
