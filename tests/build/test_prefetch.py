@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 import cachelab.oci.extract
+from cachelab.build.builder import build
+from cachelab.build.request import BuildRequest
+from cachelab.events import InstructionRecorded, ListSink
 from tests.fixtures.builder import Built, ExampleBuilder
 
 SMALL_THREE_STAGE = {"52428800": "1048576"}
@@ -83,3 +88,40 @@ def test_failed_early_extraction_falls_back(builder: MakeBuilder, monkeypatch: p
         failed = [span for span in _spans(built, "download", stage_index) if span.get("failed") == "true"]
         assert len(failed) == 1
         assert failed[0]["bytes"] == "None"
+
+
+def test_no_early_start_for_stage_that_may_hit(
+    image_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Stage 0 misses on the rebuild (a new STAMP), but the final stage reads only
+    # /b, which is unchanged, so all its instructions hit and its base stays packed.
+    context = tmp_path / "context"
+    context.mkdir()
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        "FROM busybox AS first\nARG STAMP\nRUN echo $STAMP > /a && echo fixed > /b\n"
+        "FROM busybox\nCOPY --from=first /b /b\nRUN cat /b\n"
+    )
+
+    def request(stamp: str) -> BuildRequest:
+        return BuildRequest(dockerfile, context, strategy="per-stage", build_args={"STAMP": stamp},
+                            cache=f"oci:{tmp_path / 'cache'}:cache", image_store=str(image_store))
+
+    build(request("1"), progress=False)
+    real_extract = cachelab.oci.extract.extract_layer
+    threads: list[str] = []
+
+    def count_off_main_thread(*args: object, **kwargs: object) -> object:
+        if threading.current_thread() is not threading.main_thread():
+            threads.append(threading.current_thread().name)
+        return real_extract(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cachelab.oci.extract, "extract_layer", count_off_main_thread)
+    sink = ListSink()
+
+    build(request("2"), sink=sink, progress=False)
+
+    decisions = [(event.stage_index, event.decision) for event in sink.events if isinstance(event, InstructionRecorded)]
+    assert (0, "miss") in decisions
+    assert [decision for stage, decision in decisions if stage == 1] == ["hit", "hit"]
+    assert threads == []

@@ -233,7 +233,8 @@ class _Build:
             from cachelab.build.prefetch import BasePrefetcher
 
             session.prefetcher = BasePrefetcher(
-                images, workspace.base / "prefetch", self.clock, platform=request.platform,
+                images, workspace.base / "prefetch", self.clock, cache=self.options.cache,
+                platform=request.platform,
             )
             # Closed when `run` returns, before `build()` deletes the work directory, so no thread writes into a removed tree.
             closing.callback(session.prefetcher.close)

@@ -1,10 +1,10 @@
 """Extracting the next stage's base image while the current stage runs.
 
-kaniko extracts a stage's base image when the stage starts. That work needs no
-decision of the planner, and every stage built on one image repeats it (three
-times busybox in the three-stage example), so cachelab starts it on a
-background thread once the stage before has its root, and that stage's RUN
-overlaps it. The stage that owns the base then renames the finished directory
+kaniko extracts a stage's base image when the stage starts, and every stage
+built on one image repeats it (three times busybox in the three-stage example).
+When the next stage unpacks its base whatever its cache lookups find
+(`unpacks_before_planning`), cachelab starts that work on a background thread
+once the stage before has its root, and that stage's RUN overlaps it. The stage that owns the base then renames the finished directory
 into place and records the usual `download` and `unpack` spans, with the same
 bytes and the attribute `prefetched`. Their time is what the stage still
 waited, all of it in the first `download` span.
@@ -14,9 +14,10 @@ Limits of the early start:
 * only a base already resolved from the local image store or an `oci:` layout
   qualifies, because a registry base would make requests that the spans of the
   running stage would count;
-* the next base starts only after a stage that executes an instruction: after a
-  stage of cache hits the next one likely needs no root, and the work would be
-  wasted;
+* a next stage whose cache hits may spare its base is never started early, so
+  a build does no unpacking that its plan would have avoided;
+* the next base starts only after a stage that executes an instruction, whose
+  RUN or COPY the extraction can overlap;
 * a failed early extraction is dropped and the stage extracts the base itself,
   so its error is raised where it always was.
 """
@@ -37,6 +38,7 @@ from cachelab.build.stage_image import ImageLayer
 from cachelab.events.spans import SpanClock
 from cachelab.plan.decisions import StagePlan
 from cachelab.plan.stages import PlanStage
+from cachelab.plan.unpack import unpacks_before_planning
 
 logger = logging.getLogger(__name__)
 
@@ -71,12 +73,15 @@ class _Extraction:
 class BasePrefetcher:
     """Starts and hands over early extractions of stage bases; see the module docstring."""
 
-    def __init__(self, images: BuildImages, work_dir: Path, clock: SpanClock, *, platform: str | None = None) -> None:
+    def __init__(
+        self, images: BuildImages, work_dir: Path, clock: SpanClock, *, cache: bool, platform: str | None = None,
+    ) -> None:
         self._stages: list[PlanStage] = []  # in build order
         self._images = images
         self._work_dir = work_dir
         self._clock = clock
         self._platform = platform
+        self._cache = cache
         self._running: dict[int, _Extraction] = {}
 
     def set_build_order(self, stages: Sequence[PlanStage]) -> None:
@@ -92,6 +97,8 @@ class BasePrefetcher:
             return
         stage = self._stages[positions.index(plan.index) + 1]
         if stage.base_index is not None or stage.base_ref is None or stage.index in self._running:
+            return
+        if not unpacks_before_planning(stage, cache=self._cache):
             return
         base = self._images.resolved_base(stage.base_ref, platform=self._platform)
         if base is None or not base.local:

@@ -102,13 +102,16 @@ class InstructionPlan:
     @property
     def requires_unpacked_fs(self) -> bool:
         """Whether running this instruction needs the base filesystem (kaniko's RequiresUnpackedFS)."""
-        if self.hit:
-            return False
-        if self.kind in ("RUN", "COPY", "ADD"):
-            return True
-        if self.kind == "WORKDIR":
-            return not _is_root_workdir(self.text)
-        return False
+        return not self.hit and needs_filesystem(self.kind, self.text)
+
+
+def needs_filesystem(kind: str, text: str) -> bool:
+    """Return whether executing an instruction of `kind` needs the stage's root filesystem."""
+    if kind in ("RUN", "COPY", "ADD"):
+        return True
+    if kind == "WORKDIR":
+        return not _is_root_workdir(text)
+    return False
 
 
 def _is_root_workdir(text: str) -> bool:

@@ -9,7 +9,7 @@ onto an empty root.
 
 from __future__ import annotations
 
-from cachelab.plan.decisions import StagePlan
+from cachelab.plan.decisions import StagePlan, needs_filesystem
 from cachelab.plan.stages import PlanStage
 
 
@@ -21,3 +21,17 @@ def decide_unpack(stage: PlanStage, plan: StagePlan) -> tuple[bool, str | None]:
     if stage.save_files:
         return True, "files are saved for a later COPY --from"
     return False, None
+
+
+def unpacks_before_planning(stage: PlanStage, *, cache: bool) -> bool:
+    """Return whether `stage` unpacks its base whatever its cache lookups find.
+
+    Saved files for a later COPY --from always need the base. Without --cache
+    nothing hits, so any instruction that needs the filesystem does too. With it,
+    a hit may spare the base, which only the stage's own plan can tell.
+    """
+    if stage.save_files:
+        return True
+    if cache:
+        return False
+    return any(needs_filesystem(command.kind, command.instruction.text) for command in stage.commands)
