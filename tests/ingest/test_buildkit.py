@@ -102,6 +102,17 @@ def _progress_file(tmp_path: Path, names: list[str]) -> Path:
     return path
 
 
+LABELS_WITH_NAMED_STAGE = [
+    "[stage-1 1/2] FROM registry.test/busybox",
+    "[stage-1 2/2] RUN touch /one",
+    "[tools 1/2] FROM registry.test/busybox",
+    "[tools 2/2] RUN touch /tool",
+    "[stage-2 1/3] FROM registry.test/busybox",
+    "[stage-2 2/3] COPY --from=tools /tool /tool",
+    "[stage-2 3/3] RUN true",
+]
+
+
 def _origin_rows(recording: object) -> list[tuple[object, ...]]:
     instructions = recording.instructions  # type: ignore[attr-defined]
     columns = ["stage_index", "instruction_index", "instruction", "origin_stage_index", "origin_instruction_index"]
@@ -113,15 +124,7 @@ def _origin_rows(recording: object) -> list[tuple[object, ...]]:
 
 def test_buildkit_origins_from_stage_labels(tmp_path: Path) -> None:
     # The unnamed stage 1 runs first, and the output does not give the named stage's position.
-    path = _progress_file(tmp_path, [
-        "[stage-1 1/2] FROM registry.test/busybox",
-        "[stage-1 2/2] RUN touch /one",
-        "[tools 1/2] FROM registry.test/busybox",
-        "[tools 2/2] RUN touch /tool",
-        "[stage-2 1/3] FROM registry.test/busybox",
-        "[stage-2 2/3] COPY --from=tools /tool /tool",
-        "[stage-2 3/3] RUN true",
-    ])
+    path = _progress_file(tmp_path, LABELS_WITH_NAMED_STAGE)
 
     rows = _origin_rows(ingest_buildkit_progress([path]))
 
@@ -182,17 +185,6 @@ def test_buildkit_fixture_named_stage_origin_na() -> None:
     assert instructions["origin_stage_index"].isna().tolist() == [True, True, False]
     assert instructions["origin_stage_index"].iloc[2] == 1
     assert instructions["origin_instruction_index"].iloc[2] == 0
-
-
-LABELS_WITH_NAMED_STAGE = [
-    "[stage-1 1/2] FROM registry.test/busybox",
-    "[stage-1 2/2] RUN touch /one",
-    "[tools 1/2] FROM registry.test/busybox",
-    "[tools 2/2] RUN touch /tool",
-    "[stage-2 1/3] FROM registry.test/busybox",
-    "[stage-2 2/3] COPY --from=tools /tool /tool",
-    "[stage-2 3/3] RUN true",
-]
 
 
 def test_buildkit_dockerfile_gives_named_stage_position(tmp_path: Path) -> None:
