@@ -1,4 +1,4 @@
-"""`cachelab image import` to a registry that answers every request with 200 prints no digest."""
+"""`cachelab image import` to a registry that responds to every request with 200 prints no digest."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Servers on 127.0.0.1 that misbehave on purpose, which a real registry cannot do on demand.
 
-`ScriptedRegistry` answers every request from a handler function, so a test can
+`ScriptedRegistry` responds to every request from a handler function, so a test can
 serve a malformed manifest or a success status for a push that stored nothing.
-`HungServer` accepts connections and never answers.
+`HungServer` accepts connections and never responds.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class Reply:
 
 @dataclass(frozen=True)
 class Received:
-    """One request the server answered."""
+    """One request the server received."""
 
     method: str
     path: str
@@ -43,7 +43,7 @@ Handler = Callable[[Received], Reply]
 
 
 class ScriptedRegistry:
-    """An HTTP/1.1 server on a free port of 127.0.0.1 that answers each request with `handler`."""
+    """An HTTP/1.1 server on a free port of 127.0.0.1 that responds to each request with `handler`."""
 
     def __init__(self, handler: Handler) -> None:
         self.handler = handler

@@ -1,4 +1,4 @@
-"""Pushes to registries that answer with success statuses but did not store what was sent."""
+"""Pushes to registries that respond with success statuses but did not store what was sent."""
 
 from __future__ import annotations
 

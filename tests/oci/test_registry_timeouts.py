@@ -1,4 +1,4 @@
-"""A registry that accepts connections and never answers: timeouts, retries and their wording."""
+"""A registry that accepts connections and never responds: timeouts, retries and their wording."""
 
 from __future__ import annotations
 

@@ -50,9 +50,9 @@ from cachelab.ingest.kaniko_run import KanikoInstruction, KanikoRun, KanikoStage
 
 logger = logging.getLogger(__name__)
 
-# Lookup errors that mean the cache has no entry for the key, checked against
-# kaniko 6bcc934 and its go-containerregistry v0.21.9: a registry's 404 with
-# the OCI error code MANIFEST_UNKNOWN or NAME_UNKNOWN or without a body, an
+# Lookup errors that mean the cache has no entry for the key, as checked against
+# kaniko 6bcc934 and its go-containerregistry v0.21.9. They are a registry's 404
+# with the OCI error code MANIFEST_UNKNOWN or NAME_UNKNOWN or without a body, an
 # entry older than --cache-ttl, and a missing entry in an `oci:` layout cache.
 PLAIN_MISS = re.compile(
     r"MANIFEST_UNKNOWN|NAME_UNKNOWN|unexpected status code 404 |cache entry expired: "

@@ -403,7 +403,7 @@ class RegistryClient:
 
         The distribution API responds to a stored manifest with 201 Created, so any
         other status raises RegistryError. The manifest is then looked up by
-        digest (`verify_manifest`), because a registry that answers every request
+        digest (`verify_manifest`), because a registry that responds to every request
         with success would otherwise pass for one that stored it.
         """
         digest = sha256_digest(data)
@@ -537,7 +537,7 @@ class RegistryClient:
         retry can send it again. Blobs above `chunk_size` go in PATCH chunks.
         """
         # A registry that reports another size on HEAD does not have this blob,
-        # whatever its status says, so the blob is uploaded.
+        # whatever its status code, so the blob is uploaded.
         if self.head_blob(repository, digest) == size:
             return "exists"
         response = self._start_upload(repository, digest, mount_from)

@@ -102,9 +102,9 @@ BYTE_COLUMNS: dict[str, tuple[str, ...]] = {
 BYTE_COUNTING_ENGINES = frozenset({"cachelab", "model"})
 
 # Engines that open a span for every phase of work they do: cachelab's builder
-# and the model. For their finished builds a stage or instruction without spans
-# of a phase spent no time on it, so its time column is 0, as in a stage that
-# lookahead eliminated or a stage whose instructions all hit (no execute,
+# and the model. In their finished builds, a stage or instruction without spans
+# of a phase spent no time on it, so its time column is 0. Examples are a stage
+# that lookahead eliminated and a stage whose instructions all hit (no execute,
 # snapshot or push). For other engines a time column is NA for every row of a
 # build unless some span of that build has the column's phases.
 PHASE_TIMING_ENGINES = frozenset({"cachelab", "model"})
