@@ -128,3 +128,28 @@ def test_explain_chain_finds_first_instruction():
     assert explain_chain(chain_a, chain_a) is None
     extra = explain_chain(chain_a, chain_a[:1])
     assert extra is not None and extra[0] == 1
+
+
+def test_instruction_kind_change_compares_texts():
+    # RUN with an env block has `|1` where ENV has its instruction text.
+    run_then_env = explain(parts_of("RUN echo hi\n", [PATH]), parts_of("ENV A=1\n", [PATH]))
+    env_then_run = explain(parts_of("ENV A=1\n", [PATH]), parts_of("RUN echo hi\n", [PATH]))
+
+    assert run_then_env is not None
+    assert run_then_env.kind == "instruction"
+    assert (run_then_env.before, run_then_env.after) == ("RUN echo hi", "ENV A=1")
+    assert run_then_env.index == 0
+    assert run_then_env.describe() == "instruction text differs: 'RUN echo hi' -> 'ENV A=1'"
+    assert env_then_run is not None
+    assert env_then_run.kind == "instruction"
+    assert (env_then_run.before, env_then_run.after) == ("ENV A=1", "RUN echo hi")
+    assert env_then_run.index == 2
+
+
+def test_env_block_removed_is_env_change():
+    difference = explain(parts_of("RUN x\n", [PATH]), parts_of("RUN x\n", []))
+
+    assert difference is not None
+    assert difference.kind == "env-count"
+    assert difference.env_changes == ("PATH removed",)
+    assert difference.describe() == "RUN environment differs: PATH removed"

@@ -35,8 +35,12 @@ class Difference:
 
     `index` is the part's position; `kind` is the part kind of either side
     (`env-count`, `env`, `instruction`, `file`, `inferred`), or `missing` when
-    one list ends first. For the env block, `env_changes` names the entries
-    that differ; for file parts, `entries` lists the changed entries.
+    one list ends first. When the instruction itself changed and the lists
+    are laid out differently (`RUN` with an env block against `ENV`), `kind`
+    is `instruction`, `before` and `after` are the two instruction texts, and
+    `index` is the position of the second list's instruction part. For the env
+    block, `env_changes` names the entries that differ; for file parts,
+    `entries` lists the changed entries.
 
     `path` is the path kaniko uses for the second list's file part (the first
     list's when the second has none). `source` and `before_source` are the
@@ -193,6 +197,10 @@ def explain(
         a, b = first[index], second[index]
         if a.value == b.value and a.kind == b.kind:
             continue
+        if a.kind != b.kind:
+            shifted = _kind_change(index, first, second)
+            if shifted is not None:
+                return shifted
         kind = a.kind if a.kind == b.kind else b.kind
         if kind in ("env", "env-count"):
             return Difference(index, kind, a.value, b.value, env_changes=env_changes(first, second))
@@ -204,6 +212,32 @@ def explain(
         return Difference(index, kind, a.value, b.value, path=b.path or a.path, entries=entries,
                           source=source or before_source, before_source=before_source)
     return None
+
+
+def _kind_change(index: int, first: Sequence[KeyPart], second: Sequence[KeyPart]) -> Difference | None:
+    """Explain two part lists whose parts at `index` are of different kinds.
+
+    Parts of different kinds at one position mean the lists are laid out
+    differently: the instruction changed (`RUN` with an env block to `ENV`), or
+    the same RUN gained or lost its env block. Comparing the part values at
+    `index` would set an env count against an instruction text.
+    """
+    before_text = _instruction_text(first)
+    after_text = _instruction_text(second)
+    if before_text is not None and after_text is not None and before_text != after_text:
+        position = next(position for position, part in enumerate(second) if part.kind == "instruction")
+        return Difference(position, "instruction", before_text, after_text)
+
+    a, b = first[index], second[index]
+    env_kinds = ("env", "env-count")
+    if a.kind in env_kinds or b.kind in env_kinds:
+        kind = a.kind if a.kind in env_kinds else b.kind
+        return Difference(index, kind, a.value, b.value, env_changes=env_changes(first, second))
+    return None
+
+
+def _instruction_text(parts: Sequence[KeyPart]) -> str | None:
+    return next((part.value for part in parts if part.kind == "instruction"), None)
 
 
 def explain_chain(
