@@ -85,8 +85,10 @@ def test_entrypoint_clears_inherited_cmd() -> None:
 
 
 def test_shell_needs_json() -> None:
+    # The parser rejects this text first, so the instruction is built directly.
+    shell = Instruction(kind="SHELL", text="SHELL /bin/bash -c", args=("/bin/bash -c",), start_line=2, end_line=2)
     with pytest.raises(InstructionError, match="JSON array"):
-        _apply(ImageConfig(), "SHELL /bin/bash -c\n")
+        apply_metadata(ImageConfig(), shell, lambda word: word)
 
 
 def test_healthcheck_forms() -> None:
@@ -110,8 +112,13 @@ def test_healthcheck_forms() -> None:
 
 
 def test_healthcheck_bad_duration() -> None:
+    # The parser rejects this text first, so the instruction is built directly.
+    healthcheck = Instruction(
+        kind="HEALTHCHECK", text="HEALTHCHECK --interval=soon CMD true", args=("CMD", "true"),
+        start_line=2, end_line=2, flags=(("interval", ("soon",)),),
+    )
     with pytest.raises(InstructionError, match="line 2"):
-        _apply(ImageConfig(), "HEALTHCHECK --interval=soon CMD true\n")
+        apply_metadata(ImageConfig(), healthcheck, lambda word: word)
 
 
 @pytest.mark.parametrize(

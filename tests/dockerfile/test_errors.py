@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from cachelab.cli import main
+from cachelab.corpus.scan import scan_text
 from cachelab.dockerfile import DockerfileError, parse_dockerfile, plan_stages
 
 # (case id, text, expected line, text the message contains)
@@ -30,7 +34,35 @@ BAD_INPUTS = [
     ("onbuild-empty", "FROM a\nRUN x\nONBUILD\n", 3, "ONBUILD requires an instruction"),
     ("bad-stage-name", "FROM a AS 1st\n", 1, "invalid stage name"),
     ("from-extra-words", "FROM a b\n", 1, "FROM requires one image"),
-    ("copy-one-argument", "FROM a\nCOPY only\n", 2, "COPY requires at least 2 arguments"),
+    ("copy-one-argument", "FROM a\nCOPY only\n", 2, "COPY requires at least two arguments, found 1"),
+    ("copy-heredoc-destination", "FROM a\nCOPY <<EOF <<DST\nx\nEOF\ny\nDST\n", 2, "heredoc as its destination"),
+    ("env-bare", "FROM a\nENV\n", 2, "ENV requires at least one argument, found 0"),
+    ("env-empty-name", "FROM a\nENV A=1 =2\n", 2, "ENV has an empty name"),
+    ("label-bare", "FROM a\nLABEL\n", 2, "LABEL requires at least one argument"),
+    ("label-empty-name", "FROM a\nLABEL =x\n", 2, "LABEL has an empty name"),
+    ("arg-empty-name", "FROM a\nARG =x\n", 2, "ARG has an empty name"),
+    ("expose-bare", "FROM a\nEXPOSE\n", 2, "EXPOSE requires at least one argument"),
+    ("volume-bare", "FROM a\nVOLUME\n", 2, "VOLUME requires at least one argument"),
+    ("volume-empty-array", "FROM a\nVOLUME []\n", 2, "VOLUME requires at least one argument"),
+    ("volume-blank-path", "FROM a\nVOLUME [\"/a\", \" \"]\n", 2, "VOLUME has an empty path"),
+    ("maintainer-bare", "FROM a\nMAINTAINER\n", 2, "MAINTAINER requires exactly one argument, found 0"),
+    ("user-bare", "FROM a\nUSER\n", 2, "USER requires exactly one argument, found 0"),
+    ("workdir-bare", "FROM a\nWORKDIR\n", 2, "WORKDIR requires exactly one argument, found 0"),
+    ("stopsignal-bare", "FROM a\nSTOPSIGNAL\n", 2, "STOPSIGNAL requires exactly one argument"),
+    ("shell-bare", "FROM a\nSHELL\n", 2, "SHELL requires at least one argument"),
+    ("shell-shell-form", "FROM a\nSHELL echo\n", 2, "SHELL requires a JSON array"),
+    ("shell-empty-array", "FROM a\nSHELL []\n", 2, "its JSON array is empty"),
+    ("healthcheck-bare", "FROM a\nHEALTHCHECK\n", 2, "HEALTHCHECK requires at least one argument"),
+    ("healthcheck-none-words", "FROM a\nHEALTHCHECK NONE x\n", 2, "HEALTHCHECK NONE takes no arguments"),
+    ("healthcheck-type", "FROM a\nHEALTHCHECK RUN true\n", 2, "unknown HEALTHCHECK type 'RUN'"),
+    ("healthcheck-no-command", "FROM a\nHEALTHCHECK CMD []\n", 2, "HEALTHCHECK CMD has no command"),
+    ("healthcheck-duration", "FROM a\nHEALTHCHECK --interval=bad CMD true\n", 2, "invalid HEALTHCHECK --interval"),
+    ("healthcheck-below-1ms", "FROM a\nHEALTHCHECK --timeout=500us CMD true\n", 2, "less than 1ms"),
+    ("healthcheck-negative", "FROM a\nHEALTHCHECK --start-period=-1s CMD true\n", 2, "less than 1ms"),
+    ("healthcheck-too-long", "FROM a\nHEALTHCHECK --interval=2562048h CMD true\n", 2, "too large"),
+    ("healthcheck-retries", "FROM a\nHEALTHCHECK --retries=x CMD true\n", 2, "not a whole number"),
+    ("healthcheck-negative-retries", "FROM a\nHEALTHCHECK --retries=-1 CMD true\n", 2, "out of range"),
+    ("onbuild-bare-env", "FROM a\nRUN x\nONBUILD ENV\n", 3, "ENV requires at least one argument"),
     ("duplicate-directive", "# escape=\\\n# escape=`\nFROM a\n", 2, "only one escape"),
     ("bad-escape", "# escape=x\nFROM a\n", 1, "invalid escape character"),
 ]
@@ -124,3 +156,64 @@ def test_unknown_target_suggests_name():
 
     assert "target stage 'runtme' not found" in str(raised.value)
     assert raised.value.hint == "Use 'runtime' if that is the stage you meant."
+
+
+# Instructions that BuildKit's instruction parser accepts although they look
+# incomplete, so the parser must accept them too.
+ACCEPTED_INPUTS = [
+    ("run-bare", "RUN\n"),
+    ("run-empty-array", "RUN []\n"),
+    ("cmd-bare", "CMD\n"),
+    ("entrypoint-empty-array", "ENTRYPOINT []\n"),
+    # USER, MAINTAINER and STOPSIGNAL keep the rest of the line as one argument.
+    ("user-two-words", "USER a b\n"),
+    ("maintainer-two-words", "MAINTAINER Jane Doe\n"),
+    ("stopsignal-unknown-flag", "STOPSIGNAL --x=1 SIGTERM\n"),
+    ("healthcheck-none-flags", "HEALTHCHECK --interval=bad --foo NONE\n"),
+    ("healthcheck-signs", "HEALTHCHECK --interval=+5s --timeout=-0 --retries=+3 CMD true\n"),
+    ("healthcheck-zero-and-empty", "HEALTHCHECK --interval=0 --timeout= --retries= CMD true\n"),
+    ("healthcheck-empty-exec-command", 'HEALTHCHECK CMD [""]\n'),
+    ("env-quoted-empty-name", 'ENV ""=1\n'),
+]
+
+
+@pytest.mark.parametrize("text", [case[1] for case in ACCEPTED_INPUTS], ids=[case[0] for case in ACCEPTED_INPUTS])
+def test_buildkit_accepted_instruction_parses(text: str):
+    (instruction,) = parse_dockerfile("FROM a\n" + text).stages[0].instructions
+
+    assert instruction.start_line == 2
+
+
+def test_ignored_flags_are_dropped():
+    stopsignal, healthcheck = parse_dockerfile(
+        "FROM a\nSTOPSIGNAL --x=1 SIGTERM\nHEALTHCHECK --interval=5s NONE\n"
+    ).stages[0].instructions
+
+    assert stopsignal.args == ("SIGTERM",)
+    assert stopsignal.flags == ()
+    assert healthcheck.flags == ()
+
+
+def test_argument_errors_have_hints():
+    for text in ("ENV\n", "USER\n", "SHELL []\n", "HEALTHCHECK --interval=bad CMD true\n"):
+        with pytest.raises(DockerfileError) as raised:
+            parse_dockerfile("FROM a\n" + text)
+        assert raised.value.hint, text
+
+
+def test_scan_counts_bad_healthcheck_as_failed():
+    row = scan_text("FROM scratch\nHEALTHCHECK --interval=bad CMD true\n", path="Dockerfile")
+
+    assert row.parsed is False
+    assert row.error_line == 2
+    assert "invalid HEALTHCHECK --interval duration 'bad'" in (row.error or "")
+
+
+def test_keys_command_rejects_shell_form(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM scratch\nSHELL echo\n", encoding="utf-8")
+
+    code = main(["keys", str(dockerfile), "--context", str(tmp_path)])
+
+    assert code != 0
+    assert f"{dockerfile}:2: SHELL requires a JSON array" in capsys.readouterr().err

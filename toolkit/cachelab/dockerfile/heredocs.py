@@ -51,6 +51,12 @@ def find_markers(first_line: str, escape: str) -> list[HeredocMarker]:
     return markers
 
 
+def is_marker(word: str) -> bool:
+    """Return True when `word`, as written, introduces a heredoc (`<<EOF`, `<<-EOF`, `3<<EOF`)."""
+    match = _MARKER.match(word)
+    return match is not None and bool(match.group(3))
+
+
 def _delimiter_name(delimiter: str, escape: str) -> tuple[str, bool]:
     plain = ShellLexer(escape, skip_unset=True)
     keep_quotes = ShellLexer(escape, raw_quotes=True, skip_unset=True)

@@ -15,6 +15,7 @@ from os import PathLike
 from pathlib import Path
 
 import dockerfile as buildkit_parser
+from cachelab.dockerfile.arguments import check_arguments, ignores_flags
 from cachelab.dockerfile.errors import DockerfileError, closest_match
 from cachelab.dockerfile.flags import parse_flags, parse_mount
 from cachelab.dockerfile.model import Dockerfile, Heredoc, Instruction, Mount, Stage
@@ -50,7 +51,6 @@ _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9._-]*$")
 _KEYWORD = re.compile(r"^\s*\S+\s*")
 _NO_INSTRUCTIONS = "file with no instructions"
-_MINIMUM_ARGUMENTS = {"COPY": 2, "ADD": 2, "ARG": 1, "WORKDIR": 1, "USER": 1, "FROM": 1}
 
 
 def load_dockerfile(path: str | PathLike[str]) -> Dockerfile:
@@ -235,7 +235,10 @@ def _instruction(
         raise _unknown_instruction(command.cmd, path=path, line=line)
 
     original = command.original
-    flags = parse_flags(kind, _decoded_flags(command.flags), path=path, line=line) if command.flags else ()
+    flags: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Flags that BuildKit never reads are accepted and dropped, as it does.
+    if command.flags and not ignores_flags(kind, tuple(command.value)):
+        flags = parse_flags(kind, _decoded_flags(command.flags), path=path, line=line)
     mounts: tuple[Mount, ...] = ()
     if kind == "RUN" and flags:
         mounts = tuple(
@@ -271,8 +274,7 @@ def _instruction(
         mounts=mounts,
         trigger=trigger,
     )
-    if kind in _MINIMUM_ARGUMENTS:
-        _check_arguments(instruction, path)
+    check_arguments(instruction, path)
     return instruction
 
 
@@ -289,7 +291,12 @@ def _unknown_instruction(word: str, *, path: str, line: int) -> DockerfileError:
 
 
 def _trigger(command: buildkit_parser.Command, escape: str, path: str, text: str) -> Instruction:
-    """Parse the instruction after the `ONBUILD` keyword."""
+    """Parse the instruction after the `ONBUILD` keyword.
+
+    NOTE: BuildKit checks a trigger's flags and arguments only when a child
+    build runs it, but this parser checks them here, so it rejects an
+    `ONBUILD COPY onlyone` that BuildKit accepts while no child uses it.
+    """
     expression = _KEYWORD.sub("", command.original, count=1)
     if "<<" in expression and command.end_line > command.start_line:
         expression += "\n" + _heredoc_lines(text, command, escape)
@@ -337,7 +344,11 @@ def parse_trigger(
             f"ONBUILD trigger must be one instruction, found {len(inner)}", path=path, line=line
         )
 
-    parsed = _instruction(inner[0], escape, path, source)
+    try:
+        parsed = _instruction(inner[0], escape, path, source)
+    except DockerfileError as exc:
+        # The error names the trigger's line within `source`, so it is moved to the ONBUILD line.
+        raise DockerfileError(exc.message, path=path, line=line, hint=exc.hint) from None
     return Instruction(
         kind=parsed.kind,
         text=parsed.text,
@@ -374,19 +385,6 @@ def _heredoc_lines(text: str, command: buildkit_parser.Command, escape: str) -> 
 def _is_comment_or_blank(line: str) -> bool:
     stripped = line.strip()
     return not stripped or stripped.startswith("#")
-
-
-def _check_arguments(instruction: Instruction, path: str) -> None:
-    kind = instruction.kind
-    count = len(instruction.args)
-    minimum = _MINIMUM_ARGUMENTS[kind]
-    if count < minimum:
-        plural = "s" if minimum > 1 else ""
-        raise DockerfileError(
-            f"{kind} requires at least {minimum} argument{plural}, found {count}",
-            path=path,
-            line=instruction.start_line,
-        )
 
 
 def _stage(
