@@ -63,6 +63,10 @@ BAD_INPUTS = [
     ("healthcheck-retries", "FROM a\nHEALTHCHECK --retries=x CMD true\n", 2, "not a whole number"),
     ("healthcheck-negative-retries", "FROM a\nHEALTHCHECK --retries=-1 CMD true\n", 2, "out of range"),
     ("onbuild-bare-env", "FROM a\nRUN x\nONBUILD ENV\n", 3, "ENV requires at least one argument"),
+    ("run-network-bridge", "FROM a\nRUN --network=bridge x\n", 2, "invalid RUN --network value 'bridge'"),
+    ("run-network-variable", "FROM a\nRUN --network=$NET x\n", 2, "invalid RUN --network value '$NET'"),
+    ("run-security", "FROM a\nRUN --security=strict x\n", 2, "invalid RUN --security value 'strict'"),
+    ("mount-from-variable", "FROM a\nRUN --mount=from=$STAGE,target=/s x\n", 2, "'from' cannot use a variable"),
     ("duplicate-directive", "# escape=\\\n# escape=`\nFROM a\n", 2, "only one escape"),
     ("bad-escape", "# escape=x\nFROM a\n", 1, "invalid escape character"),
 ]
@@ -174,6 +178,8 @@ ACCEPTED_INPUTS = [
     ("healthcheck-zero-and-empty", "HEALTHCHECK --interval=0 --timeout= --retries= CMD true\n"),
     ("healthcheck-empty-exec-command", 'HEALTHCHECK CMD [""]\n'),
     ("env-quoted-empty-name", 'ENV ""=1\n'),
+    ("run-network-modes", "RUN --network=none --security=insecure x\n"),
+    ("mount-from-trailing-dollar", "RUN --mount=from=stage$,target=/s x\n"),
 ]
 
 

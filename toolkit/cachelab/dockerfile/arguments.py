@@ -15,6 +15,8 @@ parses it (plan, keys, scan, build) rejects it too:
 * HEALTHCHECK takes NONE with nothing after it, or CMD with a command. Its
   durations are Go durations of 0 or at least 1ms, and `--retries` is a whole
   number from 0 to 2^31 - 1.
+* RUN `--network` is default, none or host, and `--security` is insecure or
+  sandbox, as written, because BuildKit checks them before expanding variables.
 
 RUN, CMD and ENTRYPOINT have no minimum, because BuildKit's instruction parser
 accepts them bare. FROM and ONBUILD are checked in `cachelab.dockerfile.parse`.
@@ -58,6 +60,10 @@ _MINIMUM_HINTS = {
     "HEALTHCHECK": "Write HEALTHCHECK CMD command, or HEALTHCHECK NONE.",
     "SHELL": _SHELL_HINT,
 }
+_RUN_FLAG_VALUES = {
+    "network": ("default", "none", "host"),
+    "security": ("insecure", "sandbox"),
+}
 _SINGLE_HINTS = {
     "MAINTAINER": "Write the maintainer's name, or use LABEL maintainer=NAME.",
     "STOPSIGNAL": "Write the signal that stops the container, such as STOPSIGNAL SIGTERM.",
@@ -97,6 +103,8 @@ def check_arguments(instruction: Instruction, path: str) -> None:
             raise _error(instruction, path, "SHELL requires a JSON array", _SHELL_HINT)
     elif kind == "HEALTHCHECK":
         _check_healthcheck(instruction, path)
+    elif kind == "RUN":
+        _check_run_flags(instruction, path)
 
 
 def ignores_flags(kind: str, args: tuple[str, ...]) -> bool:
@@ -161,6 +169,15 @@ def _check_retries(instruction: Instruction, path: str, value: str) -> None:
     if retries < 0 or retries > _MAXIMUM_RETRIES:
         raise _error(instruction, path, f"HEALTHCHECK --retries {value!r} is out of range",
                      f"Write --retries as a whole number from 0 to {_MAXIMUM_RETRIES}.")
+
+
+def _check_run_flags(instruction: Instruction, path: str) -> None:
+    for name, allowed in _RUN_FLAG_VALUES.items():
+        value = instruction.flag(name)
+        if value is not None and value not in allowed:
+            choices = ", ".join(allowed)
+            raise _error(instruction, path, f"invalid RUN --{name} value {value!r}",
+                         f"Set --{name} to one of {choices}, written without variables.")
 
 
 def _check_minimum(instruction: Instruction, minimum: int, path: str) -> None:

@@ -156,6 +156,14 @@ def parse_mount(value: str, *, path: str, line: int) -> Mount:
                 path=path,
                 line=line,
             )
+        # BuildKit rejects a variable in `from` unless the `$` is the last character.
+        if key == "from" and "$" in option_value[:-1]:
+            raise DockerfileError(
+                f"--mount option 'from' cannot use a variable in {value!r}",
+                path=path,
+                line=line,
+                hint="Name the stage in a FROM line (`FROM ${IMAGE} AS source`) and write from=source.",
+            )
         options.append((key, option_value))
 
     return _mount_from_options(tuple(options), value, path=path, line=line)
