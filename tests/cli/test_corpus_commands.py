@@ -140,16 +140,16 @@ def test_study_of_unparsable_corpus(fetched: str, tmp_path: Path, caplog):
     assert "no model warm rebuild succeeded under both per-stage and lookahead" in caplog.text
 
 
-def test_study_replaces_earlier_outputs(fetched: str, tmp_path: Path):
+def test_forced_study_replaces_earlier_outputs(fetched: str, tmp_path: Path):
     out = tmp_path / "out"
     earlier = ["files.parquet", "direction.parquet", "replay-errors.parquet", "savings-measured.png", "replay/builds.parquet",
-               "model/part-00007/builds.parquet", "work/54ede3e2e232c29f/cache-per-stage/index.json"]
+               "model/part-00007/builds.parquet"]
     kept = ["notes.txt", "work/images/index.json"]
     for name in earlier + kept:
         (out / name).parent.mkdir(parents=True, exist_ok=True)
         (out / name).write_text("from an earlier run\n")
 
-    code = main(["study", fetched, "--mode", "model", "--out", str(out)])
+    code = main(["study", fetched, "--mode", "model", "--out", str(out), "--force"])
 
     assert code == 0
     for name in earlier[1:]:
@@ -159,12 +159,14 @@ def test_study_replaces_earlier_outputs(fetched: str, tmp_path: Path):
     assert sorted(path.name for path in (out / "model").iterdir()) == ["part-00000"]
 
 
-def test_study_keeps_other_directory(fetched: str, tmp_path: Path):
+def test_study_keeps_other_directory(fetched: str, tmp_path: Path, capsys):
+    # A directory named like a study output that is not one is rejected, unless --force replaces it.
     out = tmp_path / "mine"
     (out / "model").mkdir(parents=True)
     (out / "model" / "Dockerfile").write_text(SINGLE)
 
     code = main(["study", fetched, "--mode", "model", "--out", str(out)])
 
-    assert code == 0
+    assert code == 1
+    assert f"--out {out} already contains files that a study writes (model)" in capsys.readouterr().err
     assert (out / "model" / "Dockerfile").read_text() == SINGLE

@@ -69,6 +69,10 @@ def test_replay_headline_has_measured_rows(corpus_dir: Path, tmp_path: Path, cap
     assert "yes             fan-in/Dockerfile" in printed
     assert printed.endswith("wrote the replay study of corpus to out\n")
     assert (out / "report.txt").read_text() in printed
+    # The twin base images stay in out/work/images for the next replay, and the twins were built in the staging directory.
+    assert [path.name for path in (out / "work").iterdir()] == ["images"]
+    assert (out / "work" / "images" / "index.json").is_file()
+    assert not [path for path in out.iterdir() if path.name.startswith(".")]
 
 
 def test_replay_without_multistage_files(corpus_dir: Path, capsys):

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from cachelab.cli._secrets import add_secret_argument, secret_files
@@ -69,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--force", action="store_true",
         help="replace the recording in the output directory and remove the timeline-*.png files "
         "an earlier compare wrote there, once every build has succeeded; a failed or interrupted "
-        "compare leaves them as they were",
+        "compare leaves them as they were; with --mode, the same for the study in the output directory",
     )
     parser.add_argument("--quiet", action="store_true", help="print no line per build on stderr")
     from cachelab.cli.study import add_corpus_arguments
@@ -129,17 +127,15 @@ def _reject_corpus_without_mode(argument: str, context: str | None) -> None:
 
 def _compare(args: argparse.Namespace, out_dir: Path, build_args: dict[str, str], strategies: list[str],
              secrets: dict[str, Path]) -> None:
+    from cachelab.cli._staging import replace_outputs, staging_directory
+    from cachelab.cli.build import recording_files
     from cachelab.record.cache_failures import describe_failures
     from cachelab.study.compare import compare, write_report
 
     # The outputs go to a staging directory inside OUT and replace an earlier
     # recording only after every build succeeded, so a failed or interrupted
     # compare leaves that recording as it was.
-    # The outermost directory this compare creates, so a failed compare can remove it again.
-    created = next((path for path in reversed([out_dir, *out_dir.parents]) if not path.exists()), None)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out_dir))
-    try:
+    with staging_directory(out_dir, prefix=STAGING_PREFIX) as staging:
         recording = compare(
             args.dockerfile,
             args.context,
@@ -153,11 +149,7 @@ def _compare(args: argparse.Namespace, out_dir: Path, build_args: dict[str, str]
             secrets=secrets,
             progress=not args.quiet and "CI" not in os.environ,
         )
-        written = _replace_recording(staging, out_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        if created is not None and not any(out_dir.iterdir()):
-            shutil.rmtree(created, ignore_errors=True)
+        written = replace_outputs(recording_files(staging), out_dir, earlier=recording_files(out_dir))
 
     write_report(recording, sys.stdout)
     for path in written:
@@ -166,22 +158,3 @@ def _compare(args: argparse.Namespace, out_dir: Path, build_args: dict[str, str]
     if failures is not None:
         # A failed push leaves its entry out of the cache, so a later step misses where it would hit.
         print(f"cachelab: warning: {failures}. These builds went on without those cache operations.")
-
-
-def _replace_recording(staging: Path, out_dir: Path) -> list[Path]:
-    """Move the files of `staging` into `out_dir`, then delete the earlier recording files not replaced.
-
-    Returns the moved files' paths in `out_dir`: the tables, then the timelines.
-    """
-    from cachelab.cli.build import recording_files
-
-    earlier = recording_files(out_dir)
-    written = []
-    for path in recording_files(staging):
-        target = out_dir / path.name
-        os.replace(path, target)
-        written.append(target)
-    for path in earlier:
-        if path not in written:
-            path.unlink(missing_ok=True)
-    return written

@@ -40,16 +40,6 @@ CORPUS_FORMS = (
     "a manifest.jsonl or a directory holding one, a directory of Dockerfiles, or one Dockerfile"
 )
 DEFAULT_REPLAY_SAMPLE = 20
-# Files and directories a study writes into --out, as glob patterns. Below work/,
-# replay keeps one folder per twin. An interrupted run leaves their layer caches
-# behind, and a later cold build would hit them.
-STUDY_OUTPUTS = (
-    "files.parquet", "stages.parquet", "model", "headline.parquet", "summary.parquet", "report.txt",
-    "direction.parquet", "replay", "replay-errors.parquet", "savings-*.png", "eliminated.png", "blockers.png",
-    "work/*",
-)
-# Kept below work/: the twin base images, which replay reuses.
-KEPT_OUTPUTS = ("work/images",)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -72,9 +62,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add_corpus_arguments(parser, required_mode=True)
     parser.add_argument(
         "--out", type=Path, required=True, metavar="DIR",
-        help="output directory; the tables, figures and report of an earlier study there are replaced. "
-        "A failed or interrupted study writes no partial report: it removes what it wrote, and DIR "
-        "too when it created it, keeping only the twin base images in DIR/work/images",
+        help="output directory; a DIR that is a file or not writable is rejected before any work, and so is "
+        "a DIR that already contains a study, a recording or other files named like a study's outputs, "
+        "unless --force is given. A failed or interrupted study writes nothing into DIR but the twin "
+        "base images in DIR/work/images, and removes DIR when it created it and nothing is left",
+    )
+    parser.add_argument(
+        "--force", action="store_true",
+        help="replace the study or recording in DIR once the new study has finished; a failed or "
+        "interrupted study leaves them as they were",
     )
     parser.set_defaults(handler=run_study)
 
@@ -115,31 +111,26 @@ def _positive_float(text: str) -> float:
 
 def run_study(args: argparse.Namespace) -> int:
     """Run the study `args.mode` on `args.corpus` and write its outputs into `args.out`."""
+    from cachelab.cli._staging import staging_directory
+    from cachelab.cli._study_out import STAGING_PREFIX, TWIN_IMAGES, check_study_out, replace_study
     from cachelab.corpus.source import resolve_corpus
 
     corpus = getattr(args, "corpus", None) or args.dockerfile
+    out: Path = args.out or Path("cachelab-out") / f"{Path(corpus).name}-{args.mode}"
+    check_study_out(out, force=args.force)
     source = resolve_corpus(corpus)
     logger.info("studying the %s", source.describe())
-    out: Path = args.out or Path("cachelab-out") / f"{Path(corpus).name}-{args.mode}"
-    # The outermost directory this study creates, so a failed study can remove it again.
-    created = next((path for path in reversed([out, *out.parents]) if not path.exists()), None)
-    out.mkdir(parents=True, exist_ok=True)
-    _remove_study_outputs(out)
-    try:
-        _study(args, source, out)
-    except BaseException:
-        # Tables and figures without their report would look like a finished study.
-        _remove_study_outputs(out, whose="of the failed study")
-        if created is not None and not any(out.iterdir()):
-            import shutil
-
-            shutil.rmtree(created, ignore_errors=True)
-        raise
+    # The study replaces an earlier one in `out` only once it has finished, so a
+    # failed or interrupted study leaves that one as it was, and writes no
+    # tables without their report.
+    with staging_directory(out, prefix=STAGING_PREFIX) as staging:
+        _study(args, source, staging, twin_images=out / TWIN_IMAGES)
+        replace_study(staging, out)
     print(f"wrote the {args.mode} study of {corpus} to {out}")
     return 0
 
 
-def _study(args: argparse.Namespace, source: CorpusSource, out: Path) -> None:
+def _study(args: argparse.Namespace, source: CorpusSource, out: Path, *, twin_images: Path) -> None:
     from cachelab.corpus.study import StudySettings
     from cachelab.model.catalog import BaseImageCatalog
     from cachelab.model.costs import CostModel, calibrate
@@ -162,7 +153,8 @@ def _study(args: argparse.Namespace, source: CorpusSource, out: Path) -> None:
         summary, table = _write_model(selected, count, settings, out, workers=args.workers, progress=progress)
         _write_report(out, table, summary, calibration=calibration)
     else:
-        _write_replay(source, settings, out, args=args, progress=progress, calibration=calibration)
+        _write_replay(source, settings, out, args=args, progress=progress, calibration=calibration,
+                      twin_images=twin_images)
 
 
 def calibration_note(recording: Path, old: CostModel, new: CostModel) -> str:
@@ -176,29 +168,6 @@ def calibration_note(recording: Path, old: CostModel, new: CostModel) -> str:
     ]
     changed = ", ".join(changes) if changes else "no parameter changed"
     return f"model costs calibrated from the recording in {recording}: {changed}"
-
-
-def _remove_study_outputs(out: Path, *, whose: str = "of an earlier study") -> None:
-    """Remove the outputs of an earlier or a failed study from `out`, so that no table is left without its report.
-
-    Only a directory with the `files.parquet` that every study writes first is
-    cleared, so a directory of other files given by mistake is left alone. The
-    twin base images in `work/images` stay, because replay reuses them.
-    """
-    import shutil
-
-    if not (out / "files.parquet").is_file():
-        return
-    kept = {out / name for name in KEPT_OUTPUTS}
-    for name in STUDY_OUTPUTS:
-        for path in sorted(out.glob(name)):
-            if path in kept:
-                continue
-            logger.info("removing %s %s", path, whose)
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
-                path.unlink()
 
 
 def _entries(source: CorpusSource, chosen: set[str] | None = None) -> Iterator[CorpusEntry]:
@@ -276,6 +245,7 @@ def _write_report(
 
 def _write_replay(  # type: ignore[no-untyped-def]
     source: CorpusSource, settings, out: Path, *, args: argparse.Namespace, progress: bool, calibration: str | None,
+    twin_images: Path,
 ) -> None:
     from cachelab.corpus.measured import (
         MEASURED,
@@ -305,7 +275,7 @@ def _write_replay(  # type: ignore[no-untyped-def]
     model_summary, table = _write_model(_entries(source, chosen), len(chosen), settings, out, workers=1, progress=False)
     replay_settings = ReplaySettings(
         work_dir=out / "work", scale=args.scale or DEFAULT_SCALE, catalog=settings.catalog,
-        run_id="replay-study",
+        run_id="replay-study", images_dir=twin_images,
     )
     builds, failed = _replay(_entries(source, chosen), replay_settings, out, progress=progress)
     _figures(builds, None, out, mode=MEASURED)
@@ -404,7 +374,7 @@ def _figures(builds: pd.DataFrame, stages: pd.DataFrame | None, out: Path, *, mo
         plt.close(figure)
     else:
         logger.warning("no %s warm rebuild succeeded under both per-stage and lookahead, "
-                       "so %s has no savings-%s.png", mode, out, mode)
+                       "so the study has no savings-%s.png", mode, mode)
     if stages is None or stages.empty:
         return
 

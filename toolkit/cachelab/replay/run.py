@@ -46,6 +46,8 @@ class ReplaySettings:
     strategies: Sequence[str] = STRATEGIES
     run_id: str = "replay"
     keep_twins: bool = False
+    # The layout store of twin base images, shared by all twins (default: `work_dir/images`).
+    images_dir: Path | None = None
 
 
 @dataclass(slots=True)
@@ -83,7 +85,7 @@ class Replayer:
     def __init__(self, settings: ReplaySettings) -> None:
         self.settings = settings
         settings.work_dir.mkdir(parents=True, exist_ok=True)
-        self.bases = TwinBaseStore(settings.work_dir / "images")
+        self.bases = TwinBaseStore(settings.images_dir or settings.work_dir / "images")
         self.writer = TwinWriter(catalog=settings.catalog, costs=settings.costs, scale=settings.scale)
 
     def close(self) -> None:
