@@ -35,9 +35,9 @@ def warm_builds(prefix: str, values: list[int], column: str = "bytes_downloaded"
 @pytest.mark.parametrize(
     ("old", "new", "verdict"),
     [
-        ([0, 0, 0], [0, 0, 0], "same"),
-        ([0, 0, 0], [5_000_000] * 3, "worse"),
-        ([5_000_000] * 3, [0, 0, 0], "better"),
+        ([0] * 5, [0] * 5, "same"),
+        ([0] * 5, [5_000_000] * 5, "worse"),
+        ([5_000_000] * 5, [0] * 5, "better"),
     ],
 )
 def test_zero_median_verdicts(old: list[int], new: list[int], verdict: str) -> None:
@@ -62,7 +62,7 @@ def test_zero_to_positive_uses_difference() -> None:
 
 def test_positive_old_median_keeps_ratio() -> None:
     row = compare_recordings(
-        warm_builds("old", [100, 100, 100]), warm_builds("new", [300, 300, 300]), metric="bytes_downloaded"
+        warm_builds("old", [100] * 5), warm_builds("new", [300] * 5), metric="bytes_downloaded"
     ).iloc[0]
 
     assert row["statistic"] == "ratio"
@@ -73,8 +73,8 @@ def test_positive_old_median_keeps_ratio() -> None:
 
 def test_cache_misses_zero_to_two() -> None:
     row = compare_recordings(
-        warm_builds("old", [0, 0, 0], "cache_misses"),
-        warm_builds("new", [2, 2, 2], "cache_misses"),
+        warm_builds("old", [0] * 5, "cache_misses"),
+        warm_builds("new", [2] * 5, "cache_misses"),
         metric="cache_misses",
         step=1,
     ).iloc[0]
@@ -84,14 +84,14 @@ def test_cache_misses_zero_to_two() -> None:
 
 
 def test_overlapping_difference_is_same() -> None:
-    interval = difference_of_medians_interval([0, 0, 10, 10], [0, 10, 10, 10], seed=3)
+    interval = difference_of_medians_interval([0, 0, 0, 10, 10], [0, 0, 10, 10, 10], seed=3)
 
     assert interval.low <= 0 <= interval.high
     assert judge_difference(interval) == "same"
 
 
 def test_difference_interval_negative() -> None:
-    interval = difference_of_medians_interval([7.0, 7.0, 7.0], [2.0, 2.0, 2.0])
+    interval = difference_of_medians_interval([7.0] * 5, [2.0] * 5)
 
     assert interval.difference == -5.0
     assert judge_difference(interval) == "better"
@@ -103,8 +103,8 @@ def test_difference_interval_rejects_empty() -> None:
 
 
 def test_regress_cli_zero_to_positive(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    old = warm_builds("old", [0, 0, 0]).save(tmp_path / "old")
-    new = warm_builds("new", [5_000_000] * 3).save(tmp_path / "new")
+    old = warm_builds("old", [0] * 5).save(tmp_path / "old")
+    new = warm_builds("new", [5_000_000] * 5).save(tmp_path / "new")
 
     code = main(["regress", str(old), str(new), "--step", "1", "--metric", "bytes_downloaded"])
     output = capsys.readouterr().out
@@ -116,8 +116,8 @@ def test_regress_cli_zero_to_positive(tmp_path: Path, capsys: pytest.CaptureFixt
 
 
 def test_regress_cli_zero_to_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    old = warm_builds("old", [0, 0, 0]).save(tmp_path / "old")
-    new = warm_builds("new", [0, 0, 0]).save(tmp_path / "new")
+    old = warm_builds("old", [0] * 5).save(tmp_path / "old")
+    new = warm_builds("new", [0] * 5).save(tmp_path / "new")
 
     code = main(["regress", str(old), str(new), "--step", "1", "--metric", "bytes_downloaded"])
     lines = capsys.readouterr().out.splitlines()

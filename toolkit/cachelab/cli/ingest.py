@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cachelab.cli.regress import step_number
+
 if TYPE_CHECKING:
     from cachelab.record import Recording
 
@@ -20,7 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Read the output of real builds and write the builds, stages, instructions "
             "and spans tables as Parquet files into DIR, next to cachelab's own recordings. "
             "kaniko-trace reads OTLP/HTTP trace exports (JSON or protobuf), kaniko-log "
-            "reads kaniko's log in any --log-format, kaniko-benchmark reads the "
+            "reads kaniko's log in any --log-format (its wall_s has the log's time resolution, "
+            "whole seconds by default, and is NA when the first and last lines fall within "
+            "one second), kaniko-benchmark reads the "
             "BENCHMARK_FILE of kaniko up to v1.28.2, buildkit reads --progress=rawjson output. "
             "kaniko-trace reads the spans of all FILEs together: a span that occurs again with "
             "the same trace id and span id (an exporter resends an export after a timeout, or "
@@ -43,7 +47,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
              "their written position (stage_index and origin_stage_index)",
     )
     parser.add_argument("--run-id", default="ingest", help="run_id of the ingested builds (default: ingest)")
-    parser.add_argument("--scenario", help="scenario name to record with every build")
+    parser.add_argument(
+        "--scenario", metavar="NAME",
+        help="scenario name to record with every build, as `cachelab build --scenario` does (default: none)",
+    )
+    parser.add_argument(
+        "--step", type=step_number, default=None, metavar="N",
+        help="position of every build in its scenario to record: 0 for cold builds, 1 and up for "
+        "rebuilds on their cache. `cachelab regress` compares each step on its own, so ingest the "
+        "files of each step separately (default: none, and builds without a step share one group)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -70,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _read(args: argparse.Namespace) -> Recording:
-    options = {"run_id": args.run_id, "scenario": args.scenario}
+    options = {"run_id": args.run_id, "scenario": args.scenario, "step": args.step}
     if args.engine == "kaniko-trace":
         from cachelab.ingest.kaniko import ingest_kaniko_traces
 

@@ -14,6 +14,8 @@ from cachelab.cli._arguments import positive_int
 NO_RATIO = "none"
 # `statistic` value of such a group, as `cachelab.stats.compare` writes it.
 DIFFERENCE = "difference"
+# Verdict of a group with too few builds on a side, as `cachelab.stats.verdict` writes it.
+INCONCLUSIVE = "inconclusive"
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,14 +34,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "--scenario NAME --step S` per build; those are joined. A group is 'worse' or "
             "'better' only when the bootstrap confidence interval of the ratio of medians "
             "(new/old) excludes 1 and the ratio passes the threshold factor. Otherwise it is "
-            "'same', or 'incomparable' without enough successful builds on both sides. Where "
+            "'same', or 'incomparable' without enough successful builds on both sides. A group "
+            "with fewer than 5 successful builds on a side (more at --confidence above 0.99) "
+            "shows its interval with the verdict 'inconclusive', because with so few builds "
+            "the bootstrap interval excludes 1 far more often than its confidence level says. Where "
             "the old median is 0, as bytes_downloaded or cache_misses of a warm build often "
             "are, no ratio exists: the interval is then of the difference new - old, and the "
             "group is 'worse' or 'better' when it excludes 0, with no threshold. Each step of "
             "a scenario gets its own verdict. Step 0 is the cold build and later steps "
             "rebuild on its cache, so pooling them would mix two distributions into an "
             "interval of neither. Builds recorded without --step share one group, so label "
-            "them with `cachelab build --scenario NAME --step N`. "
+            "them with `cachelab build --scenario NAME --step N`, or `cachelab ingest ENGINE "
+            "FILE --scenario NAME --step N` for another engine's builds. "
             "A slower cold build is as much a regression as a slower warm rebuild, so every "
             "step is reported unless --step N picks one. Exits 0 whatever the verdicts."
         ),
@@ -177,6 +183,14 @@ def print_table(result: pd.DataFrame, stream: TextIO, *, confidence: float = 0.9
     for line in lines:
         stream.write("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
         stream.write("\n")
+    if (result["verdict"] == INCONCLUSIVE).any():
+        from cachelab.stats import min_samples_for_verdict
+
+        stream.write(
+            f"verdict '{INCONCLUSIVE}': a side has fewer than {min_samples_for_verdict(confidence)} "
+            f"successful builds, too few for a verdict at {confidence:.0%} confidence. "
+            "Record more repeats.\n"
+        )
     if (result["statistic"] == DIFFERENCE).any():
         stream.write(
             f"ratio '{NO_RATIO}': the old median is 0 or less, so no ratio exists. The interval is "

@@ -51,7 +51,9 @@ class BuildStarted:
 @dataclass(frozen=True, slots=True)
 class BuildFinished:
     build_id: str
-    wall_s: float
+    # None where the source cannot measure it, as in a kaniko log with whole-second
+    # stamps whose first and last lines fall within one second.
+    wall_s: float | None
     outcome: str  # "ok" or "error"
     error: str | None = None
     image_digest: str | None = None

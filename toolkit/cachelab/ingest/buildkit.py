@@ -169,7 +169,7 @@ def _merge_status(vertex: Vertex, raw: dict[str, Any]) -> None:
 
 def ingest_buildkit_progress(
     paths: Sequence[str | Path], *, run_id: str = "ingest", scenario: str | None = None,
-    dockerfile: str | Path | None = None,
+    step: int | None = None, dockerfile: str | Path | None = None,
 ) -> Recording:
     """Return the tables of rawjson progress files, one build per file.
 
@@ -186,8 +186,10 @@ def ingest_buildkit_progress(
         build_id = "buildkit-" + digest.hexdigest()[:16]
         if not vertexes:
             raise IngestError(f"{path}: no vertexes in the progress output", hint="Pass --progress=rawjson output.")
-        build_events, build_names = events_from_vertexes(vertexes, build_id=build_id, run_id=run_id,
-                                                         scenario=scenario, dockerfile_id=None, written=written)
+        build_events, build_names = events_from_vertexes(
+            vertexes, build_id=build_id, run_id=run_id, scenario=scenario, scenario_step=step,
+            dockerfile_id=None, written=written,
+        )
         events.extend(build_events)
         names.update(build_names)
         logger.info("%s: %d vertexes", path, len(vertexes))
@@ -229,7 +231,7 @@ class _Step:
 
 def events_from_vertexes(
     vertexes: list[Vertex], *, build_id: str, run_id: str, scenario: str | None, dockerfile_id: str | None,
-    written: Mapping[str, int] | None = None,
+    written: Mapping[str, int] | None = None, scenario_step: int | None = None,
 ) -> tuple[list[Event], dict[tuple[str, str], str]]:
     """Return the events of one build and BuildKit's name of each span."""
     starts = [v.started for v in vertexes if v.started is not None]
@@ -240,7 +242,7 @@ def events_from_vertexes(
         BuildStarted(
             build_id=build_id, run_id=run_id, engine=ENGINE, engine_version="unknown", strategy=STRATEGY,
             profile=None, flags=None, dockerfile_id=dockerfile_id, target=None,
-            started_at=origin, scenario=scenario,
+            started_at=origin, scenario=scenario, step=scenario_step,
         )
     ]
 

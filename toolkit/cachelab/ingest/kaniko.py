@@ -26,6 +26,7 @@ def ingest_kaniko_traces(
     logs: Sequence[str | Path] = (),
     run_id: str = "ingest",
     scenario: str | None = None,
+    step: int | None = None,
 ) -> Recording:
     """Return the tables of every build in kaniko OTLP trace files.
 
@@ -66,23 +67,27 @@ def ingest_kaniko_traces(
             # The trace has no span for a failed cache operation.
             run.cache_push_errors = log_run.cache_push_errors
             run.cache_failures = log_run.cache_failures
-    return recording_from_runs(runs, run_id=run_id, scenario=scenario)
+    return recording_from_runs(runs, run_id=run_id, scenario=scenario, step=step)
 
 
 def ingest_kaniko_logs(
-    paths: Sequence[str | Path], *, run_id: str = "ingest", scenario: str | None = None
+    paths: Sequence[str | Path], *, run_id: str = "ingest", scenario: str | None = None, step: int | None = None
 ) -> Recording:
-    """Return the tables of the builds in kaniko log files, one build per file."""
+    """Return the tables of the builds in kaniko log files, one build per file.
+
+    Most kaniko logs stamp whole seconds, so their `wall_s` is too (see
+    `cachelab.ingest.kaniko_log`).
+    """
     runs = [read_kaniko_log(path) for path in paths]
-    return recording_from_runs(runs, run_id=run_id, scenario=scenario)
+    return recording_from_runs(runs, run_id=run_id, scenario=scenario, step=step)
 
 
 def ingest_kaniko_benchmarks(
-    paths: Sequence[str | Path], *, run_id: str = "ingest", scenario: str | None = None
+    paths: Sequence[str | Path], *, run_id: str = "ingest", scenario: str | None = None, step: int | None = None
 ) -> Recording:
     """Return one builds row per BENCHMARK_FILE, with a seconds column per timer category."""
     benchmarks = [read_benchmark_file(path) for path in paths]
-    recording = recording_from_runs([b.run for b in benchmarks], run_id=run_id, scenario=scenario)
+    recording = recording_from_runs([b.run for b in benchmarks], run_id=run_id, scenario=scenario, step=step)
     names = sorted({column for b in benchmarks for column in b.columns})
     by_build = {b.run.build_id: b.columns for b in benchmarks}
     columns: dict[str, list[object]] = {
@@ -92,7 +97,9 @@ def ingest_kaniko_benchmarks(
     return recording
 
 
-def recording_from_runs(runs: Sequence[KanikoRun], *, run_id: str, scenario: str | None) -> Recording:
+def recording_from_runs(
+    runs: Sequence[KanikoRun], *, run_id: str, scenario: str | None, step: int | None = None
+) -> Recording:
     """Return the tables of `runs` with kaniko's extra columns.
 
     The spans' `engine_name` is kaniko's span name. The instructions'
@@ -109,7 +116,7 @@ def recording_from_runs(runs: Sequence[KanikoRun], *, run_id: str, scenario: str
     its first reading. Raises `IngestError` when `runs` is not empty and no build
     is left.
     """
-    tabulated = _tabulated_runs(runs, run_id=run_id, scenario=scenario)
+    tabulated = _tabulated_runs(runs, run_id=run_id, scenario=scenario, step=step)
     recording = concat(tables for _, tables in tabulated) if tabulated else recording_from_events([])
     kept_runs = [run for run, _ in tabulated]
 
@@ -144,7 +151,7 @@ def recording_from_runs(runs: Sequence[KanikoRun], *, run_id: str, scenario: str
 
 
 def _tabulated_runs(
-    runs: Sequence[KanikoRun], *, run_id: str, scenario: str | None
+    runs: Sequence[KanikoRun], *, run_id: str, scenario: str | None, step: int | None
 ) -> list[tuple[KanikoRun, Recording]]:
     """Build the tables of each run on its own, skipping contradictory and repeated builds."""
     tabulated: list[tuple[KanikoRun, Recording]] = []
@@ -156,7 +163,7 @@ def _tabulated_runs(
             continue
         names = {(run.build_id, span_id): name for span_id, name in run.span_names.items()}
         try:
-            recording = recording_from_events(run.events(run_id=run_id, scenario=scenario), names)
+            recording = recording_from_events(run.events(run_id=run_id, scenario=scenario, step=step), names)
         except EventStreamError as exc:
             # The hint of the record layer addresses an event emitter, not the user of an ingester.
             logger.warning("skipped build %s: %s", run.build_id, exc)

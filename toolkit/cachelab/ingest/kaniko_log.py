@@ -29,6 +29,14 @@ commands of a stage squashed into it first, and the log does not say how many:
 `Squashing stages: CHILD into BASE` names stages but gives no index and no
 command count. Their rows keep NA, so they do not join with other builds' rows on
 the written position.
+
+`wall_s` is the time from the first log line to the last. The color format's
+elapsed seconds and the text and json formats' default timestamps are whole
+seconds, so such a `wall_s` is too. A `wall_s` of 1.0 means that the lines
+crossed one second boundary, so the build took between 0 and 2 seconds.
+A build whose first and last lines fall within one second gets its outcome but
+keeps `wall_s` NA. Only a log with sub-second timestamps gets an exact `wall_s`
+and `stage` spans.
 """
 
 from __future__ import annotations
@@ -268,8 +276,11 @@ class _LogReader:
             elapsed, whole_seconds = last.elapsed_s, True
         else:
             return
-        # NOTE: most kaniko logs stamp whole seconds, so a build shorter than a
-        # second has no measurable wall time and keeps NA instead of 0.
+        # NOTE: a log cut off before the build ended counts as finished too,
+        # because the reader does not look for kaniko's last message.
+        self.run.finished = True
+        # Whole-second stamps make a build whose first and last lines share a
+        # second unmeasurable, so its wall_s stays NA instead of 0.
         if elapsed > 0 or not whole_seconds:
             self.run.wall_s = elapsed
         if self.subsecond:

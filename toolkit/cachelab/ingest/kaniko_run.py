@@ -77,6 +77,8 @@ class KanikoRun:
     dockerfile_id: str | None = None
     target: str | None = None
     wall_s: float | None = None
+    # Whether the source shows that the build ended, also where it gives no wall time.
+    finished: bool = False
     outcome: str = "ok"
     error: str | None = None
     image_digest: str | None = None
@@ -154,7 +156,9 @@ class KanikoRun:
             return None
         return "\n".join(f"{name}={value}" for name, value in sorted(self.flags.items()))
 
-    def events(self, *, run_id: str = "ingest", scenario: str | None = None) -> list[Event]:
+    def events(
+        self, *, run_id: str = "ingest", scenario: str | None = None, step: int | None = None
+    ) -> list[Event]:
         """Return the events of this build, in the order a builder would emit them."""
         events: list[Event] = [
             BuildStarted(
@@ -170,6 +174,7 @@ class KanikoRun:
                 # NOTE: a log without timestamps gives no start instant, so the column is NA.
                 started_at=self.started_at,
                 scenario=scenario,
+                step=step,
             )
         ]
         for stage in sorted(self.stages.values(), key=lambda s: s.index):
@@ -209,7 +214,7 @@ class KanikoRun:
                 )
             )
         events.extend(self.spans)
-        if self.wall_s is not None:
+        if self.finished or self.wall_s is not None:
             events.append(
                 BuildFinished(
                     build_id=self.build_id,

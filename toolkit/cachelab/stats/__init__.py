@@ -15,16 +15,21 @@ from cachelab.stats.summary import SampleSummary, iqr, median, summarize
 from cachelab.stats.verdict import (
     BETTER,
     INCOMPARABLE,
+    INCONCLUSIVE,
+    MIN_SAMPLES_FOR_VERDICT,
     SAME,
     VERDICTS,
     WORSE,
     judge,
     judge_difference,
+    min_samples_for_verdict,
 )
 
 __all__ = [
     "BETTER",
     "INCOMPARABLE",
+    "INCONCLUSIVE",
+    "MIN_SAMPLES_FOR_VERDICT",
     "SAME",
     "VERDICTS",
     "WORSE",
@@ -41,6 +46,7 @@ __all__ = [
     "judge",
     "judge_difference",
     "median",
+    "min_samples_for_verdict",
     "ratio_of_medians_interval",
     "summarize",
 ]

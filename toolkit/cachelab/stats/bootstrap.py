@@ -26,12 +26,18 @@ MAX_VALUES_PER_BATCH = 1_000_000
 
 @dataclass(frozen=True)
 class RatioInterval:
-    """Ratio `new_median / old_median` and its bootstrap confidence interval."""
+    """Ratio `new_median / old_median` and its bootstrap confidence interval.
+
+    `old_n` and `new_n` are the sample counts the interval was computed from,
+    None for an interval built without samples.
+    """
 
     ratio: float
     low: float
     high: float
     confidence: float
+    old_n: int | None = None
+    new_n: int | None = None
 
     def excludes(self, value: float = 1.0) -> bool:
         """Return whether `value` lies outside the interval."""
@@ -40,12 +46,17 @@ class RatioInterval:
 
 @dataclass(frozen=True)
 class DifferenceInterval:
-    """Difference `new_median - old_median`, in the metric's unit, and its bootstrap confidence interval."""
+    """Difference `new_median - old_median`, in the metric's unit, and its bootstrap confidence interval.
+
+    `old_n` and `new_n` are as in `RatioInterval`.
+    """
 
     difference: float
     low: float
     high: float
     confidence: float
+    old_n: int | None = None
+    new_n: int | None = None
 
     def excludes(self, value: float = 0.0) -> bool:
         """Return whether `value` lies outside the interval."""
@@ -82,7 +93,10 @@ def ratio_of_medians_interval(
 
     low, high = _percentile_interval(ratios, confidence)
     ratio = float(np.median(new_samples) / np.median(old_samples))
-    return RatioInterval(ratio=ratio, low=low, high=high, confidence=confidence)
+    return RatioInterval(
+        ratio=ratio, low=low, high=high, confidence=confidence,
+        old_n=int(old_samples.size), new_n=int(new_samples.size),
+    )
 
 
 def difference_of_medians_interval(
@@ -108,7 +122,10 @@ def difference_of_medians_interval(
     new_medians = _resampled_medians(new_samples, resamples, rng)
     low, high = _percentile_interval(new_medians - old_medians, confidence)
     difference = float(np.median(new_samples) - np.median(old_samples))
-    return DifferenceInterval(difference=difference, low=low, high=high, confidence=confidence)
+    return DifferenceInterval(
+        difference=difference, low=low, high=high, confidence=confidence,
+        old_n=int(old_samples.size), new_n=int(new_samples.size),
+    )
 
 
 def _percentile_interval(values: np.ndarray, confidence: float) -> tuple[float, float]:

@@ -86,7 +86,11 @@ def compare_builds(
     The ratio is the median of `metric` in `new` over its median in `old`, so for a
     time a ratio above 1 means `new` is slower. Only builds with `outcome == "ok"` count. A
     group present on one side only, or with fewer than `min_samples` values on
-    either side, is `incomparable` and has NA ratio and interval.
+    either side, is `incomparable` and has NA ratio and interval. A group with
+    fewer than `min_samples_for_verdict(confidence)` values on a side (5 at 0.95)
+    has its interval but the verdict `inconclusive`, because so few samples
+    cannot support a verdict at that confidence (see `cachelab.stats.verdict`).
+    A logged warning names each group left without a value, and why.
 
     `difference` is the new median minus the old one, in the metric's unit.
     `statistic` names what `ci_low` and `ci_high` bound: "ratio" where the old
@@ -127,6 +131,9 @@ def compare_builds(
     _warn_on_pooled_steps("new", new)
     old_groups = _samples_by_group(old, GROUP_COLUMNS, metric)
     new_groups = _samples_by_group(new, GROUP_COLUMNS, metric)
+    compared = old_groups.keys() | new_groups.keys()
+    _warn_on_groups_without_values("old", old, GROUP_COLUMNS, metric, compared)
+    _warn_on_groups_without_values("new", new, GROUP_COLUMNS, metric, compared)
     return _compare(old_groups, new_groups, GROUP_COLUMNS, options)
 
 
@@ -183,6 +190,9 @@ def compare_strategies(
     _warn_on_cache_failures(f"strategy {other}", other_builds)
     baseline_groups = _samples_by_group(baseline_builds, columns, metric)
     other_groups = _samples_by_group(other_builds, columns, metric)
+    compared = baseline_groups.keys() | other_groups.keys()
+    _warn_on_groups_without_values(f"strategy {baseline}", baseline_builds, columns, metric, compared)
+    _warn_on_groups_without_values(f"strategy {other}", other_builds, columns, metric, compared)
     result = _compare(baseline_groups, other_groups, columns, options)
     renamed = {
         column: column.replace("old_", "baseline_").replace("new_", "other_")
@@ -280,20 +290,57 @@ def _warn_on_pooled_steps(name: str, builds: pd.DataFrame) -> None:
             logger.warning(
                 "%s builds of group (%s) have no step, and %d of %d have no cache hits, so cold builds "
                 "and warm rebuilds are likely pooled. Record them with `cachelab build --scenario NAME "
-                "--step N` (0 for the cold build)",
+                "--step N`, or ingest them with `cachelab ingest ENGINE FILE... --scenario NAME --step N` "
+                "(0 for the cold build)",
                 name, group, without_hits, len(frame),
             )
+
+
+def _warn_on_groups_without_values(
+    name: str, builds: pd.DataFrame, columns: Sequence[str], metric: str, compared: set[tuple[object, ...]]
+) -> None:
+    """Log a warning per group of `builds` that has no `metric` value to compare, and why.
+
+    Only successful builds with a value count, so such a group is either an
+    incomparable row (`compared` contains its key) or missing from the table.
+    """
+    for key, frame in builds.groupby(list(columns), dropna=False, sort=True):
+        ok = frame["outcome"] == "ok"
+        if frame.loc[ok, metric].notna().any():
+            continue
+        hint = ""
+        if ok.any():
+            reason = f"{metric} is NA in every build with outcome ok ({int(ok.sum())} of {len(frame)})"
+            if metric == "wall_s":
+                hint = (
+                    ". An ingested kaniko log with whole-second stamps has no wall_s when its first "
+                    "and last lines fall within one second"
+                )
+        else:
+            outcomes = frame["outcome"].astype("string").fillna("NA").value_counts(sort=False)
+            counts = ", ".join(f"{outcome}: {count}" for outcome, count in sorted(outcomes.items()))
+            reason = f"none of its builds has outcome ok ({counts})"
+        group_key = _group_key(key)
+        effect = "its verdict is incomparable" if group_key in compared else "it is left out of the table"
+        group = ", ".join("-" if part is None else str(part) for part in group_key)
+        logger.warning(
+            "%s builds of group (%s) have no %s to compare: %s, so %s%s",
+            name, group, metric, reason, effect, hint,
+        )
 
 
 def _samples_by_group(builds: pd.DataFrame, columns: Sequence[str], metric: str) -> Samples:
     ok = builds[builds["outcome"] == "ok"]
     groups = {}
     for key, frame in ok.groupby(list(columns), dropna=False, sort=False):
-        parts = key if isinstance(key, tuple) else (key,)
-        groups[tuple(None if pd.isna(part) else part for part in parts)] = as_samples(
-            frame[metric]
-        )
+        groups[_group_key(key)] = as_samples(frame[metric])
     return groups
+
+
+def _group_key(key: object) -> tuple[object, ...]:
+    # pandas returns a scalar key when grouping by one column, and NaN or NA for a missing part.
+    parts = key if isinstance(key, tuple) else (key,)
+    return tuple(None if pd.isna(part) else part for part in parts)
 
 
 def _compare(

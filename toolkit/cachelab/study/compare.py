@@ -19,6 +19,7 @@ from typing import TextIO
 
 from cachelab.events import ListSink
 from cachelab.record import Recording
+from cachelab.stats import min_samples_for_verdict
 from cachelab.study.errors import StudyError
 from cachelab.study.figures import save_timelines
 from cachelab.study.preflight import check_scenario
@@ -151,7 +152,10 @@ def write_report(
         stream.write(f"no ratio: strategy {BASELINE_STRATEGY} was not run\n")
     else:
         stream.write(f"wall time at step {step} relative to {BASELINE_STRATEGY}")
-        stream.write(f" ({confidence:.0%} bootstrap CI with 2 or more repeats):\n")
+        stream.write(
+            f" ({confidence:.0%} bootstrap CI with 2 or more repeats, "
+            f"a verdict with {min_samples_for_verdict(confidence)} or more):\n"
+        )
         stream.write(format_ratios(ratios) + "\n")
 
 
