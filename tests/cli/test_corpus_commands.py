@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pandas as pd
@@ -21,7 +22,7 @@ SINGLE = "FROM alpine:3.20\nRUN echo hi > /hi\n"
 def record(identifier: str, text: str) -> CorpusRecord:
     return CorpusRecord(
         id=identifier, repo="acme/app", commit="0" * 40, path=identifier, license="MIT",
-        sha256="0" * 64, stages=text.count("FROM "), text=text,
+        sha256=hashlib.sha256(text.encode()).hexdigest(), stages=text.count("FROM "), text=text,
     )
 
 

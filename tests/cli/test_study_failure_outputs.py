@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -59,11 +60,12 @@ def test_interrupted_study_keeps_other_files(
 
 def test_truncated_store_leaves_no_out_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     store = tmp_path / "corpus.jsonl.zst"
+    texts = [MULTISTAGE + f"# {index}\n" * 200 for index in range(50)]
     records = [
         CorpusRecord(id=f"acme/app:{index}/Dockerfile", repo="acme/app", commit="0" * 40,
-                     path=f"{index}/Dockerfile", license="MIT", sha256="0" * 64, stages=2,
-                     text=MULTISTAGE + f"# {index}\n" * 200)
-        for index in range(50)
+                     path=f"{index}/Dockerfile", license="MIT", sha256=hashlib.sha256(text.encode()).hexdigest(),
+                     stages=2, text=text)
+        for index, text in enumerate(texts)
     ]
     write_store(store, records)
     data = store.read_bytes()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import http.server
 import json
@@ -16,7 +17,7 @@ from cachelab.cli import main
 from cachelab.corpus.errors import CorpusError
 from cachelab.corpus.fetch import fetch_corpus, load
 from cachelab.corpus.manifest import read_manifest
-from cachelab.corpus.store import read_store
+from cachelab.corpus.store import read_store, write_store
 
 FILES = {
     "acme/app": {"Dockerfile": "FROM busybox AS build\nRUN echo hi\nFROM busybox\nCOPY --from=build / /\n"},
@@ -162,8 +163,9 @@ def test_cli_fetch_all_failed_names_no_next_command(tmp_path, capsys):
 
     out = capsys.readouterr().out
     assert code == 1
-    assert "stored 0 Dockerfiles" in out
+    assert "stored no Dockerfiles, because all 2 failed; no store was written" in out
     assert "study it with" not in out
+    assert not (tmp_path / "s.zst").exists()
 
 
 def test_fetch_from_files_folder_suggests_parent(tmp_path):
@@ -335,3 +337,143 @@ def test_load_by_name_and_path(tmp_path, file_server, monkeypatch):
     assert by_name == by_path == ["acme/app:Dockerfile", "acme/tool:docker/Dockerfile"]
     with pytest.raises(CorpusError, match="not a fetched store"):
         load(manifest)
+
+
+@pytest.fixture
+def failing_server() -> Iterator[str]:
+    """Answer every GET with HTTP 500 on 127.0.0.1."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_error(500)
+
+        def log_message(self, format, *args):
+            return None
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        yield f"http://{host}:{port}/{{repo}}/{{commit}}/{{path}}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _edit_first_record(store: Path) -> str:
+    """Change the text of the store's first record, keeping its sha256, and return its id."""
+    records = list(read_store(store))
+    edited = dataclasses.replace(records[0], text=records[0].text.replace("FROM", "FROOM", 1))
+    write_store(store, [edited, *records[1:]])
+    return edited.id
+
+
+def test_fetch_refetches_edited_record(tmp_path, file_server):
+    manifest = write_manifest(tmp_path / "manifest.jsonl")
+    store = tmp_path / "store.jsonl.zst"
+    fetch_corpus(manifest, store=store, url_template=file_server)
+    edited = _edit_first_record(store)
+
+    report = fetch_corpus(manifest, store=store, url_template=file_server)
+
+    assert report.damaged == [edited]
+    assert (report.fetched, report.reused) == (1, 1)
+    assert report.failures == []
+    texts = {record.id: record.text for record in read_store(store)}
+    assert texts[edited] == FILES["acme/app"]["Dockerfile"]
+
+
+def test_cli_fetch_names_edited_record(tmp_path, capsys):
+    manifest = write_manifest(tmp_path / "manifest.jsonl")
+    write_local_copy(tmp_path / "copy")
+    store = tmp_path / "s.jsonl.zst"
+    fetch_corpus(manifest, store=store, from_dir=tmp_path / "copy")
+    edited = _edit_first_record(store)
+
+    code = main(["corpus", "fetch", str(manifest), "--store", str(store), "--from-dir", str(tmp_path / "copy")])
+
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "(1 fetched, 1 already present, 0 failed)" in captured.out
+    assert f"fetched again 1 stored Dockerfile whose text did not match the sha256: {edited}" in captured.err
+
+
+def test_read_store_rejects_edited_record(tmp_path, file_server):
+    manifest = write_manifest(tmp_path / "manifest.jsonl")
+    store = tmp_path / "store.jsonl.zst"
+    fetch_corpus(manifest, store=store, url_template=file_server)
+    edited = _edit_first_record(store)
+
+    with pytest.raises(CorpusError) as caught:
+        list(load(store))
+
+    assert f"the text of record {edited} (line 1) does not match its sha256" in str(caught.value)
+    assert caught.value.hint is not None
+    assert "cachelab corpus fetch" in caught.value.hint
+    assert [record.id for record in read_store(store, verify=False)][0] == edited
+
+
+def test_all_downloads_failing_writes_no_store(tmp_path, failing_server):
+    manifest = write_manifest(tmp_path / "manifest.jsonl")
+    store = tmp_path / "store.jsonl.zst"
+
+    report = fetch_corpus(manifest, store=store, url_template=failing_server)
+
+    assert not report.written
+    assert [reason for _, reason in report.failures] == [
+        f"not fetched: GET {failing_server.format(repo=repo, commit=COMMIT, path=path)} returned HTTP 500"
+        for repo, files in FILES.items() for path in files
+    ]
+    assert not store.exists()
+
+
+def test_all_downloads_failing_keeps_earlier_store(tmp_path, file_server, failing_server):
+    manifest = write_manifest(tmp_path / "manifest.jsonl")
+    store = tmp_path / "store.jsonl.zst"
+    fetch_corpus(manifest, store=store, url_template=file_server)
+    before = store.read_bytes()
+    # Every sha256 changed, so no stored record is reused and every file is downloaded again.
+    other = tmp_path / "other.jsonl"
+    other.write_text("".join(
+        json.dumps(json.loads(line) | {"sha256": "1" * 64}) + "\n" for line in manifest.read_text().splitlines()
+    ))
+
+    report = fetch_corpus(other, store=store, url_template=failing_server)
+
+    assert not report.written
+    assert len(report.failures) == 2
+    assert store.read_bytes() == before
+
+
+def test_cli_fetch_stopped_lists_failures(tmp_path, capsys):
+    manifest = tmp_path / "manifest.jsonl"
+    entry = json.loads(write_manifest(tmp_path / "two.jsonl").read_text().splitlines()[0])
+    manifest.write_text("".join(json.dumps(entry | {"id": f"copy-{number}"}) + "\n" for number in range(5)))
+    store = tmp_path / "store.jsonl.zst"
+
+    code = main(["corpus", "fetch", str(manifest), "--store", str(store),
+                 "--url-template", "http://127.0.0.1:9/{repo}/{commit}/{path}"])
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "cachelab: error: stopped fetching after 5 downloads" in err
+    for number in range(5):
+        assert f"failed copy-{number}: not fetched: GET http://127.0.0.1:9/" in err
+    assert not store.exists()
+
+
+def test_fetch_into_unwritable_folder_fails_first(tmp_path):
+    manifest = write_manifest(tmp_path / "manifest.jsonl")
+    (tmp_path / "afile").write_text("")
+    store = tmp_path / "afile" / "store.jsonl.zst"
+    requests: list[httpx.URL] = []
+    client = httpx.Client(event_hooks={"request": [lambda request: requests.append(request.url)]})
+
+    with client, pytest.raises(CorpusError) as caught:
+        fetch_corpus(manifest, store=store, url_template="http://127.0.0.1:9/{repo}/{commit}/{path}", client=client)
+
+    assert str(caught.value).startswith(f"failed to write the corpus store {store}: ")
+    assert "--store" in caught.value.hint
+    assert "CACHELAB_CACHE_DIR" in caught.value.hint
+    assert requests == []

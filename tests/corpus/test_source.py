@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -18,7 +19,7 @@ DOCKERFILE = "FROM busybox AS build\nRUN echo hi > /hi\nFROM busybox\nCOPY --fro
 def record(identifier: str, text: str = DOCKERFILE) -> CorpusRecord:
     return CorpusRecord(
         id=identifier, repo="acme/app", commit="0" * 40, path="Dockerfile", license="MIT",
-        sha256="0" * 64, stages=text.count("FROM "), text=text,
+        sha256=hashlib.sha256(text.encode()).hexdigest(), stages=text.count("FROM "), text=text,
     )
 
 
@@ -190,8 +191,16 @@ def test_damaged_store_frame_rejected(tmp_path: Path):
     data[100:400] = b"\xff" * 300
     path.write_bytes(bytes(data))
 
-    with pytest.raises(CorpusError, match="not a zstd-compressed corpus store"):
+    # Which check notices first depends on where the damage lands in the
+    # compressed data: zstd, the JSON of a line, or a record's sha256.
+    with pytest.raises(CorpusError) as caught:
         list(read_store(path))
+
+    assert str(caught.value).startswith(f"{path}: ")
+    assert any(reason in str(caught.value) for reason in (
+        "not a zstd-compressed corpus store", "is not a corpus record", "does not match its sha256",
+    ))
+    assert "cachelab corpus fetch" in caught.value.hint
 
 
 def test_store_of_binary_text_rejected(tmp_path: Path):

@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cachelab.corpus.errors import CorpusError
 
-# Failed files printed one per line by `corpus fetch`; the rest are counted.
+if TYPE_CHECKING:
+    from cachelab.corpus.fetch import FetchReport
+
+# Failed files (one per line) and refetched damaged records that `corpus fetch` names; the rest are counted.
 MAX_FAILURES_SHOWN = 20
 
 
@@ -30,8 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description=(
             "Download every Dockerfile named in MANIFEST from its pinned commit (or copy it "
             "from --from-dir), verify its sha256 and store the corpus as one zstd-compressed "
-            "JSON Lines file. Re-running fetches only what is missing or changed; an "
-            "interrupted fetch (Ctrl-C) keeps what it has fetched, so running it again resumes."
+            "JSON Lines file. Re-running fetches only what is missing, changed, or stored with "
+            "text that no longer matches its sha256; an interrupted fetch (Ctrl-C) keeps what it "
+            "has fetched, so running it again resumes. A fetch that stores no file writes no store."
         ),
     )
     fetch.add_argument(
@@ -87,34 +92,54 @@ def resolve_manifest(name: str) -> Path:
 
 
 def run_fetch(args: argparse.Namespace) -> int:
-    from cachelab.corpus.fetch import RAW_URL_TEMPLATE, default_store_path, fetch_corpus
+    from cachelab.corpus.fetch import RAW_URL_TEMPLATE, FetchStopped, default_store_path, fetch_corpus
     from cachelab.corpus.store import fetched_store_path
 
     manifest = resolve_manifest(args.manifest)
-    report = fetch_corpus(
-        manifest,
-        store=args.store,
-        from_dir=args.from_dir,
-        url_template=args.url_template or RAW_URL_TEMPLATE,
-        progress=sys.stderr.isatty(),
-    )
-    print(
-        f"stored {report.stored} Dockerfiles in {report.store} "
-        f"({report.fetched} fetched, {report.reused} already present, {len(report.failures)} failed)"
-    )
-    for entry_id, reason in report.failures[:MAX_FAILURES_SHOWN]:
-        print(f"  failed {entry_id}: {reason}", file=sys.stderr)
-    hidden = len(report.failures) - MAX_FAILURES_SHOWN
-    if hidden > 0:
-        print(f"  ... and {hidden} more failed", file=sys.stderr)
+    try:
+        report = fetch_corpus(
+            manifest,
+            store=args.store,
+            from_dir=args.from_dir,
+            url_template=args.url_template or RAW_URL_TEMPLATE,
+            progress=sys.stderr.isatty(),
+        )
+    except FetchStopped as stopped:
+        _print_failures(stopped.report)
+        raise
+    if report.written:
+        print(
+            f"stored {report.stored} Dockerfiles in {report.store} "
+            f"({report.fetched} fetched, {report.reused} already present, {len(report.failures)} failed)"
+        )
+    else:
+        outcome = "the earlier store was left as it was" if report.store.exists() else "no store was written"
+        print(f"stored no Dockerfiles, because all {len(report.failures)} failed; {outcome}: {report.store}")
+    if report.damaged:
+        count = len(report.damaged)
+        ids = ", ".join(report.damaged[:MAX_FAILURES_SHOWN]) + (" ..." if count > MAX_FAILURES_SHOWN else "")
+        noun = "Dockerfile" if count == 1 else "Dockerfiles"
+        print(
+            f"fetched again {count} stored {noun} whose text did not match the sha256: {ids}",
+            file=sys.stderr,
+        )
+    _print_failures(report)
 
-    if report.stored == 0:
+    if not report.written:
         return 1
     # Name the corpus as scan and study take it: by name when the store is the default one.
     name = default_store_path(manifest).name.removesuffix(".jsonl.zst")
     default = report.store.absolute() == fetched_store_path(name).absolute()
     print(f"study it with: cachelab study {name if default else report.store} --mode model --out DIR")
     return 1 if report.failures else 0
+
+
+def _print_failures(report: FetchReport) -> None:
+    for entry_id, reason in report.failures[:MAX_FAILURES_SHOWN]:
+        print(f"  failed {entry_id}: {reason}", file=sys.stderr)
+    hidden = len(report.failures) - MAX_FAILURES_SHOWN
+    if hidden > 0:
+        print(f"  ... and {hidden} more failed", file=sys.stderr)
 
 
 def run_list(args: argparse.Namespace) -> int:

@@ -4,7 +4,9 @@ A manifest is JSON Lines, one Dockerfile per line, with its provenance (`repo`,
 `commit`, `path`, `license`) and the `sha256` of its bytes. Files come from their
 pinned commits over HTTP, or from a local copy laid out as the manifest's `file`
 fields say (`--from-dir`). Every file is checked against its sha256; a mismatch is
-reported and never stored. Re-running reuses what the store already holds.
+reported and never stored. Re-running reuses the records the store already contains
+whose text still matches their sha256, and fetches the others again. A fetch that
+stores no file writes no store and leaves an earlier one as it was.
 """
 
 from __future__ import annotations
@@ -20,7 +22,14 @@ import httpx
 from cachelab.corpus.errors import CorpusError
 from cachelab.corpus.manifest import CorpusEntry, read_manifest
 from cachelab.corpus.source import resolve_corpus
-from cachelab.corpus.store import CorpusRecord, fetched_store_path, read_store, write_store
+from cachelab.corpus.store import (
+    CorpusRecord,
+    check_writable,
+    fetched_store_path,
+    read_store,
+    text_sha256,
+    write_store,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +42,19 @@ MAX_UNREACHABLE_IN_ROW = 5
 
 @dataclass
 class FetchReport:
-    """Outcome of one fetch: counts, the failures by id, and the store written."""
+    """Outcome of one fetch: counts, the failures by id, and the store written.
+
+    `damaged` lists the ids of stored records whose text did not match their
+    sha256; they were fetched again, and any that failed are also in `failures`.
+    `written` is False when no file was stored, so no store was written.
+    """
 
     store: Path
     fetched: int = 0
     reused: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
+    damaged: list[str] = field(default_factory=list)
+    written: bool = False
     # Latest downloads in a row that failed to connect or timed out; any other outcome resets it.
     unreachable_in_row: int = 0
 
@@ -87,6 +103,14 @@ class _ServerUnreachable(OSError):
     """A download that failed to connect or timed out."""
 
 
+class FetchStopped(CorpusError):
+    """A fetch stopped early because the server was unreachable; `report` has the failures so far."""
+
+    def __init__(self, message: str, *, hint: str, report: FetchReport) -> None:
+        super().__init__(message, hint=hint)
+        self.report = report
+
+
 def _read_remote(entry: CorpusEntry, client: httpx.Client, template: str) -> bytes:
     url = template.format(repo=entry.repo, commit=entry.commit, path=entry.path)
     try:
@@ -116,6 +140,8 @@ def fetch_corpus(
             hint="give --from-dir the folder laid out as the manifest's `file` fields say, or leave it out to download",
         )
     store = store or default_store_path(manifest)
+    # A store that cannot be written would fail only after every download.
+    check_writable(store)
     entries = list(read_manifest(manifest))
     manifest_root = manifest.resolve().parent
     if from_dir is not None:
@@ -142,12 +168,15 @@ def fetch_corpus(
                 records.append(record)
             visited += 1
             if report.unreachable_in_row >= MAX_UNREACHABLE_IN_ROW:
-                _keep_partial(store, records, existing, entries[visited:], total=len(entries), why="stopped")
-                raise CorpusError(
+                report.written = _keep_partial(
+                    store, records, existing, entries[visited:], total=len(entries), why="stopped"
+                )
+                raise FetchStopped(
                     f"stopped fetching after {report.unreachable_in_row} downloads in a row failed "
                     f"to connect, the last one {report.failures[-1][1].removeprefix('not fetched: ')}",
                     hint="check the network connection, or pass --from-dir with a local copy of the files; "
                     "running the command again keeps what was fetched",
+                    report=report,
                 )
     except KeyboardInterrupt:
         _keep_partial(store, records, existing, entries[visited:], total=len(entries), why="interrupted")
@@ -156,16 +185,24 @@ def fetch_corpus(
         if owned_client and client is not None:
             client.close()
 
-    write_store(store, records)
+    if records:
+        write_store(store, records)
+        report.written = True
+    else:
+        # An empty store would list the corpus as fetched although nothing can be scanned.
+        logger.warning("no Dockerfile was fetched, so %s was not written", store)
     return report
 
 
 def _existing_records(store: Path) -> dict[str, CorpusRecord]:
-    """Return the records a previous fetch stored, by id. An unreadable store counts as empty."""
+    """Return the records a previous fetch stored, by id. An unreadable store counts as empty.
+
+    Records are not checked against their sha256 here; `_fetch_one` does that per record.
+    """
     if not store.is_file():
         return {}
     try:
-        return {record.id: record for record in read_store(store)}
+        return {record.id: record for record in read_store(store, verify=False)}
     except CorpusError as exc:
         # The fetch rewrites the whole store, so a damaged one is replaced, not repaired.
         logger.warning("ignoring the unreadable store %s and fetching every file again: %s", store, exc)
@@ -180,21 +217,23 @@ def _keep_partial(
     *,
     total: int,
     why: str,
-) -> None:
+) -> bool:
     """Store the files a stopped fetch has so far, so that running it again resumes.
 
-    `why` describes how the fetch stopped.
+    `why` describes how the fetch stopped. Returns whether a store was written:
+    with no file to keep, an earlier store stays as it was.
     """
     # Records of entries the loop never reached stay as the previous store had them.
     partial = records + [existing[entry.id] for entry in remaining if entry.id in existing]
-    if not partial and not store.exists():
-        logger.warning("fetch %s before any Dockerfile was fetched, so no store was written", why)
-        return
+    if not partial:
+        logger.warning("fetch %s before any Dockerfile was fetched, so %s was not written", why, store)
+        return False
     write_store(store, partial)
     logger.warning(
         "fetch %s: kept %d of %d Dockerfiles in %s; run the same command again to fetch the rest",
         why, len(partial), total, store,
     )
+    return True
 
 
 def _fetch_one(
@@ -213,8 +252,12 @@ def _fetch_one(
         return None
     known = existing.get(entry_id)
     if known is not None and known.sha256 == expected:
-        report.reused += 1
-        return known
+        if text_sha256(known) == expected:
+            report.reused += 1
+            return known
+        # The CLI lists these ids once at the end, so one line each is only INFO.
+        logger.info("stored record %s does not match its sha256; fetching it again", entry_id)
+        report.damaged.append(entry_id)
 
     try:
         if from_dir is not None:

