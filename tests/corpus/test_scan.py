@@ -277,3 +277,58 @@ def test_scan_real_corpus(shared: Path):
     assert sum(row.multistage for row in rows) == 284
     assert sum(row.copy_from_stage > 0 for row in rows) >= 200
     assert sum(row.run_mount_cache > 0 for row in rows) >= 40
+
+
+def test_scan_warnings_name_corpus_id(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    text = "ARG TARGETOS\nFROM runc-${TARGETOS}\nRUN true\n"
+    # Ids unique to this test, because each warning is logged once per process.
+    ids = [f"{tmp_path.name}/one:Dockerfile", f"{tmp_path.name}/two:Dockerfile"]
+    records = [
+        CorpusRecord(id=identifier, repo=identifier.split(":")[0], commit="0" * 40, path="Dockerfile",
+                     license="MIT", sha256=hashlib.sha256(text.encode()).hexdigest(), stages=1, text=text)
+        for identifier in ids
+    ]
+    store = tmp_path / "corpus.jsonl.zst"
+    write_store(store, records)
+
+    with caplog.at_level("WARNING", logger="cachelab.dockerfile"):
+        rows = list(scan_entries(read_corpus(store)))
+
+    assert [row.parsed for row in rows] == [True, True]
+    messages = [record.getMessage() for record in caplog.records]
+    for identifier in ids:
+        assert any(message.startswith(f"{identifier}:2: FROM runc-${{TARGETOS}} uses TARGETOS")
+                   for message in messages), messages
+
+
+def test_cli_scan_creates_out_folders(corpus_dir: Path, tmp_path: Path):
+    out = tmp_path / "new" / "deeper" / "scan.csv"
+
+    code = main(["scan", str(corpus_dir), "--out", str(out), "--progress", "never"])
+
+    assert code == 0
+    assert out.is_file()
+
+
+def test_cli_scan_failure_removes_created_folders(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+
+    code = main(["scan", str(empty), "--out", str(tmp_path / "new" / "deeper" / "scan.csv")])
+
+    assert code == 1
+    assert "no Dockerfiles found" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+
+
+def test_cli_scan_unwritable_out_fails_first(corpus_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    (tmp_path / "afile").write_text("")
+    out = tmp_path / "afile" / "scan.csv"
+
+    code = main(["scan", str(corpus_dir), "--out", str(out)])
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"cachelab: error: failed to write --out {out}: " in err
+    assert "cachelab: hint: give --out a path in a folder you can write to" in err
+    assert "scanned" not in err

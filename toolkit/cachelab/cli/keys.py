@@ -40,7 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--parts", type=Path, default=None, metavar="FILE",
         help="also write every instruction's labelled key parts to FILE, for `cachelab explain`. "
         "A file part records its path as kaniko uses it and, for a context source, the "
-        "context root, so explain can compare builds from different directories",
+        "context root, so explain can compare builds from different directories. "
+        "Missing folders above FILE are created",
     )
     parser.set_defaults(handler=run)
 
@@ -104,6 +105,17 @@ def _is_within(path: str | None, root: str) -> bool:
     return path == root or path.startswith(root + "/")
 
 
+def _write_parts(path: Path, rows: list[dict[str, Any]]) -> None:
+    from cachelab.cli._outputs import create_parent_folders, output_error, remove_created_folders
+
+    created = create_parent_folders(path, option="--parts")
+    try:
+        path.write_text(json.dumps(rows, indent=2) + "\n")
+    except OSError as exc:
+        remove_created_folders(created)
+        raise output_error(path, exc, option="--parts") from exc
+
+
 def run(args: argparse.Namespace) -> int:
     resolve_arguments(args)
     with dockerfile_located(args.dockerfile):
@@ -116,7 +128,7 @@ def _run(args: argparse.Namespace) -> int:
     names = {stage.index: stage.name for stage in planner.dockerfile.stages}
     if args.parts is not None:
         labelled = part_rows(plans, names, planner.context_dir)
-        args.parts.write_text(json.dumps(labelled, indent=2) + "\n")
+        _write_parts(args.parts, labelled)
     rows = key_rows(plans, names)
     if args.format == "json":
         json.dump(rows, sys.stdout, indent=2)

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from cachelab.cli._outputs import create_parent_folders, output_error, remove_created_folders
 from cachelab.cli.study import CORPUS_FORMS
 from cachelab.errors import CachelabError
 
@@ -33,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         required=True,
         type=Path,
         metavar="FILE",
-        help="output table; the extension picks the format (.parquet or .csv)",
+        help="output table; the extension picks the format (.parquet or .csv). Missing folders "
+        "above FILE are created, and removed again if the scan fails",
     )
     parser.add_argument(
         "--progress",
@@ -60,28 +62,40 @@ def run_scan(args: argparse.Namespace) -> int:
 
     source = resolve_corpus(args.source)
     logger.info("scanning the %s", source.describe())
-    started = time.perf_counter()
-    entries = source.entries()
-    with tqdm(
-        entries,
-        desc="scan",
-        unit="file",
-        file=sys.stderr,
-        disable=not _show_progress(args.progress),
-    ) as progress:
-        rows = [row_as_dict(row) for row in scan_entries(progress)]
-    elapsed = time.perf_counter() - started
+    # Created before the scan, as study creates its --out, so an unwritable path fails first.
+    created = create_parent_folders(args.out, option="--out")
+    try:
+        started = time.perf_counter()
+        entries = source.entries()
+        with tqdm(
+            entries,
+            desc="scan",
+            unit="file",
+            file=sys.stderr,
+            disable=not _show_progress(args.progress),
+        ) as progress:
+            rows = [row_as_dict(row) for row in scan_entries(progress)]
+        elapsed = time.perf_counter() - started
 
-    frame = pd.DataFrame.from_records(rows, columns=list(COLUMNS))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    if output_format == "parquet":
-        frame.to_parquet(args.out, index=False)
-    else:
-        frame.to_csv(args.out, index=False)
+        frame = pd.DataFrame.from_records(rows, columns=list(COLUMNS))
+        _write_table(frame, args.out, output_format)
+    except BaseException:
+        remove_created_folders(created)
+        raise
 
     sys.stdout.write(format_summary(frame, elapsed))
     sys.stdout.write(f"wrote {len(frame)} rows to {args.out}\n")
     return 0
+
+
+def _write_table(frame, path: Path, output_format: str) -> None:  # type: ignore[no-untyped-def]
+    try:
+        if output_format == "parquet":
+            frame.to_parquet(path, index=False)
+        else:
+            frame.to_csv(path, index=False)
+    except OSError as exc:
+        raise output_error(path, exc, option="--out") from exc
 
 
 def _show_progress(mode: str) -> bool:

@@ -189,7 +189,9 @@ def scan_entries(
             row.error = f"not valid UTF-8 at byte offset {exc.start}"
             logger.info("%s: %s", entry.id, row.error)
         else:
-            row = scan_text(text, entry=entry, path=entry.path or entry.id)
+            # The id names the file in errors and warnings; a path such as
+            # `Dockerfile` is shared by many files of a corpus.
+            row = scan_text(text, entry=entry, path=entry.id)
         if on_row is not None:
             on_row(row)
         yield row
