@@ -31,6 +31,10 @@ PARSE_ERRORS = [
     ("mount-key-close", "FROM a\nRUN --mount=type=cache,traget=/v x\n"),
     ("mount-key-far", "FROM a\nRUN --mount=type=cache,zzzzzz=1 x\n"),
     ("mount-type", "FROM a\nRUN --mount=type=volume,target=/v x\n"),
+    ("unterminated-heredoc", "FROM a\nRUN <<EOF\necho hi\n"),
+    ("onbuild-onbuild", "FROM a\nONBUILD ONBUILD RUN x\n"),
+    ("onbuild-from", "FROM a\nONBUILD FROM b\n"),
+    ("onbuild-maintainer", "FROM a\nONBUILD MAINTAINER me\n"),
 ]
 
 # (case id, Dockerfile text, targets) that plan_stages rejects with a hint.
@@ -106,3 +110,16 @@ def test_index_hint_names_valid_range() -> None:
         plan_stages(dockerfile)
 
     assert "0 to 1" in (raised.value.hint or "")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("FROM a\nRUN <<EOF\necho hi\n", "End the heredoc with a line that contains only EOF."),
+    ("FROM a\nRUN <<-\"END\" cat\necho hi\n",
+     "End the heredoc with a line that contains only END, optionally indented with tabs because of <<-."),
+])
+def test_unterminated_heredoc_hint_names_delimiter(text: str, expected: str) -> None:
+    with pytest.raises(DockerfileError) as raised:
+        parse_dockerfile(text)
+
+    assert raised.value.line == 2
+    assert raised.value.hint == expected

@@ -51,6 +51,17 @@ _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9._-]*$")
 _KEYWORD = re.compile(r"^\s*\S+\s*")
 _NO_INSTRUCTIONS = "file with no instructions"
+_UNTERMINATED_HEREDOC = "unterminated heredoc"
+# The delimiter word of a heredoc (`<<EOF`, `<<-"EOF"`), which must end its body on a line of its own.
+_HEREDOC_START = re.compile(r"<<(-?)\s*([\"']?)([^\s\"'<>|&;]+)\2")
+# BuildKit rejects these as ONBUILD triggers. Each hint gives what to write instead.
+_FORBIDDEN_TRIGGER_HINTS = {
+    "ONBUILD": "Triggers do not nest. "
+    "Write `ONBUILD <instruction>` in the Dockerfile of the image built FROM this one.",
+    "FROM": "A trigger runs inside the child image's stage and cannot start a stage. "
+    "Write the FROM line in the child image's Dockerfile.",
+    "MAINTAINER": "MAINTAINER is deprecated. Write `ONBUILD LABEL maintainer=NAME` instead.",
+}
 
 
 def load_dockerfile(path: str | PathLike[str]) -> Dockerfile:
@@ -164,9 +175,22 @@ def _run_parser(text: str, path: str) -> Sequence[buildkit_parser.Command]:
             raise DockerfileError(
                 "no instructions", path=path, line=None, hint="Add a FROM line naming the base image, or `FROM scratch`."
             ) from None
-        raise DockerfileError(message, path=path, line=_locate_parse_error(text)) from None
+        line = _locate_parse_error(text)
+        hint = _heredoc_hint(text, line) if message == _UNTERMINATED_HEREDOC else None
+        raise DockerfileError(message, path=path, line=line, hint=hint) from None
     except UnicodeDecodeError:
         raise _undecodable_flag(path, _locate_parse_error(text)) from None
+
+
+def _heredoc_hint(text: str, line: int) -> str:
+    """Return the hint for an unterminated heredoc that starts on `line`, naming its delimiter when found."""
+    lines = text.splitlines()
+    found = _HEREDOC_START.search(lines[line - 1]) if 0 < line <= len(lines) else None
+    if found is None:
+        return "End each heredoc with a line that contains only its delimiter, such as EOF for <<EOF."
+    dash, _, delimiter = found.groups()
+    indent = ", optionally indented with tabs because of <<-" if dash else ""
+    return f"End the heredoc with a line that contains only {delimiter}{indent}."
 
 
 def _undecodable_flag(path: str, line: int) -> DockerfileError:
@@ -328,7 +352,10 @@ def parse_trigger(
     inner_kind = expression.split(None, 1)[0].upper()
     if inner_kind in _FORBIDDEN_TRIGGERS:
         raise DockerfileError(
-            f"{inner_kind} is not allowed as an ONBUILD trigger", path=path, line=line
+            f"{inner_kind} is not allowed as an ONBUILD trigger",
+            path=path,
+            line=line,
+            hint=_FORBIDDEN_TRIGGER_HINTS.get(inner_kind),
         )
 
     # The escape directive is repeated so a backtick-escaped trigger reads the same.
