@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from cachelab.cachels.listing import CacheRow, list_cache
-from cachelab.cachels.stores import CacheStore
+from cachelab.cachels.stores import BlobCollection, CacheStore
 from cachelab.oci.cache import CachedLayer
 
 logger = logging.getLogger(__name__)
@@ -15,13 +15,14 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class PruneResult:
-    """The entries a prune selected, and for each deleted or failed one the outcome."""
+    """The entries a prune selected, the outcome of each deleted or failed one, and the blobs collected."""
 
     selected: list[CacheRow] = field(default_factory=list)
     kept_count: int = 0
     deleted: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (key, reason)
     dry_run: bool = True
+    blobs: BlobCollection | None = None
 
 
 def select_older_than(rows: list[CacheRow], older_than: timedelta) -> list[CacheRow]:
@@ -39,9 +40,9 @@ def prune_cache(
 ) -> PruneResult:
     """Select entries created more than `older_than` before `now`; delete them only with `delete`.
 
-    A layout store untags the entries and then removes blobs no tag reaches.
-    The `oci:DIR` form removes each key's directory. A registry deletes the
-    manifests where it allows deletes.
+    A layout store untags the entries and then removes blobs no tag reaches,
+    except those younger than its `keep_newer_than`. The `oci:DIR` form removes
+    each key's directory. A registry deletes the manifests where it allows deletes.
     """
     now = now or datetime.now(UTC)
     rows = list_cache(store, ttl=older_than, now=now)
@@ -59,6 +60,7 @@ def prune_cache(
         else:
             result.failed.append((key, reason))
             logger.warning("cache entry %s of %s not deleted: %s", key, store.location, reason)
+    result.blobs = store.collect_blobs()
     return result
 
 

@@ -15,6 +15,7 @@ import re
 import shutil
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -52,7 +53,29 @@ class CacheStore(Protocol):
         """
         ...
 
+    def collect_blobs(self) -> BlobCollection | None:
+        """Delete the blobs that deleted entries left unreferenced, and return the outcome.
+
+        Returns None for stores without shared blobs.
+        """
+        ...
+
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BlobCollection:
+    """Outcome of collecting a layout store's unreferenced blobs after a prune.
+
+    `kept_*` count the unreferenced blobs spared because they were modified
+    less than `keep_newer_than` seconds ago.
+    """
+
+    freed_blobs: int
+    freed_bytes: int
+    kept_blobs: int
+    kept_bytes: int
+    keep_newer_than: float
 
 
 class LayoutCacheStore:
@@ -80,10 +103,37 @@ class LayoutCacheStore:
         for entry in entries:
             removed = self.store.untag(entry.key)
             outcomes.append((entry.key, None if removed else "tag already gone"))
-        # Blobs younger than keep_newer_than may belong to a put whose tag is not written yet.
-        freed = self.store.gc(keep_newer_than=self.keep_newer_than)
-        logger.info("pruned %d entries of %s; %d blobs removed", len(entries), self.location, len(freed))
         return outcomes
+
+    def collect_blobs(self) -> BlobCollection:
+        sizes_before = self._unreferenced_blob_sizes()
+        # Blobs younger than keep_newer_than may belong to a put whose tag is not written yet.
+        removed = self.store.gc(keep_newer_than=self.keep_newer_than)
+        kept = self._unreferenced_blob_sizes()
+        collection = BlobCollection(
+            freed_blobs=len(removed),
+            freed_bytes=sum(sizes_before.get(digest, 0) for digest in removed),
+            kept_blobs=len(kept),
+            kept_bytes=sum(kept.values()),
+            keep_newer_than=self.keep_newer_than,
+        )
+        logger.info("removed %d unreferenced blobs of %s, kept %d younger than %g s",
+                    collection.freed_blobs, self.location, collection.kept_blobs, self.keep_newer_than)
+        return collection
+
+    def _unreferenced_blob_sizes(self) -> dict[str, int]:
+        """Return the size of every blob no tag reaches, by digest."""
+        reachable = self.store.referenced_blobs()
+        directory = self.store.path / "blobs" / "sha256"
+        if not directory.is_dir():
+            return {}
+        sizes = {}
+        for path in directory.iterdir():
+            digest = "sha256:" + path.name
+            # Names starting with a dot are blobs still being written.
+            if not path.name.startswith(".") and digest not in reachable:
+                sizes[digest] = path.stat().st_size
+        return sizes
 
     def close(self) -> None:
         return None
@@ -125,6 +175,10 @@ class KanikoLayoutCacheStore:
             shutil.rmtree(path)
             outcomes.append((entry.key, None))
         return outcomes
+
+    def collect_blobs(self) -> None:
+        # Each key's directory contains its own blobs, which `delete` removed with it.
+        return None
 
     def close(self) -> None:
         return None
@@ -188,6 +242,11 @@ class RegistryCacheStore:
                     done[digest] = f"delete rejected: {error}"
             outcomes.append((entry.key, done[digest]))
         return outcomes
+
+    def collect_blobs(self) -> None:
+        # A registry keeps the blobs of deleted manifests until its operator runs its
+        # garbage collection (`registry garbage-collect` in distribution).
+        return None
 
     def close(self) -> None:
         self.client.close()

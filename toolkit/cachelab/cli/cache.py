@@ -8,10 +8,12 @@ import sys
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from cachelab.cli._arguments import seconds_or_duration
 from cachelab.cli._tables import format_table, human_size, shorten
 
 if TYPE_CHECKING:
     from cachelab.cachels.listing import CacheRow
+    from cachelab.cachels.stores import BlobCollection
 
 STORE_HELP = (
     "the cache: a layout store DIR, kaniko's oci:DIR form, or a registry repository HOST[:PORT]/REPO "
@@ -29,7 +31,11 @@ def _duration(text: str) -> timedelta:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser("cache", help="list or prune a kaniko layer cache")
+    parser = subparsers.add_parser(
+        "cache", help="list or prune a kaniko layer cache",
+        description="List the entries of a kaniko layer cache (`ls`) or delete the old ones (`prune`). "
+        "The cache is a layout store directory, kaniko's oci:DIR form, or a registry repository.",
+    )
     actions = parser.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
 
     listing = actions.add_parser(
@@ -73,9 +79,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     prune.add_argument("--older-than", type=_duration, required=True, metavar="DURATION",
                        help="minimum age of the entries to delete, such as 336h, 90m or 7d")
     prune.add_argument("--yes", action="store_true", help="delete the selected entries (default: only list them)")
-    prune.add_argument("--keep-newer-than", type=float, default=300.0, metavar="SECONDS",
-                       help="layout stores: spare unreferenced blobs modified within this many seconds, which "
-                       "a running build may still tag (default: %(default)s)")
+    prune.add_argument("--keep-newer-than", type=seconds_or_duration, default=300.0, metavar="DURATION",
+                       help="layout stores: spare unreferenced blobs modified less than this long ago, which "
+                       "a running build may still tag; plain seconds (300) or a duration (5m) "
+                       "(default: %(default)g seconds)")
     _add_insecure(prune)
     prune.set_defaults(handler=_prune)
 
@@ -191,4 +198,18 @@ def _prune(args: argparse.Namespace) -> int:
     for key, reason in result.failed:
         print(f"not deleted {key}: {reason}", file=sys.stderr)
     print(f"deleted {len(result.deleted)} entries, kept {result.kept_count}, failed {len(result.failed)}")
+    if result.blobs is not None:
+        print(describe_blob_collection(result.blobs, _store_location(args)))
     return 1 if result.failed else 0
+
+
+def describe_blob_collection(blobs: BlobCollection, location: str) -> str:
+    """Describe the blobs a layout store prune removed and kept, and how to remove the kept ones."""
+    text = f"freed {human_size(blobs.freed_bytes)} in {blobs.freed_blobs} unreferenced blobs"
+    if blobs.kept_blobs == 0:
+        return text
+    return (
+        f"{text}; kept {blobs.kept_blobs} unreferenced blobs ({human_size(blobs.kept_bytes)}) modified less "
+        f"than {blobs.keep_newer_than:g} s ago, because a running build may still tag them. "
+        f"When no build uses the store, `cachelab store gc {location} --keep-newer-than 0` removes them"
+    )

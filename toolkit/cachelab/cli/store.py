@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from cachelab.cli._arguments import seconds_or_duration
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser("store", help="check or clean an OCI image layout store")
+    parser = subparsers.add_parser(
+        "store", help="check or clean an OCI image layout store",
+        description="Check the blobs and references of an OCI image layout store, such as the local "
+        "layer cache or image store (`check`), or delete the blobs no tag references (`gc`).",
+    )
     actions = parser.add_subparsers(dest="store_command", metavar="ACTION", required=True)
 
     check = actions.add_parser(
@@ -19,9 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     gc = actions.add_parser("gc", help="delete blobs that no tag references",
                             description="Delete blobs that no tag in index.json reaches.")
     gc.add_argument("directory", metavar="DIR", help="the layout directory (contains oci-layout)")
-    gc.add_argument("--keep-newer-than", type=float, default=300.0, metavar="SECONDS",
-                    help="spare blobs modified within this many seconds, which a running "
-                    "build may still tag (default: %(default)s)")
+    gc.add_argument("--keep-newer-than", type=seconds_or_duration, default=300.0, metavar="DURATION",
+                    help="spare blobs modified less than this long ago, which a running build may "
+                    "still tag; plain seconds (300) or a duration (5m) (default: %(default)g seconds)")
     gc.set_defaults(handler=_gc)
 
 
