@@ -149,6 +149,7 @@ def test_stage_without_run_warns(
     assert len(warnings) == 1
     assert "base image armbox is for linux/arm64/v8, but the build targets linux/amd64" in warnings[0]
     assert "has no RUN" in warnings[0]
+    assert warnings[0].startswith(f"{tmp_path / 'Dockerfile'}:1: stage 0: ")
 
 
 def test_without_platform_host_label(tmp_path: Path, platform_store: Path) -> None:

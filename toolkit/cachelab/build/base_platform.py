@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cachelab.build.config import ImageConfig
-from cachelab.build.errors import PlatformMismatch
+from cachelab.build.errors import PlatformMismatch, location_prefix
 from cachelab.dockerfile.model import Instruction
 from cachelab.oci.manifest import Platform
 from cachelab.plan.stages import PlanStage
@@ -100,12 +100,13 @@ def check_base_platform(
     requested: str | None,
     runs_commands: bool,
     from_instruction: Instruction | None = None,
+    dockerfile: str | None = None,
 ) -> None:
     """Raise `PlatformMismatch` when the stage's base is for another platform and a RUN would execute it.
 
     `requested` is the build's platform (None: the host's), and `from_instruction`
     the FROM that names the base, for the error's line. Without a RUN the
-    mismatch is logged as a warning.
+    mismatch is logged as a warning that names `dockerfile` and that line.
     """
     assert stage.base_ref is not None
     wanted = Platform.parse(requested) if requested else Platform.host()
@@ -120,10 +121,11 @@ def check_base_platform(
             line=from_instruction.start_line if from_instruction is not None else None,
             instruction=from_instruction.text if from_instruction is not None else None,
         )
+    where = location_prefix(dockerfile, from_instruction.start_line if from_instruction is not None else None)
     logger.warning(
-        "stage %d: base image %s is for %s, but the build targets %s. The stage has no RUN, so it "
+        "%sstage %d: base image %s is for %s, but the build targets %s. The stage has no RUN, so it "
         "is built, and its config names %s (as kaniko writes it) while its files are the base's",
-        stage.index, stage.base_ref, found, wanted, wanted,
+        where, stage.index, stage.base_ref, found, wanted, wanted,
     )
 
 

@@ -42,7 +42,7 @@ from cachelab.build.request import BuildRequest, BuildResult, InvalidBuildReques
 from cachelab.build.rootfs import BuildWorkspace
 from cachelab.build.stage_image import StageImage
 from cachelab.build.stage_runner import BuildSession, StageRunner
-from cachelab.build.stores import default_image_store, open_cache, run_mount_cache
+from cachelab.build.stores import cache_store_of, default_image_store, open_cache, run_mount_cache
 from cachelab.build.timing import Position, TimedCache, TimedKeyer
 from cachelab.dockerfile.parse import load_dockerfile
 from cachelab.events import BuildFinished, BuildStarted, EventSink, NullSink, SpanClock
@@ -142,7 +142,7 @@ def _check_base_platforms(planner: Planner, session: BuildSession) -> None:
         first = stage.absorbed[0] if stage.absorbed else stage.index
         check_base_platform(
             stage, base.image.config, requested=session.platform, runs_commands=stage.index in running,
-            from_instruction=from_instructions.get(first),
+            from_instruction=from_instructions.get(first), dockerfile=session.dockerfile,
         )
 
 
@@ -216,6 +216,7 @@ class _Build:
                                stats=self.stats, closing=closing)
             timed_cache = TimedCache(cache, self.clock, position, self.stats) if cache is not None else None
             planner = _planner(request, images, timed_cache)
+            store_name, store_kind = cache_store_of(request.cache)
             keyer = TimedKeyer(planner.keyer, self.clock, planner.stages, position)
             planner.keyer = keyer  # type: ignore[assignment]
             session = BuildSession(
@@ -223,7 +224,8 @@ class _Build:
                 mover=LayerMover(self.clock, workspace.layers_dir, self.stats), cache=timed_cache, images=images,
                 context_dir=Path(request.context).resolve(),
                 dockerignore=DockerIgnore.find(request.dockerfile, request.context),
-                progress=self.progress, platform=request.platform,
+                progress=self.progress, platform=request.platform, dockerfile=str(request.dockerfile),
+                cache_store=store_name, cache_store_kind=store_kind,
                 stage_names={stage.index: stage.name for stage in planner.dockerfile.stages},
                 secrets={secret_id: str(Path(path).resolve()) for secret_id, path in request.secrets.items()},
                 copy_from_lines=copy_from_lines(

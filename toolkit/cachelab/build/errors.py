@@ -80,6 +80,13 @@ def shorten_instruction(text: str, limit: int = 60) -> str:
     return text[: limit - 3].rstrip() + "..."
 
 
+def location_prefix(dockerfile: str | None, line: int | None) -> str:
+    """Return `PATH:LINE: ` to start a log line, or as much of it as is known."""
+    if line is None:
+        return f"{dockerfile}: " if dockerfile is not None else ""
+    return f"{dockerfile}:{line}: " if dockerfile is not None else f"line {line}: "
+
+
 def failure_message(error: BaseException) -> str:
     """Return the text a failed build records as its error, naming the signal of an interrupt that carries no text."""
     text = str(error)

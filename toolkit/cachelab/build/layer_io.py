@@ -15,10 +15,13 @@ import logging
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+from cachelab.build.cached_layer import CorruptCachedLayer
 from cachelab.build.stage_image import ImageLayer
 from cachelab.events.spans import SpanClock
+from cachelab.oci.errors import DigestMismatch
 from cachelab.oci.transfer import TransferStats
 
 logger = logging.getLogger(__name__)
@@ -40,7 +43,7 @@ class LayerMover:
             return layer
         target = self.blob_dir / layer.digest.replace(":", "-")
         before = self.stats.total_requests if self.stats is not None else 0
-        with self.clock.span("download") as span:
+        with self.clock.span("download") as span, _cache_hit_blob(layer):
             local = local_blob(layer, target)
             span.add_bytes(layer.size)
             span.attributes["digest"] = layer.digest
@@ -56,12 +59,23 @@ class LayerMover:
 
         local = self.download(layer)
         assert local.path is not None
-        with self.clock.span("unpack") as span, local.open() as blob:
+        with self.clock.span("unpack") as span, _cache_hit_blob(layer), local.open() as blob:
             stats = extract_layer(blob, root, layer_digest=layer.digest, image=layer.image)
             span.add_bytes(stats.file_bytes)
             span.attributes["digest"] = layer.digest
             span.attributes["origin"] = layer.origin
         return local
+
+
+@contextlib.contextmanager
+def _cache_hit_blob(layer: ImageLayer) -> Iterator[None]:
+    """Raise CorruptCachedLayer for a digest mismatch of a cache hit's layer read inside."""
+    try:
+        yield
+    except DigestMismatch as error:
+        if layer.hit is None or error.expected != layer.digest:
+            raise
+        raise CorruptCachedLayer(layer.hit, error, blob_file=layer.store_file) from error
 
 
 def store_file(source: object, digest: str) -> str | None:
@@ -83,7 +97,8 @@ def local_blob(layer: ImageLayer, target: Path) -> ImageLayer:
     """
     if layer.store_file is not None and _link(layer.store_file, target):
         path = str(target)
-        return dataclasses.replace(layer, path=path, open=_verifying_opener(path, layer.digest))
+        # The error of a mismatch names the store's file: the link is in the build's scratch directory.
+        return dataclasses.replace(layer, path=path, open=_verifying_opener(path, layer.digest, layer.store_file))
     # A fresh name, created exclusively: `target` or a leftover may be a hard
     # link to a store's blob, which opening it for writing would truncate.
     partial = target.with_name(f"{target.name}.{uuid.uuid4().hex}.partial")
@@ -121,7 +136,7 @@ def _file_opener(path: str):  # type: ignore[no-untyped-def]
     return lambda: open(path, "rb")
 
 
-def _verifying_opener(path: str, digest: str):  # type: ignore[no-untyped-def]
+def _verifying_opener(path: str, digest: str, store_path: str):  # type: ignore[no-untyped-def]
     from cachelab.oci._files import VerifyingReader
 
-    return lambda: VerifyingReader(open(path, "rb"), digest, where=f"layer blob {path}")
+    return lambda: VerifyingReader(open(path, "rb"), digest, where=f"layer blob {store_path}")

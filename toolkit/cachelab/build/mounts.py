@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from cachelab.build.errors import InstructionError
+from cachelab.build.errors import InstructionError, location_prefix
 from cachelab.build.sandbox import SandboxMount
 from cachelab.dockerfile.model import Mount
 from cachelab.keys.errors import RUN_BIND_SOURCE_HINT, missing_source_message
@@ -66,15 +66,19 @@ def resolve_mounts(
     *,
     line: int | None = None,
     expand: Expand = _identity,
+    dockerfile: str | None = None,
 ) -> list[SandboxMount]:
-    """Turn parsed `--mount` flags into `SandboxMount`s; expands every value with `expand`."""
+    """Turn parsed `--mount` flags into `SandboxMount`s; expands every value with `expand`.
+
+    `dockerfile` and `line` locate the RUN in the warning about a skipped mount.
+    """
     resolved: list[SandboxMount] = []
     for mount in mounts:
         target = expand(mount.target) if mount.target else None
         if mount.type == "bind":
             origin = expand(mount.from_) if mount.from_ is not None else ""
             if origin not in ("", "context"):
-                _warn_cross_stage(origin, line)
+                _warn_cross_stage(origin, line, dockerfile)
                 continue
             resolved.append(_bind(mount, target, sources, line, expand))
         elif mount.type == "cache":
@@ -114,8 +118,8 @@ def _inside(base: str, relative: str, line: int | None) -> str:
     return candidate
 
 
-def _warn_cross_stage(origin: str, line: int | None) -> None:
-    where = f"line {line}: " if line is not None else ""
+def _warn_cross_stage(origin: str, line: int | None, dockerfile: str | None) -> None:
+    where = location_prefix(dockerfile, line)
     logger.warning("%sRUN --mount=type=bind,from=%s is skipped: kaniko does not support bind "
                    "mounts from other stages or images", where, origin)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cachelab.build.errors import BuildError
-from cachelab.keys.flags import KanikoOptions
+from cachelab.keys.flags import PROFILES, KanikoOptions
 from cachelab.keys.flags import profile as named_profile
 from cachelab.plan.decisions import StagePlan
 from cachelab.plan.graph import GRAPH_PROFILE
@@ -30,9 +30,52 @@ DEFAULT_PROFILES: dict[str, str] = {
 }
 
 
-class InvalidBuildRequest(BuildError):
-    """A build request names an unknown strategy or profile, or a missing path."""
+# Strategies that build with kaniko's multistage lookahead (FF_KANIKO_CACHE_LOOKAHEAD).
+LOOKAHEAD_STRATEGIES = ("lookahead", "graph")
 
+
+class InvalidBuildRequest(BuildError):
+    """A build request with an unknown or contradicting strategy and profile, or a missing path."""
+
+
+def strategy_fits(strategy: str, options: KanikoOptions) -> bool:
+    """Tell whether `options` do what `strategy` promises.
+
+    That is the layer cache on for every strategy but no-cache, and kaniko's
+    multistage lookahead on for the strategies of `LOOKAHEAD_STRATEGIES` only.
+    """
+    return options.cache == (strategy != "no-cache") and options.cache_lookahead == (strategy in LOOKAHEAD_STRATEGIES)
+
+
+def check_profile_fits(strategy: str, profile_name: str) -> None:
+    """Raise InvalidBuildRequest when the named profile contradicts `strategy`.
+
+    The recorded strategy labels the build in `cachelab regress`, so a profile
+    that turns the cache or lookahead on or off against the strategy would file
+    the build under the wrong group. Unknown names are left to `profile_name`
+    and `kaniko_options`, which raise their own errors.
+    """
+    if strategy not in DEFAULT_PROFILES or profile_name not in PROFILES:
+        return
+    options = PROFILES[profile_name]
+    if strategy_fits(strategy, options):
+        return
+    if options.cache and strategy == "no-cache":
+        reason = "strategy no-cache builds without the layer cache, but the profile reads and writes it"
+    elif not options.cache:
+        reason = f"strategy {strategy} uses the layer cache, but the profile turns it off"
+    elif options.cache_lookahead:
+        reason = ("strategy per-stage caches each stage on its own, but the profile turns on "
+                  "kaniko's multistage lookahead (FF_KANIKO_CACHE_LOOKAHEAD)")
+    else:
+        reason = (f"strategy {strategy} needs kaniko's multistage lookahead (FF_KANIKO_CACHE_LOOKAHEAD), "
+                  "but the profile leaves it off")
+    fitting = sorted(name for name, candidate in PROFILES.items() if strategy_fits(strategy, candidate))
+    raise InvalidBuildRequest(
+        f"profile {profile_name!r} contradicts strategy {strategy!r}: {reason}",
+        hint=(f"Leave out --profile to use the strategy's profile {DEFAULT_PROFILES[strategy]}, or pass "
+              f"a profile that fits strategy {strategy} ({', '.join(fitting)}), or change --strategy."),
+    )
 
 
 def dockerfile_id_of(file: str | Path) -> str:
@@ -81,6 +124,10 @@ class BuildRequest:
     repeat: int | None = None
     insecure_registries: tuple[str, ...] = ()
     secrets: Mapping[str, Path] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.profile is not None:
+            check_profile_fits(self.strategy, self.profile)
 
     @property
     def profile_name(self) -> str:

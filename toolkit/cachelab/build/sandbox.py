@@ -114,7 +114,8 @@ class Sandbox:
     """Runs commands on stage roots with the best backend this machine offers.
 
     `backend` forces "bwrap" or "unshare"; `tail_lines` bounds the output kept
-    for error messages (all output goes to this module's logger at DEBUG).
+    for error messages. Every output line goes to this module's logger at INFO,
+    so `cachelab -v build` shows it.
     """
 
     backend: str | None = None
@@ -206,7 +207,7 @@ class Sandbox:
             with process.stdout:
                 for raw in iter(lambda: process.stdout.readline(_MAX_LINE), b""):  # type: ignore[union-attr]
                     line = _mask(raw.decode("utf-8", errors="replace").rstrip("\n"), request.redact)
-                    logger.debug("| %s", line)
+                    logger.info("| %s", line)
                     tail.append(line)
             exit_code = process.wait()
         finally:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from cachelab.build.cached_layer import CacheHit
 from cachelab.build.config import ImageConfig
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ class ImageLayer:
     # The reference of the image the layer belongs to (a base or COPY --from image),
     # which extraction errors name. None for cached and built layers.
     image: str | None = None
+    # The cache hit that brought a layer of origin "cache", which a corrupted blob's error names.
+    hit: CacheHit | None = None
 
 
 @dataclass

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from cachelab.build.base_platform import label_platform
+from cachelab.build.cached_layer import CacheHit
 from cachelab.build.config import ImageConfig
 from cachelab.build.errors import BuildError, instruction_failed
 from cachelab.build.images import BuildImages
@@ -88,6 +89,10 @@ class BuildSession:
     # (source stage, saved path) -> the first `COPY --from` that reads it, for error messages.
     copy_from_lines: Mapping[tuple[int, str], CopyFromLine] = field(default_factory=dict)
     prefetcher: BasePrefetcher | None = None  # extracts the next stage's base early
+    dockerfile: str | None = None  # the Dockerfile's path, which warnings name with the line
+    # The cache store as errors name it, and its kind (see `cachelab.build.cached_layer`).
+    cache_store: str = ""
+    cache_store_kind: str = ""
     _sandbox: Sandbox | None = None
     _secret_values: tuple[str, ...] | None = None
 
@@ -245,15 +250,16 @@ class StageRunner:
             # Only a WORKDIR entry written by kaniko before v1.25 has no layer.
             self.image.config.append_empty_history(planned.text, created=HISTORY_CREATED)
             return
-        layer = self._cached_layer(entry)
+        layer = self._cached_layer(entry, planned)
         self.image.layers.append(layer)
         self.image.config.append_layer(layer.diff_id, planned.text, created=HISTORY_CREATED)
         root = self.image.root
         if root is not None and self.image.extracted == len(self.image.layers) - 1 and self._needs_files_after(planned):
             self._extract_pending()
 
-    def _cached_layer(self, entry: CacheEntry) -> ImageLayer:
-        cache = self.session.cache
+    def _cached_layer(self, entry: CacheEntry, planned: InstructionPlan) -> ImageLayer:
+        session = self.session
+        cache = session.cache
         assert cache is not None and entry.layer_digest is not None
         media_type = entry.layer_media_type or mediatypes.layer_media_type(self.session.options.compression)
         # Layout caches have the blob as a local file; a registry cache has no `layer_file`.
@@ -264,6 +270,7 @@ class StageRunner:
             lambda: cache.open_layer(entry), origin="cache",
             repository=_registry_repository(getattr(cache.cache, "source", None)),
             store_file=str(local) if local is not None else None,
+            hit=CacheHit(session.cache_store, session.cache_store_kind, entry.key, planned.line, planned.text),
         )
 
     def _execute(self, planned: InstructionPlan, instruction: Instruction) -> None:
@@ -339,7 +346,8 @@ class StageRunner:
             context=str(session.context_dir), cache_dir=str(session.workspace.cache_dir),
             temp_dir=str(session.workspace.temp_dir), secrets=session.secrets,
         )
-        mounts = resolve_mounts(instruction.mounts, sources, line=instruction.start_line, expand=self.env.expand)
+        mounts = resolve_mounts(instruction.mounts, sources, line=instruction.start_line, expand=self.env.expand,
+                                dockerfile=session.dockerfile)
         uses_secret = any(mount.type == "secret" for mount in instruction.mounts)
         execute_run(
             session.sandbox, root, instruction, env=env, workdir=config.working_dir or "/", user=user,

@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from cachelab.build.cached_layer import KANIKO_LAYOUT, LAYOUT, REGISTRY
 from cachelab.build.request import InvalidBuildRequest
 from cachelab.cachedir import cache_home
 from cachelab.keys.flags import KanikoOptions
@@ -104,6 +105,16 @@ def open_cache(
         closing.callback(client.close)
     logger.debug("layer cache: registry repository %s/%s", registry, reference.repository)
     return open_layer_cache(location, client=client)  # type: ignore[return-value]
+
+
+def cache_store_of(location: str | None) -> tuple[str, str]:
+    """Return the cache store `location` names, as errors name it, and its kind (see `cachelab.build.cached_layer`)."""
+    if location is None:
+        return str(default_cache_store()), LAYOUT
+    local = _local_form(location)
+    if local.startswith("oci:"):
+        return location, KANIKO_LAYOUT
+    return location, LAYOUT if local.startswith(_LOCAL_PREFIXES) else REGISTRY
 
 
 def _local_form(location: str | None) -> str:

@@ -29,7 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Build FILE (a Dockerfile, or an example directory holding `Dockerfile` and "
             "`context/`) under a caching strategy. Base images come from the local image "
             "store first; busybox is imported from the host's static busybox when missing."
-            " Registry timeouts and retries: see `cachelab image --help`."
+            " Registry timeouts and retries: see `cachelab image --help`. The output of RUN"
+            " steps is logged on stderr as INFO lines starting with '|', which"
+            " `cachelab -v build` shows. Without -v, only a failed RUN shows its last output lines."
         ),
     )
     parser.add_argument("dockerfile", metavar="FILE", help="a Dockerfile, or a directory with Dockerfile and context/")
@@ -41,7 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--profile", default=None,
         help="kaniko option set: kaniko, kaniko-copy, kaniko-lookahead or no-cache "
-        "(default: the strategy's: no-cache, kaniko-copy, kaniko-lookahead)",
+        "(default: the strategy's: no-cache, kaniko-copy, kaniko-lookahead). A profile that "
+        "contradicts --strategy is rejected: no-cache takes only no-cache, per-stage takes kaniko "
+        "or kaniko-copy, and lookahead and graph take kaniko-lookahead",
     )
     parser.add_argument(
         "--cache-repo", default=None, metavar="R",

@@ -6,9 +6,11 @@ otherwise. Authentication follows the registry's `WWW-Authenticate` challenge:
 anonymous first, then Basic, or the Bearer token flow with tokens cached per
 scope. Requests that fail with 429, a 5xx status or a connection error are
 retried a bounded number of times with exponential backoff, honouring
-`Retry-After`. A client made with `stop_when_refused=True` instead gives up on a
-refused connection at once, and sends no further request to the host after it
-or after a request whose connection errors or timeouts used up its retries. Every
+`Retry-After`. The first retry per repository is a warning, and later ones are
+counted in one warning when the client closes. A client made with
+`stop_when_refused=True` instead gives up on a refused connection at once, and
+sends no further request to the host after it or after a request whose
+connection errors or timeouts used up its retries. Every
 request is logged at INFO as method, URL (query secrets redacted) and status,
 and counted in `stats`.
 """
@@ -29,6 +31,7 @@ import httpx
 
 from cachelab.oci import mediatypes
 from cachelab.oci._blobstream import BlobStream
+from cachelab.oci._retrylog import RetryLog
 from cachelab.oci._files import sha256_digest
 from cachelab.oci.auth import Challenge, Credentials, load_credentials, parse_challenge
 from cachelab.oci.errors import (
@@ -136,9 +139,17 @@ class RegistryClient:
         self._challenge: Challenge | None = None
         self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
         self._client = httpx.Client(transport=transport, timeout=self.timeout, follow_redirects=True)
+        self._retry_log = RetryLog(logger)
 
     def close(self) -> None:
+        self._retry_log.summarize()
         self._client.close()
+
+    def _scope_repository(self, scope: str) -> str:
+        """Return "host/name" of the first repository in a token scope, or the host when it names none."""
+        kind, _, rest = scope.partition(" ")[0].partition(":")
+        name = rest.rpartition(":")[0]
+        return f"{self.registry}/{name}" if kind == "repository" and name else self.registry
 
     def __enter__(self) -> RegistryClient:
         return self
@@ -260,7 +271,7 @@ class RegistryClient:
                     raise self.refused from error
                 if attempt < self.max_retries:
                     attempt += 1
-                    self._backoff(attempt, None, method, url, str(error), operation)
+                    self._backoff(attempt, None, method, url, str(error), operation, scope)
                     continue
                 unreachable = RegistryUnavailable(
                     reference=reference, operation=operation, method=method, url=redact_url(url),
@@ -294,7 +305,7 @@ class RegistryClient:
                 response.close()
                 attempt += 1
                 self._backoff(attempt, response.headers.get("Retry-After"), method, url,
-                              f"HTTP {response.status_code}", operation)
+                              f"HTTP {response.status_code}", operation, scope)
                 continue
 
             body = _read_capped(response) if method != "HEAD" else b""
@@ -313,13 +324,15 @@ class RegistryClient:
                 raise self._error(response, not_found, reference, operation, method, body)
             raise self._error(response, RegistryError, reference, operation, method, body)
 
-    def _backoff(self, attempt: int, retry_after: str | None, method: str, url: str, reason: str, operation: str) -> None:
+    def _backoff(
+        self, attempt: int, retry_after: str | None, method: str, url: str, reason: str, operation: str, scope: str,
+    ) -> None:
         delay = BACKOFF_BASE * 2 ** (attempt - 1)
         parsed = _parse_retry_after(retry_after)
         if parsed is not None:
             delay = min(parsed, MAX_RETRY_AFTER)
-        logger.warning("retrying %s %s in %.1f s (attempt %d of %d): %s",
-                       method, redact_url(url), delay, attempt, self.max_retries, reason)
+        self._retry_log.retrying(self._scope_repository(scope), method, redact_url(url), delay, attempt,
+                                 self.max_retries, reason)
         self.stats.record(operation, retries=1)
         self._sleep(delay)
 
