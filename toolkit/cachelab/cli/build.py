@@ -77,8 +77,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--dry-run", action="store_true",
-        help="print kaniko's plan, then cachelab's decision per instruction as lines starting with '#', "
-        "and build nothing; rejected together with --record, which needs a build",
+        help="print kaniko's dry-run plan, as `cachelab plan` does, and build nothing. With the "
+        "kaniko-lookahead profile (the default, from --strategy lookahead) the plan has kaniko's own "
+        "CACHE lines; other profiles add cachelab's decision per instruction as lines starting "
+        "with '#'. Rejected together with --record, which needs a build",
     )
     parser.add_argument(
         "--record", default=None, metavar="OUT",
