@@ -22,8 +22,9 @@ from cachelab.build.snapshot import Snapshotter
 from cachelab.build.stagefiles import save_stage_files
 from cachelab.build.users import UserIds
 from cachelab.build.workdir import make_workdir
+from cachelab.dockerfile.graph import plan_stages
 from cachelab.dockerfile.parse import parse_dockerfile
-from cachelab.plan.stages import Command, PlanStage
+from cachelab.plan.selection import select_stages
 
 AS_ROOT = os.geteuid() == 0
 
@@ -123,19 +124,20 @@ def test_save_os_error_names_reader(stage_root: Path, tmp_path: Path) -> None:
     assert isinstance(caught.value.__cause__, OSError)
 
 
-def test_copy_from_lines_expand_meta_args() -> None:
-    text = "ARG DIR=/opt\nFROM busybox AS build\nFROM busybox\nCOPY --from=build ${DIR}/a /b /c/\nCOPY --from=build /b /d\n"
-    dockerfile = parse_dockerfile(text)
-    stage = PlanStage(
-        index=1, name=None, base_kind="image", base_name="busybox", base_ref="busybox", base_index=None,
-        commands=[Command(instruction, 1, source_stage=0) for instruction in dockerfile.stages[1].instructions],
+def test_copy_from_lines_use_resolved_sources() -> None:
+    text = (
+        "ARG DIR=/opt\nFROM busybox AS build\nFROM busybox\nARG DIR\nENV SUB=a\n"
+        "COPY --from=build ${DIR}/$SUB /b /c/\nCOPY --from=build /b /d\n"
     )
+    dockerfile = parse_dockerfile(text)
+    stages = select_stages(dockerfile, plan_stages(dockerfile), build_args={}, base_env=lambda reference: None)
 
-    lines = copy_from_lines([stage], {"DIR": "/opt"})
+    lines = copy_from_lines(stages.stages)
 
-    assert lines[(0, "/opt/a")] == CopyFromLine(4, "COPY --from=build ${DIR}/a /b /c/")
-    assert lines[(0, "/b")].line == 4
+    assert lines[(0, "/opt/a")] == CopyFromLine(6, "COPY --from=build ${DIR}/$SUB /b /c/")
+    assert lines[(0, "/b")].line == 6
     assert set(lines) == {(0, "/opt/a"), (0, "/b")}
+    assert stages.stages[0].save_files == ("/b", "/opt/a")
 
 
 def test_saved_files_serve_copy_from(stage_root: Path, tmp_path: Path) -> None:

@@ -228,9 +228,7 @@ class _Build:
                 cache_store=store_name, cache_store_kind=store_kind,
                 stage_names={stage.index: stage.name for stage in planner.dockerfile.stages},
                 secrets={secret_id: str(Path(path).resolve()) for secret_id, path in request.secrets.items()},
-                copy_from_lines=copy_from_lines(
-                    planner.stages, planner.selection.meta_args, escape=planner.dockerfile.escape,
-                ),
+                copy_from_lines=copy_from_lines(planner.stages),
             )
             from cachelab.build.prefetch import BasePrefetcher
 

@@ -480,15 +480,13 @@ class StageRunner:
         session = self.session
         index = self.plan.index
         dest = session.workspace.deps_dir(index)
-        # NOTE: paths with variables are expanded with this stage's environment at its end.
-        paths: list[str] = []
+        # The planner expanded the paths with each copying stage's environment, as kaniko does.
+        paths = list(self.plan.save_files)
         needed_by: dict[str, CopyFromLine] = {}
-        for path in self.plan.save_files:
-            expanded = self.env.expand(path) if "$" in path else path
-            paths.append(expanded)
+        for path in paths:
             reader = session.copy_from_lines.get((index, path))
             if reader is not None:
-                needed_by.setdefault(expanded, reader)
+                needed_by[path] = reader
         name = session.stage_names.get(index)
         with session.clock.span("save-files") as span:
             # The builder removes the root right after this stage unless it is the

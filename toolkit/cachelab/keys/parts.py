@@ -203,6 +203,16 @@ def _clean_source(word: str) -> str:
     return cleaned
 
 
+def expanded_sources(instruction: Instruction, env_state: StageEnv) -> list[str]:
+    """Expand and clean the COPY/ADD sources as kaniko's `ResolveEnvironmentReplacementList` does.
+
+    Wildcards stay unmatched. kaniko resolves sources this way both for keys and
+    for the files a stage saves for a later `COPY --from`.
+    """
+    variables = env_state.variables()
+    return [_clean_source(_expand(word, variables, env_state.escape)) for word in _source_words(instruction)]
+
+
 def _relative_files(root: str) -> Iterator[str]:
     """Yield every path under `root` relative to it (`.` first), in Go walk order."""
     for _, suffix, _ in walk_dir(root):
@@ -252,11 +262,7 @@ def copy_file_inputs(
     With `keep_unmatched` a wildcard source that matches nothing is returned as
     written, so the `placeholder` policy can stand in for it.
     """
-    variables = env_state.variables()
-    sources = [
-        _clean_source(_expand(word, variables, env_state.escape))
-        for word in _source_words(instruction)
-    ]
+    sources = expanded_sources(instruction, env_state)
     real_root = source_root.real if source_root else context_root
     key_root = source_root.virtual if source_root else context_root
 

@@ -124,8 +124,9 @@ class StagePlan:
     """The decisions for one stage.
 
     `index` is the stage's index as written, and a stage that absorbed squashed
-    bases lists their indexes in `absorbed`. `save_files` are the (unexpanded)
-    paths a later `COPY --from` reads, to save under `/kaniko/deps/<index>`.
+    bases lists their indexes in `absorbed`. `save_files` are the paths a later
+    `COPY --from` reads, with variables expanded and wildcards not yet matched,
+    to save under `/kaniko/deps/<index>`.
     `save_stage` is true when a later stage uses this one as its FROM base.
     """
 

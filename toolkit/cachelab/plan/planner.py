@@ -108,6 +108,7 @@ class Planner:
         )
         self.selection: StageList = setup.selection(
             dockerfile, targets=targets, build_args=self.build_args, bases=self.bases,
+            arg_precedence=options.buildkit_arg_env_precedence,
         )
         self.stages: list[PlanStage] = list(self.selection.stages)
         final = next((stage for stage in self.stages if stage.is_final), None)

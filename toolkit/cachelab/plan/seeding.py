@@ -55,7 +55,11 @@ class BaseResolver:
         """Return the base config's Env list, or None when it has none (scratch included)."""
         if stage.base_kind != "image" or stage.base_ref is None:
             return None
-        env = self._config(stage.base_ref).get("Env")
+        return self.image_env(stage.base_ref)
+
+    def image_env(self, reference: str) -> list[str] | None:
+        """Return the Env list of a remote base's config, or None when it has none."""
+        env = self._config(reference).get("Env")
         return list(env) if env is not None else None
 
     def onbuild_triggers(self, reference: str) -> list[str]:

@@ -17,16 +17,25 @@ from cachelab.dockerfile.errors import DockerfileError
 from cachelab.dockerfile.graph import KanikoStage, SourceRef, StageGraph, squash
 from cachelab.dockerfile.lexer import expand_word
 from cachelab.dockerfile.model import Dockerfile, Instruction
+from cachelab.plan.dependencies import BaseEnv, CopyFromSources, next_source, resolve_copy_sources
 from cachelab.plan.stages import Command, PlanStage, StageList
 
 logger = logging.getLogger(__name__)
 
 
-def select_stages(dockerfile: Dockerfile, graph: StageGraph) -> StageList:
-    """Build the planner's stage list from `dockerfile`'s stage graph (`plan_stages`)."""
+def select_stages(
+    dockerfile: Dockerfile, graph: StageGraph, *, build_args: Mapping[str, str], base_env: BaseEnv,
+    arg_precedence: bool = True,
+) -> StageList:
+    """Build the planner's stage list from `dockerfile`'s stage graph (`plan_stages`).
+
+    `build_args`, `base_env` (a remote base's config Env) and `arg_precedence`
+    (`FF_KANIKO_BUILDKIT_ARG_ENV_PRECEDENCE`) resolve the `COPY --from` sources
+    (`cachelab.plan.dependencies`).
+    """
     origins = _origins(dockerfile)
-    save_files = _save_files(graph)
-    stages = [_plan_stage(graph, built, origins, save_files) for built in graph.built]
+    copies = resolve_copy_sources(graph, build_args=build_args, base_env=base_env, arg_precedence=arg_precedence)
+    stages = [_plan_stage(graph, built, origins, copies) for built in graph.built]
 
     from_count = Counter(stage.base_index for stage in stages if stage.base_index is not None)
     copy_count = Counter(c.source_stage for stage in stages for c in stage.commands if c.source_stage is not None)
@@ -44,15 +53,14 @@ def select_stages(dockerfile: Dockerfile, graph: StageGraph) -> StageList:
         bases={stage.index: stage.base for stage in dockerfile.stages},
         written_bases={info.index: (info.base_kind, info.base_image, info.base_stage) for info in graph.stages},
         meta_args=dict(graph.args),
-        merge=lambda base, child: _merge(graph, base, child, origins, save_files),
+        merge=lambda base, child: _merge(graph, base, child, origins, copies),
     )
 
 
 def _merge(
-    graph: StageGraph, base: PlanStage, child: PlanStage, origins: Mapping[int, int],
-    save_files: Mapping[int, tuple[str, ...]],
+    graph: StageGraph, base: PlanStage, child: PlanStage, origins: Mapping[int, int], copies: CopyFromSources,
 ) -> PlanStage:
-    merged = _plan_stage(graph, squash(base.kaniko_stage, child.kaniko_stage), origins, save_files)
+    merged = _plan_stage(graph, squash(base.kaniko_stage, child.kaniko_stage), origins, copies)
     merged.from_dependents = child.from_dependents
     merged.copy_dependents = child.copy_dependents
     return merged
@@ -69,9 +77,9 @@ def _origins(dockerfile: Dockerfile) -> dict[int, int]:
 
 
 def _plan_stage(
-    graph: StageGraph, built: KanikoStage, origins: Mapping[int, int], save_files: Mapping[int, tuple[str, ...]],
+    graph: StageGraph, built: KanikoStage, origins: Mapping[int, int], copies: CopyFromSources,
 ) -> PlanStage:
-    commands = list(_commands(built, origins))
+    commands = list(_commands(built, origins, copies.paths))
     dockerfile = graph.dockerfile
     root = dockerfile.stages[built.absorbed[0]]
     if built.base_kind == "stage" and built.base_stage is not None:
@@ -91,22 +99,24 @@ def _plan_stage(
         is_target=built.index in graph.targets,
         is_final=built.final,
         is_push=built.push,
-        save_files=save_files.get(built.index, ()),
+        save_files=copies.save_files.get(built.index, ()),
         onbuild_from_image=built.base_kind == "image" and bool(built.triggers),
         kaniko_stage=built,
     )
 
 
-def _commands(built: KanikoStage, origins: Mapping[int, int]) -> Iterator[Command]:
+def _commands(
+    built: KanikoStage, origins: Mapping[int, int], source_paths: Mapping[int, tuple[str, ...]],
+) -> Iterator[Command]:
     sources = iter(built.sources)
     pending: list[tuple[Instruction, SourceRef | None]] = []
     for instruction in built.instructions:
         copy_source = None
         if instruction.copy_from is not None:
-            copy_source = _next_source(sources, "copy")
+            copy_source = next_source(sources, "copy")
         for mount in instruction.mounts:
             if mount.from_:
-                _next_source(sources, "mount")
+                next_source(sources, "mount")
         origin = origins.get(id(instruction))
         if origin is None:
             # An injected ONBUILD trigger: it belongs to the stage it runs in, which
@@ -114,27 +124,23 @@ def _commands(built: KanikoStage, origins: Mapping[int, int]) -> Iterator[Comman
             pending.append((instruction, copy_source))
             continue
         for trigger, trigger_source in pending:
-            yield _command(trigger, origin, trigger_source)
+            yield _command(trigger, origin, trigger_source, source_paths)
         pending.clear()
-        yield _command(instruction, origin, copy_source)
+        yield _command(instruction, origin, copy_source, source_paths)
     for trigger, trigger_source in pending:
         # NOTE: triggers of a stage with no instructions of its own are attributed to
         # the built stage. Inside a squashed chain this may name the wrong stage.
-        yield _command(trigger, built.index, trigger_source)
+        yield _command(trigger, built.index, trigger_source, source_paths)
 
 
-def _next_source(sources: Iterator[SourceRef], kind: str) -> SourceRef | None:
-    for source in sources:
-        if source.kind == kind:
-            return source
-    return None
-
-
-def _command(instruction: Instruction, origin: int, source: SourceRef | None) -> Command:
+def _command(
+    instruction: Instruction, origin: int, source: SourceRef | None, source_paths: Mapping[int, tuple[str, ...]],
+) -> Command:
     if source is None:
         return Command(instruction=instruction, origin_stage=origin)
     return Command(
         instruction=instruction, origin_stage=origin, source_stage=source.stage, source_image=source.image,
+        source_paths=source_paths.get(id(instruction), ()),
     )
 
 
@@ -146,26 +152,3 @@ def _expanded_base(word: str, graph: StageGraph) -> str:
     except DockerfileError:
         return word
 
-
-def _save_files(graph: StageGraph) -> dict[int, tuple[str, ...]]:
-    """Paths each source stage saves for later `COPY --from`, sorted and unique (unglobbed)."""
-    saved: dict[int, set[str]] = {}
-    escape = graph.dockerfile.escape
-    for built in graph.built:
-        sources = iter(built.sources)
-        for instruction in built.instructions:
-            source = _next_source(sources, "copy") if instruction.copy_from is not None else None
-            for mount in instruction.mounts:
-                if mount.from_:
-                    _next_source(sources, "mount")
-            if source is None or source.stage is None:
-                continue
-            # NOTE: sources are expanded with the meta ARGs and build args only, not
-            # with ARG or ENV values set inside the copying stage.
-            for word in instruction.args[:-1]:
-                try:
-                    path = expand_word(word, graph.args, escape=escape) if "$" in word else word
-                except DockerfileError:
-                    path = word
-                saved.setdefault(source.stage, set()).add(path)
-    return {index: tuple(sorted(paths)) for index, paths in saved.items()}

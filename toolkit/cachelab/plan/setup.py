@@ -95,24 +95,36 @@ class PlannerSetup:
 
     def selection(
         self, dockerfile: Dockerfile, *, targets: Sequence[str], build_args: Mapping[str, str], bases: BaseResolver,
+        arg_precedence: bool = True,
     ) -> StageList:
         """Return the stages kaniko builds for `targets`, selected once per inputs and image source.
 
-        Planners never change a StageList or its stages (elimination works on
-        copies), so one list serves them all.
+        `arg_precedence` is `FF_KANIKO_BUILDKIT_ARG_ENV_PRECEDENCE`, which the
+        `COPY --from` sources are expanded with. Planners never change a
+        StageList or its stages (elimination works on copies), so one list
+        serves them all.
         """
         self._check(dockerfile)
         graph = self.stage_graph(targets=targets, build_args=build_args, bases=bases)
         if not self.memoize:
-            return select_stages(dockerfile, graph)
-        selection_key = (tuple(targets), tuple(build_args.items()), id(bases.images), bases.platform)
+            return self._select(dockerfile, graph, build_args, bases, arg_precedence)
+        selection_key = (tuple(targets), tuple(build_args.items()), id(bases.images), bases.platform, arg_precedence)
         cached = self._selections.get(selection_key)
         if cached is not None and cached[0].images is bases.images:
             return cached[1]
-        selection = select_stages(dockerfile, graph)
+        selection = self._select(dockerfile, graph, build_args, bases, arg_precedence)
         # The resolver is kept so its image source stays alive and its id is not reused.
         self._selections[selection_key] = (bases, selection)
         return selection
+
+    @staticmethod
+    def _select(
+        dockerfile: Dockerfile, graph: StageGraph, build_args: Mapping[str, str], bases: BaseResolver,
+        arg_precedence: bool,
+    ) -> StageList:
+        return select_stages(
+            dockerfile, graph, build_args=build_args, base_env=bases.image_env, arg_precedence=arg_precedence,
+        )
 
     def keyer(
         self,

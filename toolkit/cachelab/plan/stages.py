@@ -22,13 +22,16 @@ class Command:
     """One instruction of a planned stage.
 
     `source_stage` is the resolved stage index of a `COPY --from=<stage>`;
-    `source_image` is the reference of a `COPY --from=<image>`.
+    `source_image` is the reference of a `COPY --from=<image>`. `source_paths`
+    are a `COPY --from=<stage>`'s sources as the source stage saves them
+    (`cachelab.plan.dependencies`).
     """
 
     instruction: Instruction
     origin_stage: int
     source_stage: int | None = None
     source_image: str | None = None
+    source_paths: tuple[str, ...] = ()
 
     @property
     def kind(self) -> str:
