@@ -36,7 +36,7 @@ INSTRUCTION = "RUN /bin/sh -c echo hello > /greeting"
 def planner_entry_fields() -> list[str]:
     # The planner's CacheEntry fields, kept here so the test works without importing plan.
     return ["key", "created", "layer_digest", "layer_size", "layer_media_type", "diff_id",
-            "pointer_target", "created_by", "manifest_digest"]
+            "pointer_target", "created_by", "manifest_digest", "layer_count"]
 
 
 def make_layer(directory: Path, compression: str = "gzip") -> LayerFile:
@@ -173,8 +173,13 @@ def test_layout_entry_with_two_layers_is_invalid(tmp_path: Path) -> None:
     LayoutImageSource(store).write_image(manifest, media_type, [*blobs, Blob.from_bytes(config, mediatypes.OCI_CONFIG)],
                                          tag=KEY)
 
-    with pytest.raises(InvalidCacheEntry, match="2 layers"):
+    with pytest.raises(InvalidCacheEntry, match="2 layers") as caught:
         LayoutLayerCache(store).lookup(KEY)
+
+    # The builder takes this entry as found and fails where it applies it, as kaniko does.
+    assert caught.value.entry is not None
+    assert caught.value.entry.layer_count == 2
+    assert caught.value.entry.key == KEY
 
 
 def test_open_layer_cache_chooses_backend(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from cachelab.build.base_platform import label_platform
+from cachelab.build.cache_hits import hit_adds_layer
 from cachelab.build.cached_layer import CacheHit
 from cachelab.build.config import ImageConfig
 from cachelab.build.errors import BuildError, instruction_failed
@@ -244,9 +245,12 @@ class StageRunner:
         entry = planned.entry
         if entry is None:
             raise BuildError("the plan marks a hit without a cache entry", line=planned.line)
+        adds_layer = hit_adds_layer(
+            entry, instruction.kind, store=self.session.cache_store, store_kind=self.session.cache_store_kind,
+        )
         if instruction.kind == "WORKDIR":
             apply_metadata(self.image.config, instruction, self.env.expand)
-        if entry.layer_digest is None:
+        if not adds_layer:
             # Only a WORKDIR entry written by kaniko before v1.25 has no layer.
             self.image.config.append_empty_history(planned.text, created=HISTORY_CREATED)
             return

@@ -15,9 +15,10 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from cachelab.events.spans import SpanClock
+from cachelab.oci.cache import InvalidCacheEntry
 from cachelab.oci.errors import OCIError
 from cachelab.oci.transfer import TransferStats
 from cachelab.plan.interfaces import CacheEntry, LayerBlob, LayerCache
@@ -85,8 +86,10 @@ class TimedCache:
     Each lookup records a `probe-cache` span with its registry requests. Like
     kaniko, a lookup that fails (unreachable registry, denied access, broken
     entry) counts as a miss, and a failed push only logs a warning: the build
-    goes on without that entry. The first failure is logged as a warning, the
-    rest at debug level; `failures` counts them all.
+    goes on without that entry. An entry whose only fault is its layer count is
+    returned as found instead, so applying it fails the build as in kaniko. The
+    first failure is logged as a warning, the rest at debug level; `failures`
+    counts them all.
     """
 
     def __init__(self, cache: LayerCache, clock: SpanClock, position: Position, stats: TransferStats | None) -> None:
@@ -115,9 +118,13 @@ class TimedCache:
             try:
                 entry = self.cache.lookup(key)
             except OCIError as error:
-                self._failed("lookup", key, error)
                 span.attributes["error"] = str(error)
-                entry = None
+                # kaniko finds an entry with the wrong layer count and fails the build
+                # only when it applies the hit (`cachelab.build.cache_hits`).
+                # CachedLayer has the fields of CacheEntry (tests/oci/test_cache.py checks them).
+                entry = cast("CacheEntry | None", error.entry if isinstance(error, InvalidCacheEntry) else None)
+                if entry is None:
+                    self._failed("lookup", key, error)
             span.attributes["found"] = "true" if entry is not None else "false"
             if self._stats is not None:
                 span.add_requests(self._stats.total_requests - before)

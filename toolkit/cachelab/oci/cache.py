@@ -57,9 +57,18 @@ HISTORY_AUTHOR = "kaniko"
 
 
 class InvalidCacheEntry(OCIError):
-    """A tag in the cache that is not a kaniko cache entry (for example two layers)."""
+    """A tag in the cache that is not a kaniko cache entry (for example two layers).
+
+    `entry` is set when only the layer count is wrong. kaniko finds such an
+    entry like any other and fails only when a build applies it, so a builder
+    can take the entry as found and reject it there.
+    """
 
     default_hint = "Delete the entry; the next build that misses it writes a new one."
+
+    def __init__(self, message: str, *, hint: str | None = None, entry: CachedLayer | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.entry = entry
 
 
 class LayerBlobLike(Protocol):
@@ -83,6 +92,7 @@ class CachedLayer:
     pointer_target: str | None = None
     created_by: str | None = None
     manifest_digest: str | None = None
+    layer_count: int | None = None
 
 
 def parse_entry(key: str, manifest: bytes, manifest_digest: str, config: bytes) -> CachedLayer:
@@ -109,7 +119,10 @@ def parse_entry(key: str, manifest: bytes, manifest_digest: str, config: bytes) 
         return CachedLayer(key, created, pointer_target=labels.get(POINTER_LABEL), created_by=created_by,
                            manifest_digest=manifest_digest)
     if len(layers) != 1:
-        raise InvalidCacheEntry(f"cache entry {key} has {len(layers)} layers; a layer entry has exactly one")
+        found = CachedLayer(key, created, created_by=created_by, manifest_digest=manifest_digest,
+                            layer_count=len(layers))
+        raise InvalidCacheEntry(f"cache entry {key} has {len(layers)} layers; a layer entry has exactly one",
+                                entry=found)
     diff_ids = (config_json.get("rootfs") or {}).get("diff_ids") or []
     layer = layers[0]
     return CachedLayer(

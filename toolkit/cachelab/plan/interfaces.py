@@ -32,6 +32,9 @@ class CacheEntry:
     pointer_target: str | None = None  # the pointer label, for pointer entries
     created_by: str | None = None  # history of the layer: the instruction text
     manifest_digest: str | None = None
+    # Set only for an entry with more than one layer, which no hit can apply.
+    # Otherwise an entry has one layer when `layer_digest` is set and none when it is not.
+    layer_count: int | None = None
 
 
 class LayerBlob(Protocol):
