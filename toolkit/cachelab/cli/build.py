@@ -45,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="kaniko option set: kaniko, kaniko-copy, kaniko-lookahead or no-cache "
         "(default: the strategy's: no-cache, kaniko-copy, kaniko-lookahead). A profile that "
         "contradicts --strategy is rejected: no-cache takes only no-cache, per-stage takes kaniko "
-        "or kaniko-copy, and lookahead and graph take kaniko-lookahead",
+        "or kaniko-copy, and lookahead and graph take kaniko-lookahead. FF_KANIKO_* environment "
+        "variables override the profile's feature flags, as they do for `cachelab plan`",
     )
     parser.add_argument(
         "--cache-repo", default=None, metavar="R",
@@ -168,9 +169,11 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def _run(args: argparse.Namespace, secrets: dict[str, Path]) -> int:
+    from dataclasses import replace
+
     from cachelab.build.request import BuildRequest, dockerfile_id_of
     from cachelab.build.stores import check_cache_location
-    from cachelab.cli.plan import check_platform, parse_build_args, parse_targets
+    from cachelab.cli.plan import build_options, check_platform, parse_build_args, parse_targets
     from cachelab.errors import CachelabError
 
     if args.record and args.dry_run:
@@ -198,6 +201,8 @@ def _run(args: argparse.Namespace, secrets: dict[str, Path]) -> int:
         scenario=args.scenario,
         step=args.step,
     )
+    # The FF_KANIKO_* variables apply as in `cachelab plan`, so the plan predicts this build.
+    request = replace(request, options=build_options(request.profile_name))
     # Checked here as well as when the builder opens the cache, so a bad path
     # fails before the build starts and leaves no recording of a failed build.
     if request.kaniko_options().cache:

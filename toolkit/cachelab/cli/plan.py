@@ -128,20 +128,19 @@ def parse_targets(values: Sequence[str]) -> list[str]:
 
 
 def build_options(profile_name: str) -> KanikoOptions:
-    """Return the named profile with any FF_KANIKO_* environment variable applied."""
-    from cachelab.keys.flags import FEATURE_FLAGS, parse_go_bool, profile
+    """Return the named profile with any FF_KANIKO_* environment variable applied.
+
+    `plan`, `keys` and `build` all take their options from here, so a plan
+    predicts the build made under the same environment.
+    """
+    from cachelab.keys.flags import profile
     from cachelab.plan.errors import PlanError
 
     try:
         options = profile(profile_name)
     except KeyError as exc:
         raise PlanError(str(exc.args[0]), hint="Pick one of the profiles listed.") from None
-    changes = {
-        field: parse_go_bool(os.environ[name], default)
-        for name, (field, default) in FEATURE_FLAGS.items()
-        if name in os.environ
-    }
-    return options.with_changes(**changes) if changes else options
+    return options.with_env(os.environ)
 
 
 def open_cache(location: str | None) -> LayerCache:
