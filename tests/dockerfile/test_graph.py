@@ -363,3 +363,41 @@ def test_image_reference_from_does_not_warn(caplog: pytest.LogCaptureFixture) ->
         plan_stages(parse_dockerfile(text, path="images.Dockerfile"))
 
     assert caplog.messages == []
+
+
+def test_from_later_stage_is_image_and_warns(caplog: pytest.LogCaptureFixture) -> None:
+    text = "FROM b AS a\nRUN true\nFROM a AS b\nRUN true\n"
+    dockerfile = parse_dockerfile(text, path="later-stage.Dockerfile")
+
+    with caplog.at_level(logging.WARNING, logger="cachelab.dockerfile.graph"):
+        graph = plan_stages(dockerfile)
+        plan_stages(dockerfile)
+
+    assert (graph.stages[0].base_kind, graph.stages[0].base_image) == ("image", "b")
+    assert (graph.stages[1].base_kind, graph.stages[1].base_stage) == ("stage", 0)
+    expected = (
+        "later-stage.Dockerfile:1: no stage before this FROM is named 'b', so FROM b is the image "
+        "docker.io/library/b (a FROM can use only stages defined above it, and stage 'b' is defined at line 3)"
+    )
+    assert caplog.messages == [expected]
+
+
+def test_from_own_stage_name_warns(caplog: pytest.LogCaptureFixture) -> None:
+    dockerfile = parse_dockerfile("ARG BASE=Tools\nFROM ${BASE} AS tools\n", path="own-name.Dockerfile")
+
+    with caplog.at_level(logging.WARNING, logger="cachelab.dockerfile.graph"):
+        graph = plan_stages(dockerfile)
+
+    assert graph.stages[0].base_kind == "image"
+    assert len(caplog.messages) == 1
+    assert "own-name.Dockerfile:2: no stage before this FROM is named 'tools'" in caplog.messages[0]
+    assert "FROM Tools is the image docker.io/library/tools" in caplog.messages[0]
+
+
+def test_from_earlier_stage_does_not_warn(caplog: pytest.LogCaptureFixture) -> None:
+    text = "FROM busybox AS base\nFROM base AS app\n"
+
+    with caplog.at_level(logging.WARNING, logger="cachelab.dockerfile.graph"):
+        plan_stages(parse_dockerfile(text, path="earlier-stage.Dockerfile"))
+
+    assert caplog.messages == []

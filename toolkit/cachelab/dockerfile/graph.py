@@ -345,6 +345,8 @@ def _target_hint(target: str, names: Mapping[str, int]) -> str:
 # (path, line, name) of each `--from` already warned about, because a build plans
 # its stages more than once.
 _WARNED_IMAGE_SOURCES: set[tuple[str | None, int, str]] = set()
+# (path, line, word) of each FROM already warned about for naming a later stage.
+_WARNED_LATER_STAGES: set[tuple[str | None, int, str]] = set()
 
 
 def _is_plain_word(value: str) -> bool:
@@ -374,7 +376,22 @@ class _Resolver:
         index = self.names.get(lowered)
         if index is not None and index < stage.index:
             return "stage", None, index
+        if index is not None:
+            self._warn_later_stage(expanded, index, line)
         return "image", expanded, None
+
+    def _warn_later_stage(self, value: str, index: int, line: int) -> None:
+        # BuildKit and kaniko look a FROM word up among the stages above it only.
+        location = (self.path, line, value)
+        if location in _WARNED_LATER_STAGES:
+            return
+        _WARNED_LATER_STAGES.add(location)
+        defined_at = self.dockerfile.stages[index].from_instruction.start_line
+        logger.warning(
+            "%s:%d: no stage before this FROM is named %r, so FROM %s is the image "
+            "docker.io/library/%s (a FROM can use only stages defined above it, and stage %r is defined at line %d)",
+            self.path, line, value.lower(), value, value.lower(), value.lower(), defined_at,
+        )
 
     def sources(self, instructions: Iterable[Instruction], current: int) -> tuple[SourceRef, ...]:
         found: list[SourceRef] = []
