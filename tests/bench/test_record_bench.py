@@ -27,6 +27,27 @@ def test_tables_from_events(benchmark, events: list[object]) -> None:
     assert len(recording.instructions) == 50 * 100
 
 
+# 3,000 builds of 2 stages with 2 and 3 instructions, about 123,000 events. A corpus
+# study records many such small model builds, so the work done once per build counts.
+SMALL_STAGES = (SyntheticStage(instructions=2), SyntheticStage(instructions=3, hits=1))
+
+
+@pytest.fixture(scope="module")
+def small_build_events() -> list[object]:
+    stream: list[object] = []
+    for build in range(3_000):
+        stream.extend(synthetic_build(f"build-{build}", stages=SMALL_STAGES))
+    return stream
+
+
+def test_tables_from_many_small_builds(benchmark, small_build_events: list[object]) -> None:
+    recording = benchmark(Recording.from_events, small_build_events, environment={})
+
+    assert len(recording.builds) == 3_000
+    assert len(recording.instructions) == 3_000 * 5
+    assert recording.instructions["origin_stage_index"].notna().all()
+
+
 def test_bootstrap_ratio_interval(benchmark) -> None:
     rng = np.random.default_rng(0)
     old = rng.lognormal(np.log(10.0), 0.05, 30)

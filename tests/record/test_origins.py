@@ -13,6 +13,7 @@ from cachelab.events import BuildFinished, BuildStarted, Event, InstructionRecor
 from cachelab.model.events import BuildLabels, simulated_events
 from cachelab.model.warm import warm_rebuild
 from cachelab.record import Recording, SyntheticStage, schema, storage, synthetic_build
+from cachelab.record.origins import fill_origins
 from tests.model.test_model import NOW, inputs_for
 
 # `base` has one child and a COPY --from consumer, so a cold build builds both stages.
@@ -209,3 +210,30 @@ def test_version_4_build_without_stages_keeps_na(tmp_path: Path) -> None:
 
     assert pd.isna(loaded.builds["stages_squashed"].iloc[0])
     assert pd.isna(loaded.builds["stages_unused"].iloc[0])
+
+
+def test_stage_gap_ignores_repeated_and_na_rows() -> None:
+    events = _events("a", [(0, "built", None), (1, "built", None), (3, "built", None)],
+                     [(0, 0), (1, 0), (3, 0)])
+    recording = Recording.from_events(events, environment={})
+    instructions = recording.instructions.assign(origin_stage_index=pd.NA)
+    # A repeated row, a row without an index and a negative index do not close the gap at 2.
+    stages = pd.concat([recording.stages, recording.stages.iloc[[1, 1, 1]]], ignore_index=True)
+    stages.loc[4, "stage_index"] = pd.NA
+    stages.loc[5, "stage_index"] = -2
+
+    filled = fill_origins(instructions, stages)
+
+    assert list(filled["origin_stage_index"].iloc[:2]) == [0, 1]
+    assert pd.isna(filled["origin_stage_index"].iloc[2])
+
+
+def test_stage_gap_at_zero_without_indices() -> None:
+    events = _events("a", [(0, "built", None)], [(0, 0)])
+    recording = Recording.from_events(events, environment={})
+    instructions = recording.instructions.assign(origin_stage_index=pd.NA)
+    stages = recording.stages.assign(stage_index=pd.NA)
+
+    filled = fill_origins(instructions, stages)
+
+    assert filled["origin_stage_index"].isna().all()

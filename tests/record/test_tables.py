@@ -379,3 +379,47 @@ def test_unknown_start_fields_are_na() -> None:
     assert recording.builds["started_at"].dtype == "datetime64[ns, UTC]"
     assert pd.isna(row["base"])
     assert pd.isna(row["base_kind"])
+
+
+def test_phase_seconds_add_in_span_order() -> None:
+    # Summed per phase first, the same spans give 2.5000000000000004 instead.
+    events = [
+        started(),
+        stage(),
+        span("layer-a", "push-layer", 0.0, 0.1),
+        span("pointer", "push-pointer", 0.0, 0.2),
+        span("layer-b", "push-layer", 0.0, 2.2),
+    ]
+    row = Recording.from_events(events, environment={}).stages.iloc[0]
+
+    assert row["push_s"] == 0.1 + 0.2 + 2.2
+
+
+def test_span_parent_cycle_ends_walk() -> None:
+    events = [
+        started(),
+        stage(),
+        span("a", "download", 0.0, 1.0, parent="b"),
+        span("b", "unpack", 0.0, 2.0, parent="a", stage_index=None),
+    ]
+    recording = Recording.from_events(events, environment={})
+
+    assert list(recording.spans["stage_index"]) == [0, 0]
+    assert recording.stages["download_s"].iloc[0] == 1.0
+    assert recording.stages["unpack_s"].iloc[0] == 2.0
+
+
+def test_table_from_columns_fills_missing_columns() -> None:
+    table = schema.table_from_columns("spans", {"span_id": ["s1", "s2"]}, 2)
+
+    assert list(table.columns) == list(schema.SPANS)
+    assert list(table["span_id"]) == ["s1", "s2"]
+    assert table["build_id"].isna().all()
+    assert table["bytes"].dtype == "Int64"
+
+
+def test_table_from_columns_rejects_bad_columns() -> None:
+    with pytest.raises(ValueError, match="'span_id' of table 'spans' has 1 values, expected 2"):
+        schema.table_from_columns("spans", {"span_id": ["s1"]}, 2)
+    with pytest.raises(ValueError, match="table 'spans' has no column 'span'"):
+        schema.table_from_columns("spans", {"span": ["s1", "s2"]}, 2)

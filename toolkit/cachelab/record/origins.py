@@ -48,13 +48,16 @@ def fill_origins(instructions: pd.DataFrame, stages: pd.DataFrame) -> pd.DataFra
     return frame
 
 
-def _first_missing_stage(stages: pd.DataFrame) -> dict[str, int]:
-    """Return per build the lowest stage index without a stage row; builds without stage rows are left out."""
-    missing: dict[str, int] = {}
-    for build_id, indices in stages.groupby("build_id")["stage_index"]:
-        present = {int(index) for index in indices.dropna()}
-        lowest = 0
-        while lowest in present:
-            lowest += 1
-        missing[build_id] = lowest
-    return missing
+def _first_missing_stage(stages: pd.DataFrame) -> pd.Series:
+    """Return the lowest stage index without a stage row, indexed by build_id.
+
+    Builds without stage rows are left out.
+    """
+    present = stages[["build_id", "stage_index"]].dropna().drop_duplicates()
+    present = present[present["stage_index"] >= 0].sort_values(["build_id", "stage_index"])
+    # Distinct indices in ascending order equal their position until the first gap,
+    # so the number of such matches is the lowest missing index.
+    position = present.groupby("build_id", sort=False).cumcount()
+    matches = (present["stage_index"] == position).groupby(present["build_id"]).sum()
+    # A build whose stage rows have no usable index is missing stage 0.
+    return matches.reindex(stages["build_id"].dropna().unique(), fill_value=0)

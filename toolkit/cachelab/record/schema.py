@@ -14,6 +14,8 @@ join the rows of different builds.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import pandas as pd
 import pyarrow as pa
 
@@ -301,11 +303,30 @@ def empty_table(table: str) -> pd.DataFrame:
 
 def table_from_rows(table: str, rows: list[dict[str, object]]) -> pd.DataFrame:
     """Build `table` from row dicts, with NA for each column a row lacks."""
-    columns = TABLES[table]
-    data = {
-        name: pd.Series(
-            [row.get(name) for row in rows], dtype=pandas_dtype(kind), name=name
-        )
-        for name, kind in columns.items()
-    }
-    return pd.DataFrame(data, columns=list(columns))
+    columns = {name: [row.get(name) for row in rows] for name in TABLES[table]}
+    return table_from_columns(table, columns, len(rows))
+
+
+def table_from_columns(
+    table: str, columns: Mapping[str, Sequence[object]], length: int
+) -> pd.DataFrame:
+    """Build `table` from one list of `length` values per column, with NA for each column left out.
+
+    Raises `ValueError` when a column is not in `table` or its list has another length.
+    """
+    kinds = TABLES[table]
+    unknown = sorted(set(columns) - set(kinds))
+    if unknown:
+        raise ValueError(f"table {table!r} has no column {unknown[0]!r}")
+
+    data = {}
+    for name, kind in kinds.items():
+        values = columns.get(name)
+        if values is None:
+            values = [None] * length
+        elif len(values) != length:
+            raise ValueError(
+                f"column {name!r} of table {table!r} has {len(values)} values, expected {length}"
+            )
+        data[name] = pd.Series(values, dtype=pandas_dtype(kind), name=name)
+    return pd.DataFrame(data, columns=list(kinds))

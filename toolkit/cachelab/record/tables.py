@@ -18,12 +18,13 @@ has one, in the spans table too.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import Any
 
 import pandas as pd
 
@@ -39,8 +40,71 @@ from cachelab.events.failures import count_failed_operations
 from cachelab.record import schema
 from cachelab.record.errors import EventStreamError
 from cachelab.record.origins import fill_origins
+from cachelab.record.span_sums import SpanSums, inherit_indices
 
 logger = logging.getLogger(__name__)
+
+# Columns copied unchanged from the event field of the same name.
+_BUILD_FIELDS = (
+    "build_id",
+    "run_id",
+    "engine",
+    "engine_version",
+    "strategy",
+    "profile",
+    "flags",
+    "dockerfile_id",
+    "target",
+    "scenario",
+    "step",
+    "repeat",
+    "host",
+    "cpu_count",
+    "python_version",
+)
+_FINISHED_FIELDS = ("outcome", "error", "image_digest", "image_content_digest")
+_STAGE_FIELDS = (
+    "build_id",
+    "stage_index",
+    "stage_name",
+    "base",
+    "base_kind",
+    "action",
+    "squashed_into",
+    "unpacked",
+    "final_key",
+    "key_a_priori",
+)
+_INSTRUCTION_FIELDS = (
+    "build_id",
+    "stage_index",
+    "instruction_index",
+    "origin_stage_index",
+    "line",
+    "instruction",
+    "kind",
+    "cache_key",
+    "key_source",
+    "redirect_key",
+    "probed",
+    "decision",
+    "a_priori",
+    "files_hashed",
+    "bytes_hashed",
+)
+_SPAN_FIELDS = (
+    "build_id",
+    "span_id",
+    "parent_id",
+    "phase",
+    "start_s",
+    "end_s",
+    "bytes",
+    "requests",
+)
+
+# Column name -> one value per row, in row order.
+_Columns = dict[str, list[Any]]
 
 
 @dataclass
@@ -59,28 +123,38 @@ def tables_from_events(events: Iterable[Event]) -> dict[str, pd.DataFrame]:
     instruction or span is reported twice.
     """
     builds = _group_by_build(events)
-    rows: dict[str, list[dict[str, object]]] = {name: [] for name in schema.TABLES}
+    # The columns summed from spans, filled build by build. The columns copied
+    # from event fields are added once all builds are summed.
+    columns: dict[str, _Columns] = {name: defaultdict(list) for name in schema.TABLES}
+    span_stage_indices: list[int | None] = []
+    span_instruction_indices: list[int | None] = []
     for build_id, grouped in builds.items():
         if grouped.started is None:
             raise EventStreamError(
                 f"build {build_id!r} has events but no BuildStarted event",
                 hint="Emit BuildStarted before any other event of a build.",
             )
-        grouped.spans = _inherit_indices(grouped.spans)
-        spans = _SpanIndex(
+        stage_indices, instruction_indices = inherit_indices(grouped.spans)
+        sums = SpanSums(
             grouped.spans,
+            stage_indices,
+            instruction_indices,
             counts_all_bytes=_finished_build_of(grouped, schema.BYTE_COUNTING_ENGINES),
             times_all_phases=_finished_build_of(grouped, schema.PHASE_TIMING_ENGINES),
         )
-        stage_rows = [_stage_row(stage, grouped, spans) for stage in grouped.stages]
-        rows["stages"].extend(stage_rows)
-        rows["instructions"].extend(
-            _instruction_row(instruction, spans) for instruction in grouped.instructions
-        )
-        rows["spans"].extend(_span_row(span) for span in grouped.spans)
-        rows["builds"].append(_build_row(grouped, spans))
+        _add_build_columns(columns["builds"], grouped, sums)
+        _add_stage_sums(columns["stages"], grouped, sums)
+        _add_instruction_sums(columns["instructions"], grouped, sums)
+        span_stage_indices.extend(stage_indices)
+        span_instruction_indices.extend(instruction_indices)
 
-    tables = {name: schema.table_from_rows(name, table_rows) for name, table_rows in rows.items()}
+    grouped_builds = list(builds.values())
+    tables = {
+        "builds": _builds_table(columns["builds"], grouped_builds),
+        "stages": _stages_table(columns["stages"], grouped_builds),
+        "instructions": _instructions_table(columns["instructions"], grouped_builds),
+        "spans": _spans_table(span_stage_indices, span_instruction_indices, grouped_builds),
+    }
     tables["instructions"] = fill_origins(tables["instructions"], tables["stages"])
     return tables
 
@@ -88,8 +162,17 @@ def tables_from_events(events: Iterable[Event]) -> dict[str, pd.DataFrame]:
 def _group_by_build(events: Iterable[Event]) -> dict[str, _BuildEvents]:
     builds: dict[str, _BuildEvents] = {}
     for event in events:
-        grouped = builds.setdefault(event.build_id, _BuildEvents())
-        if isinstance(event, BuildStarted):
+        grouped = builds.get(event.build_id)
+        if grouped is None:
+            grouped = builds[event.build_id] = _BuildEvents()
+        # Checked in order of frequency: a build has far more spans than other events.
+        if isinstance(event, SpanRecorded):
+            grouped.spans.append(event)
+        elif isinstance(event, InstructionRecorded):
+            grouped.instructions.append(event)
+        elif isinstance(event, StageRecorded):
+            grouped.stages.append(event)
+        elif isinstance(event, BuildStarted):
             if grouped.started is not None:
                 raise _duplicate(event.build_id, "BuildStarted")
             grouped.started = event
@@ -97,12 +180,6 @@ def _group_by_build(events: Iterable[Event]) -> dict[str, _BuildEvents]:
             if grouped.finished is not None:
                 raise _duplicate(event.build_id, "BuildFinished")
             grouped.finished = event
-        elif isinstance(event, StageRecorded):
-            grouped.stages.append(event)
-        elif isinstance(event, InstructionRecorded):
-            grouped.instructions.append(event)
-        elif isinstance(event, SpanRecorded):
-            grouped.spans.append(event)
         else:
             raise TypeError(f"not a cachelab event: {event!r}")
 
@@ -142,167 +219,37 @@ def _finished_build_of(grouped: _BuildEvents, engines: frozenset[str]) -> bool:
     return grouped.finished is not None and started.engine in engines
 
 
-class _SpanIndex:
-    """The spans of one build, with the sums the stage and instruction rows need.
-
-    With `counts_all_bytes`, the build's spans report every transfer, so byte
-    sums are 0 without spans and NA when a span's size is unknown. With
-    `times_all_phases`, the build has a span for every phase it ran, so time
-    sums are 0 without spans.
-    """
-
-    def __init__(
-        self, spans: list[SpanRecorded], *, counts_all_bytes: bool = False, times_all_phases: bool = False
-    ) -> None:
-        self.counts_all_bytes = counts_all_bytes
-        self.times_all_phases = times_all_phases
-        by_id = {span.span_id: span for span in spans}
-        # A span inside a span of the same phase is already part of the outer one.
-        self.counted = [span for span in spans if not _has_same_phase_ancestor(span, by_id)]
-        self.phases = {span.phase for span in self.counted}
-        self.phases_with_bytes = {s.phase for s in self.counted if s.bytes is not None}
-        self.has_requests = any(span.requests is not None for span in self.counted)
-        self._by_stage: dict[int | None, list[SpanRecorded]] = defaultdict(list)
-        self._by_instruction: dict[tuple[int | None, int], list[SpanRecorded]] = defaultdict(list)
-        for span in self.counted:
-            self._by_stage[span.stage_index].append(span)
-            if span.instruction_index is not None:
-                key = (span.stage_index, span.instruction_index)
-                self._by_instruction[key].append(span)
-
-    def of_stage(self, stage_index: int) -> list[SpanRecorded]:
-        """Return the counted spans of a stage, its instructions' spans included."""
-        return self._by_stage.get(stage_index, [])
-
-    def of_instruction(self, stage_index: int, instruction_index: int) -> list[SpanRecorded]:
-        """Return the counted spans of one instruction."""
-        return self._by_instruction.get((stage_index, instruction_index), [])
-
-    def seconds(self, spans: list[SpanRecorded], phases: tuple[str, ...]) -> float | None:
-        if not self.times_all_phases and not self.phases.intersection(phases):
-            return None
-        return sum(s.end_s - s.start_s for s in spans if s.phase in phases)
-
-    def bytes(self, spans: list[SpanRecorded], phases: tuple[str, ...]) -> int | None:
-        moved = [span.bytes for span in spans if span.phase in phases]
-        if self.counts_all_bytes:
-            if None in moved:
-                return None
-            return sum(count or 0 for count in moved)
-        if not self.phases_with_bytes.intersection(phases):
-            return None
-        return sum(count or 0 for count in moved)
-
-    def requests(self, spans: list[SpanRecorded]) -> int | None:
-        if not self.has_requests:
-            return None
-        return sum(s.requests or 0 for s in spans)
-
-    def byte_columns(self, spans: list[SpanRecorded]) -> dict[str, int | None]:
-        return {
-            column: self.bytes(spans, phases) for column, phases in schema.BYTE_COLUMNS.items()
-        }
-
-
-def _inherit_indices(spans: list[SpanRecorded]) -> list[SpanRecorded]:
-    """Fill a span's missing stage and instruction index from its nearest ancestor.
-
-    An engine timing with nested `SpanClock.span` calls may set the stage index only
-    on the outer `stage` span, and its download or execute spans still belong to
-    that stage.
-    """
-    by_id = {span.span_id: span for span in spans}
-
-    def inherited(span: SpanRecorded, attribute: str) -> int | None:
-        seen = {span.span_id}
-        current: SpanRecorded | None = span
-        while current is not None:
-            value = getattr(current, attribute)
-            if value is not None:
-                return value
-            parent_id = current.parent_id
-            if parent_id is None or parent_id in seen:
-                return None
-            seen.add(parent_id)
-            current = by_id.get(parent_id)
-        return None
-
-    resolved = []
-    for span in spans:
-        if span.stage_index is None or span.instruction_index is None:
-            span = dataclasses.replace(
-                span,
-                stage_index=inherited(span, "stage_index"),
-                instruction_index=inherited(span, "instruction_index"),
-            )
-        resolved.append(span)
-    return resolved
-
-
-def _has_same_phase_ancestor(span: SpanRecorded, by_id: Mapping[str, SpanRecorded]) -> bool:
-    seen = {span.span_id}
-    parent_id = span.parent_id
-    while parent_id is not None and parent_id not in seen:
-        parent = by_id.get(parent_id)
-        if parent is None:
-            return False
-        if parent.phase == span.phase:
-            return True
-        seen.add(parent_id)
-        parent_id = parent.parent_id
-    return False
-
-
-def _build_row(grouped: _BuildEvents, spans: _SpanIndex) -> dict[str, object]:
+def _add_build_columns(columns: _Columns, grouped: _BuildEvents, sums: SpanSums) -> None:
+    """Append the build's row to the builds columns that do not copy a `BuildStarted` field."""
     started = grouped.started
     assert started is not None
     finished = grouped.finished
-    row: dict[str, object] = {
-        "build_id": started.build_id,
-        "run_id": started.run_id,
-        "engine": started.engine,
-        "engine_version": started.engine_version,
-        "strategy": started.strategy,
-        "profile": started.profile,
-        "flags": started.flags,
-        "dockerfile_id": started.dockerfile_id,
-        "target": started.target,
-        "scenario": started.scenario,
-        "step": started.step,
-        "repeat": started.repeat,
-        "started_at": None if started.started_at is None else _utc(started.started_at),
-        "host": started.host,
-        "cpu_count": started.cpu_count,
-        "python_version": started.python_version,
-    }
+    columns["started_at"].append(None if started.started_at is None else _utc(started.started_at))
     if finished is not None:
-        row.update(
-            wall_s=finished.wall_s,
-            outcome=finished.outcome,
-            error=finished.error,
-            image_digest=finished.image_digest,
-            image_content_digest=finished.image_content_digest,
-        )
+        columns["wall_s"].append(finished.wall_s)
     else:
-        row["wall_s"] = spans.seconds(
-            [s for s in spans.counted if s.phase == "build"], ("build",)
-        )
+        columns["wall_s"].append(sums.seconds(sums.build, "build"))
+    for name in _FINISHED_FIELDS:
+        columns[name].append(None if finished is None else getattr(finished, name))
 
     # Totals include build-level spans such as push-image, which belong to no stage.
-    row.update(spans.byte_columns(spans.counted))
-    if grouped.stages:
-        actions = [stage.action for stage in grouped.stages]
-        row["stages_total"] = len(actions)
-        row["stages_built"] = actions.count("built")
-        row["stages_eliminated"] = actions.count("eliminated")
-        row["stages_squashed"] = actions.count("squashed")
-        row["stages_unused"] = actions.count("unused")
-    if grouped.instructions:
-        decisions = [instruction.decision for instruction in grouped.instructions]
-        row["cache_hits"] = decisions.count("hit")
-        row["cache_misses"] = decisions.count("miss")
-    row["cache_failures"] = _cache_failures(grouped)
-    return row
+    for column in schema.BYTE_COLUMNS:
+        columns[column].append(sums.bytes(sums.build, column))
+
+    actions = [stage.action for stage in grouped.stages]
+    columns["stages_total"].append(len(actions) if actions else None)
+    for column, action in (
+        ("stages_built", "built"),
+        ("stages_eliminated", "eliminated"),
+        ("stages_squashed", "squashed"),
+        ("stages_unused", "unused"),
+    ):
+        columns[column].append(actions.count(action) if actions else None)
+
+    decisions = [instruction.decision for instruction in grouped.instructions]
+    columns["cache_hits"].append(decisions.count("hit") if decisions else None)
+    columns["cache_misses"].append(decisions.count("miss") if decisions else None)
+    columns["cache_failures"].append(_cache_failures(grouped))
 
 
 def _cache_failures(grouped: _BuildEvents) -> int | None:
@@ -315,80 +262,90 @@ def _cache_failures(grouped: _BuildEvents) -> int | None:
     return None
 
 
-def _stage_row(
-    stage: StageRecorded, grouped: _BuildEvents, spans: _SpanIndex
-) -> dict[str, object]:
-    stage_spans = spans.of_stage(stage.stage_index)
-    row: dict[str, object] = {
-        "build_id": stage.build_id,
-        "stage_index": stage.stage_index,
-        "stage_name": stage.stage_name,
-        "base": stage.base,
-        "base_kind": stage.base_kind,
-        "action": stage.action,
-        "squashed_into": stage.squashed_into,
-        "unpacked": stage.unpacked,
-        "final_key": stage.final_key,
-        "key_a_priori": stage.key_a_priori,
-        "key_blockers": list(stage.key_blockers),
-        "key_risks": list(stage.key_risks),
-        "wall_s": spans.seconds(stage_spans, ("stage",)),
-        "requests": spans.requests(stage_spans),
-    }
-    for column, phases in schema.PHASE_COLUMNS.items():
-        row[column] = spans.seconds(stage_spans, phases)
-    row.update(spans.byte_columns(stage_spans))
+def _add_stage_sums(columns: _Columns, grouped: _BuildEvents, sums: SpanSums) -> None:
+    """Append the span sums and instruction counts of the build's stages to the stages columns."""
+    # Without instruction events the counts are unknown, so they stay NA.
+    counts = _decision_counts(grouped.instructions) if grouped.instructions else None
+    for stage in grouped.stages:
+        stage_sums = sums.of_stage(stage.stage_index)
+        columns["wall_s"].append(sums.seconds(stage_sums, "stage"))
+        columns["requests"].append(sums.requests(stage_sums))
+        for column in schema.PHASE_COLUMNS:
+            columns[column].append(sums.seconds(stage_sums, column))
+        for column in schema.BYTE_COLUMNS:
+            columns[column].append(sums.bytes(stage_sums, column))
 
-    if grouped.instructions:
-        decisions = [
-            i.decision for i in grouped.instructions if i.stage_index == stage.stage_index
-        ]
-        row["instructions"] = len(decisions)
-        row["cache_hits"] = decisions.count("hit")
-        row["cache_misses"] = decisions.count("miss")
-    return row
+        if counts is None:
+            instructions = hits = misses = None
+        else:
+            instructions, hits, misses = counts.get(stage.stage_index, (0, 0, 0))
+        columns["instructions"].append(instructions)
+        columns["cache_hits"].append(hits)
+        columns["cache_misses"].append(misses)
 
 
-def _instruction_row(instruction: InstructionRecorded, spans: _SpanIndex) -> dict[str, object]:
-    own_spans = spans.of_instruction(instruction.stage_index, instruction.instruction_index)
-    row: dict[str, object] = {
-        "build_id": instruction.build_id,
-        "stage_index": instruction.stage_index,
-        "instruction_index": instruction.instruction_index,
-        "origin_stage_index": instruction.origin_stage_index,
-        "line": instruction.line,
-        "instruction": instruction.instruction,
-        "kind": instruction.kind,
-        "cache_key": instruction.cache_key,
-        "key_source": instruction.key_source,
-        "redirect_key": instruction.redirect_key,
-        "probed": instruction.probed,
-        "decision": instruction.decision,
-        "a_priori": instruction.a_priori,
-        "wall_s": spans.seconds(own_spans, ("instruction",)),
-        "requests": spans.requests(own_spans),
-        "files_hashed": instruction.files_hashed,
-        "bytes_hashed": instruction.bytes_hashed,
-        "key_parts": list(instruction.key_parts) if instruction.key_parts else None,
-    }
-    row.update(spans.byte_columns(own_spans))
-    return row
+def _decision_counts(instructions: list[InstructionRecorded]) -> dict[int, tuple[int, int, int]]:
+    """Count per stage index the instructions, the cache hits and the cache misses."""
+    counts: dict[int, tuple[int, int, int]] = {}
+    for instruction in instructions:
+        total, hits, misses = counts.get(instruction.stage_index, (0, 0, 0))
+        counts[instruction.stage_index] = (
+            total + 1,
+            hits + (instruction.decision == "hit"),
+            misses + (instruction.decision == "miss"),
+        )
+    return counts
 
 
-def _span_row(span: SpanRecorded) -> dict[str, object]:
-    return {
-        "build_id": span.build_id,
-        "span_id": span.span_id,
-        "parent_id": span.parent_id,
-        "phase": span.phase,
-        "stage_index": span.stage_index,
-        "instruction_index": span.instruction_index,
-        "start_s": span.start_s,
-        "end_s": span.end_s,
-        "bytes": span.bytes,
-        "requests": span.requests,
-        "attributes": json.dumps(span.attributes, sort_keys=True) if span.attributes else None,
-    }
+def _add_instruction_sums(columns: _Columns, grouped: _BuildEvents, sums: SpanSums) -> None:
+    """Append the span sums of the build's instructions to the instructions columns."""
+    for instruction in grouped.instructions:
+        own_sums = sums.of_instruction(instruction.stage_index, instruction.instruction_index)
+        columns["wall_s"].append(sums.seconds(own_sums, "instruction"))
+        columns["requests"].append(sums.requests(own_sums))
+        for column in schema.BYTE_COLUMNS:
+            columns[column].append(sums.bytes(own_sums, column))
+
+
+def _builds_table(columns: _Columns, builds: list[_BuildEvents]) -> pd.DataFrame:
+    started = [grouped.started for grouped in builds]
+    _copy_fields(columns, started, _BUILD_FIELDS)
+    return schema.table_from_columns("builds", columns, len(builds))
+
+
+def _stages_table(columns: _Columns, builds: list[_BuildEvents]) -> pd.DataFrame:
+    stages = [stage for grouped in builds for stage in grouped.stages]
+    _copy_fields(columns, stages, _STAGE_FIELDS)
+    columns["key_blockers"] = [list(stage.key_blockers) for stage in stages]
+    columns["key_risks"] = [list(stage.key_risks) for stage in stages]
+    return schema.table_from_columns("stages", columns, len(stages))
+
+
+def _instructions_table(columns: _Columns, builds: list[_BuildEvents]) -> pd.DataFrame:
+    instructions = [instruction for grouped in builds for instruction in grouped.instructions]
+    _copy_fields(columns, instructions, _INSTRUCTION_FIELDS)
+    columns["key_parts"] = [list(i.key_parts) if i.key_parts else None for i in instructions]
+    return schema.table_from_columns("instructions", columns, len(instructions))
+
+
+def _spans_table(
+    stage_indices: list[int | None],
+    instruction_indices: list[int | None],
+    builds: list[_BuildEvents],
+) -> pd.DataFrame:
+    """Build the spans table, with the stage and instruction indices from `inherit_indices`."""
+    spans = [span for grouped in builds for span in grouped.spans]
+    columns: _Columns = {"stage_index": stage_indices, "instruction_index": instruction_indices}
+    _copy_fields(columns, spans, _SPAN_FIELDS)
+    columns["attributes"] = [
+        json.dumps(span.attributes, sort_keys=True) if span.attributes else None for span in spans
+    ]
+    return schema.table_from_columns("spans", columns, len(spans))
+
+
+def _copy_fields(columns: _Columns, events: Sequence[object], fields: tuple[str, ...]) -> None:
+    for name in fields:
+        columns[name] = list(map(attrgetter(name), events))
 
 
 def _utc(value: object) -> pd.Timestamp:
