@@ -193,17 +193,25 @@ def test_replay_self_written_fan_in(tmp_path):
 
 @needs_sandbox
 @pytest.mark.sandbox
-def test_calibrate_from_replayed_builds(tmp_path):
+def test_calibrate_from_replayed_builds(tmp_path, caplog):
     entry = CorpusEntry(id="fan-in", text=FAN_IN.replace("FROM scratch\n", "FROM busybox\n"))
     replay, _ = replay_and_model([entry], tmp_path / "work")
 
-    fitted = calibrate(replay)
+    with caplog.at_level(logging.WARNING, logger="cachelab.model.costs"):
+        fitted = calibrate(replay)
 
+    # A small twin moves too few bytes through some phases for a fit: each such
+    # throughput keeps its default and a warning names it.
     defaults = CostModel()
+    kept = {record.getMessage().split()[0] for record in caplog.records if "not fitted" in record.getMessage()}
     for parameter in ("download_bytes_per_s", "upload_bytes_per_s", "unpack_bytes_per_s",
                       "snapshot_bytes_per_s", "hash_bytes_per_s", "request_s"):
         assert getattr(fitted, parameter) > 0, parameter
-        assert getattr(fitted, parameter) != getattr(defaults, parameter), parameter
+        if parameter in kept:
+            assert getattr(fitted, parameter) == getattr(defaults, parameter), parameter
+        else:
+            assert getattr(fitted, parameter) != getattr(defaults, parameter), parameter
+    assert "download_bytes_per_s" not in kept, "the twin's base images are large enough to fit downloads"
     assert fitted.run_s == defaults.run_s
 
 
