@@ -26,8 +26,10 @@ def example(tmp_path: Path) -> Path:
     return directory
 
 
-def dry_run(example: Path, image_store: Path, cache: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
-    argv = ["build", str(example), "--dry-run", "--cache-repo", str(cache), "--image-store", str(image_store)]
+def dry_run(
+    example: Path, image_store: Path, cache: Path, capsys: pytest.CaptureFixture[str], *extra: str,
+) -> list[str]:
+    argv = ["build", str(example), "--dry-run", "--cache-repo", str(cache), "--image-store", str(image_store), *extra]
     assert main(argv) == 0
     return capsys.readouterr().out.splitlines()
 
@@ -43,11 +45,28 @@ def test_dry_run_without_lookahead_flag(
 ) -> None:
     with_lookahead = dry_run(example, image_store, tmp_path / "cache", capsys)
     monkeypatch.setenv("FF_KANIKO_CACHE_LOOKAHEAD", "0")
-    without_lookahead = dry_run(example, image_store, tmp_path / "cache", capsys)
+    without_lookahead = dry_run(example, image_store, tmp_path / "cache", capsys, "--strategy", "per-stage")
 
     assert kaniko_cache_keys(with_lookahead)
     assert kaniko_cache_keys(without_lookahead) == []
     assert "# FF_KANIKO_CACHE_LOOKAHEAD, which these options leave off." in without_lookahead
+
+
+@pytest.mark.parametrize(("value", "strategy"), [("0", "lookahead"), ("0", "graph"), ("1", "per-stage")])
+def test_lookahead_flag_contradicting_strategy(
+    example: Path, image_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], value: str, strategy: str,
+) -> None:
+    monkeypatch.setenv("FF_KANIKO_CACHE_LOOKAHEAD", value)
+    argv = ["build", str(example), "--strategy", strategy, "--record", str(tmp_path / "record"),
+            "--cache-repo", str(tmp_path / "cache"), "--image-store", str(image_store)]
+
+    assert main(argv) != 0
+    error = capsys.readouterr().err
+    assert f"contradicts strategy {strategy!r}" in error
+    assert "FF_KANIKO_CACHE_LOOKAHEAD" in error
+    assert not (tmp_path / "record").exists()
+    assert not (tmp_path / "cache").exists()
 
 
 def test_build_records_flags_it_ran_with(

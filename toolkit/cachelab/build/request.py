@@ -78,6 +78,25 @@ def check_profile_fits(strategy: str, profile_name: str) -> None:
     )
 
 
+def check_environment_fits(strategy: str, options: KanikoOptions) -> None:
+    """Raise InvalidBuildRequest when FF_KANIKO_* variables made `options` contradict `strategy`.
+
+    Call it with the profile's options after the environment is applied. A
+    profile alone always fits (`check_profile_fits`), so a mismatch here comes
+    from FF_KANIKO_CACHE_LOOKAHEAD, the one variable that strategies differ in.
+    """
+    if strategy not in DEFAULT_PROFILES or strategy_fits(strategy, options):
+        return
+    state = "on" if options.cache_lookahead else "off"
+    fitting = [name for name in ("per-stage", "lookahead") if strategy_fits(name, options)]
+    raise InvalidBuildRequest(
+        f"the environment turns kaniko's multistage lookahead {state} (FF_KANIKO_CACHE_LOOKAHEAD), "
+        f"which contradicts strategy {strategy!r}",
+        hint=("Unset FF_KANIKO_CACHE_LOOKAHEAD, so the build is recorded under the strategy it ran, "
+              + (f"or pass --strategy {fitting[0]}." if fitting else "or change --strategy.")),
+    )
+
+
 def dockerfile_id_of(file: str | Path) -> str:
     """Return the recorded `dockerfile_id` of FILE: the path as given, in pathlib's normal form.
 

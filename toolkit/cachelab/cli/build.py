@@ -171,7 +171,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 def _run(args: argparse.Namespace, secrets: dict[str, Path]) -> int:
     from dataclasses import replace
 
-    from cachelab.build.request import BuildRequest, dockerfile_id_of
+    from cachelab.build.request import BuildRequest, check_environment_fits, dockerfile_id_of
     from cachelab.build.stores import check_cache_location
     from cachelab.cli.plan import build_options, check_platform, parse_build_args, parse_targets
     from cachelab.errors import CachelabError
@@ -203,6 +203,7 @@ def _run(args: argparse.Namespace, secrets: dict[str, Path]) -> int:
     )
     # The FF_KANIKO_* variables apply as in `cachelab plan`, so the plan predicts this build.
     request = replace(request, options=build_options(request.profile_name))
+    check_environment_fits(request.strategy, request.kaniko_options())
     # Checked here as well as when the builder opens the cache, so a bad path
     # fails before the build starts and leaves no recording of a failed build.
     if request.kaniko_options().cache:
