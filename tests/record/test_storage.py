@@ -68,6 +68,7 @@ def test_files_carry_schema_version(tmp_path: Path) -> None:
     for table in schema.TABLES:
         metadata = pq.read_schema(tmp_path / f"{table}.parquet").metadata
         assert metadata[storage.VERSION_KEY] == str(schema.SCHEMA_VERSION).encode()
+        assert metadata[b"schema_version"] == str(schema.SCHEMA_VERSION).encode()
         assert metadata[storage.TABLE_KEY] == table.encode()
     assert not list(tmp_path.glob(".*.tmp"))
 

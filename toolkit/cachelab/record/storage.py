@@ -26,6 +26,9 @@ from cachelab.record.origins import fill_origins
 logger = logging.getLogger(__name__)
 
 VERSION_KEY = b"cachelab.schema_version"
+# The same version under the plain name that the schema documents for every
+# engine's saved tables, so readers that do not know cachelab find it too.
+PLAIN_VERSION_KEY = b"schema_version"
 TABLE_KEY = b"cachelab.table"
 ENVIRONMENTS_KEY = b"cachelab.environments"
 
@@ -137,6 +140,7 @@ def save_tables(tables: Tables, environments: list[dict[str, object]], directory
     directory.mkdir(parents=True, exist_ok=True)
     metadata = {
         VERSION_KEY: str(schema.SCHEMA_VERSION).encode(),
+        PLAIN_VERSION_KEY: str(schema.SCHEMA_VERSION).encode(),
         ENVIRONMENTS_KEY: json.dumps(environments, sort_keys=True).encode(),
     }
     for name in schema.TABLES:
@@ -312,7 +316,7 @@ def _coerce_column(series: pd.Series, kind: str) -> pd.Series:
 
 
 def _schema_version(path: Path, metadata: dict[bytes, bytes]) -> int:
-    value = metadata.get(VERSION_KEY)
+    value = metadata.get(VERSION_KEY, metadata.get(PLAIN_VERSION_KEY))
     if value is None:
         raise SchemaVersionError(
             f"{path} has no {VERSION_KEY.decode()} in its Parquet metadata",
