@@ -111,6 +111,16 @@ def test_healthcheck_forms() -> None:
     assert none.test == ["NONE"]
 
 
+def test_healthcheck_signed_values() -> None:
+    # BuildKit's parser takes a leading plus sign, as Go's number and duration parsers do.
+    config = _apply(ImageConfig(), "HEALTHCHECK --interval=+5s --retries=+3 CMD true\n")
+
+    check = config.config.healthcheck
+    assert check is not None
+    assert check.interval_ns == 5_000_000_000
+    assert check.retries == 3
+
+
 def test_healthcheck_bad_duration() -> None:
     # The parser rejects this text first, so the instruction is built directly.
     healthcheck = Instruction(

@@ -145,8 +145,10 @@ def _healthcheck(config: ImageConfig, instruction: Instruction, expand: Expand) 
         raise InstructionError("HEALTHCHECK needs NONE or CMD and a command", line=line)
     rest = list(instruction.args[1:])
     test = ["CMD", *rest] if instruction.exec_form else ["CMD-SHELL", " ".join(rest)]
+    # The parser has checked the flag values as BuildKit does, which allows a
+    # leading plus sign on --retries and on the durations.
     retries_text = instruction.flag("retries")
-    if retries_text is not None and not retries_text.isdigit():
+    if retries_text is not None and not retries_text.removeprefix("+").isdigit():
         raise InstructionError("HEALTHCHECK --retries must be a whole number", line=line)
     config.config.healthcheck = Healthcheck(
         test=test,
@@ -174,7 +176,7 @@ def _duration(text: str | None, line: int) -> int:
     if text is None:
         return 0
     try:
-        return parse_duration(text)
+        return parse_duration(text.removeprefix("+"))
     except ValueError as exc:
         raise InstructionError(f"HEALTHCHECK: {exc}", line=line) from None
 
