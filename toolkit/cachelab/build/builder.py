@@ -42,7 +42,13 @@ from cachelab.build.request import BuildRequest, BuildResult, InvalidBuildReques
 from cachelab.build.rootfs import BuildWorkspace
 from cachelab.build.stage_image import StageImage
 from cachelab.build.stage_runner import BuildSession, StageRunner
-from cachelab.build.stores import cache_store_of, default_image_store, open_cache, run_mount_cache
+from cachelab.build.stores import (
+    cache_store_of,
+    default_cache_store,
+    default_image_store,
+    open_cache,
+    run_mount_cache,
+)
 from cachelab.build.timing import Position, TimedCache, TimedKeyer
 from cachelab.dockerfile.parse import load_dockerfile
 from cachelab.events import BuildFinished, BuildStarted, EventSink, NullSink, SpanClock
@@ -126,7 +132,8 @@ def _planner(request: BuildRequest, images: BuildImages, cache: object | None) -
         load_dockerfile(request.dockerfile), options=request.kaniko_options(), context_dir=request.context,
         cache=cache, images=images, build_args=dict(request.build_args),  # type: ignore[arg-type]
         targets=request.targets, platform=request.platform, dockerfile_path=request.dockerfile,
-        cache_repo=request.cache, strategy=request.strategy,
+        # The default store is a cache too, so its UPLOAD lines name its directory.
+        cache_repo=request.cache or str(default_cache_store()), strategy=request.strategy,
     )
 
 

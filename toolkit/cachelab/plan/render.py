@@ -11,8 +11,8 @@ metadata command that is never probed prints MISS. `UPLOAD <repo>:<key>` follows
 a miss that will push a layer.
 
 NOTE: `PUSH` blocks (destination pushes with MOUNT/UPLOAD lines) and the
-`--preserve-context`/`--cleanup` lines are not rendered; cachelab plans carry no
-destinations.
+`--preserve-context`/`--cleanup` lines are not rendered, not even by `cachelab
+build --dry-run --destination`.
 
 `plan_text` adds cachelab's own decisions after kaniko's text when kaniko would
 print no cache lines. Those lines start with `#`, which no kaniko plan line does.
