@@ -11,8 +11,15 @@ import pytest
 
 from cachelab.corpus.fetch import fetch_corpus
 from cachelab.corpus.manifest import read_corpus
-from cachelab.corpus.study import StudySettings, base_pin, study_corpus, study_entries
-from cachelab.corpus.study_report import headline, study_frames, text_report
+from cachelab.corpus.study import StudySettings, base_pin, study_entries
+from cachelab.corpus.study_parallel import study_corpus
+from cachelab.corpus.study_report import (
+    HEADLINE_FILE_COLUMNS,
+    HEADLINE_STAGE_COLUMNS,
+    headline,
+    study_frames,
+    text_report,
+)
 from cachelab.record import Recording
 from tests.fixtures.paths import REPO_ROOT
 
@@ -133,6 +140,15 @@ def test_headline_numbers(frames):
     report = text_report(headline(files, stages))
     assert "eliminated_share [kaniko-lookahead]" in report
     assert "assumption: unknown bases" in report
+
+
+def test_headline_reads_listed_columns(frames):
+    files, stages = frames
+
+    full = headline(files, stages)
+    narrow = headline(files[list(HEADLINE_FILE_COLUMNS)], stages[list(HEADLINE_STAGE_COLUMNS)])
+
+    pd.testing.assert_frame_equal(narrow, full)
 
 
 def test_study_chunks_match_serial(corpus_store: Path):

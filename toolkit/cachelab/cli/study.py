@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cachelab.cli._arguments import positive_int
 from cachelab.corpus.errors import CorpusError
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
     from cachelab.corpus.manifest import CorpusEntry
     from cachelab.corpus.source import CorpusSource
-    from cachelab.corpus.study import FileStudy
     from cachelab.model.costs import CostModel
 
 logger = logging.getLogger(__name__)
@@ -190,35 +189,59 @@ def _write_model(  # type: ignore[no-untyped-def]
     entries: Iterable[CorpusEntry], count: int, settings, out: Path, *, workers: int, progress: bool,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Study and model `entries` into `out`, and return the warm summary and the headline table."""
-    from cachelab.corpus.study import study_corpus
     from cachelab.corpus.study_output import StudyWriter, read_study
-    from cachelab.corpus.study_report import headline, warm_summary
+    from cachelab.corpus.study_parallel import study_parts
+    from cachelab.corpus.study_report import HEADLINE_FILE_COLUMNS, HEADLINE_STAGE_COLUMNS, headline, warm_summary
+    from cachelab.corpus.study_warnings import WarningTally
 
-    studies: Iterable[FileStudy] = study_corpus(entries, settings, workers=workers)
-    if progress:
-        from tqdm import tqdm
-
-        studies = tqdm(studies, total=count, desc="study", unit="file")
-    with StudyWriter(out) as writer:
-        for study in studies:
-            writer.add(study)
+    tally = WarningTally()
+    with StudyWriter(out) as writer, _progress_bar(count, enabled=progress) as bar:
+        # Closing the parts stops the workers before the writer closes or an error
+        # leaves this function, so no worker writes into `out` after that.
+        with contextlib.closing(study_parts(entries, settings, writer.model_dir, workers=workers)) as parts:
+            for part in parts:
+                writer.add_part(part)
+                for _, warnings in part.warnings:
+                    tally.add(warnings)
+                if bar is not None:
+                    bar.update(part.file_count)
+    tally.log_unshown()
     summary = warm_summary(writer.all_builds(), mode="model")
-    files, stages = read_study(out)
+    # The stage table has about 700,000 rows at 100k files, so only the columns
+    # that the headline and the figures read are loaded.
+    files, stages = read_study(out, file_columns=HEADLINE_FILE_COLUMNS, stage_columns=HEADLINE_STAGE_COLUMNS)
     _figures(writer.all_builds(), stages, out, mode="model")
-    return summary, _with_bind_mount_count(headline(files, stages), writer.unhashed_bind_mounts)
+    counts = [_bind_mount_row(writer.unhashed_bind_mounts), *tally.headline_rows()]
+    return summary, _with_counts(headline(files, stages), counts)
 
 
-def _with_bind_mount_count(table: pd.DataFrame, counts: dict[str, int]) -> pd.DataFrame:
-    """Add the headline row counting RUN bind mounts kaniko leaves out of the key, in place of one warning each."""
-    import pandas as pd
+@contextlib.contextmanager
+def _progress_bar(total: int, *, enabled: bool) -> Iterator[Any]:
+    """Yield a tqdm bar over `total` files on stderr, or None when not `enabled`."""
+    if not enabled:
+        yield None
+        return
+    from tqdm import tqdm
 
-    row = {
+    with tqdm(total=total, desc="study", unit="file") as bar:
+        yield bar
+
+
+def _bind_mount_row(counts: dict[str, int]) -> dict[str, object]:
+    """Return the headline row counting RUN bind mounts kaniko leaves out of the key, in place of one warning each."""
+    return {
         "metric": "unhashed_bind_mounts", "profile": None, "value": float(sum(counts.values())),
         "mode": "static",
         "note": f"RUN bind mounts from another stage or image, not in the key, in {len(counts)} files",
     }
+
+
+def _with_counts(table: pd.DataFrame, rows: list[dict[str, object]]) -> pd.DataFrame:
+    """Insert the counted-warning `rows` into the headline `table`, before its assumption rows."""
+    import pandas as pd
+
     assumptions = table["metric"] == "assumption"
-    return pd.concat([table[~assumptions], pd.DataFrame([row]), table[assumptions]], ignore_index=True)
+    return pd.concat([table[~assumptions], pd.DataFrame(rows), table[assumptions]], ignore_index=True)
 
 
 def _write_report(
@@ -258,8 +281,9 @@ def _write_replay(  # type: ignore[no-untyped-def]
     from cachelab.replay.twin import DEFAULT_SCALE
 
     # Parsing every file to find the multistage ones would warn about files outside
-    # the sample, so the warnings are held until the sample is drawn.
-    with _dockerfile_warnings_held() as held:
+    # the sample, so those warnings are dropped. The model study of the sample
+    # below logs and counts the warnings of the files it studies.
+    with _dockerfile_warnings_held():
         eligible = list(multistage_ids(_entries(source)))
     if not eligible:
         raise CorpusError(
@@ -267,10 +291,6 @@ def _write_replay(  # type: ignore[no-untyped-def]
             hint="Study it with --mode model, which covers single-stage files too.",
         )
     chosen = set(sample_ids(eligible, args.sample or DEFAULT_REPLAY_SAMPLE))
-    for record in held:
-        # Each warning of the Dockerfile layer passes the Dockerfile's id as its first argument.
-        if isinstance(record.args, tuple) and record.args and record.args[0] in chosen:
-            logging.getLogger(record.name).handle(record)
 
     model_summary, table = _write_model(_entries(source, chosen), len(chosen), settings, out, workers=1, progress=False)
     replay_settings = ReplaySettings(
@@ -312,8 +332,8 @@ class _HeldRecords(logging.Handler):
 def _dockerfile_warnings_held() -> Iterator[list[logging.LogRecord]]:
     """Hold the Dockerfile layer's log records (FROM arguments, unknown stage names) logged inside, unwritten.
 
-    The layer logs each warning once per process, so the caller passes on the
-    records it wants with `Logger.handle` rather than parsing those files again.
+    The layer logs each warning once per process, so a later build of the same
+    file in this process does not log them either.
     """
     dockerfile_logger = logging.getLogger("cachelab.dockerfile")
     handler = _HeldRecords()

@@ -18,14 +18,13 @@ are stated in every output:
 * every context or stage file resolves to the key engine's `placeholder` part.
 
 Files are studied one at a time from a stream (`study_entries`), optionally on
-several processes in chunks (`study_corpus`).
+several processes in chunks (`cachelab.corpus.study_parallel`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -41,6 +40,7 @@ from cachelab.dockerfile import (
     StageGraph,
     parse_dockerfile,
 )
+from cachelab.dockerfile.layer_warnings import DockerfileWarning, collect_warnings
 from cachelab.errors import CachelabError
 from cachelab.events import Event
 from cachelab.keys.errors import KeyEngineError
@@ -77,7 +77,9 @@ class FileStudy:
     `events` contains the model's build events (cold and warm build of each
     strategy, `engine="model"`) when the settings ask for them; it is empty otherwise.
     `unhashed_bind_mounts` counts the RUN bind mounts from another stage or image
-    that kaniko leaves out of the key, each (line, origin) once.
+    that kaniko leaves out of the key, each (line, origin) once. `warnings`
+    contains the Dockerfile layer's warnings about this file, which the study
+    collects instead of logging.
     """
 
     dockerfile_id: str
@@ -85,6 +87,7 @@ class FileStudy:
     stage_rows: list[dict[str, object]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     unhashed_bind_mounts: int = 0
+    warnings: list[DockerfileWarning] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -118,11 +121,16 @@ class Study:
         self.close()
 
     def study_text(self, text: str, dockerfile_id: str) -> FileStudy:
-        """Study one Dockerfile's text; parse and planning failures become a file row with `error`."""
-        # A corpus can contain many such mounts, so they are counted per file, not logged.
-        with bind_mount_warnings(dockerfile_id, collect=True) as bind_mounts:
+        """Study one Dockerfile's text; parse and planning failures become a file row with `error`.
+
+        The file's warnings are returned in the result, not logged.
+        """
+        # A corpus can contain thousands of these warnings, so the caller decides
+        # which to log and counts the rest.
+        with bind_mount_warnings(dockerfile_id, collect=True) as bind_mounts, collect_warnings() as warnings:
             result = self._study_text(text, dockerfile_id)
         result.unhashed_bind_mounts = len(bind_mounts.found)
+        result.warnings = warnings.found
         return result
 
     def _study_text(self, text: str, dockerfile_id: str) -> FileStudy:
@@ -288,10 +296,11 @@ def study_entries(entries: Iterable[CorpusEntry], settings: StudySettings | None
     """Study each entry in order, reading one file at a time; undecodable files get an error row."""
     with Study(settings) as study:
         for entry in entries:
-            yield _study_entry(study, entry.id, entry.read_bytes())
+            yield study_entry(study, entry.id, entry.read_bytes())
 
 
-def _study_entry(study: Study, dockerfile_id: str, data: bytes) -> FileStudy:
+def study_entry(study: Study, dockerfile_id: str, data: bytes) -> FileStudy:
+    """Study one file's bytes; a file that is not UTF-8 gets a file row with a `decode` error."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -301,50 +310,3 @@ def _study_entry(study: Study, dockerfile_id: str, data: bytes) -> FileStudy:
         }
         return FileStudy(dockerfile_id, row)
     return study.study_text(text, dockerfile_id)
-
-
-# Multiprocessing: each worker keeps one Study for its lifetime.
-_WORKER_STUDY: Study | None = None
-
-
-def _init_worker(settings: StudySettings) -> None:
-    global _WORKER_STUDY
-    _WORKER_STUDY = Study(settings)
-
-
-def _study_chunk(chunk: list[tuple[str, bytes]]) -> list[FileStudy]:
-    assert _WORKER_STUDY is not None
-    return [_study_entry(_WORKER_STUDY, dockerfile_id, data) for dockerfile_id, data in chunk]
-
-
-def study_corpus(
-    entries: Iterable[CorpusEntry],
-    settings: StudySettings | None = None,
-    *,
-    workers: int = 1,
-    chunk_size: int = 64,
-) -> Iterator[FileStudy]:
-    """Study a stream of entries, in input order, on `workers` processes (1: this process).
-
-    Entries are read and sent in chunks of `chunk_size`, so memory stays bounded
-    by a few chunks whatever the corpus size.
-    """
-    if workers <= 1:
-        yield from study_entries(entries, settings)
-        return
-    import multiprocessing
-
-    def chunks() -> Iterator[list[tuple[str, bytes]]]:
-        chunk: list[tuple[str, bytes]] = []
-        for entry in entries:
-            chunk.append((entry.id, entry.read_bytes()))
-            if len(chunk) >= chunk_size:
-                yield chunk
-                chunk = []
-        if chunk:
-            yield chunk
-
-    context = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
-    with context.Pool(workers, initializer=_init_worker, initargs=(settings or StudySettings(),)) as pool:
-        for studied in pool.imap(_study_chunk, chunks()):
-            yield from studied

@@ -19,6 +19,15 @@ from cachelab.corpus.study import BASE_STANDIN, FILE_PLACEHOLDER, STUDY_PROFILES
 # Stages that have a key of their own in a profile's build (squashed or unused ones do not).
 KEYED_ACTIONS = ("built", "eliminated")
 TOP_REASONS = 5
+# The columns of the file and stage tables that `headline` reads, so a large
+# study can load only these.
+HEADLINE_FILE_COLUMNS = (
+    "dockerfile_id", "error", "multistage", "stages",
+    "model_saved_fraction", "model_per_stage_warm_s", "model_saved_s", "model_saved_bytes",
+)
+HEADLINE_STAGE_COLUMNS = (
+    "dockerfile_id", "profile", "action", "key_a_priori", "key_blockers", "key_risks", "base_pin",
+)
 
 
 def study_frames(studies: Iterable[FileStudy]) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from cachelab.dockerfile.errors import DockerfileError, ExpansionError
+from cachelab.dockerfile.layer_warnings import UNSET_PLATFORM_ARG, DockerfileWarning, warn
 from cachelab.dockerfile.lexer import expand, expand_word
 from cachelab.dockerfile.model import Instruction
 
@@ -42,9 +43,6 @@ PLATFORM_ARG_NAMES = (
     "TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT",
     "BUILDPLATFORM", "BUILDOS", "BUILDARCH", "BUILDVARIANT",
 )
-
-# (Dockerfile path, line, ARG name) already warned about, so each warning appears once per process.
-_WARNED_UNSET_PLATFORM_ARGS: set[tuple[str, int, str]] = set()
 
 # platform.machine() spellings to OCI architecture and variant names.
 _MACHINE_ARCHITECTURES = {
@@ -184,8 +182,8 @@ def expand_base(
 ) -> str:
     """Expand a FROM image word against the meta ARG values; raise when it becomes empty.
 
-    Logs a warning, once per line, when the word uses a platform ARG that
-    `values` leaves unset, because BuildKit would have set it.
+    Warns once per line and ARG (see `layer_warnings.warn`) when the word uses
+    a platform ARG that `values` leaves unset, because BuildKit would have set it.
     """
     try:
         expansion = expand(stage_base, values, escape=escape)
@@ -205,11 +203,12 @@ def expand_base(
 
 def _warn_unset_platform_args(stage_base: str, unset: frozenset[str], *, path: str, line: int) -> None:
     for name in PLATFORM_ARG_NAMES:
-        if name not in unset or (path, line, name) in _WARNED_UNSET_PLATFORM_ARGS:
+        if name not in unset:
             continue
-        _WARNED_UNSET_PLATFORM_ARGS.add((path, line, name))
-        logger.warning(
+        warning = DockerfileWarning(
+            UNSET_PLATFORM_ARG, logger.name,
             "%s:%d: FROM %s uses %s, which kaniko leaves unset in FROM lines (BuildKit sets it); "
             "pass --build-arg %s=VALUE to set it",
-            path, line, stage_base, name, name,
+            (path, line, stage_base, name, name),
         )
+        warn(warning, key=(path, line, name))

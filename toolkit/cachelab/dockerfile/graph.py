@@ -30,6 +30,7 @@ from typing import Literal
 
 from cachelab.dockerfile.args import expand_base, meta_arg_values, platform_args
 from cachelab.dockerfile.errors import DockerfileError, ExpansionError, closest_match
+from cachelab.dockerfile.layer_warnings import FROM_LATER_STAGE, IMAGE_NOT_STAGE, DockerfileWarning, warn
 from cachelab.dockerfile.lexer import expand_word
 from cachelab.dockerfile.model import Dockerfile, Instruction, Stage
 from cachelab.dockerfile.parse import parse_trigger
@@ -342,13 +343,6 @@ def _target_hint(target: str, names: Mapping[str, int]) -> str:
     return "Name the stage with `FROM image AS name` first, because this Dockerfile names no stage."
 
 
-# (path, line, name) of each `--from` already warned about, because a build plans
-# its stages more than once.
-_WARNED_IMAGE_SOURCES: set[tuple[str | None, int, str]] = set()
-# (path, line, word) of each FROM already warned about for naming a later stage.
-_WARNED_LATER_STAGES: set[tuple[str | None, int, str]] = set()
-
-
 def _is_plain_word(value: str) -> bool:
     """Return True for a name without a registry, path, tag or digest, such as `builder`."""
     return not any(character in value for character in "/:.@")
@@ -382,16 +376,14 @@ class _Resolver:
 
     def _warn_later_stage(self, value: str, index: int, line: int) -> None:
         # BuildKit and kaniko look a FROM word up among the stages above it only.
-        location = (self.path, line, value)
-        if location in _WARNED_LATER_STAGES:
-            return
-        _WARNED_LATER_STAGES.add(location)
         defined_at = self.dockerfile.stages[index].from_instruction.start_line
-        logger.warning(
+        warning = DockerfileWarning(
+            FROM_LATER_STAGE, logger.name,
             "%s:%d: no stage before this FROM is named %r, so FROM %s is the image "
             "docker.io/library/%s (a FROM can use only stages defined above it, and stage %r is defined at line %d)",
-            self.path, line, value.lower(), value, value.lower(), value.lower(), defined_at,
+            (self.path, line, value.lower(), value, value.lower(), value.lower(), defined_at),
         )
+        warn(warning, key=(self.path, line, value))
 
     def sources(self, instructions: Iterable[Instruction], current: int) -> tuple[SourceRef, ...]:
         found: list[SourceRef] = []
@@ -409,14 +401,12 @@ class _Resolver:
     def _warn_image_not_stage(self, value: str, line: int) -> None:
         # BuildKit and kaniko read a `--from` that names no stage as an image
         # reference, so a misspelt stage name silently pulls from Docker Hub.
-        location = (self.path, line, value)
-        if location in _WARNED_IMAGE_SOURCES:
-            return
-        _WARNED_IMAGE_SOURCES.add(location)
-        logger.warning(
+        warning = DockerfileWarning(
+            IMAGE_NOT_STAGE, logger.name,
             "%s:%d: no stage is named %r, so --from=%s is the image docker.io/library/%s",
-            self.path, line, value, value, value.lower(),
+            (self.path, line, value, value, value.lower()),
         )
+        warn(warning, key=(self.path, line, value))
 
     def resolve(self, written: str, kind: SourceKind, line: int, current: int) -> SourceRef:
         # NOTE: `--from` is expanded with the meta ARGs only; ARGs declared inside
