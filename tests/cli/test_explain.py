@@ -160,3 +160,70 @@ def test_explain_wrong_shape_exit_2(
     assert captured.out == ""
     assert captured.err.splitlines()[0] == f"cachelab: error: {wrong} is not a key-part file: {problem}"
     assert "subscriptable" not in captured.err
+
+
+def write_profile_parts(profile: str, out: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    assert main(["keys", str(FAN_IN), "--base", BASE, "--profile", profile, "--parts", str(out)]) == 0
+    capsys.readouterr()
+    return out
+
+
+def without_key_mode(path: Path) -> Path:
+    """Return a copy of a parts file without `key_mode`, as earlier versions wrote it."""
+    rows = json.loads(path.read_text())
+    for row in rows:
+        row.pop("key_mode")
+    old = path.with_name("nomode-" + path.name)
+    old.write_text(json.dumps(rows))
+    return old
+
+
+def test_parts_record_key_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rolling = json.loads(write_profile_parts("kaniko-lookahead", tmp_path / "p1.json", capsys).read_text())
+    legacy = json.loads(write_profile_parts("kaniko-copy", tmp_path / "p4.json", capsys).read_text())
+
+    assert {row["key_mode"] for row in rolling} == {"rolling"}
+    assert {row["key_mode"] for row in legacy} == {"legacy"}
+
+
+def test_explain_names_both_key_modes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rolling = write_profile_parts("kaniko-lookahead", tmp_path / "p1.json", capsys)
+    legacy = write_profile_parts("kaniko-copy", tmp_path / "p4.json", capsys)
+
+    code = main(["explain", str(rolling), str(legacy)])
+
+    output = capsys.readouterr().out
+    assert code == EXIT_DIFFERENT
+    assert output.splitlines() == [
+        "the key modes differ: rolling (FF_KANIKO_ROLLING_CACHE_KEY) keys in BEFORE, "
+        "legacy keys in AFTER, so every key differs even where the parts are equal",
+        "the parts of every instruction are equal",
+    ]
+    assert "seed" not in output
+
+
+def test_explain_key_modes_and_parts_differ(
+    fan_pair: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    legacy = tmp_path / "fanB-legacy.json"
+    assert main(["keys", str(tmp_path / "fanB"), "--base", BASE, "--profile", "kaniko-copy",
+                 "--parts", str(legacy)]) == 0
+    capsys.readouterr()
+
+    code = main(["explain", str(fan_pair[0]), str(legacy)])
+
+    lines = capsys.readouterr().out.splitlines()
+    assert code == EXIT_DIFFERENT
+    assert lines[0].startswith("the key modes differ: rolling")
+    assert lines[1:] == CONFIG_CHANGE
+
+
+def test_explain_old_files_name_mode_as_cause(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rolling = without_key_mode(write_profile_parts("kaniko-lookahead", tmp_path / "p1.json", capsys))
+    legacy = without_key_mode(write_profile_parts("kaniko-copy", tmp_path / "p4.json", capsys))
+
+    code = main(["explain", str(rolling), str(legacy)])
+
+    output = capsys.readouterr().out
+    assert code == EXIT_DIFFERENT
+    assert "or the key mode (legacy or rolling) differs" in output

@@ -291,3 +291,37 @@ def test_moved_tag_stays_in_session(explorer: Explorer) -> None:
     # The new session copies the bases as they were before the tag moved.
     assert again.result.stages[0].instructions[0].key == cold.result.stages[0].instructions[0].key
     assert (explorer.scratch / "base-images").is_dir()
+
+
+@pytest.mark.parametrize(("name", "problem"), [
+    ("", "invalid --build-arg '=1': the name before '=' is empty"),
+    ("A B", "invalid --build-arg 'A B=1': the name 'A B' contains whitespace"),
+    ("A=B", "invalid --build-arg 'A=B=1': the name 'A=B' contains '='"),
+])
+def test_invalid_build_arg_rejected(explorer: Explorer, name: str, problem: str) -> None:
+    explorer.select("two-stage", "per-stage")
+
+    with pytest.raises(ExplorerError) as caught:
+        explorer.apply(ChangeBuildArg(name, "1"))
+
+    assert str(caught.value) == problem
+    assert len(explorer.builds) == 1
+
+
+def test_move_unused_base_rejected(explorer: Explorer) -> None:
+    explorer.select("two-stage", "per-stage")
+
+    with pytest.raises(ExplorerError) as caught:
+        explorer.apply(MoveBaseTag("alpine"))
+
+    assert "no stage of two-stage is based on image 'alpine'" in str(caught.value)
+    assert caught.value.hint == "Move a tag the example builds on: busybox."
+    assert len(explorer.builds) == 1
+
+
+def test_move_base_full_reference(explorer: Explorer) -> None:
+    explorer.select("two-stage", "per-stage")
+
+    explorer.apply(MoveBaseTag("docker.io/library/busybox:latest"))
+
+    assert explorer.decisions()["decision"].iloc[0] == "miss"

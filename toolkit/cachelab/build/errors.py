@@ -3,6 +3,7 @@
     BuildError                  anything the builder could not do (has `hint`)
     +-- SandboxUnavailable      no way to isolate a RUN step on this machine
     +-- RunFailed               a RUN step exited non-zero or timed out
+    +-- RunProgramMissing       a RUN step's shell or program is not in the stage
     +-- CopySourceNotFound      a COPY/ADD source matched nothing
     +-- CopyError               a COPY/ADD could not be carried out otherwise
     +-- ChecksumMismatch        an ADD download did not match `--checksum`
@@ -145,6 +146,20 @@ class RunFailed(BuildError):
         self.exit_code = exit_code
         self.output_tail = output_tail
         self.timed_out = timed_out
+
+
+class RunProgramMissing(BuildError):
+    """The shell or program a RUN step starts is not in the stage's root file system.
+
+    Found before the sandbox starts, because the sandbox reports it only as a
+    failed `execvp` with exit code 1. `program` is the path or name looked up.
+    """
+
+    message_names_instruction = True
+
+    def __init__(self, instruction: str, message: str, *, program: str, hint: str, line: int | None) -> None:
+        super().__init__(f"`{instruction}` cannot run: {message}", hint=hint, line=line, instruction=instruction)
+        self.program = program
 
 
 class CopySourceNotFound(BuildError):

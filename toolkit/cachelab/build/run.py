@@ -19,8 +19,9 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from cachelab.build.errors import InstructionError, RunFailed
+from cachelab.build.errors import InstructionError, RunFailed, RunProgramMissing
 from cachelab.build.rootpath import resolve_in_root
+from cachelab.build.run_program import program_found
 from cachelab.build.sandbox import RecordOwner, RunRequest, RunResult, Sandbox, SandboxMount
 from cachelab.build.users import ROOT, UserIds, home_directory
 from cachelab.dockerfile.model import Instruction
@@ -108,6 +109,9 @@ def execute_run(
         # kaniko runs the command in / when the working directory does not exist.
         logger.debug("line %d: working directory %s is missing; running in /", instruction.start_line, workdir)
         workdir = "/"
+    program = command.argv[0]
+    if not program_found(root, program, env=environment, workdir=workdir, mounts=(*mounts, *command.scripts)):
+        raise _program_missing(instruction, program, shell)
     request = RunRequest(
         argv=command.argv,
         env=tuple(environment),
@@ -134,6 +138,25 @@ def execute_run(
         )
     logger.info("line %d: RUN finished (%s)", instruction.start_line, result.backend)
     return result
+
+
+def _program_missing(instruction: Instruction, program: str, shell: Sequence[str]) -> RunProgramMissing:
+    line = instruction.start_line
+    if instruction.exec_form:
+        return RunProgramMissing(
+            instruction.text, f"the stage has no program {program!r}", program=program, line=line,
+            hint="Give the path of a program the stage contains, or COPY the program into the stage first.",
+        )
+    which = "the default shell of a shell-form RUN" if tuple(shell) == DEFAULT_SHELL else "the shell that SHELL sets"
+    return RunProgramMissing(
+        instruction.text,
+        f"the stage has no {program}, {which} (a stage FROM scratch has no files until COPY adds them)",
+        program=program, line=line,
+        hint=(
+            f"Base the stage on an image that has {program}, COPY a static shell to {program} before this RUN, "
+            'or use the exec form with a program the stage contains: RUN ["/path/to/program", "arg"].'
+        ),
+    )
 
 
 def network_allowed(instruction: Instruction) -> bool:

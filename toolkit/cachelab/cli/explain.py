@@ -28,7 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "whose parts differ, the part that changed: an env entry, the instruction text, "
             "or which file and whether its mode, owner or content changed. Files are named "
             "by their path relative to the build context (or to the source stage's files), "
-            "so two contexts in different directories compare file by file. "
+            "so two contexts in different directories compare file by file. When the files "
+            "were written under different key modes (legacy or rolling, as the profile or "
+            "FF_KANIKO_ROLLING_CACHE_KEY sets), that is named first, because it changes every key. "
             "Exit status, as with diff(1): 0 when no difference is found, 1 when one is, "
             "2 on an error such as a missing or invalid file."
         ),
@@ -134,11 +136,16 @@ def run(args: argparse.Namespace) -> int:
 
 def compare(before_path: Path, after_path: Path) -> int:
     """Print the first difference between two parts files and return the exit status."""
-    from cachelab.keys.explain import explain
+    from cachelab.keys.explain import describe_key_modes, explain
 
     before = load_parts(before_path)
     after = load_parts(after_path)
     roots = (context_root(before), context_root(after))
+    # The mode changes every key, so it is reported first; the parts are still
+    # compared, because they may differ as well.
+    modes = describe_key_modes(key_mode(before), key_mode(after))
+    if modes is not None:
+        print(modes)
     for position in sorted(before.keys() | after.keys()):
         first, second = before.get(position), after.get(position)
         stage, index = position
@@ -153,11 +160,27 @@ def compare(before_path: Path, after_path: Path) -> int:
             print(f"stage {stage} instruction {index}: {second['instruction']}")
             print(f"  {difference.describe()}")
             return EXIT_DIFFERENT
-        if first.get("key") != second.get("key") and first.get("key") and second.get("key"):
+        if modes is None and first.get("key") != second.get("key") and first.get("key") and second.get("key"):
             # Equal parts but different keys: the chain before this stage differs
-            # (its base image seed or the base stage's key).
+            # (its base image seed or the base stage's key). Files written before
+            # `key_mode` was recorded may also differ in mode.
             print(f"stage {stage} instruction {index}: {second['instruction']}")
-            print("  the parts are equal; the stage's seed (base image or base stage key) differs")
+            print(f"  the parts are equal; {_seed_cause(before, after)}")
             return EXIT_DIFFERENT
+    if modes is not None:
+        print("the parts of every instruction are equal")
+        return EXIT_DIFFERENT
     print("no difference: every instruction has the same parts")
     return EXIT_SAME
+
+
+def key_mode(rows: dict[tuple[int, int], dict[str, Any]]) -> str | None:
+    """Return the key mode (`legacy` or `rolling`) a parts file records, or None when it records none."""
+    return next((row["key_mode"] for row in rows.values() if row.get("key_mode")), None)
+
+
+def _seed_cause(before: dict[tuple[int, int], dict[str, Any]], after: dict[tuple[int, int], dict[str, Any]]) -> str:
+    if key_mode(before) is None or key_mode(after) is None:
+        return ("the stage's seed (base image or base stage key) or the key mode (legacy or rolling) "
+                "differs; this parts file does not record its key mode")
+    return "the stage's seed (base image or base stage key) differs"

@@ -67,14 +67,19 @@ def key_rows(plans: dict[int, StagePlan], names: dict[int, str | None]) -> list[
 
 def part_rows(
     plans: dict[int, StagePlan], names: dict[int, str | None], context_root: str | None = None,
+    key_mode: str | None = None,
 ) -> list[dict[str, Any]]:
     """Return the key rows plus each instruction's labelled parts (file parts with their hashed entries).
 
     A file part whose path lies in `context_root` records that root as
     `context_root`, which `cachelab explain` uses to match files by their path
-    relative to it.
+    relative to it. `key_mode` (`legacy` or `rolling`) is stored in every row,
+    because equal parts give different keys under the two modes.
     """
     rows = key_rows(plans, names)
+    if key_mode is not None:
+        for row in rows:
+            row["key_mode"] = key_mode
     instructions = [i for plan in plans.values() for i in plan.instructions]
     by_text = {(row["stage"], row["index"]): row for row in rows}
     positions: dict[int, int] = defaultdict(int)
@@ -127,7 +132,8 @@ def _run(args: argparse.Namespace) -> int:
     plans = planner.static_keys()
     names = {stage.index: stage.name for stage in planner.dockerfile.stages}
     if args.parts is not None:
-        labelled = part_rows(plans, names, planner.context_dir)
+        key_mode = "rolling" if planner.gates.rolling else "legacy"
+        labelled = part_rows(plans, names, planner.context_dir, key_mode)
         _write_parts(args.parts, labelled)
     rows = key_rows(plans, names)
     if args.format == "json":

@@ -139,9 +139,9 @@ def _study(args: argparse.Namespace, source: CorpusSource, out: Path, *, twin_im
     costs = CostModel()
     calibration: str | None = None
     if args.calibrate is not None:
-        from cachelab.record import Recording
+        from cachelab.cli._calibration import load_calibration_recording
 
-        calibrated = calibrate(Recording.load(args.calibrate), costs)
+        calibrated = calibrate(load_calibration_recording(args.calibrate), costs)
         calibration = calibration_note(args.calibrate, costs, calibrated)
         costs = calibrated
         logger.info("%s", calibration)

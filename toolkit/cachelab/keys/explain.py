@@ -255,3 +255,23 @@ def explain_chain(
         before, after = (text, None) if longer is chain_a else (None, text)
         return index, Difference(0, "missing", before, after)
     return None
+
+
+def describe_key_modes(mode_a: str | None, mode_b: str | None) -> str | None:
+    """Return a sentence naming both key modes when they differ, else None.
+
+    A mode is `legacy` (parts joined with `-`, then hashed) or `rolling`
+    (`FF_KANIKO_ROLLING_CACHE_KEY`: one SHA-256 step per part). Under different
+    modes every key differs, even where the parts are equal. A side with no
+    recorded mode (None) is not compared.
+    """
+    if mode_a is None or mode_b is None or mode_a == mode_b:
+        return None
+    return (
+        f"the key modes differ: {_mode_name(mode_a)} keys in BEFORE, {_mode_name(mode_b)} keys "
+        "in AFTER, so every key differs even where the parts are equal"
+    )
+
+
+def _mode_name(mode: str) -> str:
+    return "rolling (FF_KANIKO_ROLLING_CACHE_KEY)" if mode == "rolling" else mode

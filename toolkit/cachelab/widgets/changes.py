@@ -65,10 +65,27 @@ class ChangeBuildArg:
     value: str
 
     def apply(self, workspace: Workspace, image_store: Path) -> None:
+        check_build_arg_name(self.name, self.value)
         SetBuildArg(self.name, self.value).apply(workspace)
 
     def describe(self) -> str:
         return f"--build-arg {self.name}={self.value}"
+
+
+def check_build_arg_name(name: str, value: str) -> None:
+    """Raise ExplorerError for a build argument name that `cachelab build --build-arg` rejects.
+
+    The messages are those of the CLI. A name with `=` is rejected too, because
+    on the command line the name ends at the first `=`.
+    """
+    argument = f"{name}={value}"
+    hint = "Give the name of an ARG the Dockerfile declares (see Explorer.build_arg_names())."
+    if not name:
+        raise ExplorerError(f"invalid --build-arg {argument!r}: the name before '=' is empty", hint=hint)
+    if any(character.isspace() for character in name):
+        raise ExplorerError(f"invalid --build-arg {argument!r}: the name {name!r} contains whitespace", hint=hint)
+    if "=" in name:
+        raise ExplorerError(f"invalid --build-arg {argument!r}: the name {name!r} contains '='", hint=hint)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ from cachelab.build.request import STRATEGIES, BuildRequest, BuildResult
 from cachelab.dockerfile import load_dockerfile
 from cachelab.events import ListSink
 from cachelab.keys.explain import explain
+from cachelab.oci.errors import InvalidReference
+from cachelab.oci.reference import parse_reference
 from cachelab.plan.decisions import InstructionPlan
 from cachelab.record import Recording
 from cachelab.study import Workspace, resolve_input
@@ -143,6 +145,7 @@ class Explorer:
             self.select()
         assert self.workspace is not None and self.image_store is not None
         if isinstance(change, MoveBaseTag):
+            self._check_base_reference(change.reference)
             self._moves += 1
             change = MoveBaseTag(change.reference, version=self._moves)
         if isinstance(change, ForgetCachedLayer) and change.key is None:
@@ -182,6 +185,23 @@ class Explorer:
         stages = self.last.result.stages
         found = [stage.base_ref for stage in stages if stage.base_kind == "image" and stage.base_ref]
         return list(dict.fromkeys(found))
+
+    def _check_base_reference(self, reference: str) -> None:
+        """Raise ExplorerError unless a stage of the latest build is based on image `reference`.
+
+        Moving any other tag leaves every key as it was, so the rebuild would
+        show no change.
+        """
+        bases = self.base_references()
+        try:
+            requested = parse_reference(reference)
+        except InvalidReference as exc:
+            raise ExplorerError(str(exc), hint=_base_hint(bases)) from None
+        if all(parse_reference(base) != requested for base in bases):
+            raise ExplorerError(
+                f"no stage of {self.example} is based on image {reference!r}, so moving its tag changes nothing",
+                hint=_base_hint(bases),
+            )
 
     def find_line(self, fragment: str) -> int:
         """Return the Dockerfile line of the one instruction of the latest build whose text contains `fragment`."""
@@ -350,6 +370,12 @@ def _decisions_by_line(instructions: pd.DataFrame) -> dict[tuple[int, str], str]
         (int(row.line), str(row.kind)): str(row.decision)
         for row in instructions.itertuples(index=False)
     }
+
+
+def _base_hint(bases: list[str]) -> str:
+    if not bases:
+        return "This example has no base image to move, so pick another change."
+    return f"Move a tag the example builds on: {', '.join(bases)}."
 
 
 def _find_examples(directory: Path) -> list[str]:
