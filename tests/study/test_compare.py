@@ -211,7 +211,7 @@ def test_cli_compare_prints_table(
     assert code == 0
     printed = capsys.readouterr().out
     assert "squashed" in printed
-    assert "no ratio: strategy per-stage was not run" in printed
+    assert "no ratio: only one strategy ran (lookahead), and a ratio needs two" in printed
     assert (out / "builds.parquet").is_file()
     assert (out / "timeline-lookahead.png").is_file()
 

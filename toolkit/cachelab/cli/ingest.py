@@ -6,12 +6,15 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cachelab.cli.build import check_record_directory, recording_files
 from cachelab.cli.regress import step_number
 
 if TYPE_CHECKING:
     from cachelab.record import Recording
 
 ENGINES = ("kaniko-trace", "kaniko-log", "kaniko-benchmark", "buildkit")
+# Name prefix of the directory inside --out that contains the new tables until they are written.
+STAGING_PREFIX = ".cachelab-ingest-"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,6 +39,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("engine", choices=ENGINES, metavar="ENGINE", help=f"format of FILE: {', '.join(ENGINES)}")
     parser.add_argument("files", nargs="+", metavar="FILE", help="files to read (each kaniko log is one build)")
     parser.add_argument("--out", required=True, metavar="DIR", help="directory to write the Parquet tables into")
+    parser.add_argument(
+        "--force", action="store_true",
+        help="replace a recording that DIR already contains, once the new tables are written "
+             "(without it, such a DIR is rejected)",
+    )
+    parser.add_argument(
+        "--dockerfile-id", metavar="ID",
+        help="dockerfile_id to record with every build, which `cachelab regress` groups builds by "
+             "(default: NA for kaniko-log, kaniko-benchmark and buildkit, and for kaniko-trace the "
+             "Dockerfile's path inside the kaniko container, often /kaniko/Dockerfile)",
+    )
     parser.add_argument(
         "--log", action="append", default=[], dest="logs", metavar="LOG",
         help="kaniko-trace only: the log of the same build, once per FILE in order. "
@@ -68,18 +82,36 @@ def run(args: argparse.Namespace) -> int:
     if args.dockerfile and args.engine != "buildkit":
         raise IngestError("--dockerfile applies to buildkit only",
                           hint="Leave --dockerfile out for kaniko ingests.")
+    if args.dockerfile_id is not None and not args.dockerfile_id.strip():
+        raise IngestError("--dockerfile-id is empty",
+                          hint="Pass a name for the Dockerfile, such as its path in your repository.")
     dockerfiles = [args.dockerfile] if args.dockerfile else []
     missing = [name for name in [*args.files, *args.logs, *dockerfiles] if not Path(name).is_file()]
     if missing:
         raise IngestError(f"file not found: {missing[0]}", hint="Check the path of every FILE, --log and --dockerfile.")
 
+    out = Path(args.out)
+    check_record_directory(out, force=args.force, option="--out")
     recording = _read(args)
-    recording.save(args.out)
+    if args.dockerfile_id is not None:
+        recording.builds["dockerfile_id"] = args.dockerfile_id
+        recording.builds["dockerfile_id"] = recording.builds["dockerfile_id"].astype("string")
+    _save(recording, out)
     print(
         f"wrote {len(recording.builds)} builds, {len(recording.stages)} stages, "
         f"{len(recording.instructions)} instructions and {len(recording.spans)} spans to {args.out}"
     )
     return 0
+
+
+def _save(recording: Recording, out: Path) -> None:
+    # The tables go to a staging directory inside OUT first, so an earlier
+    # recording that --force replaces stays whole until the new one is written.
+    from cachelab.cli._staging import replace_outputs, staging_directory
+
+    with staging_directory(out, prefix=STAGING_PREFIX) as staging:
+        recording.save(staging)
+        replace_outputs(recording_files(staging), out, earlier=recording_files(out))
 
 
 def _read(args: argparse.Namespace) -> Recording:

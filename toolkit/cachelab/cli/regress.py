@@ -47,7 +47,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "them with `cachelab build --scenario NAME --step N`, or `cachelab ingest ENGINE "
             "FILE --scenario NAME --step N` for another engine's builds. "
             "A slower cold build is as much a regression as a slower warm rebuild, so every "
-            "step is reported unless --step N picks one. Exits 0 whatever the verdicts."
+            "step is reported unless --step N picks one. A warning names each group whose builds "
+            "have no dockerfile_id or differ in stage count or commands, as ingested builds of "
+            "different Dockerfiles can, and OLD and NEW that contain the same builds. "
+            "Exits 0 whatever the verdicts."
         ),
     )
     parser.add_argument(
@@ -116,6 +119,7 @@ def run_regress(args: argparse.Namespace) -> int:
     )
     _warn_on_environment_change(old.environments, new.environments)
     _warn_on_unpaired_ids(old.builds, new.builds)
+    _warn_on_same_builds(args.old, args.new, old.builds, new.builds)
 
     if args.format == "json":
         document = {
@@ -232,6 +236,23 @@ def _warn_on_unpaired_ids(old: pd.DataFrame, new: pd.DataFrame) -> None:
             "carry sha256: ids where later ones carry FILE's path. Record both sides with one cachelab version",
             file=sys.stderr,
         )
+
+
+def _warn_on_same_builds(old_path: Path, new_path: Path, old: pd.DataFrame, new: pd.DataFrame) -> None:
+    # Comparing a side with itself gives ratios of 1 and verdicts 'same', which
+    # look like a finding but only mean that OLD and NEW name the same builds.
+    if old_path.resolve() == new_path.resolve():
+        reason = f"OLD and NEW are the same directory ({old_path})"
+    else:
+        old_ids = set(old["build_id"])
+        if not old_ids or old_ids != set(new["build_id"]):
+            return
+        reason = f"OLD ({old_path}) and NEW ({new_path}) contain the same {len(old_ids)} builds"
+    print(
+        f"cachelab: warning: {reason}, so every group is compared with itself. "
+        "Pass the recordings of the baseline as OLD and those of the change as NEW",
+        file=sys.stderr,
+    )
 
 
 # Environment fields that change timings. A difference is reported before the verdicts.

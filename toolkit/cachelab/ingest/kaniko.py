@@ -10,6 +10,7 @@ from pathlib import Path
 from cachelab.ingest.errors import IngestError
 from cachelab.ingest.kaniko_benchmark import read_benchmark_file
 from cachelab.ingest.kaniko_log import read_kaniko_log
+from cachelab.ingest.kaniko_pairing import check_log_matches_trace
 from cachelab.ingest.kaniko_run import KanikoRun
 from cachelab.ingest.kaniko_trace import runs_from_spans
 from cachelab.ingest.otlp import OtlpSpan, read_trace_file
@@ -43,7 +44,8 @@ def ingest_kaniko_traces(
             hint="Pass one log per trace, in the same order, or none.",
         )
     spans: list[OtlpSpan] = []
-    log_by_build: dict[str, str | Path] = {}
+    # The trace file and the log of each build that has a log.
+    log_by_build: dict[str, tuple[str | Path, str | Path]] = {}
     for position, path in enumerate(paths):
         file_spans = read_trace_file(path)
         if logs:
@@ -54,15 +56,17 @@ def ingest_kaniko_traces(
                     hint="Pair a log only with a trace file of a single build.",
                 )
             # A second file of the same build keeps the log paired with the first.
-            log_by_build.setdefault(f"kaniko-{trace_ids.pop()}", logs[position])
+            log_by_build.setdefault(f"kaniko-{trace_ids.pop()}", (path, logs[position]))
         spans.extend(file_spans)
 
     source = str(paths[0]) if len(paths) == 1 else f"{len(paths)} trace files"
     runs = runs_from_spans(spans, source=source)
     for run in runs:
-        log = log_by_build.get(run.build_id)
-        if log is not None:
+        paired = log_by_build.get(run.build_id)
+        if paired is not None:
+            trace_path, log = paired
             log_run = read_kaniko_log(log)
+            check_log_matches_trace(run, log_run, trace_path=trace_path, log_path=log)
             run.take_stages_from(log_run)
             # The trace has no span for a failed cache operation.
             run.cache_push_errors = log_run.cache_push_errors

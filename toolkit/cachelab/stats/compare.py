@@ -26,6 +26,7 @@ from cachelab.record import Recording
 from cachelab.record.cache_failures import describe_failures
 from cachelab.stats.bootstrap import difference_of_medians_interval, ratio_of_medians_interval
 from cachelab.stats.errors import StatsError
+from cachelab.stats.pooling import warn_on_pooled_dockerfiles
 from cachelab.stats.summary import as_samples, summarize
 from cachelab.stats.verdict import INCOMPARABLE, check_threshold, judge, judge_difference
 
@@ -138,8 +139,16 @@ def compare_builds(
 
 
 def compare_recordings(old: Recording, new: Recording, **options: object) -> pd.DataFrame:
-    """Return `compare_builds` of the builds tables of two recordings."""
-    return compare_builds(old.builds, new.builds, **options)  # type: ignore[arg-type]
+    """Return `compare_builds` of the builds tables of two recordings.
+
+    A logged warning also names each group whose builds have no dockerfile_id
+    or differ in stage count or commands (see `cachelab.stats.pooling`).
+    """
+    result = compare_builds(old.builds, new.builds, **options)  # type: ignore[arg-type]
+    step = options.get("step")
+    warn_on_pooled_dockerfiles("old", old, GROUP_COLUMNS, step=step)  # type: ignore[arg-type]
+    warn_on_pooled_dockerfiles("new", new, GROUP_COLUMNS, step=step)  # type: ignore[arg-type]
+    return result
 
 
 def compare_strategies(

@@ -15,7 +15,7 @@ import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from cachelab.events import ListSink
 from cachelab.record import Recording
@@ -37,6 +37,9 @@ from cachelab.study.scenario import WARM_UNCHANGED, Scenario, resolve_scenario
 from cachelab.study.stability import add_stability
 from cachelab.study.summary import BASELINE_STRATEGY, stage_table, strategy_ratios
 from cachelab.study.workspace import resolve_input
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +138,14 @@ def write_outputs(
     return written
 
 
+def _why_no_ratio(builds: pd.DataFrame) -> str:
+    # `strategy_ratios` returns no rows when fewer than two strategies ran or the baseline is missing.
+    strategies = list(dict.fromkeys(builds["strategy"].dropna()))
+    if len(strategies) < 2:
+        return f"only one strategy ran ({', '.join(strategies) or 'none'}), and a ratio needs two"
+    return f"ratios are relative to strategy {BASELINE_STRATEGY}, which was not run"
+
+
 def write_report(
     recording: Recording, stream: TextIO, *, confidence: float = 0.95, seed: int = 0
 ) -> None:
@@ -149,7 +160,7 @@ def write_report(
 
     ratios = strategy_ratios(recording, step=step, confidence=confidence, seed=seed)
     if ratios.empty:
-        stream.write(f"no ratio: strategy {BASELINE_STRATEGY} was not run\n")
+        stream.write(f"no ratio: {_why_no_ratio(builds[builds['step'] == step])}\n")
     else:
         stream.write(f"wall time at step {step} relative to {BASELINE_STRATEGY}")
         stream.write(
