@@ -126,7 +126,7 @@ def test_plan_reads_relative_directory_as_local(
     code = plan_with_cache(tmp_path, "cache")
 
     assert code == 1
-    assert "cachelab: error: cache store ./cache is not an OCI image layout" in capsys.readouterr().err
+    assert "cachelab: error: cache store cache is not an OCI image layout" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv", [

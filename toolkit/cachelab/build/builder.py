@@ -54,6 +54,7 @@ from cachelab.dockerfile.parse import load_dockerfile
 from cachelab.events import BuildFinished, BuildStarted, EventSink, NullSink, SpanClock
 from cachelab.keys.buildargs import StageEnv
 from cachelab.keys.dockerignore import DockerIgnore
+from cachelab.oci.layout import check_layout_destination, check_new_layout_parent
 from cachelab.oci.transfer import TransferStats
 from cachelab.plan.decisions import StagePlan
 from cachelab.plan.planner import Planner
@@ -164,6 +165,11 @@ def _check_paths(request: BuildRequest) -> None:
         if not Path(path).is_file():
             raise InvalidBuildRequest(f"secret {secret_id!r}: file {path} not found",
                                       hint="Pass --secret id=ID,src=PATH with an existing file.")
+    # Checked before building, because the image store is written first and the destination last.
+    if request.image_store is not None:
+        check_new_layout_parent(request.image_store)
+    if request.destination is not None:
+        check_layout_destination(request.destination)
 
 
 def _started_event(request: BuildRequest, build_id: str, flags: str) -> BuildStarted:

@@ -17,7 +17,9 @@ from cachelab.build.cached_layer import KANIKO_LAYOUT, LAYOUT, REGISTRY
 from cachelab.build.request import InvalidBuildRequest
 from cachelab.cachedir import cache_home
 from cachelab.keys.flags import KanikoOptions
-from cachelab.oci.cache import open_layer_cache
+from cachelab.oci.cache import KANIKO_LAYOUT as KANIKO_LAYOUT_LOCATION
+from cachelab.oci.cache import LAYOUT_STORE, REGISTRY_REPOSITORY, cache_location_kind, open_layer_cache
+from cachelab.oci.errors import InvalidReference
 from cachelab.oci.layout import Descriptor, LayoutStore
 from cachelab.oci.reference import (
     LayoutReference,
@@ -30,11 +32,9 @@ from cachelab.plan.interfaces import LayerCache
 
 logger = logging.getLogger(__name__)
 
-# Local forms of a cache location: kaniko's `oci:DIR` and layout store paths.
-_LOCAL_PREFIXES = ("oci:", "/", "./", "../")
 CACHE_LOCATION_HINT = (
     "Pass --cache-repo a directory you can write to (it is created when missing), "
-    "oci:DIR, or a registry repository HOST[:PORT]/REPO."
+    "oci:DIR, or a registry repository HOST[:PORT]/REPO whose HOST contains a '.' or ':' or is localhost."
 )
 
 
@@ -84,14 +84,14 @@ def open_cache(
     contacting a registry that refuses a connection, because kaniko counts a
     failed cache operation as a miss or a skipped push and the build goes on.
 
-    A relative local path is taken as a directory when it exists; anything else
-    without `oci:` or a leading `/`, `./` or `../` is a registry repository.
+    `cachelab.oci.cache.cache_location_kind` decides whether `location` is a
+    local store or a registry repository.
     """
     if not options.cache:
         return None
-    location = _local_form(location)
+    location = _default_form(location)
     check_cache_location(location)
-    if location.startswith(_LOCAL_PREFIXES):
+    if _location_kind(location) != REGISTRY_REPOSITORY:
         logger.debug("layer cache: %s", location)
         return open_layer_cache(location)  # type: ignore[return-value]
     # The registry client imports httpx, which a layout-store cache does not need.
@@ -111,19 +111,25 @@ def cache_store_of(location: str | None) -> tuple[str, str]:
     """Return the cache store `location` names, as errors name it, and its kind (see `cachelab.build.cached_layer`)."""
     if location is None:
         return str(default_cache_store()), LAYOUT
-    local = _local_form(location)
-    if local.startswith("oci:"):
+    kind = _location_kind(location)
+    if kind == KANIKO_LAYOUT_LOCATION:
         return location, KANIKO_LAYOUT
-    return location, LAYOUT if local.startswith(_LOCAL_PREFIXES) else REGISTRY
+    return location, REGISTRY if kind == REGISTRY_REPOSITORY else LAYOUT
 
 
-def _local_form(location: str | None) -> str:
-    """Return `location` with None made the default store and an existing relative directory made `./DIR`."""
+def _default_form(location: str | None) -> str:
+    """Return `location`, or the default store's path when it is None."""
     if location is None:
         return str(default_cache_store())
-    if Path(location).is_dir() and not location.startswith(_LOCAL_PREFIXES):
-        return "./" + location
     return location
+
+
+def _location_kind(location: str) -> str:
+    """Return `cache_location_kind(location)`, raising InvalidBuildRequest where it raises InvalidReference."""
+    try:
+        return cache_location_kind(location)
+    except InvalidReference as error:
+        raise InvalidBuildRequest(f"cache store {location!r}: {error.reason}", hint=CACHE_LOCATION_HINT) from None
 
 
 def check_cache_location(location: str | None) -> None:
@@ -134,8 +140,9 @@ def check_cache_location(location: str | None) -> None:
     it. A registry repository is not checked here, because kaniko counts a
     failed registry operation as a miss or a skipped push and the build goes on.
     """
-    location = _local_form(location)
-    if location.startswith("oci:"):
+    location = _default_form(location)
+    kind = _location_kind(location)
+    if kind == KANIKO_LAYOUT_LOCATION:
         prefix = location[len("oci:"):]
         if not prefix:
             return  # open_layer_cache rejects the empty directory with its own message.
@@ -143,7 +150,7 @@ def check_cache_location(location: str | None) -> None:
         problem = directory_write_problem(parent)
         if problem is not None:
             raise InvalidBuildRequest(f"cache store {location}: {parent} {problem}", hint=CACHE_LOCATION_HINT)
-    elif location.startswith(_LOCAL_PREFIXES):
+    elif kind == LAYOUT_STORE:
         problem = directory_write_problem(Path(location))
         if problem is not None:
             raise InvalidBuildRequest(f"cache store {location} {problem}", hint=CACHE_LOCATION_HINT)

@@ -20,8 +20,16 @@ from pathlib import Path
 from typing import Protocol
 
 from cachelab.cachels.errors import CacheStoreError
-from cachelab.oci.cache import CachedLayer, KanikoLayoutCache, LayoutLayerCache, RegistryLayerCache
-from cachelab.oci.errors import ManifestNotFound
+from cachelab.oci.cache import (
+    KANIKO_LAYOUT,
+    LAYOUT_STORE,
+    CachedLayer,
+    KanikoLayoutCache,
+    LayoutLayerCache,
+    RegistryLayerCache,
+    cache_location_kind,
+)
+from cachelab.oci.errors import InvalidReference, ManifestNotFound
 from cachelab.oci.layout import LayoutStore
 from cachelab.oci.reference import Reference, parse_registry_reference
 from cachelab.oci.registry import RegistryClient, is_loopback
@@ -88,6 +96,9 @@ class LayoutCacheStore:
         self.cache = LayoutLayerCache(location)
         self.store: LayoutStore = self.cache.store
         self.keep_newer_than = keep_newer_than
+        if not self.store.path.exists():
+            raise CacheStoreError(f"cache store {location} does not exist",
+                                  hint="Pass the directory a build used as --cache-repo, or oci:DIR for kaniko's form.")
         if not self.store.exists():
             raise CacheStoreError(f"cache store {location} is not an OCI image layout (no oci-layout file)",
                                   hint="Pass the directory a build used as --cache-repo, or oci:DIR for kaniko's form.")
@@ -255,13 +266,17 @@ class RegistryCacheStore:
 def open_cache_store(location: str, *, insecure: Sequence[str] = (), keep_newer_than: float = 300.0) -> CacheStore:
     """Open the cache at `location`: `oci:DIR`, a local directory, or `HOST[:PORT]/REPO`.
 
-    A location is a local directory when it starts with `/`, `./` or `../`, or
-    names an existing directory; anything else is a registry repository.
+    `cachelab.oci.cache.cache_location_kind` decides which of the three it is,
+    as for `cachelab build --cache-repo`.
     """
-    if location.startswith("oci:"):
+    try:
+        kind = cache_location_kind(location)
+    except InvalidReference as error:
+        raise CacheStoreError(f"cache location {location!r}: {error.reason}") from None
+    if kind == KANIKO_LAYOUT:
         if location == "oci:":
             raise CacheStoreError("cache location 'oci:' names no directory")
         return KanikoLayoutCacheStore(location)
-    if location.startswith(("/", "./", "../")) or Path(location).is_dir():
+    if kind == LAYOUT_STORE:
         return LayoutCacheStore(location, keep_newer_than=keep_newer_than)
     return RegistryCacheStore(location, insecure=insecure)

@@ -16,6 +16,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_empty(text: str) -> str:
+    """Return `text` unchanged; raise ArgumentTypeError when it is empty or only whitespace.
+
+    The shell passes `--record ''` and `--record "$UNSET"` as an empty value,
+    which would otherwise turn the option off or record an empty name without a message.
+    """
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a non-empty value")
+    return text
+
+
 def seconds_or_duration(text: str) -> float:
     """Return `text`, plain seconds (`300`) or a duration (`5m`, `1h30m`, `7d`), as seconds.
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import FrameType
 
+from cachelab.cli._arguments import non_empty
 from cachelab.cli._secrets import add_secret_argument, secret_files
 from cachelab.cli.regress import step_number
 
@@ -51,12 +52,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--cache-repo", default=None, metavar="R",
         help="cache store: oci:DIR (one layout per key), a local directory, or a registry "
-        "repository HOST[:PORT]/REPO (default: the layout store in cachelab's cache directory); "
-        "a local path must be writable, which is checked before the build starts",
+        "repository HOST[:PORT]/REPO whose HOST contains '.' or ':' or is localhost; any other "
+        "value, such as NAME or TEAM/NAME, is a local directory, created when missing (default: "
+        "the layout store in cachelab's cache directory); a local path must be writable, which "
+        "is checked before the build starts",
     )
     parser.add_argument(
         "--destination", default=None, metavar="REF",
-        help="where to write the image: oci:DIR:TAG or a registry reference (default: nowhere, digest only)",
+        help="where to write the image: oci:DIR:TAG or a registry reference (default: nowhere, digest only); "
+        "a missing DIR is created, but its parent directory must exist",
     )
     parser.add_argument(
         "--target", action="append", default=[], metavar="STAGE",
@@ -70,7 +74,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--platform", default=None, metavar="OS/ARCH", help="platform of the base images")
     parser.add_argument(
         "--image-store", default=None, metavar="DIR",
-        help="local image store searched for bases first (default: images/ in cachelab's cache directory)",
+        help="local image store searched for bases first (default: images/ in cachelab's cache directory); "
+        "a missing DIR is created, but its parent directory must exist",
     )
     parser.add_argument(
         "--insecure-registry", action="append", default=[], metavar="HOST",
@@ -84,13 +89,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "with '#'. Rejected together with --record, which needs a build",
     )
     parser.add_argument(
-        "--record", default=None, metavar="OUT",
+        "--record", type=non_empty, default=None, metavar="OUT",
         help="save the builds, stages, instructions and spans tables as Parquet files in directory OUT, "
         "which is created when missing; an OUT that is not writable, or already contains a recording "
         "and --force is not given, is rejected before the build starts",
     )
     parser.add_argument(
-        "--scenario", default=None, metavar="NAME",
+        "--scenario", type=non_empty, default=None, metavar="NAME",
         help="scenario name to record with the build, e.g. warm-unchanged, so that `cachelab regress` "
         "groups it with the other builds of NAME (default: none)",
     )

@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from cachelab.cachels.stores import BlobCollection
 
 STORE_HELP = (
-    "the cache: a layout store DIR, kaniko's oci:DIR form, or a registry repository HOST[:PORT]/REPO "
-    "(default: the builder's default layer cache)"
+    "the cache: kaniko's oci:DIR form, a registry repository HOST[:PORT]/REPO whose HOST contains "
+    "'.' or ':' or is localhost, or else a layout store DIR (default: the builder's default layer cache)"
 )
 
 

@@ -76,7 +76,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 def _run_import(rootfs: str, args: argparse.Namespace) -> int:
     from cachelab.oci.image import ImageResolver
     from cachelab.oci.importer import import_rootfs
+    from cachelab.oci.layout import check_layout_destination
 
+    check_layout_destination(args.reference)
     resolver = ImageResolver(insecure=args.insecure)
     try:
         result = import_rootfs(rootfs, args.reference, compression=args.compression,

@@ -96,7 +96,9 @@ def _add_insecure(parser: argparse.ArgumentParser) -> None:
 def _pull(args: argparse.Namespace) -> int:
     from cachelab.oci.copy import copy_image
     from cachelab.oci.image import ImageResolver
+    from cachelab.oci.layout import check_layout_destination
 
+    check_layout_destination(args.destination)
     resolver = ImageResolver(insecure=args.insecure)
     try:
         result = copy_image(locate_image(args.source, args), args.destination, all_platforms=args.all_platforms,

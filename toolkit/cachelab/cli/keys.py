@@ -41,7 +41,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="also write every instruction's labelled key parts to FILE, for `cachelab explain`. "
         "A file part records its path as kaniko uses it and, for a context source, the "
         "context root, so explain can compare builds from different directories. "
-        "Missing folders above FILE are created",
+        "Missing folders above FILE are created. An existing FILE is rejected unless --force is given",
+    )
+    parser.add_argument(
+        "--force", action="store_true",
+        help="with --parts, replace an existing FILE",
     )
     parser.set_defaults(handler=run)
 
@@ -110,6 +114,23 @@ def _is_within(path: str | None, root: str) -> bool:
     return path == root or path.startswith(root + "/")
 
 
+def check_parts_file(path: Path, *, force: bool) -> None:
+    """Raise CachelabError when `--parts` names a directory, or an existing file and `force` is off.
+
+    The parts of a build before an edit are often the only copy, because the
+    Dockerfile or context has changed since, so they are never replaced by accident.
+    """
+    from cachelab.errors import CachelabError
+
+    if path.is_dir():
+        raise CachelabError(f"--parts {path} is a directory", hint="Pass the path of a file to write.")
+    if path.exists() and not force:
+        raise CachelabError(
+            f"--parts {path} already exists",
+            hint="Pass a new file name, or add --force to replace it.",
+        )
+
+
 def _write_parts(path: Path, rows: list[dict[str, Any]]) -> None:
     from cachelab.cli._outputs import create_parent_folders, output_error, remove_created_folders
 
@@ -122,6 +143,8 @@ def _write_parts(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.parts is not None:
+        check_parts_file(args.parts, force=args.force)
     resolve_arguments(args)
     with dockerfile_located(args.dockerfile):
         return _run(args)

@@ -43,7 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--cache", default=None, metavar="STORE",
         help="cache to probe: 'mem' (an empty cache), 'oci:DIR' (kaniko's layout form), "
-        "a layout store DIR, or a registry repository HOST/REPO (default: the cache "
+        "a registry repository HOST[:PORT]/REPO whose HOST contains '.' or ':' or is localhost, "
+        "or else an existing layout store DIR (default: the cache "
         "`cachelab build` writes by default, so the plan shows what the next build does)",
     )
     parser.add_argument(
@@ -164,22 +165,23 @@ def open_cache(location: str | None) -> LayerCache:
 
 
 def check_cache_location(location: str) -> str:
-    """Return a `--cache` value with an existing relative directory made `./DIR`; raise CachelabError on a bad path.
+    """Return a `--cache` value unchanged, or raise CachelabError when it names no usable local store.
 
-    Paths are read as `cachelab build --cache-repo` reads them: `oci:DIR`, a path
-    starting with `/`, `./` or `../`, or an existing directory are local, and
-    anything else is a registry repository. A local path must exist, because
-    planning against a store that is not there would report every key as a miss.
+    Locations are classified as `cachelab build --cache-repo` classifies them,
+    by `cachelab.oci.cache.cache_location_kind`. A local path must exist,
+    because planning against a store that is not there would report every key
+    as a miss.
     """
+    from cachelab.oci.cache import KANIKO_LAYOUT, REGISTRY_REPOSITORY, cache_location_kind
+
     hint = "Pass the directory a build used as --cache-repo, or `mem` to plan against an empty cache."
-    if location.startswith("oci:"):
+    kind = cache_location_kind(location)
+    if kind == KANIKO_LAYOUT:
         parent = Path(location[len("oci:"):]).parent
         if not parent.is_dir():
             raise CachelabError(f"cache directory {parent} of --cache {location} does not exist", hint=hint)
         return location
-    if Path(location).is_dir() and not location.startswith(("/", "./", "../")):
-        location = "./" + location
-    if not location.startswith(("/", "./", "../")):
+    if kind == REGISTRY_REPOSITORY:
         return location
 
     path = Path(location)

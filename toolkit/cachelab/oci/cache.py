@@ -7,7 +7,7 @@ An entry is an image tagged with its 64-hex cache key:
 * a pointer entry has no layers and the config label
   `kaniko.cache.pointer-target` naming the content key state.
 
-Three backends (`open_layer_cache` chooses by the string):
+Three backends (`cache_location_kind` tells them apart by the string):
 
 * `host[:port]/repo` - registry entries `<repo>:<key>`, as kaniko's `--cache-repo`;
 * `oci:DIR` - kaniko's layout form: each key is its own layout directory
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from cachelab.oci import mediatypes
-from cachelab.oci.errors import LayoutError, ManifestNotFound, OCIError
+from cachelab.oci.errors import InvalidReference, LayoutError, ManifestNotFound, OCIError
 from cachelab.oci.image import Blob, LayoutImageSource, RegistryImageSource
 from cachelab.oci.layout import LayoutStore
 from cachelab.oci.manifest import (
@@ -44,7 +45,7 @@ from cachelab.oci.manifest import (
     parse_rfc3339,
     rfc3339,
 )
-from cachelab.oci.reference import is_loopback, parse_registry_reference
+from cachelab.oci.reference import is_loopback, names_registry_host, parse_registry_reference
 
 if TYPE_CHECKING:
     # Imported when a registry cache is opened, because it imports httpx.
@@ -54,6 +55,8 @@ logger = logging.getLogger(__name__)
 
 POINTER_LABEL = "kaniko.cache.pointer-target"
 HISTORY_AUTHOR = "kaniko"
+# A registry host with a port and nothing after it, such as `localhost:5000`.
+_HOST_PORT = re.compile(r"^[A-Za-z0-9.-]+:[0-9]+$")
 
 
 class InvalidCacheEntry(OCIError):
@@ -273,17 +276,52 @@ class KanikoLayoutCache:
             shutil.rmtree(staging, ignore_errors=True)
 
 
+# Kinds of cache location, as `cache_location_kind` returns them.
+LAYOUT_STORE = "layout"  # one OCI image layout whose tags are the keys
+KANIKO_LAYOUT = "oci"  # kaniko's `oci:DIR`: one layout directory `DIR:<key>` per key
+REGISTRY_REPOSITORY = "registry"  # tags of a registry repository
+
+
+def cache_location_kind(location: str) -> str:
+    """Classify a cache location as KANIKO_LAYOUT, LAYOUT_STORE or REGISTRY_REPOSITORY.
+
+    `oci:DIR` is kaniko's layout form. Any other location is a registry
+    repository only when its first path component names a registry host, as
+    Docker's reference grammar defines one (`127.0.0.1:5000/cache`,
+    `registry.example.com/team/cache`, `localhost/cache`), and no directory of
+    that name exists. Everything else (`newcache`, `team/cache`, `./dir`) is a
+    local layout store, so a mistyped or not yet created store never sends
+    requests to Docker Hub. Raises InvalidReference for an empty location and
+    for a bare `HOST:PORT`, which names a registry but no repository.
+    """
+    if not location.strip():
+        raise InvalidReference(location, "the cache location is empty")
+    if location.startswith("oci:"):
+        return KANIKO_LAYOUT
+    first, slash, _ = location.partition("/")
+    if not slash:
+        if _HOST_PORT.match(location):
+            raise InvalidReference(
+                location, "it names a registry host but no repository; pass HOST[:PORT]/REPO, "
+                f"or ./{location} for a local directory")
+        return LAYOUT_STORE
+    if first in (".", "..") or not names_registry_host(first) or Path(location).is_dir():
+        return LAYOUT_STORE
+    return REGISTRY_REPOSITORY
+
+
 def open_layer_cache(location: str, *, client: RegistryClient | None = None) -> RegistryLayerCache | LayoutLayerCache | KanikoLayoutCache:
     """Open a cache by its location string: `oci:DIR`, a local directory, or `host/repo`.
 
-    A string is a local directory when it starts with `/`, `./` or `../`.
+    `cache_location_kind` decides which of the three the string names.
     """
-    if location.startswith("oci:"):
+    kind = cache_location_kind(location)
+    if kind == KANIKO_LAYOUT:
         prefix = location[len("oci:"):]
         if not prefix:
             raise LayoutError(f"invalid cache location {location!r}: the directory is empty")
         return KanikoLayoutCache(prefix)
-    if location.startswith(("/", "./", "../")):
+    if kind == LAYOUT_STORE:
         return LayoutLayerCache(location)
     reference = parse_registry_reference(location)
     if client is None:

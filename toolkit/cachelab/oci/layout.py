@@ -354,6 +354,37 @@ class LayoutStore:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
+def check_new_layout_parent(path: str | os.PathLike[str]) -> None:
+    """Raise LayoutError when the layout directory `path` is missing and so is its parent directory.
+
+    Commands create a missing layout directory that the user names, but not
+    its parents, so a mistyped path such as `/nonexistent/dir` fails instead
+    of creating directories below the filesystem root. `LayoutStore.ensure`
+    itself creates parents, which the default stores need on a first run.
+    """
+    directory = Path(path)
+    if directory.exists() or directory.parent.is_dir():
+        return
+    raise LayoutError(
+        f"OCI layout directory {directory} not found, and its parent directory {directory.parent} "
+        "does not exist, so it cannot be created",
+        hint=f"Create {directory.parent} first, or pass a layout directory whose parent exists.",
+    )
+
+
+def check_layout_destination(reference: str) -> None:
+    """Raise LayoutError when `reference` is `oci:DIR...` and DIR and its parent directory are both missing.
+
+    Commands call this for a destination that the user names. A registry
+    reference passes unchecked.
+    """
+    from cachelab.oci.reference import LayoutReference, parse_reference
+
+    parsed = parse_reference(reference)
+    if isinstance(parsed, LayoutReference):
+        check_new_layout_parent(parsed.path)
+
+
 def _ref_name(descriptor: Descriptor) -> str | None:
     annotations = descriptor.get("annotations") or {}
     return annotations.get(REF_NAME)

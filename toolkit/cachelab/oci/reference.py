@@ -174,10 +174,19 @@ def parse_registry_reference(text: str) -> Reference:
     return Reference(registry, repository, tag, digest)
 
 
+def names_registry_host(component: str) -> bool:
+    """Return whether the first path component of a name is a registry host, as Docker reads it.
+
+    It is a host when it contains a `.` or a `:` or is `localhost`. The caller
+    checks that a `/` and a repository follow it, because `busybox.io` alone is
+    a repository name on docker.io.
+    """
+    return "." in component or ":" in component or component == "localhost"
+
+
 def _split_registry(name: str) -> tuple[str, str]:
     first, sep, rest = name.partition("/")
-    is_host = sep and ("." in first or ":" in first or first == "localhost")
-    if is_host:
+    if sep and names_registry_host(first):
         registry, repository = first, rest
     else:
         registry, repository = DEFAULT_REGISTRY, name
