@@ -58,6 +58,19 @@ def write_local_copy(root: Path) -> None:
             target.write_text(text)
 
 
+def serve_url_template(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve `handler` on 127.0.0.1 while the caller's fixture lives; yield the fetch URL template."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        yield f"http://{host}:{port}/{{repo}}/{{commit}}/{{path}}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
 def file_server(tmp_path: Path) -> Iterator[str]:
     """Serve FILES as `/<repo>/<commit>/<path>` on 127.0.0.1."""
@@ -75,15 +88,7 @@ def file_server(tmp_path: Path) -> Iterator[str]:
         def log_message(self, format, *args):
             return None
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        host, port = server.server_address[:2]
-        yield f"http://{host}:{port}/{{repo}}/{{commit}}/{{path}}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    yield from serve_url_template(Handler)
 
 
 def test_fetch_over_http_stores_verified_files(tmp_path, file_server):
@@ -350,15 +355,7 @@ def failing_server() -> Iterator[str]:
         def log_message(self, format, *args):
             return None
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        host, port = server.server_address[:2]
-        yield f"http://{host}:{port}/{{repo}}/{{commit}}/{{path}}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    yield from serve_url_template(Handler)
 
 
 def _edit_first_record(store: Path) -> str:
