@@ -474,3 +474,25 @@ def test_fetch_into_unwritable_folder_fails_first(tmp_path):
     assert "--store" in caught.value.hint
     assert "CACHELAB_CACHE_DIR" in caught.value.hint
     assert requests == []
+
+
+def test_empty_manifest_leaves_no_folders(tmp_path, capsys):
+    manifest = tmp_path / "empty.jsonl"
+    manifest.write_text("")
+    store = tmp_path / "new" / "sub" / "corpus.jsonl.zst"
+
+    code = main(["corpus", "fetch", str(manifest), "--store", str(store)])
+
+    assert code != 0
+    assert "because the manifest lists none" in capsys.readouterr().out
+    assert not (tmp_path / "new").exists()
+
+
+def test_failed_fetch_leaves_no_folders(tmp_path, failing_server):
+    manifest = write_manifest(tmp_path / "manifest.jsonl")
+    store = tmp_path / "new" / "corpus.jsonl.zst"
+
+    report = fetch_corpus(manifest, store=store, url_template=failing_server)
+
+    assert not report.written
+    assert not (tmp_path / "new").exists()

@@ -114,7 +114,8 @@ def run_fetch(args: argparse.Namespace) -> int:
         )
     else:
         outcome = "the earlier store was left as it was" if report.store.exists() else "no store was written"
-        print(f"stored no Dockerfiles, because all {len(report.failures)} failed; {outcome}: {report.store}")
+        reason = f"all {len(report.failures)} failed" if report.failures else "the manifest lists none"
+        print(f"stored no Dockerfiles, because {reason}; {outcome}: {report.store}")
     if report.damaged:
         count = len(report.damaged)
         ids = ", ".join(report.damaged[:MAX_FAILURES_SHOWN]) + (" ..." if count > MAX_FAILURES_SHOWN else "")

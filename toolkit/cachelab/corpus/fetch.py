@@ -27,6 +27,7 @@ from cachelab.corpus.store import (
     check_writable,
     fetched_store_path,
     read_store,
+    remove_empty_folders,
     text_sha256,
     write_store,
 )
@@ -141,7 +142,25 @@ def fetch_corpus(
         )
     store = store or default_store_path(manifest)
     # A store that cannot be written would fail only after every download.
-    check_writable(store)
+    created = check_writable(store)
+    try:
+        return _fetch_into(
+            store, manifest, from_dir=from_dir, url_template=url_template, client=client, progress=progress,
+        )
+    finally:
+        # A fetch that wrote no store leaves no new empty folder behind either.
+        remove_empty_folders(created)
+
+
+def _fetch_into(
+    store: Path,
+    manifest: Path,
+    *,
+    from_dir: Path | None,
+    url_template: str,
+    client: httpx.Client | None,
+    progress: bool,
+) -> FetchReport:
     entries = list(read_manifest(manifest))
     manifest_root = manifest.resolve().parent
     if from_dir is not None:

@@ -11,6 +11,7 @@ import codecs
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -147,11 +148,22 @@ def write_store(path: Path, records: Iterable[CorpusRecord]) -> int:
     return count
 
 
-def check_writable(path: Path) -> None:
-    """Raise CorpusError unless a store can be written at `path`; a missing folder is created."""
+def check_writable(path: Path) -> Path | None:
+    """Raise CorpusError unless a store can be written at `path`, creating its missing folders.
+
+    Returns the outermost folder it created (None if none), for `remove_empty_folders`.
+    """
+    created = next((folder for folder in reversed(path.absolute().parents) if not folder.exists()), None)
     descriptor, temporary = _create_temporary(path)
     os.close(descriptor)
     os.unlink(temporary)
+    return created
+
+
+def remove_empty_folders(created: Path | None) -> None:
+    """Remove the folders `check_writable` created, unless a file was written into them."""
+    if created is not None and not any(path.is_file() for path in created.rglob("*")):
+        shutil.rmtree(created, ignore_errors=True)
 
 
 def _create_temporary(path: Path) -> tuple[int, str]:

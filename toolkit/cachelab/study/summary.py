@@ -113,8 +113,9 @@ def strategy_ratios(
 
     The ratio is the median of the other strategy over the median of the baseline.
     With two or more repeats on each side, the row also has a bootstrap confidence
-    interval from `cachelab.stats.compare_strategies`, and a verdict with five or
-    more (the verdict is "inconclusive" below). With one repeat, the interval is
+    interval from `cachelab.stats.compare_strategies`, and a verdict with
+    `min_samples_for_verdict(confidence)` or more, 5 at 95% (the verdict is
+    "inconclusive" below). With one repeat, the interval is
     NA and the verdict "incomparable". Returns no rows
     when `baseline` was not run.
     """
