@@ -121,6 +121,16 @@ def test_healthcheck_signed_values() -> None:
     assert check.retries == 3
 
 
+def test_healthcheck_negative_zero() -> None:
+    # BuildKit takes -0 and -0s, because a negative value is rejected only when it is not zero.
+    config = _apply(ImageConfig(), "HEALTHCHECK --interval=-0s --retries=-0 CMD true\n")
+
+    check = config.config.healthcheck
+    assert check is not None
+    assert check.interval_ns == 0
+    assert check.retries == 0
+
+
 def test_healthcheck_bad_duration() -> None:
     # The parser rejects this text first, so the instruction is built directly.
     healthcheck = Instruction(

@@ -90,3 +90,15 @@ def test_build_records_flags_it_ran_with(
     built_keys = pd.read_parquet(record / "instructions.parquet")["cache_key"].dropna().tolist()
     assert planned_keys != rolling_keys
     assert built_keys[: len(planned_keys)] == planned_keys
+
+
+def test_no_cache_ignores_lookahead_flag(
+    example: Path, image_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Without the cache the lookahead flag has nothing to act on, so a no-cache baseline still runs.
+    monkeypatch.setenv("FF_KANIKO_CACHE_LOOKAHEAD", "1")
+
+    lines = dry_run(example, image_store, tmp_path / "cache", capsys, "--strategy", "no-cache")
+
+    assert kaniko_cache_keys(lines) == []

@@ -77,3 +77,16 @@ def test_no_cache_build_reads_no_cache(
     assert list(builds["strategy"]) == ["no-cache"]
     assert list(builds["profile"]) == ["no-cache"]
     assert not cache.exists()
+
+
+@pytest.mark.parametrize("cache_repo", ["localhost:5000", "oci:"])
+def test_no_cache_build_ignores_cache_location(
+    cache_repo: str, image_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A no-cache build never opens --cache-repo, so a location it could not open does not fail it.
+    code = main([
+        "build", str(EXAMPLES / "two-stage"), "--quiet", "--strategy", "no-cache",
+        "--image-store", str(image_store), "--cache-repo", cache_repo,
+    ])
+
+    assert code == 0, capsys.readouterr().err

@@ -71,3 +71,18 @@ def test_no_summary_without_repeats(caplog: pytest.LogCaptureFixture) -> None:
         client.close()
 
     assert len(_warnings(caplog)) == 1
+
+
+def test_unclosed_client_counts_when_collected(caplog: pytest.LogCaptureFixture) -> None:
+    # `cachelab plan` opens a registry cache that nothing closes; its counts must not be lost.
+    import gc
+
+    client, _ = make_client(lambda request: httpx.Response(500), max_retries=2)
+
+    with caplog.at_level(logging.WARNING, logger="cachelab.oci.registry"):
+        with pytest.raises(RegistryError):
+            client.get_manifest(APP)
+        del client
+        gc.collect()
+
+    assert _warnings(caplog)[-1] == f"{HOST}/app: 1 more retry after the first retry warning (1 after HTTP 500)"

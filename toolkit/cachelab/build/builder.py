@@ -229,7 +229,8 @@ class _Build:
                                stats=self.stats, closing=closing)
             timed_cache = TimedCache(cache, self.clock, position, self.stats) if cache is not None else None
             planner = _planner(request, images, timed_cache)
-            store_name, store_kind = cache_store_of(request.cache)
+            # A build without the cache never reads --cache-repo, so it must not fail on it.
+            store_name, store_kind = cache_store_of(request.cache) if cache is not None else ("", "")
             keyer = TimedKeyer(planner.keyer, self.clock, planner.stages, position)
             planner.keyer = keyer  # type: ignore[assignment]
             session = BuildSession(

@@ -145,19 +145,24 @@ def _healthcheck(config: ImageConfig, instruction: Instruction, expand: Expand) 
         raise InstructionError("HEALTHCHECK needs NONE or CMD and a command", line=line)
     rest = list(instruction.args[1:])
     test = ["CMD", *rest] if instruction.exec_form else ["CMD-SHELL", " ".join(rest)]
-    # The parser has checked the flag values as BuildKit does, which allows a
-    # leading plus sign on --retries and on the durations.
-    retries_text = instruction.flag("retries")
-    if retries_text is not None and not retries_text.removeprefix("+").isdigit():
-        raise InstructionError("HEALTHCHECK --retries must be a whole number", line=line)
     config.config.healthcheck = Healthcheck(
         test=test,
         interval_ns=_duration(instruction.flag("interval"), line),
         timeout_ns=_duration(instruction.flag("timeout"), line),
         start_period_ns=_duration(instruction.flag("start-period"), line),
         start_interval_ns=_duration(instruction.flag("start-interval"), line),
-        retries=int(retries_text) if retries_text else 0,
+        retries=_retries(instruction.flag("retries"), line),
     )
+
+
+def _retries(text: str | None, line: int) -> int:
+    # As in BuildKit, the value takes one leading sign, and it must not be negative.
+    if not text:
+        return 0
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    if not (digits.isascii() and digits.isdigit()) or (text[:1] == "-" and int(digits) != 0):
+        raise InstructionError("HEALTHCHECK --retries must be a whole number", line=line)
+    return int(digits)
 
 
 def parse_duration(text: str) -> int:
@@ -176,7 +181,10 @@ def _duration(text: str | None, line: int) -> int:
     if text is None:
         return 0
     try:
-        return parse_duration(text.removeprefix("+"))
+        value = parse_duration(text[1:] if text[:1] in ("+", "-") else text)
+        if text[:1] == "-" and value != 0:
+            raise ValueError(f"negative duration {text!r}")
+        return value
     except ValueError as exc:
         raise InstructionError(f"HEALTHCHECK: {exc}", line=line) from None
 

@@ -42,9 +42,13 @@ def strategy_fits(strategy: str, options: KanikoOptions) -> bool:
     """Tell whether `options` do what `strategy` promises.
 
     That is the layer cache on for every strategy but no-cache, and kaniko's
-    multistage lookahead on for the strategies of `LOOKAHEAD_STRATEGIES` only.
+    multistage lookahead on for the strategies of `LOOKAHEAD_STRATEGIES` only,
+    whatever it is for no-cache.
     """
-    return options.cache == (strategy != "no-cache") and options.cache_lookahead == (strategy in LOOKAHEAD_STRATEGIES)
+    if strategy == "no-cache":
+        # Without the cache, the lookahead flag has nothing to act on.
+        return not options.cache
+    return options.cache and options.cache_lookahead == (strategy in LOOKAHEAD_STRATEGIES)
 
 
 def check_profile_fits(strategy: str, profile_name: str) -> None:

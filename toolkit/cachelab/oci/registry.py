@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -140,6 +141,9 @@ class RegistryClient:
         self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
         self._client = httpx.Client(transport=transport, timeout=self.timeout, follow_redirects=True)
         self._retry_log = RetryLog(logger)
+        # A caller that never closes the client (the planner's cache, for one)
+        # still gets the retry counts when the client is collected or at exit.
+        weakref.finalize(self, self._retry_log.summarize)
 
     def close(self) -> None:
         self._retry_log.summarize()
