@@ -17,6 +17,7 @@ from cachelab.corpus.study_report import savings_direction, warm_summary
 from cachelab.dockerfile import parse_dockerfile, plan_stages
 from cachelab.model.catalog import BaseImageCatalog
 from cachelab.model.costs import CostModel, calibrate
+from cachelab.model.errors import CalibrationError
 from cachelab.oci.busybox import DEFAULT_BUSYBOX
 from cachelab.record import Recording
 from cachelab.replay import (
@@ -197,11 +198,18 @@ def test_calibrate_from_replayed_builds(tmp_path, caplog):
     entry = CorpusEntry(id="fan-in", text=FAN_IN.replace("FROM scratch\n", "FROM busybox\n"))
     replay, _ = replay_and_model([entry], tmp_path / "work")
 
-    with caplog.at_level(logging.WARNING, logger="cachelab.model.costs"):
-        fitted = calibrate(replay)
-
     # A small twin moves too few bytes through some phases for a fit: each such
-    # throughput keeps its default and a warning names it.
+    # throughput keeps its default and a warning names it. Which phases reach the
+    # minimum of 10 MB over 0.05 s depends on the machine's speed, and on a fast
+    # one none may, which is an error that gives every reason.
+    with caplog.at_level(logging.WARNING, logger="cachelab.model.costs"):
+        try:
+            fitted = calibrate(replay)
+        except CalibrationError as exc:
+            assert "no cost parameter could be fitted" in str(exc)
+            assert "not fitted" in str(exc)
+            return
+
     defaults = CostModel()
     kept = {record.getMessage().split()[0] for record in caplog.records if "not fitted" in record.getMessage()}
     for parameter in ("download_bytes_per_s", "upload_bytes_per_s", "unpack_bytes_per_s",
@@ -211,7 +219,6 @@ def test_calibrate_from_replayed_builds(tmp_path, caplog):
             assert getattr(fitted, parameter) == getattr(defaults, parameter), parameter
         else:
             assert getattr(fitted, parameter) != getattr(defaults, parameter), parameter
-    assert "download_bytes_per_s" not in kept, "the twin's base images are large enough to fit downloads"
     assert fitted.run_s == defaults.run_s
 
 
