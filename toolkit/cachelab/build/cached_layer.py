@@ -17,12 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cachelab.build.errors import BuildError
+
+# Kinds of cache store, which decide how the entry can be removed. They are the
+# kinds `cachelab.oci.cache.cache_location_kind` returns, under shorter names.
+from cachelab.oci.cache import KANIKO_LAYOUT
+from cachelab.oci.cache import LAYOUT_STORE as LAYOUT
+from cachelab.oci.cache import REGISTRY_REPOSITORY as REGISTRY
 from cachelab.oci.errors import DigestMismatch
 
-# Kinds of cache store, which decide how the entry can be removed.
-LAYOUT = "layout"  # one OCI image layout whose tags are the keys
-KANIKO_LAYOUT = "oci"  # kaniko's `oci:DIR`: one layout directory `DIR:<key>` per entry
-REGISTRY = "registry"  # tags of a registry repository
+__all__ = ["KANIKO_LAYOUT", "LAYOUT", "REGISTRY", "CacheHit", "CorruptCachedLayer"]
 
 
 @dataclass(frozen=True)

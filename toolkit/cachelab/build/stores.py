@@ -13,12 +13,10 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from cachelab.build.cached_layer import KANIKO_LAYOUT, LAYOUT, REGISTRY
 from cachelab.build.request import InvalidBuildRequest
 from cachelab.cachedir import cache_home
 from cachelab.keys.flags import KanikoOptions
-from cachelab.oci.cache import KANIKO_LAYOUT as KANIKO_LAYOUT_LOCATION
-from cachelab.oci.cache import LAYOUT_STORE, REGISTRY_REPOSITORY, cache_location_kind, open_layer_cache
+from cachelab.oci.cache import KANIKO_LAYOUT, LAYOUT_STORE, REGISTRY_REPOSITORY, cache_location_kind, open_layer_cache
 from cachelab.oci.errors import InvalidReference
 from cachelab.oci.layout import Descriptor, LayoutStore
 from cachelab.oci.reference import (
@@ -110,11 +108,8 @@ def open_cache(
 def cache_store_of(location: str | None) -> tuple[str, str]:
     """Return the cache store `location` names, as errors name it, and its kind (see `cachelab.build.cached_layer`)."""
     if location is None:
-        return str(default_cache_store()), LAYOUT
-    kind = _location_kind(location)
-    if kind == KANIKO_LAYOUT_LOCATION:
-        return location, KANIKO_LAYOUT
-    return location, REGISTRY if kind == REGISTRY_REPOSITORY else LAYOUT
+        return str(default_cache_store()), LAYOUT_STORE
+    return location, _location_kind(location)
 
 
 def _default_form(location: str | None) -> str:
@@ -142,7 +137,7 @@ def check_cache_location(location: str | None) -> None:
     """
     location = _default_form(location)
     kind = _location_kind(location)
-    if kind == KANIKO_LAYOUT_LOCATION:
+    if kind == KANIKO_LAYOUT:
         prefix = location[len("oci:"):]
         if not prefix:
             return  # open_layer_cache rejects the empty directory with its own message.
