@@ -15,10 +15,9 @@ the store fetched by `cachelab corpus fetch real-v1`.
 
 It prints the wall time, files per second, two peaks of resident memory, and
 how many lines the study wrote to stderr (its log). The first peak comes from
-`getrusage(RUSAGE_CHILDREN)` and is that of the study's main process: the
-workers are children of multiprocessing's fork server, and the study process
-does not wait for the fork server, so the workers' usage never reaches this
-script. The second is the largest sum of VmRSS over every process of the
+`getrusage(RUSAGE_CHILDREN)` and is that of the study's main process only.
+The workers are children of multiprocessing's fork server, which the study
+process never waits for, so their usage never reaches this script. The second is the largest sum of VmRSS over every process of the
 study's session (main process, fork server and workers), read from /proc
 every `SAMPLE_SECONDS`. It counts pages shared between processes once per
 process, and it can miss a peak shorter than a sample.

@@ -1,4 +1,4 @@
-"""`build --help` says when `--dry-run` prints cachelab's `#` decision lines."""
+"""`build --help` states when `--dry-run` prints cachelab's `#` decision lines."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from cachelab.cli import main
+from tests.fixtures.builder import write_example
 
 DOCKERFILE = """\
 FROM busybox
@@ -16,10 +17,7 @@ RUN echo hi > /hi
 
 @pytest.fixture
 def example(tmp_path: Path) -> Path:
-    directory = tmp_path / "example"
-    (directory / "context").mkdir(parents=True)
-    (directory / "Dockerfile").write_text(DOCKERFILE)
-    return directory
+    return write_example(tmp_path / "example", DOCKERFILE)
 
 
 def upload_lines(argv: list[str], capsys: pytest.CaptureFixture[str]) -> list[str]:

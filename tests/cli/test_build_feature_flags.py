@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from cachelab.cli import main
+from tests.fixtures.builder import write_example
 
 DOCKERFILE = """\
 FROM busybox AS a
@@ -20,10 +21,7 @@ RUN cat /a
 
 @pytest.fixture
 def example(tmp_path: Path) -> Path:
-    directory = tmp_path / "example"
-    (directory / "context").mkdir(parents=True)
-    (directory / "Dockerfile").write_text(DOCKERFILE)
-    return directory
+    return write_example(tmp_path / "example", DOCKERFILE)
 
 
 def dry_run(

@@ -346,7 +346,7 @@ def test_load_by_name_and_path(tmp_path, file_server, monkeypatch):
 
 @pytest.fixture
 def failing_server() -> Iterator[str]:
-    """Answer every GET with HTTP 500 on 127.0.0.1."""
+    """Return HTTP 500 for every GET, on 127.0.0.1."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):

@@ -42,8 +42,8 @@ def replace_outputs(new: Iterable[Path], out_dir: Path, *, earlier: Iterable[Pat
 
     Returns the moved paths in `out_dir`, in the order of `new`. A directory in
     `out_dir` with the name of a new path is deleted just before the move,
-    because `os.replace` cannot replace a non-empty directory, and so is a file
-    with the name of a new directory, which it cannot replace either.
+    because `os.replace` cannot replace a non-empty directory. A file with the
+    name of a new directory is deleted too, for the same reason.
     """
     earlier = list(earlier)
     written = []
